@@ -1,0 +1,16 @@
+"""netsim: a geospatial monitoring-network simulator for Beijing's air-quality network.
+
+One public entry point per concept; see the README for the tour.
+"""
+
+from netsim.errors import NetsimError
+
+__version__ = "0.1.0"
+
+# --- kriging core (variogram.py, kriging/) ---
+# --- network, readings and standards (network.py, readings.py, standards.py, stats.py) ---
+# --- geography, grid and rasters (geography.py, grid.py, rasters.py, areas.py) ---
+# --- truth world and scenarios (truth.py, scenario.py, run.py) ---
+# --- maps (maps.py, webmap.py) ---
+
+__all__ = ["NetsimError", "__version__"]
