@@ -9,8 +9,10 @@ __version__ = "0.1.0"
 
 # --- kriging core (variogram.py, kriging/) ---
 # --- network, readings and standards (network.py, readings.py, standards.py, stats.py) ---
+from netsim.network import Network
+
 # --- geography, grid and rasters (geography.py, grid.py, rasters.py, areas.py) ---
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 # --- maps (maps.py, webmap.py) ---
 
-__all__ = ["NetsimError", "__version__"]
+__all__ = ["NetsimError", "Network", "__version__"]
