@@ -1,0 +1,288 @@
+"""netsim.distributed: in-process executor, scheduler resolution, and a real dask cluster.
+
+The ``cluster`` tests start ``dask scheduler`` and two ``dask worker`` processes
+on 127.0.0.1 (each in its own process group, killed in a ``finally``), run the
+same work through them and through the in-process executor, and require
+identical results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pytest
+
+from netsim.distributed import (
+    SCHEDULER_ENV,
+    DistributedExecutor,
+    LocalExecutor,
+    chunk_slices,
+    get_executor,
+    resolve_scheduler,
+)
+from netsim.errors import NetsimError
+
+# Workers cannot import this test module: ship its functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _workload(seed: int, weights: np.ndarray, scale: float) -> np.ndarray:
+    """A pure task: a seeded random field reduced with shared weights."""
+    rng = np.random.default_rng(seed)
+    field = rng.normal(size=(64, weights.size))
+    return scale * np.sort(field @ weights)
+
+
+def _fails(item: int) -> int:
+    if item == 3:
+        raise NetsimError("task 3: bad input; fix it")
+    return item
+
+
+# ---------------------------------------------------------------------------
+# in-process
+
+
+def test_local_executor_returns_results_in_item_order():
+    with get_executor(None) as ex:
+        assert isinstance(ex, LocalExecutor)
+        assert ex.n_workers == 1
+        assert ex.map(pow, [1, 2, 3, 4], 2) == [1, 4, 9, 16]
+
+
+def test_local_executor_reports_progress_up_to_total():
+    calls: list[tuple[int, int]] = []
+    with get_executor("sync") as ex:
+        ex.map(abs, [-1, -2, -3], progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_scheduler_comes_from_environment_when_not_given(monkeypatch):
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.1:8786")
+    assert resolve_scheduler(None) == "tcp://10.0.0.1:8786"
+    assert resolve_scheduler("sync") is None
+    monkeypatch.delenv(SCHEDULER_ENV)
+    assert resolve_scheduler(None) is None
+
+
+@pytest.mark.parametrize("bad", ["foo", "127.0.0.1:8786", "local:0", "local:x", "http//x"])
+def test_malformed_scheduler_is_one_line_error(bad):
+    with pytest.raises(NetsimError, match="expected tcp://HOST:PORT|no workers") as info:
+        resolve_scheduler(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_unreachable_scheduler_names_address_and_hint():
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    start = time.perf_counter()
+    with pytest.raises(NetsimError) as info:
+        get_executor(address, timeout_s=1.0)
+    message = str(info.value)
+    assert "\n" not in message
+    assert address in message
+    assert "dask scheduler" in message and "in-process" in message
+    assert time.perf_counter() - start < 15
+
+
+def test_chunk_slices_cover_range_once():
+    slices = chunk_slices(10, 4)
+    assert [(s.start, s.stop) for s in slices] == [(0, 4), (4, 8), (8, 10)]
+    assert chunk_slices(0, 4) == []
+
+
+# ---------------------------------------------------------------------------
+# real cluster
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dask_command(sub: str) -> list[str]:
+    exe = Path(sys.executable).parent / "dask"
+    if exe.exists():
+        return [str(exe), sub]
+    return [sys.executable, "-m", f"distributed.cli.dask_{sub}"]
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """A real ``dask scheduler`` and two single-threaded ``dask worker`` processes."""
+    from distributed import Client
+
+    tmp = tmp_path_factory.mktemp("dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs: list[subprocess.Popen] = []
+    logs = []
+
+    def spawn(args: list[str], name: str) -> None:
+        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115
+        logs.append(log)
+        procs.append(
+            subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True
+            )
+        )
+
+    try:
+        spawn(
+            [*_dask_command("scheduler"), "--host", "127.0.0.1", "--port", str(port),
+             "--no-dashboard"],
+            "scheduler",
+        )
+        for i in range(2):
+            spawn(
+                [*_dask_command("worker"), address, "--nthreads", "1", "--no-dashboard",
+                 "--local-directory", str(tmp / f"w{i}"), "--name", f"w{i}"],
+                f"worker{i}",
+            )
+        deadline = time.monotonic() + 40
+        with Client(address, timeout=30) as client:
+            while len(client.scheduler_info(n_workers=-1)["workers"]) < 2:
+                if time.monotonic() > deadline:
+                    text = "\n".join((tmp / f.name).read_text(errors="replace")
+                                     for f in tmp.glob("*.log"))
+                    pytest.fail(f"dask workers did not connect within 40 s:\n{text}")
+                time.sleep(0.2)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _kill_group(proc)
+        for log in logs:
+            log.close()
+
+
+@pytest.mark.cluster
+def test_cluster_map_equals_in_process_exactly(dask_cluster):
+    weights = np.linspace(-1.0, 1.0, 50)
+    seeds = list(range(12))
+    with get_executor(None) as local:
+        expected = local.map(_workload, seeds, weights, 2.5)
+    progress: list[int] = []
+    with get_executor(dask_cluster) as ex:
+        assert isinstance(ex, DistributedExecutor)
+        assert ex.kind == "distributed" and ex.address == dask_cluster
+        assert ex.n_workers == 2
+        got = ex.map(_workload, seeds, weights, 2.5, progress=lambda d, t: progress.append(d))
+        # both workers took part
+        assert len(ex.client.run(lambda: 1)) == 2
+    assert progress == list(range(13))
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.cluster
+def test_cluster_via_environment_variable(dask_cluster, monkeypatch):
+    monkeypatch.setenv(SCHEDULER_ENV, dask_cluster)
+    with get_executor() as ex:
+        assert ex.kind == "distributed"
+        assert ex.map(pow, [2, 3], 3) == [8, 27]
+
+
+@pytest.mark.cluster
+def test_cluster_task_error_keeps_its_type(dask_cluster):
+    with get_executor(dask_cluster) as ex, pytest.raises(NetsimError, match="task 3"):
+        ex.map(_fails, range(5))
+
+
+@pytest.mark.cluster
+def test_cluster_kriging_chunks_equal_in_process(dask_cluster):
+    """Per-cell annual statistics computed in cell chunks on the cluster equal the local ones."""
+    timeseries = pytest.importorskip("netsim.timeseries")
+    args = _small_timeseries_case()
+    local = timeseries.annual_statistics(*args[:4], **args[4], executor=None)
+    with get_executor(dask_cluster) as ex:
+        remote = timeseries.annual_statistics(*args[:4], **args[4], executor=ex)
+    assert local.keys() == remote.keys()
+    for name in local:
+        np.testing.assert_array_equal(local[name], remote[name], err_msg=name)
+
+
+def _small_timeseries_case():
+    from netsim.variogram import Variogram
+
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 50_000, size=(12, 2))
+    n_hours = 24 * 10
+    values = 40 + 20 * rng.random((n_hours, 12))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    gx, gy = np.meshgrid(np.linspace(0, 50_000, 15), np.linspace(0, 50_000, 12))
+    targets = np.column_stack([gx.ravel(), gy.ravel()])
+    vg = Variogram("spherical", psill=100.0, range=30_000.0, nugget=5.0)
+    return xy, values, targets, vg, {"pollutant": "PM2.5", "chunk_size": 37}
+
+
+@pytest.mark.cluster
+def test_cluster_scenario_equals_in_process(dask_cluster, tmp_path):
+    """A tiny scenario (2 realisations, 5 km grid) through the cluster equals the local run."""
+    run = pytest.importorskip("netsim.run")
+    if not hasattr(run, "run_scenario"):
+        pytest.skip("netsim.run.run_scenario not available yet")
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline_2020.yaml"
+    if not scenario.exists():
+        pytest.skip("scenarios/baseline_2020.yaml not available yet")
+    _run_tiny(run, scenario, tmp_path / "local", None)
+    _run_tiny(run, scenario, tmp_path / "cluster", dask_cluster)
+    _assert_same_outputs(tmp_path / "local", tmp_path / "cluster")
+
+
+def _run_tiny(run, scenario: Path, out: Path, scheduler: str | None) -> None:
+    from netsim.scenario import Scenario
+
+    sc = Scenario.from_yaml(scenario)
+    with contextlib.suppress(Exception):
+        sc = sc.model_copy(update={"grid": sc.grid.model_copy(update={"resolution_m": 5000.0})})
+    run.run_scenario(sc, out, realisations=2, seed=11, scheduler=scheduler)
+
+
+def _assert_same_outputs(a: Path, b: Path) -> None:
+    import json
+
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    compared = 0
+    for rel in files_a:
+        if rel.suffix == ".csv":
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+            compared += 1
+        elif rel.suffix == ".tif":
+            from netsim.rasters import read_raster
+
+            ra, rb = read_raster(a / rel), read_raster(b / rel)
+            for band in ra.bands:
+                np.testing.assert_array_equal(ra.bands[band], rb.bands[band], err_msg=str(rel))
+            compared += 1
+        elif rel.name == "summary.json":
+            ja, jb = json.loads((a / rel).read_text()), json.loads((b / rel).read_text())
+            for key in ("elapsed_s", "scheduler", "created", "timing", "machine"):
+                ja.pop(key, None)
+                jb.pop(key, None)
+            assert ja == jb
+            compared += 1
+    assert compared > 0
