@@ -76,7 +76,7 @@ def test_scheduler_comes_from_environment_when_not_given(monkeypatch):
 
 @pytest.mark.parametrize("bad", ["foo", "127.0.0.1:8786", "local:0", "local:x", "http//x"])
 def test_malformed_scheduler_is_one_line_error(bad):
-    with pytest.raises(NetsimError, match="expected tcp://HOST:PORT|no workers") as info:
+    with pytest.raises(NetsimError, match=r"expected tcp://HOST:PORT|no workers") as info:
         resolve_scheduler(bad)
     assert "\n" not in str(info.value)
 
@@ -140,7 +140,7 @@ def dask_cluster(tmp_path_factory):
     logs = []
 
     def spawn(args: list[str], name: str) -> None:
-        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115
+        log = open(tmp / f"{name}.log", "wb")
         logs.append(log)
         procs.append(
             subprocess.Popen(
@@ -150,22 +150,38 @@ def dask_cluster(tmp_path_factory):
 
     try:
         spawn(
-            [*_dask_command("scheduler"), "--host", "127.0.0.1", "--port", str(port),
-             "--no-dashboard"],
+            [
+                *_dask_command("scheduler"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
             "scheduler",
         )
         for i in range(2):
             spawn(
-                [*_dask_command("worker"), address, "--nthreads", "1", "--no-dashboard",
-                 "--local-directory", str(tmp / f"w{i}"), "--name", f"w{i}"],
+                [
+                    *_dask_command("worker"),
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(tmp / f"w{i}"),
+                    "--name",
+                    f"w{i}",
+                ],
                 f"worker{i}",
             )
         deadline = time.monotonic() + 40
         with Client(address, timeout=30) as client:
             while len(client.scheduler_info(n_workers=-1)["workers"]) < 2:
                 if time.monotonic() > deadline:
-                    text = "\n".join((tmp / f.name).read_text(errors="replace")
-                                     for f in tmp.glob("*.log"))
+                    text = "\n".join(
+                        (tmp / f.name).read_text(errors="replace") for f in tmp.glob("*.log")
+                    )
                     pytest.fail(f"dask workers did not connect within 40 s:\n{text}")
                 time.sleep(0.2)
         yield address

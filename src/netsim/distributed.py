@@ -343,7 +343,9 @@ def resolve_scheduler(scheduler: str | None = None) -> str | None:
     if _LOCAL_RE.match(scheduler) or _ADDRESS_RE.match(scheduler):
         match = _LOCAL_RE.match(scheduler)
         if match and match.group(1) is not None and int(match.group(1)) < 1:
-            raise NetsimError(f"{source}: {scheduler!r} asks for no workers; use local:N with N >= 1")
+            raise NetsimError(
+                f"{source}: {scheduler!r} asks for no workers; use local:N with N >= 1"
+            )
         return scheduler
     raise NetsimError(
         f"{source}: {scheduler!r} is not a scheduler; expected tcp://HOST:PORT (a running "
