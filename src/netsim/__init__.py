@@ -12,7 +12,16 @@ __version__ = "0.1.0"
 from netsim.network import Network
 
 # --- geography, grid and rasters (geography.py, grid.py, rasters.py, areas.py) ---
+from netsim.geography import beijing_boundary, districts
+from netsim.grid import Grid
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 # --- maps (maps.py, webmap.py) ---
 
-__all__ = ["NetsimError", "Network", "__version__"]
+__all__ = [
+    "Grid",
+    "NetsimError",
+    "Network",
+    "__version__",
+    "beijing_boundary",
+    "districts",
+]
