@@ -12,8 +12,10 @@ __version__ = "0.1.0"
 from netsim.network import Network
 
 # --- geography, grid and rasters (geography.py, grid.py, rasters.py, areas.py) ---
+from netsim.areas import area_statistics
 from netsim.geography import beijing_boundary, districts
 from netsim.grid import Grid
+from netsim.rasters import read_raster, write_raster
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 # --- maps (maps.py, webmap.py) ---
 
@@ -22,6 +24,9 @@ __all__ = [
     "NetsimError",
     "Network",
     "__version__",
+    "area_statistics",
     "beijing_boundary",
     "districts",
+    "read_raster",
+    "write_raster",
 ]
