@@ -1,0 +1,634 @@
+"""Annual air-quality statistics of a network, as the Beijing statement reports them.
+
+:func:`compute_statistics` turns :class:`~netsim.readings.HourlyReadings` into
+station, city, district and special-group statistics (HJ 663-2013), the city's
+daily AQI series (HJ 633-2012) and the counts of days meeting the standard;
+:func:`write_statistics` writes ``annual_by_station.csv``, ``annual_by_area.csv``,
+``daily_aqi.csv`` and ``summary.md``.
+
+Order of operations (documented choice, ``standards.md`` §2.1)
+-------------------------------------------------------------
+1. Station daily values from hourly data: 24-h means (≥ 20 valid hours) for
+   PM2.5, PM10, NO2, SO2, CO; MDA8 (HJ 663 window rules) for O3.
+2. Area daily value (city, district, group) = arithmetic mean of the **valid
+   station daily values** of its member stations that day (valid when at least
+   ``min_stations`` members are valid, default 1); so the city O3 value is the
+   mean of station MDA8s.  Option ``area_daily="area_hourly"`` instead averages
+   station hours into an area hourly series (mean of the stations with a valid
+   hour) and applies the daily-mean / MDA8 rules to it (CNEMC practice quoted,
+   unverified, in §2.1).
+3. Annual statistics of a station or area from its own daily series, with the
+   annual validity rule (≥ 324 valid days, ≥ 27 per month / 25 in February):
+   the area percentile is the percentile of the area daily series, not the
+   mean of station percentiles.
+4. Reported values are rounded per GB/T 8170 (integers; CO 1 decimal) in
+   ``by_station`` / ``by_area`` and the files; ``by_station_raw`` / ``by_area_raw``
+   keep the unrounded values (the scenario runner averages realisations on
+   those and rounds at the end).
+
+City, districts and groups
+--------------------------
+* ``city``: ``city_rule="urban"`` (default) — every ``urban`` station (HJ 663:
+  urban assessment stations only); ``"central12"`` — the urban stations of the six
+  central districts (12 in the 35-station layout); or an explicit sequence of ids.
+* Districts: the mean of the district's ``urban`` stations, named as in
+  ``beijing_2020_districts.csv`` (:data:`DISTRICTS`).  A district without an urban
+  station gets an empty value.
+* Groups (:data:`GROUPS`): ``border_south`` (SW, S, SE border stations),
+  ``border_north`` (NE, NW), ``traffic``, ``background``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from netsim.errors import NetsimError
+from netsim.network import Network
+from netsim.pollutants import POLLUTANT_NAMES, POLLUTANTS
+from netsim.readings import HourlyReadings
+from netsim.standards import (
+    AQI_HEAVY,
+    AQI_MEETS_STANDARD,
+    STATISTIC_PERCENT,
+    STATISTICS,
+    AnnualRule,
+    StandardLimits,
+    annual_validity,
+    daily_aqi,
+    daily_max_1h,
+    daily_means,
+    days_in_year,
+    hj663_percentile,
+    limits,
+    mda8,
+    reported,
+    round_gbt8170,
+)
+
+DISTRICTS: tuple[str, ...] = (
+    "Dongcheng",
+    "Xicheng",
+    "Chaoyang",
+    "Haidian",
+    "Fengtai",
+    "Shijingshan",
+    "Mentougou",
+    "Fangshan",
+    "Tongzhou",
+    "Shunyi",
+    "Daxing",
+    "Changping",
+    "Pinggu",
+    "Huairou",
+    "Miyun",
+    "Yanqing",
+    "Beijing Economic-Technological Development Area",
+)
+"""The 16 districts and the BDA, spelled and ordered as in ``beijing_2020_districts.csv``."""
+
+CENTRAL_DISTRICTS: tuple[str, ...] = DISTRICTS[:6]
+"""The six central urban districts (``beijing_2020_statement.md``, groupings)."""
+
+GROUPS: dict[str, dict[str, object]] = {
+    "border_south": {"type": "border", "direction": ("SW", "S", "SE")},
+    "border_north": {"type": "border", "direction": ("NE", "NW")},
+    "traffic": {"type": "traffic"},
+    "background": {"type": "background"},
+}
+"""Special-function station groups of the statement (``beijing_2020_statement.md``)."""
+
+GROUP_LABELS: dict[str, str] = {
+    "border_south": "border (regional transport) stations near the south-western, southern and "
+    "south-eastern borders",
+    "border_north": "border stations near the north-eastern and north-western borders",
+    "traffic": "traffic (roadside) stations",
+    "background": "background station(s)",
+}
+
+AREA_DAILY_MODES = ("station_daily", "area_hourly")
+STATION_COLUMNS = ("station_id", "pollutant", "statistic", "value", "valid_days")
+AREA_COLUMNS = ("area", "pollutant", "statistic", "value")
+AQI_STATISTICS = ("days_meeting_standard", "heavy_pollution_days", "valid_days")
+
+
+# ------------------------------------------------------------------ arithmetic
+
+
+def percent_difference(value: float, reference: float) -> float:
+    """``100·(value − reference)/reference`` rounded to 1 decimal (GB/T 8170).
+
+    The statement's "vs city" and "above the limit" percentages: 50 vs 38 → 31.6,
+    43 vs 29 → 48.3, 38 vs 35 → 8.6 (exceedance multiple ×100, ``standards.md`` §2.5).
+    """
+    return float(round_gbt8170(100.0 * (value - reference) / reference, 1))
+
+
+def percent_of(count: float, total: float) -> float:
+    """``100·count/total`` rounded to 1 decimal (GB/T 8170); 276/366 → 75.4 (§2.5)."""
+    return float(round_gbt8170(100.0 * count / total, 1)) if total else float("nan")
+
+
+# ------------------------------------------------------------------ result type
+
+
+@dataclass(eq=False)
+class AnnualStatistics:
+    """Annual statistics of one network and year.
+
+    Attributes
+    ----------
+    by_station
+        ``station_id, pollutant, statistic, value, valid_days``; ``value`` rounded per
+        GB/T 8170 (integers, CO 1 dp), NaN where invalid; ``valid_days`` counts valid
+        daily values (MDA8 days for O3).
+    by_area
+        ``area, pollutant, statistic, value`` (rounded) for ``city``, the districts
+        and the groups; plus ``city``/``AQI`` rows ``days_meeting_standard``,
+        ``heavy_pollution_days``, ``valid_days``.
+    by_station_raw, by_area_raw
+        Same rows with unrounded values (for averaging over realisations).
+    daily_aqi
+        ``date, aqi, category, primary_pollutant`` of the city daily values.
+    invalid
+        ``kind, id, pollutant, statistic, reason`` for every missing value.
+    year, standard, limits, city_ids, area_members, options
+        Context: the limit set used, the city stations, each area's member ids,
+        and the options of :func:`compute_statistics`.
+    area_daily
+        ``pollutant -> (n_areas, days)`` unrounded area daily series (areas in
+        ``area_names`` order; O3 = MDA8).
+    """
+
+    year: int
+    standard: str
+    limits: StandardLimits
+    by_station: pd.DataFrame
+    by_station_raw: pd.DataFrame
+    by_area: pd.DataFrame
+    by_area_raw: pd.DataFrame
+    daily_aqi: pd.DataFrame
+    invalid: pd.DataFrame
+    city_ids: tuple[str, ...]
+    area_members: dict[str, tuple[str, ...]]
+    area_names: tuple[str, ...]
+    area_daily: dict[str, np.ndarray] = field(repr=False)
+    options: dict[str, object] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    def area_value(self, area: str, pollutant: str, statistic: str, *, raw: bool = False) -> float:
+        """One value of ``by_area`` (``by_area_raw`` when ``raw``); NaN if absent."""
+        df = self.by_area_raw if raw else self.by_area
+        m = (df["area"] == area) & (df["pollutant"] == pollutant) & (df["statistic"] == statistic)
+        return float(df.loc[m, "value"].iloc[0]) if m.any() else float("nan")
+
+    def station_value(
+        self, station_id: str, pollutant: str, statistic: str, *, raw: bool = False
+    ) -> float:
+        """One value of ``by_station`` (``by_station_raw`` when ``raw``); NaN if absent."""
+        df = self.by_station_raw if raw else self.by_station
+        m = (
+            (df["station_id"] == station_id)
+            & (df["pollutant"] == pollutant)
+            & (df["statistic"] == statistic)
+        )
+        return float(df.loc[m, "value"].iloc[0]) if m.any() else float("nan")
+
+
+# ------------------------------------------------------------------ membership
+
+
+def city_station_mask(network: Network, city_rule: str | Sequence[str] = "urban") -> np.ndarray:
+    """Boolean mask of the city's assessment stations.
+
+    Parameters
+    ----------
+    city_rule
+        ``"urban"`` (every urban station, HJ 663, ``standards.md`` §2.1), ``"central12"``
+        (urban stations in :data:`CENTRAL_DISTRICTS`), or a sequence of station ids
+        (a comma-separated string is accepted).
+    """
+    st = network.stations
+    if isinstance(city_rule, str) and city_rule.strip().lower() == "urban":
+        return (st["type"] == "urban").to_numpy()
+    if isinstance(city_rule, str) and city_rule.strip().lower() == "central12":
+        return ((st["type"] == "urban") & st["district"].isin(CENTRAL_DISTRICTS)).to_numpy()
+    ids = city_rule.split(",") if isinstance(city_rule, str) else list(city_rule)
+    ids = [i.strip() for i in ids if i.strip()]
+    if not ids:
+        raise NetsimError(
+            f"city rule {city_rule!r}: expected 'urban', 'central12' or a list of station ids"
+        )
+    mask = np.zeros(len(network), dtype=bool)
+    mask[network.index_of(ids)] = True
+    return mask
+
+
+def area_membership(
+    network: Network, city_rule: str | Sequence[str] = "urban"
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Area names and an (n_areas, n_stations) bool membership matrix.
+
+    Areas: ``city``, :data:`DISTRICTS` (plus any other district of an urban station),
+    then :data:`GROUPS`.
+    """
+    st = network.stations
+    urban = (st["type"] == "urban").to_numpy()
+    names: list[str] = ["city"]
+    rows: list[np.ndarray] = [city_station_mask(network, city_rule)]
+    extra = sorted(set(st.loc[urban, "district"]) - set(DISTRICTS) - {""})
+    for d in (*DISTRICTS, *extra):
+        names.append(d)
+        rows.append(urban & (st["district"] == d).to_numpy())
+    for g, crit in GROUPS.items():
+        m = (st["type"] == crit["type"]).to_numpy()
+        if "direction" in crit:
+            m = m & st["direction"].isin(crit["direction"]).to_numpy()
+        names.append(g)
+        rows.append(m)
+    return tuple(names), np.vstack(rows)
+
+
+def _area_mean(member: np.ndarray, x: np.ndarray, min_stations: int) -> np.ndarray:
+    """Mean over member stations of valid values: (A, n) × (n, T) -> (A, T)."""
+    ok = ~np.isnan(x)
+    w = member.astype(float)
+    total = w @ np.where(ok, x, 0.0)
+    count = w @ ok.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    return np.where(count >= max(min_stations, 1), mean, np.nan)
+
+
+# ------------------------------------------------------------------ computation
+
+
+def _daily_values(hourly: np.ndarray, pollutant: str, o3_limit: float) -> np.ndarray:
+    if pollutant == "O3":
+        return mda8(hourly, exceedance_limit=o3_limit).values
+    return daily_means(hourly)
+
+
+def _annual(
+    daily: np.ndarray, pollutant: str, year: int, rule: AnnualRule
+) -> tuple[dict[str, np.ndarray], np.ndarray, object]:
+    """Annual statistics of (m, D) daily series: ({statistic: (m,)}, valid_days, validity)."""
+    v = annual_validity(daily, year, rule)
+    out: dict[str, np.ndarray] = {}
+    ok = ~np.isnan(daily)
+    for stat in STATISTICS[pollutant]:
+        if stat == "annual_mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                val = np.where(ok, daily, 0.0).sum(axis=-1) / ok.sum(axis=-1)
+        else:
+            val = hj663_percentile(daily, STATISTIC_PERCENT[stat])
+        out[stat] = np.where(v.valid, val, np.nan)
+    return out, v.valid_days, v
+
+
+def compute_statistics(
+    readings: HourlyReadings,
+    network: Network,
+    *,
+    standard: str = "gb3095-2012",
+    grade: int = 2,
+    city_rule: str | Sequence[str] = "urban",
+    area_daily: str = "station_daily",
+    min_stations: int = 1,
+    annual_rule: AnnualRule | None = None,
+    aqi_o3_1h: bool = False,
+    aqi_require_all: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> AnnualStatistics:
+    """Annual statistics of stations, city, districts and groups (HJ 663 / HJ 633).
+
+    Parameters
+    ----------
+    readings
+        Hourly readings (hour-beginning labels); must cover every network station.
+    network
+        The stations (their types, districts and directions define the areas).
+    standard, grade
+        Limit set (:func:`netsim.standards.limits`); used for the O3 MDA8 exceedance
+        rule and in the summary.  The AQI always uses HJ 633-2012 breakpoints.
+    city_rule
+        ``"urban"`` (default), ``"central12"`` or station ids (:func:`city_station_mask`).
+    area_daily
+        ``"station_daily"`` (default): area daily = mean of valid station daily values;
+        ``"area_hourly"``: area hourly = mean of valid station hours, then daily rules.
+    min_stations
+        Minimum valid member stations for a valid area daily (or hourly) value.
+    annual_rule
+        Annual validity thresholds (default 324 days, 27 per month, 25 in February).
+    aqi_o3_1h
+        Include the O3 daily 1-h maximum in the daily AQI (:func:`netsim.standards.daily_aqi`).
+    aqi_require_all
+        A day has an AQI only when all six city daily values are valid.
+    progress
+        Called with a short label after each pollutant.
+
+    Returns
+    -------
+    AnnualStatistics
+
+    Notes
+    -----
+    Vectorised over (stations, days, 24); about 0.1 s for 35 stations × 8784 hours
+    × 6 pollutants.
+    """
+    if area_daily not in AREA_DAILY_MODES:
+        raise NetsimError(
+            f"area_daily {area_daily!r}: expected one of {', '.join(AREA_DAILY_MODES)}"
+        )
+    lim = limits(standard, grade)
+    rule = annual_rule or AnnualRule()
+    year = readings.year
+    if list(readings.station_ids) != list(network.ids):
+        readings = readings.select(network.ids)
+    ids = network.ids
+    n_days = days_in_year(year)
+    area_names, member = area_membership(network, city_rule)
+    city = member[0]
+    o3_limit = float(lim.limit("O3", "8h") or 160.0)
+
+    st_rows: list[tuple] = []
+    ar_rows: list[tuple] = []
+    invalid_rows: list[tuple] = []
+    area_daily_values: dict[str, np.ndarray] = {}
+    city_o3_1h = None
+    n_members = member.sum(axis=1)
+
+    for p in POLLUTANT_NAMES:
+        if p not in readings.values:
+            continue
+        hourly = readings.values[p]
+        st_daily = _daily_values(hourly, p, o3_limit)
+        st_stats, st_valid_days, st_v = _annual(st_daily, p, year, rule)
+        for stat, vals in st_stats.items():
+            for i, sid in enumerate(ids):
+                st_rows.append((sid, p, stat, vals[i], int(st_valid_days[i])))
+                if np.isnan(vals[i]):
+                    invalid_rows.append(("station", sid, p, stat, st_v.reason(i)))
+        if area_daily == "station_daily":
+            a_daily = _area_mean(member, st_daily, min_stations)
+        else:
+            a_hourly = _area_mean(member, hourly, min_stations)
+            a_daily = _daily_values(a_hourly, p, o3_limit)
+        if p == "O3" and aqi_o3_1h:
+            if area_daily == "station_daily":
+                city_o3_1h = _area_mean(member[:1], daily_max_1h(hourly), min_stations)[0]
+            else:
+                city_o3_1h = daily_max_1h(_area_mean(member[:1], hourly, min_stations))[0]
+        area_daily_values[p] = a_daily
+        a_stats, _, a_v = _annual(a_daily, p, year, rule)
+        for stat, vals in a_stats.items():
+            for j, name in enumerate(area_names):
+                ar_rows.append((name, p, stat, vals[j]))
+                if np.isnan(vals[j]):
+                    reason = (
+                        "no station of this area in the network"
+                        if n_members[j] == 0
+                        else a_v.reason(j)
+                    )
+                    invalid_rows.append(("area", name, p, stat, reason))
+        if progress is not None:
+            progress(p)
+
+    # city daily AQI (HJ 633) from the city daily values
+    city_daily = {
+        p: area_daily_values[p][0] if p in area_daily_values else np.full(n_days, np.nan)
+        for p in POLLUTANT_NAMES
+    }
+    aq = daily_aqi(city_daily, o3_1h=city_o3_1h, require_all=aqi_require_all)
+    dates = pd.date_range(f"{year}-01-01", periods=n_days, freq="D")
+    daily_aqi_df = pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "aqi": aq.aqi,
+            "category": aq.category,
+            "primary_pollutant": aq.primary_pollutant,
+        }
+    )
+    valid = ~np.isnan(aq.aqi)
+    n_valid = int(valid.sum())
+    n_meet = float((aq.aqi[valid] <= AQI_MEETS_STANDARD).sum())
+    ar_rows += [
+        ("city", "AQI", "days_meeting_standard", n_meet),
+        ("city", "AQI", "heavy_pollution_days", float((aq.aqi[valid] > AQI_HEAVY).sum())),
+        ("city", "AQI", "valid_days", float(n_valid)),
+    ]
+    if progress is not None:
+        progress("AQI")
+
+    by_station_raw = pd.DataFrame(st_rows, columns=list(STATION_COLUMNS))
+    by_area_raw = pd.DataFrame(ar_rows, columns=list(AREA_COLUMNS))
+    by_station = by_station_raw.copy()
+    by_station["value"] = _round_column(by_station_raw)
+    by_area = by_area_raw.copy()
+    by_area["value"] = _round_column(by_area_raw)
+    return AnnualStatistics(
+        year=year,
+        standard=lim.version,
+        limits=lim,
+        by_station=by_station,
+        by_station_raw=by_station_raw,
+        by_area=by_area,
+        by_area_raw=by_area_raw,
+        daily_aqi=daily_aqi_df,
+        invalid=pd.DataFrame(
+            invalid_rows, columns=["kind", "id", "pollutant", "statistic", "reason"]
+        ),
+        city_ids=tuple(ids[city]),
+        area_members={a: tuple(ids[member[j]]) for j, a in enumerate(area_names)},
+        area_names=area_names,
+        area_daily=area_daily_values,
+        options={
+            "grade": grade,
+            "city_rule": city_rule if isinstance(city_rule, str) else list(city_rule),
+            "area_daily": area_daily,
+            "min_stations": min_stations,
+            "annual_rule": rule,
+            "aqi_o3_1h": aqi_o3_1h,
+            "aqi_require_all": aqi_require_all,
+        },
+        source=readings.source,
+    )
+
+
+def _round_column(df: pd.DataFrame) -> np.ndarray:
+    """GB/T 8170 rounding to each row's reported precision (AQI counts are integers)."""
+    out = df["value"].to_numpy(dtype=float).copy()
+    for p in df["pollutant"].unique():
+        m = (df["pollutant"] == p).to_numpy()
+        if p in POLLUTANTS:
+            out[m] = reported(out[m], p)
+    return out
+
+
+# ------------------------------------------------------------------ output
+
+
+def _fmt(value: float, pollutant: str) -> str:
+    if value is None or np.isnan(value):
+        return ""
+    dec = POLLUTANTS[pollutant].reported_decimals if pollutant in POLLUTANTS else 0
+    return f"{value:.{dec}f}"
+
+
+def write_statistics(
+    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = True
+) -> Path:
+    """Write ``annual_by_station.csv``, ``annual_by_area.csv``, ``daily_aqi.csv``, ``summary.md``.
+
+    The directory is written atomically (:func:`netsim.atomic.atomic_directory`).
+    Values are the rounded ones; empty cells mark statistics the validity rules
+    make invalid (reasons in ``summary.md``).  Returns the directory.
+    """
+    from netsim.atomic import atomic_directory
+
+    out = Path(out_dir)
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        bs = stats.by_station.copy()
+        bs["value"] = [_fmt(v, p) for v, p in zip(bs["value"], bs["pollutant"], strict=True)]
+        bs.to_csv(tmp / "annual_by_station.csv", index=False)
+        ba = stats.by_area.copy()
+        ba["value"] = [_fmt(v, p) for v, p in zip(ba["value"], ba["pollutant"], strict=True)]
+        ba.to_csv(tmp / "annual_by_area.csv", index=False)
+        da = stats.daily_aqi.copy()
+        da["aqi"] = [_fmt(v, "AQI") for v in da["aqi"]]
+        da.to_csv(tmp / "daily_aqi.csv", index=False)
+        (tmp / "summary.md").write_text(summary_markdown(stats), encoding="utf-8")
+    return out
+
+
+_STAT_PHRASE = {
+    "annual_mean": "the annual mean concentration of {p}",
+    "p95_daily": "the 95th percentile of 24-hour mean {p} concentrations",
+    "p98_daily": "the 98th percentile of 24-hour mean {p} concentrations",
+    "p90_mda8": "the 90th percentile of daily maximum 8-hour mean {p} concentrations",
+}
+_SUMMARY_ORDER = (
+    ("PM2.5", "annual_mean"),
+    ("PM10", "annual_mean"),
+    ("NO2", "annual_mean"),
+    ("SO2", "annual_mean"),
+    ("CO", "p95_daily"),
+    ("O3", "p90_mda8"),
+)
+
+
+def _versus_limit(value: float, limit: float | None, units: str) -> str:
+    if limit is None:
+        return ""
+    lim = f"{limit:g} {units}"
+    if value > limit:
+        return f", {percent_difference(value, limit):.1f}% above the limit ({lim})"
+    return f", meeting the limit ({lim})"
+
+
+def summary_markdown(stats: AnnualStatistics) -> str:
+    """The "Air Quality Status" paragraphs of the statement, filled with these statistics.
+
+    Percentages use the rounded (reported) values, as the statement does
+    (50 vs 38 → +31.6%).
+    """
+    lim = stats.limits
+    grade = "I" if lim.grade == 1 else "II"
+    std = lim.version.upper().replace("GB3095", "GB 3095")
+    lines = [f"# Air quality status, {stats.year}", ""]
+    lines.append(
+        f"Computed by netsim from `{stats.source}`: {len(stats.city_ids)} city assessment "
+        f"stations (city rule: {stats.options.get('city_rule')}), limits of {std} "
+        f"Grade {grade}, HJ 663-2013 statistics, HJ 633-2012 AQI. Concentrations in µg/m³ "
+        "(CO mg/m³), rounded per GB/T 8170."
+    )
+    lines += ["", "## City", ""]
+    parts = []
+    for p, stat in _SUMMARY_ORDER:
+        v = stats.area_value("city", p, stat)
+        units = POLLUTANTS[p].units
+        phrase = _STAT_PHRASE[stat].format(p=p)
+        if np.isnan(v):
+            parts.append(f"{phrase} could not be computed (invalid under HJ 663)")
+            continue
+        limit = lim.statistic_limit(p, stat)
+        parts.append(f"{phrase} was {_fmt(v, p)} {units}{_versus_limit(v, limit, units)}")
+    text = "; ".join(parts)
+    lines.append(f"In {stats.year}, {text}.")
+    meet = stats.area_value("city", "AQI", "days_meeting_standard")
+    heavy = stats.area_value("city", "AQI", "heavy_pollution_days")
+    nvalid = stats.area_value("city", "AQI", "valid_days")
+    severe = int((stats.daily_aqi["aqi"] > 300).sum())
+    lines += [
+        "",
+        f"Days meeting the standard (AQI ≤ 100): {meet:.0f} of {nvalid:.0f} valid days "
+        f"({percent_of(meet, nvalid):.1f}%). Heavy-pollution days (AQI > 200): {heavy:.0f} "
+        f"({percent_of(heavy, nvalid):.1f}%), of which severely polluted (AQI > 300): {severe}.",
+    ]
+    # districts
+    districts = [a for a in stats.area_names if a not in ("city", *GROUPS)]
+    lines += ["", "## Districts", ""]
+    sentences = []
+    for p in ("PM2.5", "NO2", "PM10", "SO2"):
+        vals = {d: stats.area_value(d, p, "annual_mean") for d in districts}
+        vals = {d: v for d, v in vals.items() if not np.isnan(v)}
+        if not vals:
+            continue
+        lo, hi = min(vals.values()), max(vals.values())
+        limit = lim.limit(p, "annual")
+        meeting = sum(v <= limit for v in vals.values()) if limit is not None else 0
+        sentences.append(
+            f"{p} annual means ranged from {lo:.0f} to {hi:.0f} µg/m³ across {len(vals)} "
+            f"districts; {meeting} met the Grade {grade} limit ({limit:g} µg/m³)"
+        )
+    lines.append((". ".join(sentences) + ".") if sentences else "No district value is valid.")
+    lines += ["", "| district | PM2.5 | NO2 | PM10 | SO2 | stations |", "|---|---|---|---|---|---|"]
+    for d in districts:
+        cells = [
+            _fmt(stats.area_value(d, p, "annual_mean"), p) or "–"
+            for p in ("PM2.5", "NO2", "PM10", "SO2")
+        ]
+        lines.append(f"| {d} | {' | '.join(cells)} | {len(stats.area_members[d])} |")
+    # special stations
+    lines += ["", "## Special-function stations", ""]
+    city_pm = stats.area_value("city", "PM2.5", "annual_mean")
+    city_no2 = stats.area_value("city", "NO2", "annual_mean")
+    for g, label in GROUP_LABELS.items():
+        members = stats.area_members[g]
+        v = stats.area_value(g, "PM2.5", "annual_mean")
+        if not members:
+            lines.append(f"- No {label.split(' (')[0]} in the network.")
+            continue
+        if np.isnan(v):
+            lines.append(f"- The {label} ({', '.join(members)}): PM2.5 invalid under HJ 663.")
+            continue
+        txt = f"- The {len(members)} {label} ({', '.join(members)}): PM2.5 {v:.0f} µg/m³"
+        if not np.isnan(city_pm) and city_pm:
+            txt += f", {percent_difference(v, city_pm):+.1f}% vs the city mean ({city_pm:.0f})"
+        if g == "traffic":
+            n2 = stats.area_value(g, "NO2", "annual_mean")
+            if not np.isnan(n2):
+                txt += f"; NO2 {n2:.0f} µg/m³"
+                if not np.isnan(city_no2) and city_no2:
+                    txt += (
+                        f", {percent_difference(n2, city_no2):+.1f}% vs the city ({city_no2:.0f})"
+                    )
+        lines.append(txt + ".")
+    # invalid statistics
+    if len(stats.invalid):
+        lines += ["", "## Statistics left empty (HJ 663 validity rules)", ""]
+        for r in stats.invalid.itertuples(index=False):
+            lines.append(f"- {r.kind} {r.id}, {r.pollutant} {r.statistic}: {r.reason}")
+    if lim.unverified:
+        lines += [
+            "",
+            f"Note: {std} limits for "
+            + ", ".join(f"{p} {a}" for p, a in sorted(lim.unverified))
+            + " are not known here; the GB 3095-2012 values were used.",
+        ]
+    return "\n".join(lines) + "\n"
