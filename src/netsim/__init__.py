@@ -8,8 +8,30 @@ from netsim.errors import NetsimError
 __version__ = "0.1.0"
 
 # --- kriging core (variogram.py, kriging/) ---
+from netsim.kriging import KrigingResult, krige, krige_chunks  # noqa: E402
+from netsim.variogram import (  # noqa: E402
+    EmpiricalVariogram,
+    Variogram,
+    VariogramFit,
+    empirical_variogram,
+    fit_variogram,
+)
+
+_KRIGING_ALL = [
+    "EmpiricalVariogram",
+    "KrigingResult",
+    "Variogram",
+    "VariogramFit",
+    "empirical_variogram",
+    "fit_variogram",
+    "krige",
+    "krige_chunks",
+]
+# --- end kriging core ---
 # --- network, readings and standards (network.py, readings.py, standards.py, stats.py) ---
 from netsim.network import Network
+from netsim.readings import HourlyReadings, load_readings
+from netsim.stats import AnnualStatistics, compute_statistics
 
 # --- geography, grid and rasters (geography.py, grid.py, rasters.py, areas.py) ---
 from netsim.areas import area_statistics
@@ -18,15 +40,21 @@ from netsim.grid import Grid
 from netsim.rasters import read_raster, write_raster
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 # --- maps (maps.py, webmap.py) ---
+from netsim.maps import static_map
 
 __all__ = [
+    "AnnualStatistics",
     "Grid",
+    "HourlyReadings",
     "NetsimError",
     "Network",
     "__version__",
     "area_statistics",
     "beijing_boundary",
+    "compute_statistics",
     "districts",
+    "load_readings",
     "read_raster",
+    "static_map",
     "write_raster",
 ]
