@@ -44,6 +44,82 @@ def _main(
 
 # --- command: krige ---
 # --- command: stats ---
+@app.command("stats")
+def stats_command(
+    stations: Annotated[str, typer.Option("--stations", help="Network file (CSV/GeoJSON/GPKG).")],
+    readings: Annotated[
+        str, typer.Option("--readings", help="Hourly readings, long format (CSV or Parquet).")
+    ],
+    year: Annotated[int, typer.Option("--year", help="Calendar year (Beijing time).")],
+    out: Annotated[str, typer.Option("--out", help="Output directory (written atomically).")],
+    standard: Annotated[
+        str, typer.Option("--standard", help="gb3095-2012 | gb3095-2026 | gb3095-2026-phase1")
+    ] = "gb3095-2012",
+    hour_label: Annotated[
+        str, typer.Option("--hour-label", help="Times label the hour 'start' (default) or 'end'.")
+    ] = "start",
+    city_rule: Annotated[
+        str,
+        typer.Option(
+            "--city-rule", help="'urban' (default), 'central12' or comma-separated station ids."
+        ),
+    ] = "urban",
+    on_invalid: Annotated[
+        str,
+        typer.Option("--on-invalid", help="Invalid readings rows: 'raise' (default) or 'drop'."),
+    ] = "raise",
+    no_boundary_check: Annotated[
+        bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
+    ] = False,
+) -> None:
+    """Annual GB 3095 / HJ 663 statistics and HJ 633 AQI days of a network (netsim.stats)."""
+    import warnings
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from netsim.network import Network
+    from netsim.readings import ReadingsWarning, load_readings
+    from netsim.stats import compute_statistics, write_statistics
+
+    network = Network.from_file(stations, check_boundary=not no_boundary_check)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"reading {readings}", total=None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ReadingsWarning)
+            data = load_readings(
+                readings, network, year, hour_label=hour_label, on_invalid=on_invalid
+            )
+        bar.update(task, total=1, completed=1)
+        task = bar.add_task("computing statistics", total=len(data.values) + 1)
+        result = compute_statistics(
+            data,
+            network,
+            standard=standard,
+            city_rule=city_rule,
+            progress=lambda _label: bar.advance(task),
+        )
+        bar.add_task(f"writing {out}", total=None)
+        path = write_statistics(result, out)
+    for w in caught:
+        err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+    city = result.area_value("city", "PM2.5", "annual_mean")
+    meet = result.area_value("city", "AQI", "days_meeting_standard")
+    valid = result.area_value("city", "AQI", "valid_days")
+    console.print(
+        f"wrote {path}/ (annual_by_station.csv, annual_by_area.csv, daily_aqi.csv, summary.md); "
+        f"city PM2.5 {city:.0f} µg/m³, {meet:.0f}/{valid:.0f} days meeting the standard",
+        highlight=False,
+    )
+
+
+# --- end command: stats ---
 # --- command: schema / run ---
 # --- command: map ---
 # --- command: sweep ---
