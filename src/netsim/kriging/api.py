@@ -1,0 +1,587 @@
+"""Validating kriging API: ordinary, simple and universal kriging in chunks of targets.
+
+Formulation (PyKrige's, so unbounded variograms work): for ordinary/universal
+kriging the system is ``[[Gamma, F], [F.T, 0]] [lambda; mu] = [gamma0; f0]``
+with ``Gamma`` the station-station semivariances (``gamma(0) = 0``), ``F`` the
+drift columns (``1``, then ``x``, ``y`` for ``linear_drift``, then external
+drifts) and ``f0`` their values at the target.  The estimate is
+``lambda . z`` and the kriging variance ``lambda . gamma0 + mu . f0``
+(concentration²).  Simple kriging uses covariances ``C = sill - gamma``:
+``estimate = mean + lambda . (z - mean)``, ``variance = sill - lambda . c0``.
+
+Global neighbourhood: the inverse ``A⁻¹`` of the augmented matrix is computed
+once; per chunk of targets the numba kernel builds ``G`` (chunk x (n+p)), then
+``W = G A⁻¹`` (BLAS-3), ``variance = rowsum(W * G)`` and
+``estimate = G (A⁻¹ [z; 0])`` for all T value vectors at once.  Memory is
+O(chunk x (n + T) + n²); never an (m x n) matrix.
+
+Local neighbourhood (``n_neighbours = k``): an exact grid-bucket k-nearest
+search and a (k+1)² system per target inside one parallel numba kernel; the
+inverse is reused while consecutive targets share their neighbour set (targets
+in raster order do so most of the time).
+
+Missing values: ``values`` of shape (T, n) may hold NaN; steps are grouped by
+their availability pattern and each pattern is solved once.
+
+References
+----------
+Cressie, N. (1993). Statistics for Spatial Data, §3.2 (ordinary kriging), §3.4 (universal).
+PyKrige ``ok.py``/``uk.py`` (v1.7), whose conventions are reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from netsim.errors import KrigingError
+from netsim.kriging import _kernels
+from netsim.variogram import Variogram
+
+__all__ = ["METHODS", "KrigingResult", "krige", "krige_chunks"]
+
+METHODS = ("ordinary", "simple", "universal")
+_RCOND_MIN = 1e-15
+_HALF_INTEGER = (0.5, 1.5, 2.5)
+
+
+@dataclass(frozen=True)
+class KrigingResult:
+    """Kriging estimates and variances at the targets (targets order).
+
+    Attributes
+    ----------
+    estimate : ndarray
+        (m,) for 1-D values, (T, m) for (T, n) values; concentration units.
+    variance : ndarray
+        Kriging variance (concentration²): (m,) for 1-D values; for (T, n)
+        values (1, m) when all steps share one availability pattern (broadcasts
+        against ``estimate``), else (T, m).
+    method : str
+        ``"ordinary"``, ``"simple"`` or ``"universal"``.
+    n_neighbours : int or None
+        Neighbourhood size (None = global).
+    """
+
+    estimate: np.ndarray
+    variance: np.ndarray
+    method: str = "ordinary"
+    n_neighbours: int | None = None
+
+    @property
+    def std(self) -> np.ndarray:
+        """Kriging standard deviation (concentration units)."""
+        return np.sqrt(self.variance)
+
+
+# ---------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------
+
+
+def _as_xy(a: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise KrigingError(
+            f"{name}: expected shape (n, 2) easting/northing in metres, got {a.shape}"
+        )
+    if not np.all(np.isfinite(a)):
+        bad = int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])
+        raise KrigingError(f"{name}: row {bad} has NaN/inf coordinates; drop or fix it")
+    return a
+
+
+def _check_stations(xy: np.ndarray) -> None:
+    n = xy.shape[0]
+    if n < 3:
+        raise KrigingError(f"xy: kriging needs at least 3 stations, got {n}")
+    _, first, counts = np.unique(xy, axis=0, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dup = xy[first[counts > 1][0]]
+        rows = np.flatnonzero((xy == dup).all(axis=1))
+        raise KrigingError(
+            f"xy: stations at rows {rows.tolist()} share coordinates ({dup[0]:.3f}, {dup[1]:.3f}); "
+            "average or drop duplicates"
+        )
+
+
+def _check_variogram(v: Variogram) -> Variogram:
+    if not isinstance(v, Variogram):
+        raise KrigingError(f"variogram: expected a netsim.Variogram, got {type(v).__name__}")
+    return v
+
+
+def _drift_matrix(d: np.ndarray | None, rows: int, name: str) -> np.ndarray | None:
+    if d is None:
+        return None
+    d = np.asarray(d, dtype=float)
+    if d.ndim == 1:
+        d = d[:, None]
+    if d.ndim != 2 or d.shape[0] != rows:
+        raise KrigingError(f"{name}: expected shape ({rows},) or ({rows}, k), got {np.shape(d)}")
+    if not np.all(np.isfinite(d)):
+        raise KrigingError(f"{name}: contains NaN/inf; external drift must be known everywhere")
+    return d
+
+
+# ---------------------------------------------------------------------------
+# the prepared problem
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Pattern:
+    steps: np.ndarray  # indices into T
+    stations: np.ndarray  # indices into n
+    ainv: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # (n_p + p, T_p)
+    grid: tuple | None = None
+    z: np.ndarray | None = None  # (T_p, n_p) for the local kernel
+
+
+class _Problem:
+    """Validated, anisotropy-adjusted kriging problem shared by krige/krige_chunks/block/crossval."""
+
+    def __init__(
+        self,
+        xy,
+        values,
+        variogram,
+        *,
+        method="ordinary",
+        n_neighbours=None,
+        mean=None,
+        linear_drift=False,
+        external_drift=None,
+        n_targets=None,
+    ):
+        self.variogram = v = _check_variogram(variogram)
+        xy = _as_xy(xy, "xy")
+        _check_stations(xy)
+        values = np.asarray(values, dtype=float)
+        self.one_d = values.ndim == 1
+        if values.ndim == 1:
+            values = values[None, :]
+        if values.ndim != 2 or values.shape[1] != xy.shape[0]:
+            raise KrigingError(
+                f"values: expected shape ({xy.shape[0]},) or (T, {xy.shape[0]}) to match xy, got {np.shape(values)}"
+            )
+        if np.isinf(values).any():
+            raise KrigingError("values: contain inf; use NaN for missing readings")
+        method = str(method).lower()
+        if method not in METHODS:
+            raise KrigingError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+        if method == "simple":
+            if mean is None or not np.isfinite(mean):
+                raise KrigingError("mean: simple kriging needs a finite known mean (mean=...)")
+            if not v.bounded:
+                raise KrigingError(
+                    f"simple kriging needs a bounded variogram (covariance); {v.model!r} is unbounded"
+                )
+        if method == "universal" and not linear_drift and external_drift is None:
+            raise KrigingError(
+                "universal kriging needs linear_drift=True and/or external_drift=(at_stations, at_targets)"
+            )
+        if method != "universal" and (linear_drift or external_drift is not None):
+            raise KrigingError("linear_drift/external_drift are only used with method='universal'")
+        if n_neighbours is not None:
+            n_neighbours = int(n_neighbours)
+            if n_neighbours < 2:
+                raise KrigingError(
+                    f"n_neighbours: expected >= 2 (or None for all stations), got {n_neighbours}"
+                )
+            if method == "universal":
+                raise KrigingError(
+                    "universal kriging supports the global neighbourhood only (n_neighbours=None)"
+                )
+        self.method = method
+        self.mean = float(mean) if method == "simple" else 0.0
+        self.k = n_neighbours
+        self.values = values
+        self.n = xy.shape[0]
+        # PyKrige's anisotropy centre: midpoint of the stations' bounding box
+        self.centre = 0.5 * (xy.min(axis=0) + xy.max(axis=0))
+        self.sxy = v.adjust(xy, self.centre)
+        self.linear_drift = bool(linear_drift)
+        self.ext_s = None
+        self.ext_t = None
+        if external_drift is not None:
+            if not isinstance(external_drift, (tuple, list)) or len(external_drift) != 2:
+                raise KrigingError("external_drift: expected a pair (at_stations, at_targets)")
+            self.ext_s = _drift_matrix(external_drift[0], self.n, "external_drift[0] (at stations)")
+            if n_targets is not None:
+                self.ext_t = _drift_matrix(
+                    external_drift[1], n_targets, "external_drift[1] (at targets)"
+                )
+            else:
+                self.ext_t = np.asarray(external_drift[1], dtype=float)
+        # drift scaling for conditioning (solution is invariant to it)
+        ext = self.sxy.max(axis=0) - self.sxy.min(axis=0)
+        self.scale = float(max(ext.max(), 1.0))
+        self.model_args = (v.code, v.psill, v.range, v.nugget, v.shape)
+        self.numba_model = v.model != "matern" or v.smoothness in _HALF_INTEGER
+        self.patterns = self._group()
+
+    # -------------------------------------------------------------- pieces
+    @property
+    def n_drift(self) -> int:
+        if self.method == "simple":
+            return 0
+        p = 1
+        if self.linear_drift:
+            p += 2
+        if self.ext_s is not None:
+            p += self.ext_s.shape[1]
+        return p
+
+    def _group(self) -> list[_Pattern]:
+        avail = np.isfinite(self.values)
+        uniq, inverse = np.unique(avail, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).reshape(-1)
+        pats = []
+        for u in range(uniq.shape[0]):
+            st = np.flatnonzero(uniq[u])
+            steps = np.flatnonzero(inverse == u)
+            if st.size < 3:
+                if self.one_d:
+                    raise KrigingError(
+                        f"values: only {st.size} stations have data; kriging needs at least 3"
+                    )
+                pats.append(_Pattern(steps=steps, stations=st))  # left NaN
+                continue
+            pats.append(_Pattern(steps=steps, stations=st))
+        return pats
+
+    def drift_at(self, axy: np.ndarray, ext: np.ndarray | None) -> np.ndarray:
+        """Drift columns (rows of F) at adjusted coordinates."""
+        cols = [np.ones(axy.shape[0])]
+        if self.linear_drift:
+            cols.append((axy[:, 0] - self.centre[0]) / self.scale)
+            cols.append((axy[:, 1] - self.centre[1]) / self.scale)
+        if ext is not None:
+            cols.extend(ext.T)
+        return np.column_stack(cols)
+
+    def fill_gamma(self, axy_t: np.ndarray, sxy: np.ndarray, out: np.ndarray) -> None:
+        """out[:, :n] = gamma (or covariance for simple kriging) between points and stations."""
+        v = self.variogram
+        cov = self.method == "simple"
+        n = sxy.shape[0]
+        if self.numba_model:
+            _kernels.gamma_block(
+                axy_t[:, 0], axy_t[:, 1], sxy[:, 0], sxy[:, 1], *self.model_args, cov, v.sill, out
+            )
+            return
+        _kernels.gamma_block(
+            axy_t[:, 0], axy_t[:, 1], sxy[:, 0], sxy[:, 1], -1, 0.0, 1.0, 0.0, 0.0, False, 0.0, out
+        )
+        g = v.gamma(out[:, :n])
+        out[:, :n] = v.sill - g if cov else g
+
+    def station_matrix(self, st: np.ndarray) -> np.ndarray:
+        s = self.sxy[st]
+        n_p = s.shape[0]
+        p = self.n_drift
+        a = np.zeros((n_p + p, n_p + p))
+        buf = np.empty((n_p, n_p))
+        self.fill_gamma(s, s, buf)
+        a[:n_p, :n_p] = buf
+        if self.method == "simple":
+            np.fill_diagonal(a, self.variogram.sill)
+        else:
+            np.fill_diagonal(a[:n_p, :n_p], 0.0)
+            f = self.drift_at(s, None if self.ext_s is None else self.ext_s[st])
+            a[:n_p, n_p:] = f
+            a[n_p:, :n_p] = f.T
+        return a
+
+    def invert(self, st: np.ndarray) -> np.ndarray:
+        a = self.station_matrix(st)
+        try:
+            lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
+            anorm = np.abs(a).sum(axis=0).max()
+            rcond, _ = scipy.linalg.lapack.dgecon(lu, anorm, norm="1")
+        except (ValueError, np.linalg.LinAlgError):
+            rcond = 0.0
+        if not rcond > _RCOND_MIN:
+            raise KrigingError(
+                f"singular kriging system (reciprocal condition {rcond:.1e}) for {st.size} stations: "
+                "check for near-duplicate stations, a drift that is constant/collinear, or a zero-range variogram"
+            )
+        return scipy.linalg.inv(a, check_finite=False)
+
+    def prepare_global(self, pat: _Pattern) -> None:
+        if pat.ainv is not None or pat.stations.size < 3:
+            return
+        pat.ainv = self.invert(pat.stations)
+        z = self.values[np.ix_(pat.steps, pat.stations)] - self.mean  # (T_p, n_p)
+        zt = np.zeros((pat.ainv.shape[0], z.shape[0]))
+        zt[: pat.stations.size] = z.T
+        pat.alpha = pat.ainv @ zt
+
+    def prepare_local(self, pat: _Pattern) -> None:
+        if pat.grid is not None or pat.stations.size < 3:
+            return
+        s = self.sxy[pat.stations]
+        n_p = s.shape[0]
+        k = min(self.k, n_p)
+        lo = s.min(axis=0)
+        span = np.maximum(s.max(axis=0) - lo, 1.0)
+        per_cell = max(1.0, k / 6.0)
+        cs = float(np.sqrt(span[0] * span[1] * per_cell / n_p))
+        cs = max(cs, float(span.max()) / 4096.0)
+        nx = int(span[0] // cs) + 1
+        ny = int(span[1] // cs) + 1
+        ix = np.minimum(((s[:, 0] - lo[0]) // cs).astype(np.int64), nx - 1)
+        iy = np.minimum(((s[:, 1] - lo[1]) // cs).astype(np.int64), ny - 1)
+        cell = iy * nx + ix
+        order = np.argsort(cell, kind="stable").astype(np.int64)
+        start = np.searchsorted(cell[order], np.arange(nx * ny + 1)).astype(np.int64)
+        pat.grid = (start, order, float(lo[0]), float(lo[1]), cs, nx, ny, k)
+        pat.z = np.ascontiguousarray(self.values[np.ix_(pat.steps, pat.stations)])
+
+    # ------------------------------------------------------------- compute
+    def solve_chunk(
+        self, axy_t: np.ndarray, ext_t: np.ndarray | None, est: np.ndarray, var: np.ndarray
+    ) -> None:
+        """Fill est (T, c) and var (V, c) for one chunk of adjusted targets."""
+        c = axy_t.shape[0]
+        full_g = None
+        one_var = var.shape[0] == 1
+        for pi, pat in enumerate(self.patterns):
+            n_p = pat.stations.size
+            vrow = 0 if one_var else pat.steps
+            if n_p < 3:
+                est[pat.steps] = np.nan
+                var[vrow] = np.nan
+                continue
+            if self.k is not None and self.k < n_p:
+                self.prepare_local(pat)
+                start, order, x0, y0, cs, nx, ny, k = pat.grid
+                s = self.sxy[pat.stations]
+                e = np.empty((pat.steps.size, c))
+                vv = np.empty(c)
+                status = np.zeros(c, dtype=np.int8)
+                v = self.variogram
+                if not self.numba_model:
+                    raise KrigingError(
+                        "matern with n_neighbours supports smoothness 0.5, 1.5 or 2.5 only; "
+                        "use the global neighbourhood or one of those values"
+                    )
+                _kernels.local_krige(
+                    np.ascontiguousarray(axy_t[:, 0]),
+                    np.ascontiguousarray(axy_t[:, 1]),
+                    np.ascontiguousarray(s[:, 0]),
+                    np.ascontiguousarray(s[:, 1]),
+                    pat.z,
+                    start,
+                    order,
+                    x0,
+                    y0,
+                    cs,
+                    nx,
+                    ny,
+                    k,
+                    *self.model_args,
+                    self.method == "simple",
+                    v.sill,
+                    self.mean,
+                    256,
+                    e,
+                    vv,
+                    status,
+                )
+                if status.any():
+                    bad = int(np.flatnonzero(status)[0])
+                    raise KrigingError(
+                        f"singular local kriging system at target {bad}: its {k} nearest stations "
+                        "are (near-)duplicated; deduplicate stations or enlarge n_neighbours"
+                    )
+                est[pat.steps] = e
+                var[vrow] = vv
+                continue
+            self.prepare_global(pat)
+            p = self.n_drift
+            if len(self.patterns) == 1 or n_p == self.n:
+                g = np.empty((c, n_p + p))
+                self.fill_gamma(axy_t, self.sxy[pat.stations], g)
+            else:
+                if full_g is None:
+                    full_g = np.empty((c, self.n))
+                    self.fill_gamma(axy_t, self.sxy, full_g)
+                g = np.empty((c, n_p + p))
+                g[:, :n_p] = full_g[:, pat.stations]
+            if p:
+                g[:, n_p:] = self.drift_at(axy_t, ext_t)
+            w = g @ pat.ainv
+            vv = np.empty(c)
+            if self.method == "simple":
+                _kernels.rowdot(w, g, self.variogram.sill, -1.0, vv)
+            else:
+                _kernels.rowdot(w, g, 0.0, 1.0, vv)
+            var[vrow] = vv
+            est[pat.steps] = (g @ pat.alpha).T + self.mean
+
+
+def _default_chunk(n: int, T: int, local: bool) -> int:
+    if local:
+        return int(np.clip(2**24 // max(T, 1), 4096, 1 << 20))
+    return int(np.clip(2**21 // (n + T + 8), 512, 8192))
+
+
+def krige_chunks(
+    xy: np.ndarray,
+    values: np.ndarray,
+    targets: np.ndarray,
+    variogram: Variogram,
+    *,
+    method: str = "ordinary",
+    n_neighbours: int | None = None,
+    mean: float | None = None,
+    linear_drift: bool = False,
+    external_drift: tuple[np.ndarray, np.ndarray] | None = None,
+    chunk_size: int | None = None,
+    dtype: type = np.float64,
+) -> Iterator[tuple[slice, KrigingResult]]:
+    """Kriging results one chunk of targets at a time: yields ``(slice, KrigingResult)``.
+
+    Same parameters as :func:`krige`.  Use it when all outputs do not fit in
+    memory (e.g. 365 daily vectors x 1e6 targets = 2.9 GB in float64): the
+    peak memory is O(chunk_size x (n + T) + n²) whatever the number of targets.
+    The chunks cover ``targets`` in order; ``estimate`` is (T, len(slice)) or
+    (len(slice),) and ``variance`` as in :func:`krige`.
+    """
+    prob = _Problem(
+        xy,
+        values,
+        variogram,
+        method=method,
+        n_neighbours=n_neighbours,
+        mean=mean,
+        linear_drift=linear_drift,
+        external_drift=external_drift,
+        n_targets=None,
+    )
+    targets = _as_xy(targets, "targets")
+    m = targets.shape[0]
+    if prob.ext_t is not None:
+        prob.ext_t = _drift_matrix(prob.ext_t, m, "external_drift[1] (at targets)")
+        if prob.ext_t.shape[1] != prob.ext_s.shape[1]:
+            raise KrigingError(
+                f"external_drift: {prob.ext_s.shape[1]} drift column(s) at stations but {prob.ext_t.shape[1]} at targets"
+            )
+    T = prob.values.shape[0]
+    chunk = int(chunk_size) if chunk_size else _default_chunk(prob.n, T, prob.k is not None)
+    if chunk < 1:
+        raise KrigingError(f"chunk_size: expected >= 1, got {chunk_size}")
+    return _iter_chunks(prob, targets, chunk, dtype)
+
+
+def _iter_chunks(
+    prob: _Problem, targets: np.ndarray, chunk: int, dtype: type
+) -> Iterator[tuple[slice, KrigingResult]]:
+    m = targets.shape[0]
+    T = prob.values.shape[0]
+    n_var = T if len(prob.patterns) > 1 else 1
+    for a in range(0, m, chunk):
+        b = min(m, a + chunk)
+        axy = prob.variogram.adjust(targets[a:b], prob.centre)
+        est = np.empty((T, b - a))
+        var = np.empty((n_var, b - a))
+        prob.solve_chunk(axy, None if prob.ext_t is None else prob.ext_t[a:b], est, var)
+        if prob.one_d:
+            est, var = est[0], var[0]
+        yield (
+            slice(a, b),
+            KrigingResult(
+                est.astype(dtype, copy=False), var.astype(dtype, copy=False), prob.method, prob.k
+            ),
+        )
+
+
+def krige(
+    xy: np.ndarray,
+    values: np.ndarray,
+    targets: np.ndarray,
+    variogram: Variogram,
+    *,
+    method: str = "ordinary",
+    n_neighbours: int | None = None,
+    mean: float | None = None,
+    linear_drift: bool = False,
+    external_drift: tuple[np.ndarray, np.ndarray] | None = None,
+    chunk_size: int | None = None,
+    dtype: type = np.float64,
+) -> KrigingResult:
+    """Krige station values onto target points.
+
+    Parameters
+    ----------
+    xy : ndarray (n, 2)
+        Station easting/northing in metres (EPSG:32650); unique, finite, n >= 3.
+    values : ndarray (n,) or (T, n)
+        Concentrations (µg/m³; CO mg/m³).  NaN = missing: with (n,) those
+        stations are dropped; with (T, n) steps are grouped by availability
+        pattern (one solve per pattern) and steps with < 3 stations give NaN.
+    targets : ndarray (m, 2)
+        Target easting/northing in metres.
+    variogram : Variogram
+        Model in PyKrige conventions (anisotropy applied as PyKrige does).
+    method : {"ordinary", "simple", "universal"}
+        Simple kriging needs ``mean`` and a bounded model; universal needs
+        ``linear_drift`` and/or ``external_drift``.
+    n_neighbours : int, optional
+        Use the k nearest stations (in anisotropy-adjusted space) per target;
+        None = all stations (global).  Ordinary and simple kriging only.
+    mean : float, optional
+        Known mean for simple kriging (concentration units).
+    linear_drift : bool
+        Universal kriging with drift terms x and y (PyKrige ``regional_linear``).
+    external_drift : (ndarray, ndarray), optional
+        Drift values ``(at_stations (n,) or (n, k), at_targets (m,) or (m, k))``
+        (PyKrige ``specified_drift``).
+    chunk_size : int, optional
+        Targets per chunk (default adapts to n and T).
+    dtype : numpy dtype
+        Output dtype (``np.float32`` halves the output memory).
+
+    Returns
+    -------
+    KrigingResult
+        ``estimate`` (m,) or (T, m); ``variance`` (m,), (1, m) or (T, m).
+
+    Raises
+    ------
+    KrigingError
+        Fewer than 3 stations, duplicate or non-finite coordinates, shape
+        mismatch, missing mean/drift, or a singular kriging system.
+    """
+    targets_arr = _as_xy(targets, "targets")
+    est = var = None
+    for sl, res in krige_chunks(
+        xy,
+        values,
+        targets_arr,
+        variogram,
+        method=method,
+        n_neighbours=n_neighbours,
+        mean=mean,
+        linear_drift=linear_drift,
+        external_drift=external_drift,
+        chunk_size=chunk_size,
+        dtype=dtype,
+    ):
+        if est is None:
+            m = targets_arr.shape[0]
+            est = np.empty(res.estimate.shape[:-1] + (m,), dtype=dtype)
+            var = np.empty(res.variance.shape[:-1] + (m,), dtype=dtype)
+        est[..., sl] = res.estimate
+        var[..., sl] = res.variance
+    if est is None:  # no targets
+        prob_T = np.asarray(values).shape[:-1]
+        est = np.empty(prob_T + (0,), dtype=dtype)
+        var = np.empty((0,) if not prob_T else (1, 0), dtype=dtype)
+    return KrigingResult(est, var, str(method).lower(), n_neighbours)
