@@ -8,8 +8,8 @@ from netsim.errors import NetsimError
 __version__ = "0.1.0"
 
 # --- kriging core (variogram.py, kriging/) ---
-from netsim.kriging import KrigingResult, krige, krige_chunks  # noqa: E402
-from netsim.variogram import (  # noqa: E402
+from netsim.kriging import KrigingResult, krige, krige_chunks
+from netsim.variogram import (
     EmpiricalVariogram,
     Variogram,
     VariogramFit,
@@ -17,16 +17,6 @@ from netsim.variogram import (  # noqa: E402
     fit_variogram,
 )
 
-_KRIGING_ALL = [
-    "EmpiricalVariogram",
-    "KrigingResult",
-    "Variogram",
-    "VariogramFit",
-    "empirical_variogram",
-    "fit_variogram",
-    "krige",
-    "krige_chunks",
-]
 # --- end kriging core ---
 # --- network, readings and standards (network.py, readings.py, standards.py, stats.py) ---
 from netsim.network import Network
@@ -41,9 +31,16 @@ from netsim.rasters import read_raster, write_raster
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 # --- maps (maps.py, webmap.py) ---
 from netsim.maps import static_map
-from netsim.maps import static_map
 
 __all__ = [
+    "EmpiricalVariogram",
+    "KrigingResult",
+    "Variogram",
+    "VariogramFit",
+    "empirical_variogram",
+    "fit_variogram",
+    "krige",
+    "krige_chunks",
     "AnnualStatistics",
     "Grid",
     "HourlyReadings",
@@ -56,7 +53,6 @@ __all__ = [
     "districts",
     "load_readings",
     "read_raster",
-    "static_map",
     "static_map",
     "write_raster",
 ]
