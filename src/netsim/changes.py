@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -119,6 +120,19 @@ def _as_list(value: Any) -> Any:
     if value is None or isinstance(value, list | tuple):
         return value
     return [value]
+
+
+def _check_instrument(value: str) -> str:
+    """An instrument class of ``netsim.truth.INSTRUMENTS`` (with a hint when unknown)."""
+    from netsim.truth import INSTRUMENTS
+
+    if value not in INSTRUMENTS:
+        raise ValueError(f"unknown instrument class {value!r}; expected one of "
+                         f"{', '.join(INSTRUMENTS)}{_close(value, INSTRUMENTS)}")
+    return value
+
+
+InstrumentName = Annotated[str, AfterValidator(_check_instrument)]
 
 
 def _close(word: str, options: Any) -> str:
@@ -299,8 +313,8 @@ class AddStation(_Point, _ChangeBase):
     name_zh: str = Field("", description="Chinese name")
     district: District | None = Field(None, description="district (derived if absent)")
     direction: Direction | None = Field(None, description="side of Beijing (border stations)")
-    instrument: str = Field("reference", min_length=1,
-                            description="instrument class (netsim.truth.INSTRUMENTS)")
+    instrument: InstrumentName = Field(
+        "reference", description="instrument class (netsim.truth.INSTRUMENTS)")
     noise_pct: Finite | None = Field(None, ge=0, description="measurement noise, % (default: "
                                                              "instrument class)")
     bias_pct: Finite | None = Field(None, description="measurement bias, % (default: class)")
@@ -613,7 +627,7 @@ class Sensors(_ChangeBase):
     count: int = Field(gt=0, le=5000, description="number of sensors")
     placement: Literal["random", "grid", "population"] = Field(
         "random", description="placement rule")
-    instrument: str = Field("lowcost", min_length=1, description="instrument class")
+    instrument: InstrumentName = Field("lowcost", description="instrument class")
     noise_pct: Finite | None = Field(None, ge=0, description="random error, % (default: class)")
     bias_pct: Finite | None = Field(None, description="systematic bias, % (default: class)")
     seed_offset: int = Field(0, ge=0, description="vary the layout without changing the seed")

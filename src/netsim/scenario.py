@@ -53,6 +53,7 @@ from netsim.changes import (
     CHANGE_KINDS,
     CHANGE_MODELS,
     Change,
+    InstrumentName,
     Outage,
     StationId,
     StationType,
@@ -61,6 +62,7 @@ from netsim.changes import (
 )
 from netsim.errors import ScenarioError
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
+from netsim.truth import TruthSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from netsim.network import Network
@@ -117,20 +119,8 @@ VariogramModel = Literal["spherical", "exponential", "gaussian", "matern"]
 # ----------------------------------------------------------------------------
 
 
-class TruthSection(_Model):
-    """Settings of the synthetic truth world (``netsim.truth.TruthSettings`` receives them).
-
-    ``seed`` is the one seed of a run: truth realisations, outage draws and
-    sensor layouts all derive from it.
-    """
-
-    seed: int = Field(2020, ge=0, description="seed of every random draw of the run")
-    calibration: str = Field(
-        "beijing_2020", min_length=1,
-        description="calibration name (shipped with netsim) or path to a calibration file")
-    anomaly_strength: float = Field(
-        1.0, ge=0, allow_inf_nan=False,
-        description="multiplier of the spatially correlated random anomalies (1 = calibrated)")
+TruthSection = TruthSettings
+"""The ``truth:`` section is :class:`netsim.truth.TruthSettings` (its ``year`` follows ``year``)."""
 
 
 class GridSettings(_Model):
@@ -200,7 +190,7 @@ class OptimiseSettings(_Model):
         "kriging_variance", description="what each added site should reduce most")
     pollutant: PollutantName = Field("PM2.5", description="pollutant of the objective")
     type: StationType = Field("urban", description="class of the new stations")
-    instrument: str = Field("reference", min_length=1, description="instrument of new stations")
+    instrument: InstrumentName = Field("reference", description="instrument of new stations")
 
     @model_validator(mode="after")
     def _candidates_enough(self) -> OptimiseSettings:
@@ -228,7 +218,9 @@ class Scenario(_Model):
         DEFAULT_BASE_NETWORK,
         description="base network file; relative paths: YAML directory, then CWD")
     changes: list[Change] = Field(default_factory=list, description="ordered network changes")
-    truth: TruthSection = Field(default_factory=TruthSection, description="truth world")
+    truth: TruthSettings = Field(
+        default_factory=TruthSettings,
+        description="truth world settings (netsim.truth.TruthSettings); truth.seed seeds the run")
     realisations: int = Field(20, ge=1, le=1000, description="Monte Carlo realisations")
     pollutants: list[PollutantName] = Field(
         default_factory=lambda: list(POLLUTANT_NAMES), min_length=1,
@@ -238,9 +230,9 @@ class Scenario(_Model):
     kriging: KrigingSettings = Field(default_factory=KrigingSettings, description="kriging")
     standard: Literal["gb3095-2012", "gb3095-2026"] = Field(
         "gb3095-2012", description="limits and AQI version")
-    city_rule: str | None = Field(
-        None, description="stations making the city value (null = netsim.stats default: "
-                          "every urban station, HJ 663)")
+    city_rule: Literal["urban", "central12"] | list[StationId] = Field(
+        "urban", description="stations making the city value: 'urban' (every urban station, "
+                             "HJ 663), 'central12' or a list of station ids (netsim.stats)")
     outputs: OutputSettings = Field(default_factory=OutputSettings, description="outputs")
     optimise: OptimiseSettings | None = Field(
         None, description="greedy new-site placement (optional)")
@@ -250,6 +242,11 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
+        if self.truth.year != self.year:
+            if "year" in self.truth.model_fields_set:
+                raise ValueError(f"truth.year {self.truth.year} differs from year {self.year}; "
+                                 "give the year once, at the top level")
+            self.truth = self.truth.model_copy(update={"year": self.year})
         if len(set(self.pollutants)) != len(self.pollutants):
             dup = next(p for p in self.pollutants if self.pollutants.count(p) > 1)
             raise ValueError(f"pollutants lists {dup!r} twice")
