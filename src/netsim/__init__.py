@@ -29,8 +29,10 @@ from netsim.geography import beijing_boundary, districts
 from netsim.grid import Grid
 from netsim.rasters import read_raster, write_raster
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
+from netsim.scenario import Scenario, load_scenario  # scenario helper
 # --- maps (maps.py, webmap.py) ---
 from netsim.maps import static_map
+from netsim.webmap import build_web_map
 
 __all__ = [
     "EmpiricalVariogram",
@@ -45,10 +47,13 @@ __all__ = [
     "Grid",
     "HourlyReadings",
     "NetsimError",
+    "Scenario",
+    "load_scenario",
     "Network",
     "__version__",
     "area_statistics",
     "beijing_boundary",
+    "build_web_map",
     "compute_statistics",
     "districts",
     "load_readings",

@@ -121,7 +121,71 @@ def stats_command(
 
 # --- end command: stats ---
 # --- command: schema / run ---
+# schema, validate (scenario helper)
+@app.command("schema")
+def schema_command(
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="Write the JSON Schema to this file instead of stdout."),
+    ] = None,
+) -> None:
+    """Print (or write) the JSON Schema of the scenario YAML."""
+    import json
+
+    from netsim.scenario import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from netsim.atomic import atomic_file
+
+    with atomic_file(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+@app.command("validate")
+def validate_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file.")],
+    network: Annotated[
+        str | None,
+        typer.Option("--network", help="Use this base network file instead of the YAML's."),
+    ] = None,
+) -> None:
+    """Check a scenario: schema, base network, and every change applied in order."""
+    from netsim.network import Network
+    from netsim.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    base = Network.from_file(network) if network is not None else sc.load_base_network()
+    changed, table = sc.build_network(base)
+    counts = table["change"].value_counts()
+    summary = ", ".join(f"{int(counts[c])} {c}" for c in
+                        ("unchanged", "added", "removed", "moved", "retyped") if c in counts)
+    console.print(f"{scenario}: valid; {len(base)} -> {len(changed)} stations ({summary}); "
+                  f"{len(sc.outages)} outage(s), {sc.realisations} realisations", highlight=False)
+# end schema, validate
 # --- command: map ---
+@app.command("map")
+def map_command(
+    run_dir: Annotated[str, typer.Argument(help="Run directory written by `netsim run`.")],
+    out: Annotated[str, typer.Option("--out", help="HTML file to write.")] = "map.html",
+    pollutant: Annotated[
+        str | None, typer.Option("--pollutant", help="Pollutant shown first (default PM2.5).")
+    ] = None,
+    tiles: Annotated[
+        str, typer.Option("--tiles", help="Base map: 'none' (offline, default) or 'osm'.")
+    ] = "none",
+) -> None:
+    """Write the interactive offline map (Leaflet) of a run directory."""
+    from netsim.webmap import build_web_map
+
+    path = build_web_map(run_dir, out, pollutant=pollutant, tiles=tiles)  # type: ignore[arg-type]
+    console.print(f"wrote {path}")
+
+
+# --- end command: map ---
 # --- command: sweep ---
 
 

@@ -1,0 +1,1185 @@
+"""Interactive, offline Leaflet map of a ``netsim run`` directory (folium).
+
+:func:`build_web_map` reads a run directory (layout in the README, "Run
+directory layout") and writes one self-contained HTML page:
+
+* the kriged annual-mean surface of each pollutant as an image overlay,
+  warped from UTM 50N (EPSG:32650) to Web Mercator (EPSG:3857) so that its rows
+  line up with Leaflet's map, transparent outside Beijing; for the selected
+  pollutant also the kriging standard deviation, the truth and the error
+  (simulated runs), the baseline surface and the scenario-minus-baseline
+  difference (scenario runs), each with a legend; the concentration legends
+  mark the Grade II annual limit of the run's standard (GB 3095-2012 Table 1,
+  ``standards.md`` §1.1);
+* district polygons with a tooltip giving the district mean from the stations
+  (``annual_by_area.csv``), from the map (area mean of the raster cells) and
+  whether the limit is met;
+* the stations, one layer per type, with colour-blind-safe colours (Okabe and
+  Ito 2008) *and* distinct shapes, popups with their annual statistics
+  (``annual_by_station.csv``), removal bias and area served
+  (``station_metrics.csv``); in scenario maps added, moved, retyped and removed
+  stations are marked;
+* a title (scenario, pollutant, year), a scale bar, and zoom and pan limits on
+  Beijing.
+
+The page works without a network: Leaflet 1.9.4 (vendored in
+``netsim/static/leaflet-1.9.4``, BSD-2-Clause) is inlined and none of folium's
+CDN links (jQuery, Bootstrap, Font Awesome, awesome-markers) is written.  With
+``tiles="none"`` the page makes no request at all; ``tiles="osm"`` adds the
+OpenStreetMap tile layer (needs the internet).
+
+DOM contract (used by the browser tests and by anyone styling the page): each
+station marker element has the classes ``netsim-station netsim-<type>``
+(``urban``, ``traffic``, ``border``, ``background``, ``sensor``) plus
+``netsim-added`` / ``netsim-moved`` / ``netsim-retyped`` when a scenario changed
+it.  Stations a scenario *removed* are no longer stations of the network: they
+are drawn as grey ghosts with ``netsim-removed netsim-<type>`` but without
+``netsim-station``, so ``.netsim-station`` counts exactly the stations of the
+network shown.  Surface overlays are ``<img>`` elements with the classes
+``netsim-overlay netsim-overlay-<slug>-<band>``.
+
+References
+----------
+Okabe, M. and Ito, K. (2008) Color Universal Design (CUD): how to make figures
+and presentations that are friendly to colorblind people.
+GB 3095-2012 Ambient air quality standards, Table 1 (``standards.md`` §1.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import folium
+import numpy as np
+import pandas as pd
+from branca.element import Element, MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from netsim.atomic import atomic_file
+from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS
+from netsim.errors import NetsimError, RasterError, ScenarioError
+from netsim.pollutants import POLLUTANTS, Pollutant
+
+__all__ = ["STATION_STYLES", "build_web_map"]
+
+LEAFLET_VERSION = "1.9.4"
+"""Version of the Leaflet build bundled in ``netsim/static`` and inlined into maps."""
+
+TileChoice = Literal["none", "osm"]
+
+# Okabe-Ito palette (Okabe & Ito 2008); every type also has its own shape, so
+# the symbols stay distinct in grey scale and for any colour-vision deficiency.
+STATION_STYLES: dict[str, tuple[str, str, str]] = {
+    "urban": ("circle", "#0072B2", "Urban assessment"),
+    "traffic": ("square", "#D55E00", "Traffic"),
+    "border": ("triangle", "#CC79A7", "Regional border"),
+    "background": ("diamond", "#009E73", "Background"),
+    "sensor": ("cross", "#E69F00", "Low-cost sensor"),
+}
+"""Station type -> (shape, Okabe-Ito colour, legend label)."""
+
+_UNKNOWN_STYLE = ("circle", "#000000", "Other")
+
+_BANDS = ("estimate", "std", "truth", "error")
+_BAND_LABELS = {
+    "estimate": "annual mean",
+    "std": "kriging std",
+    "truth": "truth",
+    "error": "error (map − truth)",
+    "difference": "scenario − baseline",
+    "baseline": "annual mean (baseline)",
+}
+
+_STATISTIC_PREFERENCE = ("annual_mean", "mean")  # netsim.standards.STATISTICS names first
+
+# Colour maps (matplotlib names): concentration and truth share one scale
+# centred on the limit; error and difference are diverging around zero.
+_CMAPS = {
+    "estimate": "RdYlBu_r",
+    "truth": "RdYlBu_r",
+    "baseline": "RdYlBu_r",
+    "std": "viridis",
+    "error": "PuOr_r",
+    "difference": "PuOr_r",
+}
+_OVERLAY_OPACITY = 0.75
+_MIN_ZOOM = 7
+_MAX_ZOOM = 15
+
+
+# --------------------------------------------------------------------------- assets
+@cache
+def _static_text(name: str) -> str:
+    return (resources.files("netsim") / "static" / f"leaflet-{LEAFLET_VERSION}" / name).read_text(
+        encoding="utf-8"
+    )
+
+
+@cache
+def _static_bytes(name: str) -> bytes:
+    return (resources.files("netsim") / "static" / f"leaflet-{LEAFLET_VERSION}" / name).read_bytes()
+
+
+def leaflet_js() -> str:
+    """Return the bundled Leaflet JavaScript, byte for byte as shipped by the npm package."""
+    return _static_text("leaflet.js")
+
+
+def leaflet_css() -> str:
+    """Return the bundled Leaflet CSS, comments removed, ``url(images/...)`` as data URIs."""
+
+    def inline(match: re.Match[str]) -> str:
+        data = base64.b64encode(_static_bytes(match.group(1))).decode("ascii")
+        return f"url(data:image/png;base64,{data})"
+
+    css = re.sub(r"/\*.*?\*/", "", _static_text("leaflet.css"), flags=re.DOTALL)
+    return re.sub(r"url\((images/[A-Za-z0-9_.-]+\.png)\)", inline, css)
+
+
+def _raw_text_safe(text: str, what: str) -> str:
+    """Return ``text`` unchanged after checking it cannot end its <script>/<style> element early."""
+    lowered = text.lower()
+    if "</script" in lowered or "</style" in lowered or "<!--" in lowered:
+        raise NetsimError(f"{what}: contains '</script', '</style' or '<!--'; cannot inline it")
+    return text
+
+
+def _json_for_script(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+
+
+class _OfflineMap(folium.Map):
+    """``folium.Map`` that links no CDN asset: Leaflet is inlined by :func:`build_web_map`."""
+
+    default_js: list[tuple[str, str]] = []  # noqa: RUF012 (folium class attribute)
+    default_css: list[tuple[str, str]] = []  # noqa: RUF012
+
+
+# --------------------------------------------------------------------------- run directory
+@dataclass
+class _NetworkOutputs:
+    """What one network's sub-directory of a run directory holds."""
+
+    name: str
+    path: Path
+    stations: pd.DataFrame
+    by_station: pd.DataFrame
+    by_area: pd.DataFrame
+    metrics: pd.DataFrame
+    rasters: dict[str, Path] = field(default_factory=dict)
+
+
+def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool = False) -> pd.DataFrame:
+    if not path.exists():
+        if optional:
+            return pd.DataFrame(columns=list(required))
+        raise ScenarioError(f"{path}: file missing from the run directory; re-run `netsim run`")
+    frame = pd.read_csv(path, dtype={"station_id": str, "area": str, "pollutant": str})
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ScenarioError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected at least "
+            f"{', '.join(required)} (written by `netsim run`)"
+        )
+    return frame
+
+
+def _load_network_outputs(run_dir: Path, name: str) -> _NetworkOutputs:
+    path = run_dir / name
+    stations = _read_csv(path / "network.csv", ("station_id", "type", "lon", "lat"))
+    stations["station_id"] = stations["station_id"].astype(str)
+    if "change" not in stations.columns:
+        stations["change"] = "unchanged"
+    stations["change"] = stations["change"].fillna("unchanged").astype(str)
+    for col in ("name", "name_zh", "district", "instrument"):
+        if col not in stations.columns:
+            stations[col] = ""
+        stations[col] = stations[col].fillna("").astype(str)
+    by_station = _read_csv(
+        path / "annual_by_station.csv",
+        ("station_id", "pollutant", "statistic", "value"),
+        optional=True,
+    )
+    by_area = _read_csv(
+        path / "annual_by_area.csv", ("area", "pollutant", "statistic", "value"), optional=True
+    )
+    metrics = _read_csv(
+        path / "station_metrics.csv",
+        ("station_id", "pollutant", "removal_bias", "relative_removal_bias_pct", "area_served_km2"),
+        optional=True,
+    )
+    rasters = {p.name.removesuffix(".tif"): p for p in sorted((path / "rasters").glob("*.tif"))}
+    return _NetworkOutputs(name, path, stations, by_station, by_area, metrics, rasters)
+
+
+@dataclass
+class _Run:
+    """A run directory: summary plus one or two networks' outputs."""
+
+    path: Path
+    summary: dict[str, Any]
+    baseline: _NetworkOutputs
+    scenario: _NetworkOutputs | None
+
+    @property
+    def shown(self) -> _NetworkOutputs:
+        """The network whose stations and surfaces the map shows (the scenario if any)."""
+        return self.scenario if self.scenario is not None else self.baseline
+
+
+def _load_run(run_dir: Path) -> _Run:
+    if not run_dir.is_dir():
+        raise ScenarioError(f"{run_dir}: not a directory; give the --out directory of `netsim run`")
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        raise ScenarioError(f"{summary_path}: missing; give the --out directory of `netsim run`")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(
+            f"{summary_path}: invalid JSON ({exc.msg} at line {exc.lineno})"
+        ) from exc
+    if not isinstance(summary, dict):
+        raise ScenarioError(
+            f"{summary_path}: expected a JSON object with scenario, year, pollutants"
+        )
+    if not (run_dir / "baseline").is_dir():
+        raise ScenarioError(f"{run_dir}: no baseline/ sub-directory; re-run `netsim run`")
+    baseline = _load_network_outputs(run_dir, "baseline")
+    scenario = (
+        _load_network_outputs(run_dir, "scenario") if (run_dir / "scenario").is_dir() else None
+    )
+    return _Run(run_dir, summary, baseline, scenario)
+
+
+def _read_bands(path: Path) -> tuple[dict[str, np.ndarray], Any, Any]:
+    """Read a netsim GeoTIFF (:func:`netsim.rasters.read_raster`): bands, transform, CRS."""
+    from netsim.rasters import read_raster
+
+    raster = read_raster(path)
+    bands = {k: np.asarray(v, dtype="float64") for k, v in raster.bands.items()}
+    return bands, raster.transform, raster.crs
+
+
+# --------------------------------------------------------------------------- limits and statistics
+def grade_ii_annual_limit(pollutant: str, standard: str | None) -> float | None:
+    """Grade II annual-mean limit of ``pollutant`` under ``standard``, or None.
+
+    Parameters
+    ----------
+    pollutant
+        Pollutant name as in :data:`netsim.pollutants.POLLUTANTS`.
+    standard
+        Standard version (:data:`netsim.standards.STANDARD_VERSIONS`, e.g.
+        ``"gb3095-2012"``); None means GB 3095-2012.
+
+    Returns
+    -------
+    float or None
+        µg/m³: 35 for PM2.5, 70 for PM10, 40 for NO2, 60 for SO2 under
+        GB 3095-2012 (Table 1, ``standards.md`` §1.1); None for CO and O3,
+        which have no annual limit.
+
+    Raises
+    ------
+    NetsimError
+        Unknown standard version (from :func:`netsim.standards.limits`).
+    """
+    from netsim.standards import limits
+
+    return limits(standard or "gb3095-2012", grade=2).limit(pollutant, "annual")
+
+
+def _pick_statistic(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows of the annual-mean statistic (first name found in the preference list)."""
+    if frame.empty:
+        return frame
+    names = frame["statistic"].astype(str)
+    for wanted in _STATISTIC_PREFERENCE:
+        hit = frame[names.str.lower() == wanted]
+        if not hit.empty:
+            return hit
+    hit = frame[names.str.lower().str.contains("mean")]
+    return hit if not hit.empty else frame.iloc[0:0]
+
+
+def _district_means_from_map(
+    estimate: np.ndarray, transform: Any, districts_gdf: Any
+) -> dict[str, float]:
+    """Area mean of the raster cells whose centres fall in each district (µg/m³)."""
+    from rasterio import features
+
+    shapes = [(geom, i + 1) for i, geom in enumerate(districts_gdf.geometry)]
+    labels = features.rasterize(
+        shapes, out_shape=estimate.shape, transform=transform, fill=0, dtype="int32"
+    )
+    out: dict[str, float] = {}
+    for i, name in enumerate(districts_gdf["district"]):
+        vals = estimate[(labels == i + 1) & np.isfinite(estimate)]
+        out[str(name)] = float(vals.mean()) if vals.size else math.nan
+    return out
+
+
+# --------------------------------------------------------------------------- surfaces
+@dataclass(frozen=True)
+class _Scale:
+    """A colour scale: matplotlib colormap, range and the limit to mark."""
+
+    cmap: str
+    vmin: float
+    vmax: float
+    units: str
+    limit: float | None = None
+    limit_label: str = ""
+    centre: float | None = None  # TwoSlopeNorm centre (limit or zero)
+
+    def norm(self) -> Any:
+        from matplotlib.colors import Normalize, TwoSlopeNorm
+
+        if self.centre is not None and self.vmin < self.centre < self.vmax:
+            return TwoSlopeNorm(vcenter=self.centre, vmin=self.vmin, vmax=self.vmax)
+        return Normalize(vmin=self.vmin, vmax=self.vmax)
+
+    def rgba(self, values: np.ndarray) -> np.ndarray:
+        """Colour ``values`` (NaN -> fully transparent) as uint8 RGBA."""
+        from matplotlib import colormaps
+
+        cmap = colormaps[self.cmap]
+        finite = np.isfinite(values)
+        scaled = self.norm()(np.where(finite, values, self.vmin))
+        out = cmap(np.ma.getdata(scaled), bytes=True)
+        out[..., 3] = np.where(finite, 255, 0)
+        return out
+
+    def gradient_css(self, n: int = 11) -> str:
+        """CSS linear-gradient (bottom = vmin) reproducing the colour scale."""
+        from matplotlib import colormaps
+
+        cmap = colormaps[self.cmap]
+        norm = self.norm()
+        stops = []
+        for k in range(n):
+            v = self.vmin + (self.vmax - self.vmin) * k / (n - 1)
+            r, g, b, _ = cmap(float(norm(v)))
+            stops.append(
+                f"rgb({round(r * 255)},{round(g * 255)},{round(b * 255)}) {100 * k / (n - 1):.0f}%"
+            )
+        return "linear-gradient(to top, " + ", ".join(stops) + ")"
+
+
+def _warp_to_web_mercator(
+    band: np.ndarray, transform: Any, crs: Any, *, upsample: int = 2
+) -> tuple[np.ndarray, list[list[float]]]:
+    """Warp a projected raster to EPSG:3857; return the array and its lat/lon bounds.
+
+    Leaflet's ImageOverlay stretches an image linearly in Web-Mercator pixel
+    space between its south-west and north-east corners, so the image rows must
+    be Web-Mercator rows; the corners are then given in degrees.  Nearest
+    neighbour keeps the clip edge at Beijing's boundary crisp; ``upsample``
+    refines the output grid so the cell edges do not show the warp.
+    """
+    from pyproj import Transformer
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    ny, nx = band.shape
+    left, top = transform @ (0, 0)
+    right, bottom = transform @ (nx, ny)
+    dst_transform, width, height = calculate_default_transform(
+        crs or PROJECTED_CRS, "EPSG:3857", nx, ny, left, bottom, right, top
+    )
+    dst_transform = dst_transform @ dst_transform.scale(1 / upsample)
+    width, height = width * upsample, height * upsample
+    dest = np.full((height, width), np.nan, dtype="float64")
+    reproject(
+        source=np.ascontiguousarray(band, dtype="float64"),
+        destination=dest,
+        src_transform=transform,
+        src_crs=crs or PROJECTED_CRS,
+        src_nodata=np.nan,
+        dst_transform=dst_transform,
+        dst_crs="EPSG:3857",
+        dst_nodata=np.nan,
+        resampling=Resampling.nearest,
+    )
+    x0, y0 = dst_transform @ (0, 0)
+    x1, y1 = dst_transform @ (width, height)
+    to_deg = Transformer.from_crs("EPSG:3857", GEOGRAPHIC_CRS, always_xy=True)
+    lon0, lat0 = to_deg.transform(x0, y0)
+    lon1, lat1 = to_deg.transform(x1, y1)
+    bounds = [[min(lat0, lat1), min(lon0, lon1)], [max(lat0, lat1), max(lon0, lon1)]]
+    return dest, bounds
+
+
+def _png_data_url(rgba: np.ndarray) -> str:
+    from matplotlib.image import imsave
+
+    buffer = io.BytesIO()
+    imsave(buffer, rgba, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _nice_range(values: list[np.ndarray], *, symmetric: bool = False, include: float | None = None):
+    finite = np.concatenate([v[np.isfinite(v)].ravel() for v in values]) if values else np.array([])
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, [0.5, 99.5])
+    if symmetric:
+        m = max(abs(lo), abs(hi), 1e-9)
+        return -float(m), float(m)
+    if include is not None:
+        lo, hi = min(lo, include * 0.9), max(hi, include * 1.1)
+    if hi <= lo:
+        hi = lo + 1.0
+    return float(lo), float(hi)
+
+
+class _Surface(Layer):
+    """An image overlay of one raster band, with a legend id and a DOM class."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.imageOverlay(
+                {{ this.url|tojson }},
+                {{ this.bounds|tojson }},
+                {{ this.options|tojson }}
+            );
+            {{ this.get_name() }}.netsimLegend = {{ this.legend_id|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        url: str,
+        bounds: list[list[float]],
+        *,
+        name: str,
+        css_class: str,
+        legend_id: str,
+        show: bool,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "NetsimSurface"
+        self.url = url
+        self.bounds = bounds
+        self.legend_id = legend_id
+        self.options = {
+            "opacity": _OVERLAY_OPACITY,
+            "className": f"netsim-overlay {css_class}",
+            "interactive": False,
+            "alt": name,
+        }
+
+
+# --------------------------------------------------------------------------- stations
+def _svg_symbol(shape: str, colour: str, size: int = 16, *, stroke: str = "#ffffff") -> str:
+    """Inline SVG of a station symbol (shape filled with ``colour``, light outline)."""
+    s = size
+    h = s / 2
+    common = f'fill="{colour}" stroke="{stroke}" stroke-width="1.5"'
+    if shape == "square":
+        body = f'<rect x="2" y="2" width="{s - 4}" height="{s - 4}" {common}/>'
+    elif shape == "triangle":
+        body = f'<polygon points="{h},1.5 {s - 1.5},{s - 2} 1.5,{s - 2}" {common}/>'
+    elif shape == "diamond":
+        body = f'<polygon points="{h},1 {s - 1},{h} {h},{s - 1} 1,{h}" {common}/>'
+    elif shape == "cross":
+        t = s * 0.2
+        pts = (
+            f"{h - t},1 {h + t},1 {h + t},{h - t} {s - 1},{h - t} {s - 1},{h + t} {h + t},{h + t} "
+            f"{h + t},{s - 1} {h - t},{s - 1} {h - t},{h + t} 1,{h + t} 1,{h - t} {h - t},{h - t}"
+        )
+        body = f'<polygon points="{pts}" {common}/>'
+    else:
+        body = f'<circle cx="{h}" cy="{h}" r="{h - 1.5}" {common}/>'
+    return f'<svg width="{s}" height="{s}" viewBox="0 0 {s} {s}" aria-hidden="true">{body}</svg>'
+
+
+def _fmt(value: Any, decimals: int = 1) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:.{decimals}f}"
+
+
+def _station_popup(
+    row: pd.Series,
+    stats: pd.DataFrame,
+    metrics: pd.DataFrame,
+    *,
+    pollutant: Pollutant,
+    moved_from: tuple[float, float] | None,
+    stats_note: str,
+) -> str:
+    """HTML of a station popup (all text escaped)."""
+    e = html.escape
+    title = e(str(row.get("name") or row["station_id"]))
+    if row.get("name_zh"):
+        title += f" <span class='netsim-zh'>{e(str(row['name_zh']))}</span>"
+    label = STATION_STYLES.get(str(row["type"]), _UNKNOWN_STYLE)[2]
+    lines = [
+        f"<div class='netsim-popup'><b>{title}</b>",
+        f"<div class='netsim-meta'>{e(str(row['station_id']))} · {e(label)}"
+        + (f" · {e(str(row['district']))}" if row.get("district") else "")
+        + (f" · {e(str(row['instrument']))}" if row.get("instrument") else "")
+        + "</div>",
+    ]
+    change = str(row.get("change", "unchanged"))
+    if change != "unchanged":
+        text = {
+            "added": "added by the scenario",
+            "removed": "removed by the scenario",
+            "moved": "moved by the scenario",
+            "retyped": "type changed by the scenario",
+        }
+        note = text.get(change, change)
+        if moved_from is not None:
+            note += f" (from {moved_from[1]:.4f}° N, {moved_from[0]:.4f}° E)"
+        lines.append(f"<div class='netsim-change'>{e(note)}</div>")
+    if not stats.empty:
+        lines.append(
+            f"<table class='netsim-stats'><caption>Annual statistics{e(stats_note)}</caption>"
+        )
+        lines.append(
+            "<tr><th>pollutant</th><th>statistic</th><th>value</th><th>valid days</th></tr>"
+        )
+        for r in stats.itertuples(index=False):
+            p = POLLUTANTS.get(str(r.pollutant))
+            dec = p.reported_decimals if p else 1
+            units = p.units if p else ""
+            days = getattr(r, "valid_days", "")
+            days_text = "" if pd.isna(days) else f"{int(days)}" if str(days) != "" else ""
+            lines.append(
+                f"<tr><td>{e(str(r.pollutant))}</td><td>{e(str(r.statistic))}</td>"
+                f"<td>{_fmt(r.value, dec)} {e(units)}</td><td>{days_text}</td></tr>"
+            )
+        lines.append("</table>")
+    else:
+        lines.append("<div>No annual statistics for this station.</div>")
+    m = (
+        metrics[metrics["pollutant"].astype(str) == pollutant.name]
+        if not metrics.empty
+        else metrics
+    )
+    if not m.empty:
+        r = m.iloc[0]
+        lines.append(
+            f"<div class='netsim-metrics'>{e(pollutant.name)} removal bias: "
+            f"{_fmt(r['removal_bias'], 2)} {e(pollutant.units)} "
+            f"({_fmt(r['relative_removal_bias_pct'], 1)} %)<br>"
+            f"Area served: {_fmt(r['area_served_km2'], 0)} km²</div>"
+        )
+    lines.append("</div>")
+    return "".join(lines)
+
+
+class _StationLayer(Layer):
+    """A feature group of station markers built in one JS loop from embedded data."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.featureGroup();
+            (function (group, data) {
+                data.lines.forEach(function (l) {
+                    L.polyline(l, {color: "#333", weight: 1.5, dashArray: "4 4",
+                                   interactive: false}).addTo(group);
+                });
+                data.stations.forEach(function (s) {
+                    var icon = L.divIcon({html: s.svg, className: s.cls, iconSize: [s.size, s.size],
+                                          iconAnchor: [s.size / 2, s.size / 2],
+                                          popupAnchor: [0, -s.size / 2]});
+                    var m = L.marker([s.lat, s.lon], {icon: icon, title: s.title, alt: s.title,
+                                                      keyboard: true, riseOnHover: true});
+                    m.bindPopup(s.popup, {maxWidth: 360});
+                    m.addTo(group);
+                });
+            })({{ this.get_name() }}, {{ this.data_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        stations: list[dict[str, Any]],
+        lines: list[list[list[float]]],
+        *,
+        name: str,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "NetsimStations"
+        self.data_json = _json_for_script({"stations": stations, "lines": lines})
+
+
+def _station_entries(
+    run: _Run, pollutant: Pollutant
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[list[list[float]]]]:
+    """Marker records by type (current stations), removed ghosts, and moved-station lines."""
+    net = run.shown
+    baseline_xy = {
+        str(r.station_id): (float(r.lon), float(r.lat)) for r in run.baseline.stations.itertuples()
+    }
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    removed: list[dict[str, Any]] = []
+    lines: list[list[list[float]]] = []
+    stats_all = net.by_station
+    for _, row in net.stations.iterrows():
+        sid = str(row["station_id"])
+        stype = str(row["type"])
+        change = str(row["change"])
+        shape, colour, _ = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
+        stats_note = ""
+        stats = stats_all[stats_all["station_id"] == sid] if not stats_all.empty else stats_all
+        metrics = (
+            net.metrics[net.metrics["station_id"] == sid] if not net.metrics.empty else net.metrics
+        )
+        if change == "removed" and net is not run.baseline:
+            bs = run.baseline.by_station
+            stats = bs[bs["station_id"] == sid] if not bs.empty else bs
+            bm = run.baseline.metrics
+            metrics = bm[bm["station_id"] == sid] if not bm.empty else bm
+            stats_note = " (baseline network)"
+        moved_from = None
+        if change == "moved" and sid in baseline_xy:
+            moved_from = baseline_xy[sid]
+            lines.append([[moved_from[1], moved_from[0]], [float(row["lat"]), float(row["lon"])]])
+        size = 12 if stype == "sensor" else 16
+        classes = [f"netsim-{_css_token(stype)}", "netsim-marker"]
+        if change == "removed":
+            classes.insert(0, "netsim-removed")
+            svg = _svg_symbol(shape, "#9e9e9e", size, stroke="#333333")
+        else:
+            classes.insert(0, "netsim-station")
+            if change in ("added", "moved", "retyped"):
+                classes.append(f"netsim-{change}")
+            svg = _svg_symbol(shape, colour, size)
+        record = {
+            "lat": float(row["lat"]),
+            "lon": float(row["lon"]),
+            "cls": " ".join(classes),
+            "svg": svg,
+            "size": size,
+            "title": f"{row.get('name') or sid} ({stype}"
+            + ("" if change == "unchanged" else f", {change}")
+            + ")",
+            "popup": _station_popup(
+                row,
+                stats,
+                metrics,
+                pollutant=pollutant,
+                moved_from=moved_from,
+                stats_note=stats_note,
+            ),
+        }
+        if change == "removed":
+            removed.append(record)
+        else:
+            by_type.setdefault(stype, []).append(record)
+    return by_type, removed, lines
+
+
+def _css_token(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())
+
+
+# --------------------------------------------------------------------------- page furniture
+class _PageFurniture(MacroElement):
+    """Title, legends and the small JS that shows the legend of each visible surface."""
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+            <div id="netsim-title" class="netsim-title">{{ this.title_html }}</div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            (function (map) {
+                var legend = L.control({position: "bottomleft"});
+                legend.onAdd = function () {
+                    var div = L.DomUtil.create("div", "netsim-legend leaflet-bar");
+                    div.innerHTML = {{ this.legend_json }};
+                    L.DomEvent.disableClickPropagation(div);
+                    L.DomEvent.disableScrollPropagation(div);
+                    return div;
+                };
+                legend.addTo(map);
+                L.control.scale({imperial: false, maxWidth: 160, position: "bottomright"})
+                    .addTo(map);
+                var counts = {};
+                function sync() {
+                    document.querySelectorAll(".netsim-scale").forEach(function (el) {
+                        el.style.display = counts[el.dataset.legend] > 0 ? "" : "none";
+                    });
+                }
+                map.eachLayer(function (layer) {
+                    if (layer.netsimLegend) {
+                        counts[layer.netsimLegend] = (counts[layer.netsimLegend] || 0) + 1;
+                    }
+                });
+                map.on("layeradd", function (e) {
+                    if (e.layer.netsimLegend) {
+                        counts[e.layer.netsimLegend] = (counts[e.layer.netsimLegend] || 0) + 1;
+                        sync();
+                    }
+                });
+                map.on("layerremove", function (e) {
+                    if (e.layer.netsimLegend) {
+                        var k = e.layer.netsimLegend;
+                        counts[k] = Math.max(0, (counts[k] || 0) - 1);
+                        sync();
+                    }
+                });
+                sync();
+                map.attributionControl.setPrefix({{ this.prefix_json }});
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title_html: str, legend_html: str, prefix: str) -> None:
+        super().__init__()
+        self._name = "NetsimFurniture"
+        self.title_html = title_html
+        self.legend_json = _json_for_script(legend_html)
+        self.prefix_json = _json_for_script(prefix)
+
+
+_PAGE_CSS = """
+.leaflet-container { background: #eef0f2; font: 13px/1.4 system-ui, sans-serif; }
+.netsim-title { position: absolute; z-index: 1000; top: 10px; left: 50%;
+  transform: translateX(-50%);
+  background: rgba(255,255,255,0.92); padding: 6px 14px; border-radius: 4px; font-size: 15px;
+  font-weight: 600; box-shadow: 0 1px 4px rgba(0,0,0,0.3); pointer-events: none; text-align: center;
+  max-width: 60%; }
+.netsim-title small { display: block; font-weight: 400; font-size: 12px; color: #444; }
+.netsim-legend { background: rgba(255,255,255,0.95); padding: 6px 8px; max-height: 70vh;
+  overflow-y: auto; font-size: 12px; }
+.netsim-legend h4 { margin: 2px 0 4px; font-size: 12px; }
+.netsim-scale { margin-bottom: 6px; }
+.netsim-bar { position: relative; display: inline-block; width: 14px; height: 120px;
+  border: 1px solid #666; vertical-align: top; }
+.netsim-ticks { position: relative; display: inline-block; height: 120px; width: 180px;
+  margin-left: 4px; }
+.netsim-ticks span { position: absolute; left: 0; transform: translateY(50%); white-space: nowrap; }
+.netsim-limit-line { position: absolute; left: -3px; width: 20px; border-top: 2px solid #000; }
+.netsim-ticks span.netsim-limit-label { font-weight: 700; }
+.netsim-symbols div { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
+.netsim-symbols svg { flex: none; }
+.netsim-marker { background: transparent; border: none; }
+.netsim-marker svg { display: block; overflow: visible; }
+.netsim-removed, .netsim-key-removed { opacity: 0.55; }
+.netsim-added svg, .netsim-key-added svg { outline: 2px solid #000; outline-offset: 1px; }
+.netsim-moved svg, .netsim-key-moved svg { outline: 2px dashed #000; outline-offset: 1px; }
+.netsim-retyped svg, .netsim-key-retyped svg { outline: 2px dotted #000; outline-offset: 1px; }
+.leaflet-control-layers { font-size: 13px; line-height: 1.35; }
+.leaflet-control-layers label { margin: 1px 0; }
+.netsim-popup table { border-collapse: collapse; margin-top: 4px; }
+.netsim-popup td, .netsim-popup th { padding: 1px 6px; border-bottom: 1px solid #ddd;
+  text-align: left; }
+.netsim-popup caption { text-align: left; font-weight: 600; }
+.netsim-meta { color: #555; }
+.netsim-change { color: #a00; font-weight: 600; }
+.netsim-zh { font-weight: 400; }
+.netsim-district-tip table td { padding: 0 4px; }
+"""
+
+
+def _scale_legend_html(legend_id: str, title: str, scale: _Scale) -> str:
+    e = html.escape
+    ticks = np.linspace(scale.vmin, scale.vmax, 5)
+    decimals = 0 if (scale.vmax - scale.vmin) >= 10 else 1 if (scale.vmax - scale.vmin) >= 1 else 2
+    norm = scale.norm()
+    parts = [
+        f"<div class='netsim-scale' data-legend='{e(legend_id)}'>",
+        f"<h4>{e(title)} ({e(scale.units)})</h4>",
+        f"<div class='netsim-bar' style='background:{scale.gradient_css()}'>",
+    ]
+    limit_html = ""
+    if scale.limit is not None and scale.vmin <= scale.limit <= scale.vmax:
+        pos = 100 * float(norm(scale.limit))
+        parts.append(f"<div class='netsim-limit-line' style='bottom:{pos:.1f}%'></div>")
+        limit_html = (
+            f"<span class='netsim-limit-label' style='bottom:{pos:.1f}%'>"
+            f"◀ {e(scale.limit_label)}</span>"
+        )
+    parts.append("</div><div class='netsim-ticks'>")
+    for t in ticks:
+        pos = 100 * float(norm(t))
+        if limit_html and abs(pos - 100 * float(norm(scale.limit))) < 9:
+            continue
+        parts.append(f"<span style='bottom:{pos:.1f}%'>{t:.{decimals}f}</span>")
+    parts.append(limit_html + "</div></div>")
+    return "".join(parts)
+
+
+def _symbols_legend_html(types_present: list[str], changes_present: set[str]) -> str:
+    rows = ["<div class='netsim-symbols'><h4>Stations</h4>"]
+    for stype in (*STATION_STYLES, *sorted(set(types_present) - set(STATION_STYLES))):
+        if stype not in types_present:
+            continue
+        shape, colour, label = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
+        rows.append(f"<div>{_svg_symbol(shape, colour, 14)}<span>{html.escape(label)}</span></div>")
+    change_rows = {
+        "added": ("netsim-key-added", "Added by the scenario"),
+        "moved": ("netsim-key-moved", "Moved (dashed line from old site)"),
+        "retyped": ("netsim-key-retyped", "Type changed"),
+    }
+    for change, (cls, label) in change_rows.items():
+        if change in changes_present:
+            rows.append(
+                f"<div><span class='{cls}'>"
+                f"{_svg_symbol('circle', '#ffffff', 14, stroke='#333')}</span>"
+                f"<span>{label}</span></div>"
+            )
+    if "removed" in changes_present:
+        rows.append(
+            "<div><span class='netsim-key-removed'>"
+            f"{_svg_symbol('circle', '#9e9e9e', 14, stroke='#333')}"
+            "</span><span>Removed by the scenario</span></div>"
+        )
+    rows.append("</div>")
+    return "".join(rows)
+
+
+# --------------------------------------------------------------------------- builder
+def _summary_pollutants(run: _Run) -> list[str]:
+    listed = run.summary.get("pollutants") or []
+    names = [str(p) for p in listed if str(p) in POLLUTANTS]
+    if not names:
+        names = [p.name for p in POLLUTANTS.values()]
+    return [p for p in names if f"{POLLUTANTS[p].slug}_annual_mean" in run.shown.rasters]
+
+
+def _choose_pollutant(run: _Run, requested: str | None) -> Pollutant:
+    available = _summary_pollutants(run)
+    if not available:
+        raise RasterError(
+            f"{run.shown.path / 'rasters'}: no <slug>_annual_mean.tif raster; "
+            "re-run `netsim run` with map outputs enabled"
+        )
+    if requested is None:
+        return POLLUTANTS["PM2.5"] if "PM2.5" in available else POLLUTANTS[available[0]]
+    try:
+        from netsim.pollutants import pollutant as lookup
+
+        chosen = lookup(requested)
+    except KeyError as exc:
+        raise NetsimError(f"--pollutant {requested!r}: {exc.args[0]}") from None
+    if chosen.name not in available:
+        raise RasterError(
+            f"{run.path}: no annual-mean raster for {chosen.name}; "
+            f"available: {', '.join(available)}"
+        )
+    return chosen
+
+
+def _districts_lonlat() -> Any:
+    from netsim import geography
+
+    frame = geography.districts()
+    return frame, frame.to_crs(GEOGRAPHIC_CRS)
+
+
+def build_web_map(
+    run_dir: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    pollutant: str | None = None,
+    tiles: TileChoice = "none",
+) -> Path:
+    """Write the interactive map of a ``netsim run`` directory as one HTML file.
+
+    Parameters
+    ----------
+    run_dir
+        Directory written by ``netsim run`` (``summary.json``, ``baseline/``
+        and, for scenario runs, ``scenario/``; see the README's run-directory
+        layout).
+    out_path
+        HTML file to write (atomically; parent directories are created).
+    pollutant
+        Pollutant shown first and given the full set of layers (kriging std,
+        truth, error, baseline and difference).  Default: PM2.5 if mapped,
+        else the first pollutant of the run.  The other pollutants get their
+        annual-mean surface as a hidden layer.
+    tiles
+        ``"none"`` (default): no base map, the page makes no network request;
+        ``"osm"``: OpenStreetMap tiles under the surfaces (needs the internet).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    ScenarioError
+        ``run_dir`` is not a run directory (no ``summary.json``/``baseline``)
+        or one of its CSV files lacks required columns.
+    RasterError
+        No annual-mean raster for the requested pollutant, or a raster that
+        cannot be read.
+    NetsimError
+        Unknown pollutant or tile choice.
+
+    Notes
+    -----
+    In scenario runs the map shows the scenario network and its surfaces;
+    the baseline surface and the difference are extra layers.  Stations the
+    scenario removed are drawn as grey ghosts without the ``netsim-station``
+    class (see the module docstring).  The limit marked in the legends is the
+    Grade II annual-mean limit of the run's standard
+    (:func:`grade_ii_annual_limit`); CO and O3 have none.
+    """
+    if tiles not in ("none", "osm"):
+        raise NetsimError(f"--tiles {tiles!r}: expected 'none' or 'osm'")
+    run = _load_run(Path(run_dir))
+    chosen = _choose_pollutant(run, pollutant)
+    standard = str(run.summary.get("standard") or "gb3095-2012")
+    year = run.summary.get("year", "")
+    scenario_name = str(run.summary.get("scenario") or run.path.name)
+    net = run.shown
+    districts_utm, districts_ll = _districts_lonlat()
+
+    # ---- surfaces
+    surfaces: list[_Surface] = []
+    legends: list[str] = []
+    main_estimate: np.ndarray | None = None
+    main_transform = None
+    for name in _summary_pollutants(run):
+        pol = POLLUTANTS[name]
+        bands, transform, crs = _read_bands(net.rasters[f"{pol.slug}_annual_mean"])
+        if "estimate" not in bands:
+            raise RasterError(
+                f"{net.rasters[pol.slug + '_annual_mean']}: no band named 'estimate'; "
+                "re-run `netsim run`"
+            )
+        is_main = pol.name == chosen.name
+        if is_main:
+            main_estimate, main_transform = bands["estimate"], transform
+        limit = grade_ii_annual_limit(pol.name, standard)
+        layers: dict[str, np.ndarray] = {"estimate": bands["estimate"]}
+        base_bands: dict[str, np.ndarray] = {}
+        if is_main:
+            layers.update({b: bands[b] for b in ("std", "truth", "error") if b in bands})
+            if run.scenario is not None:
+                base_path = run.baseline.rasters.get(f"{pol.slug}_annual_mean")
+                if base_path is not None:
+                    base_bands, _, _ = _read_bands(base_path)
+                    if "estimate" in base_bands:
+                        layers["baseline"] = base_bands["estimate"]
+                diff_path = net.rasters.get(f"{pol.slug}_difference")
+                if diff_path is not None:
+                    diff_bands, _, _ = _read_bands(diff_path)
+                    layers["difference"] = diff_bands.get(
+                        "difference", next(iter(diff_bands.values()))
+                    )
+        conc = [layers[b] for b in ("estimate", "truth", "baseline") if b in layers]
+        lo, hi = _nice_range(conc, include=limit)
+        limit_label = (
+            f"Grade II {limit:g} ({_standard_label(standard)})" if limit is not None else ""
+        )
+        conc_scale = _Scale(_CMAPS["estimate"], lo, hi, pol.units, limit, limit_label, centre=limit)
+        for band, values in layers.items():
+            if band in ("estimate", "truth", "baseline"):
+                scale = conc_scale
+                legend_id = f"{pol.slug}-concentration"
+                legend_title = f"{pol.name} annual mean"
+            elif band == "std":
+                lo_s, hi_s = _nice_range([values])
+                scale = _Scale(_CMAPS["std"], max(0.0, lo_s), hi_s, pol.units)
+                legend_id, legend_title = f"{pol.slug}-std", f"{pol.name} kriging std"
+            else:
+                lo_d, hi_d = _nice_range([values], symmetric=True)
+                scale = _Scale(_CMAPS[band], lo_d, hi_d, pol.units, centre=0.0)
+                legend_id = f"{pol.slug}-{band}"
+                legend_title = f"{pol.name} {_BAND_LABELS[band]}"
+            if not any(legend_id in lg for lg in legends):
+                legends.append(_scale_legend_html(legend_id, legend_title, scale))
+            warped, bounds = _warp_to_web_mercator(values, transform, crs)
+            label = f"{pol.name} {_BAND_LABELS[band]}"
+            if band == "estimate" and run.scenario is not None:
+                label += " (scenario)"
+            surfaces.append(
+                _Surface(
+                    _png_data_url(scale.rgba(warped)),
+                    bounds,
+                    name=label,
+                    css_class=f"netsim-overlay-{pol.slug}-{band}",
+                    legend_id=legend_id,
+                    show=is_main and band == "estimate",
+                )
+            )
+
+    # ---- map frame
+    minx, miny, maxx, maxy = districts_ll.total_bounds
+    pad_x, pad_y = 0.35 * (maxx - minx), 0.35 * (maxy - miny)
+    fmap = _OfflineMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=8,
+        min_zoom=_MIN_ZOOM,
+        max_zoom=_MAX_ZOOM,
+        max_bounds=True,
+        min_lat=miny - pad_y,
+        max_lat=maxy + pad_y,
+        min_lon=minx - pad_x,
+        max_lon=maxx + pad_x,
+        control_scale=False,
+        prefer_canvas=False,
+        zoom_control=True,
+    )
+    root = fmap.get_root()
+    root.header.add_child(Element('<meta charset="utf-8" />'), name="meta_http")
+    root.header.add_child(
+        Element(f"<title>{html.escape(scenario_name)} — {html.escape(chosen.name)} {year}</title>"),
+        name="netsim_title",
+    )
+    root.header.add_child(
+        Element(f"<style>{_raw_text_safe(leaflet_css(), 'leaflet.css')}</style>"),
+        name="leaflet_css_inline",
+    )
+    root.header.add_child(
+        Element(f"<script>{_raw_text_safe(leaflet_js(), 'leaflet.js')}</script>"),
+        name="leaflet_js_inline",
+    )
+    root.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="netsim_css")
+    if tiles == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", overlay=False, control=True).add_to(
+            fmap
+        )
+    for surface in surfaces:
+        surface.add_to(fmap)
+
+    # ---- districts
+    limit = grade_ii_annual_limit(chosen.name, standard)
+    from_map = (
+        _district_means_from_map(main_estimate, main_transform, districts_utm)
+        if main_estimate is not None
+        else {}
+    )
+    area_rows = _pick_statistic(
+        net.by_area[net.by_area["pollutant"].astype(str) == chosen.name]
+        if not net.by_area.empty
+        else net.by_area
+    )
+    from_stations = {str(r.area): float(r.value) for r in area_rows.itertuples(index=False)}
+    districts_ll = districts_ll.copy()
+    dec = chosen.reported_decimals
+    districts_ll["stations_mean"] = [
+        _fmt(from_stations.get(str(d), math.nan), dec) for d in districts_ll["district"]
+    ]
+    districts_ll["map_mean"] = [
+        _fmt(from_map.get(str(d), math.nan), 1) for d in districts_ll["district"]
+    ]
+
+    def _verdict(value: float) -> str:
+        if limit is None or not math.isfinite(value):
+            return "no annual limit" if limit is None else "–"
+        return "met" if value <= limit else "exceeded"
+
+    districts_ll["limit_stations"] = [
+        _verdict(from_stations.get(str(d), math.nan)) for d in districts_ll["district"]
+    ]
+    districts_ll["limit_map"] = [
+        _verdict(from_map.get(str(d), math.nan)) for d in districts_ll["district"]
+    ]
+    units = chosen.units
+    district_layer = folium.GeoJson(
+        districts_ll[
+            ["district", "stations_mean", "map_mean", "limit_stations", "limit_map", "geometry"]
+        ].to_json(drop_id=True),
+        name="Districts",
+        style_function=lambda _f: {
+            "color": "#333333",
+            "weight": 1.2,
+            "fill": True,
+            "fillOpacity": 0.0,
+            "dashArray": "3 3",
+        },
+        highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["district", "stations_mean", "map_mean", "limit_stations", "limit_map"],
+            aliases=[
+                "District",
+                f"{chosen.name} annual mean from stations ({units})",
+                f"{chosen.name} annual mean from the map ({units})",
+                "Grade II limit (stations)" if limit is not None else "Limit",
+                "Grade II limit (map)" if limit is not None else "Limit (map)",
+            ],
+            class_name="netsim-district-tip",
+            sticky=True,
+        ),
+        smooth_factor=1.0,
+    )
+    district_layer.add_to(fmap)
+
+    # ---- stations
+    by_type, removed, lines = _station_entries(run, chosen)
+    for stype in (*STATION_STYLES, *sorted(set(by_type) - set(STATION_STYLES))):
+        if stype in by_type:
+            label = STATION_STYLES.get(stype, _UNKNOWN_STYLE)[2]
+            _StationLayer(
+                by_type[stype], [], name=f"Stations: {label} ({len(by_type[stype])})"
+            ).add_to(fmap)
+    if removed or lines:
+        _StationLayer(
+            removed, lines, name=f"Scenario changes: removed ({len(removed)}), moved ({len(lines)})"
+        ).add_to(fmap)
+
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+
+    # ---- title and legends
+    n_now = sum(len(v) for v in by_type.values())
+    limit_text = (
+        f"Grade II annual limit {limit:g} {units} ({_standard_label(standard)})"
+        if limit is not None
+        else f"{chosen.name} has no annual-mean limit in {_standard_label(standard)}"
+    )
+    net_text = (
+        f"scenario network, {n_now} stations ({len(removed)} removed)"
+        if run.scenario is not None
+        else f"baseline network, {n_now} stations"
+    )
+    title_html = (
+        f"{html.escape(scenario_name)}: {html.escape(chosen.name)} annual mean, "
+        f"{html.escape(str(year))}"
+        f"<small>Kriged from the {html.escape(net_text)} · {html.escape(limit_text)}</small>"
+    )
+    changes = set(net.stations["change"].astype(str))
+    legend_html = "".join(legends) + _symbols_legend_html(
+        [*by_type, *({r["cls"].split()[1].removeprefix("netsim-") for r in removed})], changes
+    )
+    attribution = f"Leaflet {LEAFLET_VERSION} · netsim"
+    _PageFurniture(title_html, legend_html, attribution).add_to(fmap)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+
+    page = root.render()
+    out = Path(out_path)
+    with atomic_file(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out
+
+
+def _standard_label(standard: str) -> str:
+    """``gb3095-2026-phase1`` -> ``GB 3095-2026 phase 1``."""
+    m = re.match(r"(?i)\s*gb\s*-?\s*(\d{4})\s*-\s*(\d{4})(?:-phase(\d))?", standard)
+    if not m:
+        return standard
+    return f"GB {m.group(1)}-{m.group(2)}" + (f" phase {m.group(3)}" if m.group(3) else "")

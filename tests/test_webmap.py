@@ -1,0 +1,526 @@
+"""Tests of netsim.webmap: the offline folium map of a run directory.
+
+The run directories are synthetic but follow the README's run-directory
+layout: the 35-station network, rasters on the Beijing grid written with
+``netsim.rasters.write_raster``, statistics CSVs in the ``netsim stats`` format.
+Browser tests (``@pytest.mark.browser``) open the page in Debian's Chromium via
+Playwright with every non-file request aborted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+
+from netsim import geography
+from netsim.crs import lonlat_to_xy
+from netsim.errors import NetsimError, RasterError, ScenarioError
+from netsim.grid import Grid
+from netsim.rasters import write_raster
+from netsim.webmap import (
+    LEAFLET_VERSION,
+    STATION_STYLES,
+    _warp_to_web_mercator,
+    build_web_map,
+    grade_ii_annual_limit,
+    leaflet_css,
+    leaflet_js,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+STATIC = REPO / "src" / "netsim" / "static" / f"leaflet-{LEAFLET_VERSION}"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+# SHA-256 of the files of the npm tarball leaflet-1.9.4.tgz (see static/README.md).
+LEAFLET_SHA256 = {
+    "leaflet.js": "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a",
+    "leaflet.css": "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6",
+}
+
+
+# --------------------------------------------------------------------------- fixtures
+def _field(grid: Grid, base: float, slope: float) -> np.ndarray:
+    """A smooth south-east-high field on the grid, NaN outside Beijing."""
+    xx, yy = np.meshgrid(grid.x_centres, grid.y_centres)
+    x0, y0 = xx[grid.mask].mean(), yy[grid.mask].mean()
+    v = base + slope * (-(yy - y0) / 60_000.0 + 0.3 * (xx - x0) / 60_000.0)
+    return np.where(grid.mask, v, np.nan)
+
+
+def _network_frame(change: str = "baseline") -> pd.DataFrame:
+    net = pd.read_csv(REPO / "stations" / "beijing_35.csv", dtype={"station_id": str})
+    net["instrument"] = "reference"
+    net["change"] = "unchanged"
+    if change == "scenario":
+        net.loc[net["station_id"] == net["station_id"].iloc[0], "change"] = "removed"
+        traffic = net.index[net["type"] == "traffic"]
+        net.loc[traffic[0], "change"] = "removed"
+        moved = net.index[net["type"] == "border"][0]
+        net.loc[moved, ["lon", "lat", "change"]] = [
+            net.loc[moved, "lon"] + 0.05,
+            net.loc[moved, "lat"],
+            "moved",
+        ]
+        retyped = net.index[(net["type"] == "urban") & (net["change"] == "unchanged")][0]
+        net.loc[retyped, ["type", "change"]] = ["background", "retyped"]
+        added = pd.DataFrame(
+            {
+                "station_id": [
+                    "new_south_1",
+                    "new_south_2",
+                    "sensor_001",
+                    "sensor_002",
+                    "sensor_003",
+                ],
+                "name": ["New south 1", "New south 2", "Sensor 1", "Sensor 2", "Sensor 3"],
+                "name_zh": ["", "", "", "", ""],
+                "type": ["urban", "urban", "sensor", "sensor", "sensor"],
+                "district": ["Daxing", "Fangshan", "Chaoyang", "Haidian", "Tongzhou"],
+                "direction": ["", "", "", "", ""],
+                "lon": [116.35, 116.05, 116.48, 116.30, 116.66],
+                "lat": [39.65, 39.70, 39.95, 39.98, 39.88],
+                "instrument": ["reference", "reference", "lowcost", "lowcost", "lowcost"],
+                "change": ["added"] * 5,
+            }
+        )
+        net = pd.concat([net, added], ignore_index=True)
+    x, y = lonlat_to_xy(net["lon"].to_numpy(), net["lat"].to_numpy())
+    net["x"], net["y"] = x, y
+    return net
+
+
+def _write_network_dir(d: Path, grid: Grid, net: pd.DataFrame, shift: float) -> None:
+    (d / "rasters").mkdir(parents=True)
+    net.to_csv(d / "network.csv", index=False)
+    live = net[net["change"] != "removed"]
+    rows, metrics = [], []
+    for i, sid in enumerate(live["station_id"]):
+        for pol, stats in (
+            ("PM2.5", ("annual_mean", "p95_daily")),
+            ("NO2", ("annual_mean", "p98_daily")),
+        ):
+            for k, stat in enumerate(stats):
+                rows.append((sid, pol, stat, 30.0 + i % 12 + 40 * k, 350))
+            metrics.append((sid, pol, 0.1 * (i % 7 - 3), 0.3 * (i % 7 - 3), 200.0 + 10 * i))
+    pd.DataFrame(
+        rows, columns=["station_id", "pollutant", "statistic", "value", "valid_days"]
+    ).to_csv(d / "annual_by_station.csv", index=False)
+    pd.DataFrame(
+        metrics,
+        columns=[
+            "station_id",
+            "pollutant",
+            "removal_bias",
+            "relative_removal_bias_pct",
+            "area_served_km2",
+        ],
+    ).to_csv(d / "station_metrics.csv", index=False)
+    area_rows = []
+    for i, name in enumerate(geography.districts()["district"]):
+        area_rows += [
+            (name, "PM2.5", "annual_mean", 29.0 + i + shift),
+            (name, "NO2", "annual_mean", 20.0 + i + shift),
+        ]
+    area_rows.append(("city", "PM2.5", "annual_mean", 38.0 + shift))
+    pd.DataFrame(area_rows, columns=["area", "pollutant", "statistic", "value"]).to_csv(
+        d / "annual_by_area.csv", index=False
+    )
+    for slug, base, slope in (("pm25", 36.0 + shift, 10.0), ("no2", 28.0 + shift, 8.0)):
+        truth = _field(grid, base, slope)
+        estimate = truth + 0.5 * np.sin(np.arange(truth.size).reshape(truth.shape) / 50.0)
+        std = np.where(grid.mask, 2.0 + np.abs(estimate - base) / 5.0, np.nan)
+        write_raster(
+            d / "rasters" / f"{slug}_annual_mean.tif",
+            grid,
+            {"estimate": estimate, "std": std, "truth": truth, "error": estimate - truth},
+            {"pollutant": slug},
+            overviews=False,
+        )
+
+
+def make_run_dir(root: Path, *, scenario: bool) -> Path:
+    """Write a synthetic run directory (README layout) under ``root``; return it."""
+    grid = Grid.for_beijing(1000.0)
+    run = root / ("scenario_run" if scenario else "baseline_run")
+    _write_network_dir(run / "baseline", grid, _network_frame("baseline"), 0.0)
+    summary = {
+        "scenario": "southern_test" if scenario else "baseline_2020",
+        "year": 2020,
+        "pollutants": ["PM2.5", "NO2"],
+        "standard": "gb3095-2012",
+        "realisations": 2,
+        "networks": ["baseline", "scenario"] if scenario else ["baseline"],
+    }
+    if scenario:
+        _write_network_dir(run / "scenario", grid, _network_frame("scenario"), -1.5)
+        for slug, delta in (("pm25", -1.5), ("no2", -1.0)):
+            diff = _field(grid, delta, 1.0)
+            write_raster(
+                run / "scenario" / "rasters" / f"{slug}_difference.tif",
+                grid,
+                {"difference": diff},
+                {"pollutant": slug},
+                overviews=False,
+            )
+    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("webmap")
+    base = make_run_dir(root, scenario=False)
+    scen = make_run_dir(root, scenario=True)
+    return {
+        "baseline": base,
+        "scenario": scen,
+        "baseline_html": build_web_map(base, root / "baseline_map.html"),
+        "scenario_html": build_web_map(scen, root / "scenario_map.html"),
+    }
+
+
+def _station_count(run: Path, net: str) -> int:
+    frame = pd.read_csv(run / net / "network.csv")
+    return int((frame["change"] != "removed").sum())
+
+
+# --------------------------------------------------------------------------- offline assets
+def test_vendored_leaflet_is_the_npm_release() -> None:
+    for name, digest in LEAFLET_SHA256.items():
+        assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == digest
+    assert "BSD 2-Clause" in (STATIC / "LICENSE").read_text()
+    assert leaflet_js().startswith("/* @preserve\n * Leaflet 1.9.4")
+
+
+def test_inlined_css_has_no_relative_or_remote_url() -> None:
+    urls = re.findall(r"url\(([^)]*)\)", leaflet_css())
+    assert urls, "leaflet.css references its images"
+    assert all(u.startswith("data:image/png;base64,") or u == "#default#VML" for u in urls)
+
+
+def test_page_references_no_remote_url(runs: dict[str, Path]) -> None:
+    """With tiles='none', 'http' occurs only inside the verbatim Leaflet source.
+
+    Leaflet's JS holds the SVG namespace identifier and its home page (banner
+    comment and attribution prefix, replaced at run time); neither is fetched.
+    The inlined CSS has its comments (two bug-tracker links) stripped.
+    """
+    for key in ("baseline_html", "scenario_html"):
+        page = runs[key].read_text(encoding="utf-8")
+        assert page.count(leaflet_js()) == 1
+        rest = page.replace(leaflet_js(), "")
+        assert "http" not in rest.lower(), re.findall(r".{40}http.{40}", rest, flags=re.I)[:3]
+        for pattern in (r"<script[^>]+src=", r"<link[^>]+href=", r"@import"):
+            assert not re.search(pattern, rest, flags=re.I)
+    assert set(re.findall(r"https?://[^\s\"')]+", leaflet_js())) == {
+        "http://www.w3.org/2000/svg",
+        "https://leafletjs.com",
+    }
+
+
+def test_osm_tiles_add_the_tile_layer(runs: dict[str, Path], tmp_path: Path) -> None:
+    page = build_web_map(runs["baseline"], tmp_path / "osm.html", tiles="osm").read_text()
+    assert "tile.openstreetmap.org" in page
+    assert "OpenStreetMap" in page
+
+
+# --------------------------------------------------------------------------- content
+def test_grade_ii_limits_follow_gb3095_2012_table_1() -> None:
+    # GB 3095-2012 Table 1 (standards.md §1.1); no annual limit for CO and O3.
+    assert grade_ii_annual_limit("PM2.5", "gb3095-2012") == 35
+    assert grade_ii_annual_limit("PM10", None) == 70
+    assert grade_ii_annual_limit("NO2", "gb3095-2012") == 40
+    assert grade_ii_annual_limit("SO2", "gb3095-2012") == 60
+    assert grade_ii_annual_limit("CO", "gb3095-2012") is None
+    assert grade_ii_annual_limit("O3", "gb3095-2012") is None
+    assert grade_ii_annual_limit("PM2.5", "gb3095-2026") == 25  # standards.md §1.2
+
+
+def test_warp_puts_a_utm_cell_at_its_web_mercator_position() -> None:
+    """A single hot cell lands where the spherical-Mercator formula puts it.
+
+    Independent check: y = R ln tan(π/4 + φ/2) (EPSG:3857) for the cell centre's
+    latitude, computed from pyproj's UTM→WGS84 and numpy only.
+    """
+    grid = Grid.for_beijing(1000.0)
+    band = np.where(grid.mask, 0.0, np.nan)
+    iy, ix = grid.shape[0] // 3, grid.shape[1] // 2
+    band[iy - 1 : iy + 2, ix - 1 : ix + 2] = 100.0  # 3 × 3 km hot spot
+    warped, bounds = _warp_to_web_mercator(band, grid.transform, grid.crs)
+    x, y = grid.transform @ (ix + 0.5, iy + 0.5)
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    (lat_s, lon_w), (lat_n, lon_e) = bounds
+
+    def merc(phi: float) -> float:
+        return np.log(np.tan(np.pi / 4 + np.radians(phi) / 2))
+
+    row = (merc(lat_n) - merc(lat)) / (merc(lat_n) - merc(lat_s)) * warped.shape[0]
+    col = (lon - lon_w) / (lon_e - lon_w) * warped.shape[1]
+    hot = np.argwhere(warped == 100.0)
+    centre = hot.mean(axis=0)
+    pixel_m = 1000.0 / 2 * 1.3  # upsampled Mercator pixel ≈ 650 m at 40° N
+    assert abs(centre[0] - row) * pixel_m < 700
+    assert abs(centre[1] - col) * pixel_m < 700
+    assert np.isnan(warped[0, 0]) and np.isnan(warped[-1, -1])  # outside Beijing: transparent
+
+
+def test_station_markers_and_classes_in_page(runs: dict[str, Path]) -> None:
+    page = runs["baseline_html"].read_text(encoding="utf-8")
+    n = _station_count(runs["baseline"], "baseline")
+    assert page.count('"cls": "netsim-station netsim-') == n == 35
+    for stype in ("urban", "traffic", "border", "background"):
+        assert f"netsim-station netsim-{stype}" in page
+    assert "Grade II 35 (GB 3095-2012)" in page
+    assert "baseline_2020: PM2.5 annual mean, 2020" in page
+
+
+def test_scenario_page_marks_changes(runs: dict[str, Path]) -> None:
+    page = runs["scenario_html"].read_text(encoding="utf-8")
+    assert page.count('"cls": "netsim-station ') == _station_count(runs["scenario"], "scenario")
+    assert page.count('"cls": "netsim-removed ') == 2
+    assert page.count("netsim-added") >= 5 and "netsim-moved" in page and "netsim-retyped" in page
+    assert "netsim-overlay-pm25-difference" in page and "netsim-overlay-pm25-baseline" in page
+    assert "removed by the scenario" in page
+
+
+def test_station_symbols_are_distinct() -> None:
+    shapes = [s for s, _, _ in STATION_STYLES.values()]
+    colours = [c for _, c, _ in STATION_STYLES.values()]
+    assert len(set(shapes)) == len(shapes) == 5
+    assert len(set(colours)) == 5
+    okabe_ito = {
+        "#E69F00",
+        "#56B4E9",
+        "#009E73",
+        "#F0E442",
+        "#0072B2",
+        "#D55E00",
+        "#CC79A7",
+        "#000000",
+    }
+    assert set(colours) <= okabe_ito
+
+
+def test_pollutant_choice(runs: dict[str, Path], tmp_path: Path) -> None:
+    page = build_web_map(runs["baseline"], tmp_path / "no2.html", pollutant="no2").read_text()
+    assert "baseline_2020: NO2 annual mean, 2020" in page
+    assert "Grade II 40 (GB 3095-2012)" in page
+    with pytest.raises(RasterError, match="no annual-mean raster for SO2"):
+        build_web_map(runs["baseline"], tmp_path / "so2.html", pollutant="SO2")
+    with pytest.raises(NetsimError, match="unknown pollutant"):
+        build_web_map(runs["baseline"], tmp_path / "x.html", pollutant="benzene")
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_bad_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="not a directory"):
+        build_web_map(tmp_path / "nope", tmp_path / "m.html")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ScenarioError, match=r"summary\.json: missing"):
+        build_web_map(tmp_path / "run", tmp_path / "m.html")
+    (tmp_path / "run" / "summary.json").write_text("{not json")
+    with pytest.raises(ScenarioError, match="invalid JSON"):
+        build_web_map(tmp_path / "run", tmp_path / "m.html")
+    with pytest.raises(NetsimError, match="--tiles"):
+        build_web_map(tmp_path / "run", tmp_path / "m.html", tiles="google")  # type: ignore[arg-type]
+    assert not (tmp_path / "m.html").exists()
+
+
+def test_cli_map_command(runs: dict[str, Path], tmp_path: Path) -> None:
+    from netsim.cli import main
+
+    out = tmp_path / "cli" / "map.html"
+    assert main(["map", str(runs["baseline"]), "--out", str(out), "--pollutant", "PM2.5"]) == 0
+    assert out.exists() and "netsim-station" in out.read_text()
+    assert main(["map", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+# --------------------------------------------------------------------------- browser
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian Chromium for the module (skipped only outside CI)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing on CI; .ci/run must `apt-get install chromium`")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class LoadedPage:
+    """A map page opened with networking blocked; records requests and console errors."""
+
+    def __init__(self, browser, path: Path) -> None:
+        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
+        self.page = self.context.new_page()
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+
+        def route(r) -> None:
+            if r.request.url.startswith("file://"):
+                r.continue_()
+            else:
+                self.blocked.append(r.request.url)
+                r.abort()
+
+        self.page.route("**/*", route)
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on(
+            "request",
+            lambda req: (
+                None if req.url.startswith(("file://", "data:")) else self.blocked.append(req.url)
+            ),
+        )
+        self.page.goto(path.resolve().as_uri(), wait_until="load")
+        self.page.wait_for_selector(".netsim-station")
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('img.netsim-overlay')].every(i => i.complete)"
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def baseline_page(browser, runs):
+    loaded = LoadedPage(browser, runs["baseline_html"])
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def scenario_page(browser, runs):
+    loaded = LoadedPage(browser, runs["scenario_html"])
+    yield loaded
+    loaded.close()
+
+
+def _visible_overlays(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "img.netsim-overlay",
+        "els => els.filter(e => e.getBoundingClientRect().width > 0).map(e => e.className)",
+    )
+
+
+@pytest.mark.browser
+def test_browser_baseline_loads_offline(baseline_page: LoadedPage, runs: dict[str, Path]) -> None:
+    page = baseline_page.page
+    assert baseline_page.errors == []
+    assert baseline_page.blocked == []
+    assert page.locator(".netsim-station").count() == _station_count(runs["baseline"], "baseline")
+    for stype, expected in (("urban", 23), ("traffic", 5), ("border", 6), ("background", 1)):
+        assert page.locator(f".netsim-station.netsim-{stype}").count() == expected
+    img = page.eval_on_selector(
+        "img.netsim-overlay-pm25-estimate",
+        "i => ({w: i.naturalWidth, h: i.naturalHeight, bw: i.getBoundingClientRect().width,"
+        " bh: i.getBoundingClientRect().height, ok: i.complete})",
+    )
+    assert img["ok"] and img["w"] > 0 and img["h"] > 0 and img["bw"] > 50 and img["bh"] > 50
+    assert page.locator(".leaflet-control-scale-line").count() == 1
+    assert "PM2.5 annual mean, 2020" in page.inner_text("#netsim-title")
+    # district polygons are drawn as SVG paths
+    assert page.locator("path.leaflet-interactive").count() >= 16
+
+
+@pytest.mark.browser
+def test_browser_layer_toggle_changes_display(baseline_page: LoadedPage) -> None:
+    page = baseline_page.page
+    visible = _visible_overlays(page)
+    assert len(visible) == 1 and "netsim-overlay-pm25-estimate" in visible[0].split()
+    legend_std = page.locator(".netsim-scale[data-legend='pm25-std']")
+    assert not legend_std.is_visible()
+    page.get_by_label("PM2.5 kriging std").check()
+    assert any("netsim-overlay-pm25-std" in c for c in _visible_overlays(page))
+    assert legend_std.is_visible()
+    n_stations = page.locator(".netsim-station").count()
+    page.get_by_label(re.compile(r"Stations: Urban assessment")).uncheck()
+    assert page.locator(".netsim-station").count() == n_stations - 23
+    page.get_by_label(re.compile(r"Stations: Urban assessment")).check()
+    page.get_by_label("PM2.5 kriging std").uncheck()
+    assert not any("pm25-std" in c for c in _visible_overlays(page))
+    assert baseline_page.errors == [] and baseline_page.blocked == []
+
+
+@pytest.mark.browser
+def test_browser_popup_and_tooltip(baseline_page: LoadedPage) -> None:
+    page = baseline_page.page
+    # markers overlap at the initial zoom in central Beijing: dispatch the click to the element
+    page.locator(".netsim-station.netsim-traffic").first.dispatch_event("click")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "annual_mean" in text and "removal bias" in text and "Area served" in text
+    page.keyboard.press("Escape")
+
+
+@pytest.mark.browser
+def test_browser_screenshot_not_blank(baseline_page: LoadedPage) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "baseline_map.png"
+    png = baseline_page.page.screenshot(path=str(shot), full_page=False)
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.std() > 0.05, "screenshot looks blank"
+    assert len(png) > 10_000
+
+
+@pytest.mark.browser
+def test_browser_scenario_map(scenario_page: LoadedPage, runs: dict[str, Path]) -> None:
+    page = scenario_page.page
+    assert scenario_page.errors == []
+    assert scenario_page.blocked == []
+    # removed stations are ghosts without the netsim-station class (module docstring)
+    assert page.locator(".netsim-station").count() == _station_count(runs["scenario"], "scenario")
+    assert page.locator(".leaflet-marker-icon.netsim-removed").count() == 2
+    assert page.locator(".netsim-removed.netsim-station").count() == 0
+    assert page.locator(".netsim-station.netsim-added").count() == 5
+    assert page.locator(".netsim-station.netsim-sensor").count() == 3
+    assert page.locator(".netsim-station.netsim-moved").count() == 1
+    page.get_by_label("PM2.5 scenario − baseline").check()
+    assert any("pm25-difference" in c for c in _visible_overlays(page))
+    assert page.locator(".netsim-scale[data-legend='pm25-difference']").is_visible()
+    assert scenario_page.errors == [] and scenario_page.blocked == []
+
+
+def test_artifacts_directory_is_ignored() -> None:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "check-ignore", "tests/artifacts/baseline_map.png"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0
