@@ -43,6 +43,92 @@ def _main(
 
 
 # --- command: krige ---
+@app.command("krige")
+def krige_command(
+    stations: Annotated[str, typer.Option("--stations", help="Network file (CSV/GeoJSON/GPKG).")],
+    values: Annotated[
+        str,
+        typer.Option(
+            "--values",
+            help="CSV 'station_id,value', or netsim stats' annual_by_station.csv with --statistic.",
+        ),
+    ],
+    pollutant: Annotated[str, typer.Option("--pollutant", help="PM2.5, PM10, NO2, SO2, O3, CO.")],
+    out: Annotated[str, typer.Option("--out", help="GeoTIFF to write (e.g. pm25.tif).")],
+    resolution: Annotated[
+        float, typer.Option("--resolution", help="Grid resolution in metres (100-50000).")
+    ] = 1000.0,
+    variogram: Annotated[
+        str, typer.Option("--variogram", help="'auto' (fit) or a variogram JSON/YAML file.")
+    ] = "auto",
+    model: Annotated[
+        str, typer.Option("--model", help="Model fitted by --variogram auto.")
+    ] = "spherical",
+    statistic: Annotated[
+        str, typer.Option("--statistic", help="Statistic of the values (tags; stats files).")
+    ] = "annual_mean",
+    year: Annotated[int | None, typer.Option("--year", help="Year recorded in the tags.")] = None,
+    neighbours: Annotated[
+        int | None, typer.Option("--neighbours", help="Local kriging with k nearest stations.")
+    ] = None,
+    no_map: Annotated[bool, typer.Option("--no-map", help="Do not write the PNG.")] = False,
+) -> None:
+    """Krige station values to a GeoTIFF, <stem>_districts.csv and a PNG (netsim.mapping)."""
+    from netsim.mapping import krige_to_raster, read_station_values
+    from netsim.network import Network
+    from netsim.pollutants import pollutant as lookup
+
+    try:
+        name = lookup(pollutant).name
+    except KeyError as exc:
+        raise NetsimError(f"--pollutant: {exc.args[0]}") from exc
+    network = Network.from_file(stations)
+    table = values if str(values).endswith("annual_by_station.csv") else None
+    series = read_station_values(
+        values, network.ids, pollutant=name, statistic=statistic if table or True else None
+    )
+    result = krige_to_raster(
+        network,
+        series,
+        pollutant=name,
+        out=out,
+        resolution_m=resolution,
+        variogram=variogram,
+        model=model,
+        statistic=statistic,
+        year=year,
+        n_neighbours=neighbours,
+        write_map=not no_map,
+        values_source=str(values),
+    )
+    vg = result.variogram
+    source = "fitted" if result.fit is not None else "from file"
+    console.print(
+        f"variogram ({source}): {vg.model}, partial sill {vg.psill:.4g}, range {vg.range / 1000:.1f} "
+        f"km, nugget {vg.nugget:.4g}",
+        highlight=False,
+    )
+    cv = result.cross_validation
+    console.print(
+        f"cross-validation (leave one out, {cv.residuals.size} stations): ME {cv.me:.3g}, "
+        f"RMSE {cv.rmse:.3g}, MSDR {cv.msdr:.3g}",
+        highlight=False,
+    )
+    if result.left_out:
+        console.print(f"left out (no value): {', '.join(result.left_out)}", highlight=False)
+    city = result.area_statistics.set_index("area").loc["city"]
+    line = f"city mean {city['mean']:.1f}"
+    if result.territory is not None:
+        n, share = result.territory
+        line += f"; {n} districts meet {result.limit:g} ({share:.0%} of the territory)"
+    console.print(line, highlight=False)
+    written = [str(result.raster_path), str(result.districts_path)]
+    if result.map_path is not None:
+        written.append(str(result.map_path))
+    console.print("wrote " + ", ".join(written), highlight=False)
+
+
+# --- end command: krige ---
 # --- command: stats ---
 @app.command("stats")
 def stats_command(
@@ -164,7 +250,8 @@ def validate_command(
     summary = ", ".join(f"{int(counts[c])} {c}" for c in
                         ("unchanged", "added", "removed", "moved", "retyped") if c in counts)
     console.print(f"{scenario}: valid; {len(base)} -> {len(changed)} stations ({summary}); "
-                  f"{len(sc.outages)} outage(s), {sc.realisations} realisations", highlight=False)
+                  f"{len(sc.outages)} outage(s), {sc.realisations} realisations",
+                  highlight=False, soft_wrap=True)
 # end schema, validate
 # --- command: map ---
 @app.command("map")
