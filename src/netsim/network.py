@@ -385,9 +385,14 @@ class Network:
             elif suffix in (".geojson", ".json", ".gpkg"):
                 gdf = self.stations.drop(columns=["x", "y"]).to_crs(GEOGRAPHIC_CRS)
                 driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
-                gdf.to_file(
-                    tmp, driver=driver, **({"layer": "stations"} if driver == "GPKG" else {})
-                )
+                # OGR wants the real extension; write beside the temp file, then move onto it
+                staged = tmp.with_name(tmp.name + suffix)
+                try:
+                    extra = {"layer": "stations"} if driver == "GPKG" else {}
+                    gdf.to_file(staged, driver=driver, **extra)
+                    os.replace(staged, tmp)
+                finally:
+                    staged.unlink(missing_ok=True)
             else:
                 raise NetworkError(
                     f"{p}: unsupported network file type {suffix!r}; use .csv, .geojson or .gpkg"
