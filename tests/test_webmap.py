@@ -478,8 +478,22 @@ def test_browser_popup_and_tooltip(baseline_page: LoadedPage) -> None:
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     text = popup.inner_text()
-    assert "annual_mean" in text and "removal bias" in text and "Area served" in text
-    page.keyboard.press("Escape")
+    assert (
+        "annual mean" in text
+        and "95th percentile" in text
+        and "removal bias" in text
+        and "Area served" in text
+    )
+    page.locator(".leaflet-popup-close-button").click()
+    # district tooltip: mean from stations, from the map, limit met or not
+    page.locator("path.leaflet-interactive").nth(0).dispatch_event("mouseover")
+    tip = page.locator(".leaflet-tooltip.netsim-district-tip")
+    tip.wait_for()
+    text = tip.inner_text()
+    assert "from stations" in text and "from the map" in text
+    assert re.search(r"Grade II limit \(map\)\s+(met|exceeded)", text)
+    page.locator("path.leaflet-interactive").nth(0).dispatch_event("mouseout")
+    assert baseline_page.errors == [] and baseline_page.blocked == []
 
 
 @pytest.mark.browser

@@ -102,6 +102,14 @@ _BAND_LABELS = {
     "baseline": "annual mean (baseline)",
 }
 
+_STATISTIC_LABELS = {
+    "annual_mean": "annual mean",
+    "p95_daily": "95th percentile of daily means",
+    "p98_daily": "98th percentile of daily means",
+    "p90_mda8": "90th percentile of daily max 8-h means",
+}
+"""Readable names of the HJ 663 annual statistics (``netsim.standards.STATISTICS``)."""
+
 _STATISTIC_PREFERENCE = ("annual_mean", "mean")  # netsim.standards.STATISTICS names first
 
 # Colour maps (matplotlib names): concentration and truth share one scale
@@ -566,7 +574,8 @@ def _station_popup(
             days = getattr(r, "valid_days", "")
             days_text = "" if pd.isna(days) else f"{int(days)}" if str(days) != "" else ""
             lines.append(
-                f"<tr><td>{e(str(r.pollutant))}</td><td>{e(str(r.statistic))}</td>"
+                f"<tr><td>{e(str(r.pollutant))}</td>"
+                f"<td>{e(_STATISTIC_LABELS.get(str(r.statistic), str(r.statistic)))}</td>"
                 f"<td>{_fmt(r.value, dec)} {e(units)}</td><td>{days_text}</td></tr>"
             )
         lines.append("</table>")
@@ -762,11 +771,10 @@ class _PageFurniture(MacroElement):
 
 _PAGE_CSS = """
 .leaflet-container { background: #eef0f2; font: 13px/1.4 system-ui, sans-serif; }
-.netsim-title { position: absolute; z-index: 1000; top: 10px; left: 50%;
-  transform: translateX(-50%);
+.netsim-title { position: absolute; z-index: 1000; top: 10px; left: 56px;
   background: rgba(255,255,255,0.92); padding: 6px 14px; border-radius: 4px; font-size: 15px;
   font-weight: 600; box-shadow: 0 1px 4px rgba(0,0,0,0.3); pointer-events: none; text-align: center;
-  max-width: 60%; }
+  max-width: calc(100% - 440px); }
 .netsim-title small { display: block; font-weight: 400; font-size: 12px; color: #444; }
 .netsim-legend { background: rgba(255,255,255,0.95); padding: 6px 8px; max-height: 70vh;
   overflow-y: auto; font-size: 12px; }
@@ -787,7 +795,9 @@ _PAGE_CSS = """
 .netsim-added svg, .netsim-key-added svg { outline: 2px solid #000; outline-offset: 1px; }
 .netsim-moved svg, .netsim-key-moved svg { outline: 2px dashed #000; outline-offset: 1px; }
 .netsim-retyped svg, .netsim-key-retyped svg { outline: 2px dotted #000; outline-offset: 1px; }
-.leaflet-control-layers { font-size: 13px; line-height: 1.35; }
+.leaflet-container .leaflet-control-layers { font-size: 13px; line-height: 1.35; }
+.leaflet-container .leaflet-popup-content, .leaflet-container .leaflet-tooltip { font-size: 12px; }
+.netsim-popup td:nth-child(3) { white-space: nowrap; }
 .leaflet-control-layers label { margin: 1px 0; }
 .netsim-popup table { border-collapse: collapse; margin-top: 4px; }
 .netsim-popup td, .netsim-popup th { padding: 1px 6px; border-bottom: 1px solid #ddd;
