@@ -202,9 +202,9 @@ def _row_label(kind: str, rows: np.ndarray) -> str:
     rows = np.asarray(rows)
     shown = rows[:_MAX_LISTED]
     more = f" and {len(rows) - len(shown)} more" if len(rows) > len(shown) else ""
-    if kind == "csv":
-        return "lines " + ", ".join(str(int(r) + 2) for r in shown) + more
-    return "rows " + ", ".join(str(int(r) + 1) for r in shown) + more
+    word, offset = ("line", 2) if kind == "csv" else ("row", 1)
+    plural = "s" if len(rows) > 1 else ""
+    return f"{word}{plural} " + ", ".join(str(int(r) + offset) for r in shown) + more
 
 
 def _parse_times(raw: pd.Series) -> pd.Series:
