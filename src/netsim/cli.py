@@ -83,10 +83,7 @@ def krige_command(
     except KeyError as exc:
         raise NetsimError(f"--pollutant: {exc.args[0]}") from exc
     network = Network.from_file(stations)
-    table = values if str(values).endswith("annual_by_station.csv") else None
-    series = read_station_values(
-        values, network.ids, pollutant=name, statistic=statistic if table or True else None
-    )
+    series = read_station_values(values, network.ids, pollutant=name, statistic=statistic)
     result = krige_to_raster(
         network,
         series,
@@ -104,28 +101,32 @@ def krige_command(
     vg = result.variogram
     source = "fitted" if result.fit is not None else "from file"
     console.print(
-        f"variogram ({source}): {vg.model}, partial sill {vg.psill:.4g}, range {vg.range / 1000:.1f} "
-        f"km, nugget {vg.nugget:.4g}",
+        f"variogram ({source}): {vg.model}, partial sill {vg.psill:.4g}, "
+        f"range {vg.range / 1000:.1f} km, nugget {vg.nugget:.4g}",
         highlight=False,
+        soft_wrap=True,
     )
     cv = result.cross_validation
     console.print(
         f"cross-validation (leave one out, {cv.residuals.size} stations): ME {cv.me:.3g}, "
         f"RMSE {cv.rmse:.3g}, MSDR {cv.msdr:.3g}",
         highlight=False,
+        soft_wrap=True,
     )
     if result.left_out:
-        console.print(f"left out (no value): {', '.join(result.left_out)}", highlight=False)
+        console.print(
+            f"left out (no value): {', '.join(result.left_out)}", highlight=False, soft_wrap=True
+        )
     city = result.area_statistics.set_index("area").loc["city"]
     line = f"city mean {city['mean']:.1f}"
     if result.territory is not None:
         n, share = result.territory
         line += f"; {n} districts meet {result.limit:g} ({share:.0%} of the territory)"
-    console.print(line, highlight=False)
+    console.print(line, highlight=False, soft_wrap=True)
     written = [str(result.raster_path), str(result.districts_path)]
     if result.map_path is not None:
         written.append(str(result.map_path))
-    console.print("wrote " + ", ".join(written), highlight=False)
+    console.print("wrote " + ", ".join(written), highlight=False, soft_wrap=True)
 
 
 # --- end command: krige ---

@@ -1,0 +1,172 @@
+"""Tests for netsim.mapping (krige_to_raster, read_station_values) and `netsim krige`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netsim.cli import main
+from netsim.errors import NetworkError, ReadingsError
+from netsim.mapping import krige_to_raster, leave_one_out, read_station_values
+from netsim.network import Network
+from netsim.rasters import read_raster
+from netsim.variogram import Variogram
+
+REPO = Path(__file__).resolve().parents[1]
+STATIONS = REPO / "stations" / "beijing_35.csv"
+VARIOGRAM = Variogram("exponential", psill=20.0, range=30_000.0, nugget=1.0)
+
+
+@pytest.fixture(scope="module")
+def network() -> Network:
+    return Network.from_file(STATIONS)
+
+
+def test_constant_values_give_that_constant_everywhere(tmp_path, network):
+    """Ordinary kriging weights sum to one: a constant field is reproduced exactly."""
+    values = pd.Series(37.0, index=network.ids)
+    out = krige_to_raster(
+        network, values, pollutant="PM2.5", out=tmp_path / "pm25.tif", resolution_m=5000,
+        variogram=VARIOGRAM, year=2020, write_map=False,
+    )  # fmt: skip
+    r = read_raster(out.raster_path)
+    est = r.bands["estimate"]
+    grid = r.grid()
+    np.testing.assert_allclose(est[grid.mask], 37.0, rtol=1e-5)
+    assert (r.bands["std"][grid.mask] >= 0).all()
+    assert r.tags["pollutant"] == "PM2.5" and r.tags["year"] == "2020"
+    assert r.tags["statistic"] == "annual_mean"
+    assert r.variogram["model"] == "exponential"
+    csv = pd.read_csv(out.districts_path)
+    assert out.districts_path.name == "pm25_districts.csv"
+    assert len(csv) == 22  # Dongcheng has no 5 km cell centre: NaN
+    assert np.allclose(csv["mean"].dropna(), 37.0) and csv["mean"].notna().sum() == 21
+    # 37 > 35 (GB 3095-2012 Grade II annual PM2.5): no district meets the limit
+    assert out.limit == 35 and out.territory == (0, 0.0)
+    assert out.cross_validation.rmse == pytest.approx(0.0, abs=1e-6)
+
+
+def test_stations_without_value_are_left_out(tmp_path, network):
+    xy = network.xy
+    values = pd.Series(30 + (xy[:, 0] - 450_000) / 1e4, index=network.ids)
+    values.iloc[:3] = np.nan
+    out = krige_to_raster(
+        network, values, pollutant="NO2", out=tmp_path / "no2.tif", resolution_m=5000,
+        variogram=VARIOGRAM, write_map=True,
+    )  # fmt: skip
+    assert out.left_out == tuple(network.ids[:3])
+    assert len(out.station_ids) == 32
+    assert out.map_path is not None and out.map_path.exists()
+    assert out.limit == 40  # NO2 annual Grade II
+    tags = read_raster(out.raster_path).tags
+    assert json.loads(tags["stations_left_out"]) == list(network.ids[:3])
+
+
+def test_leave_one_out_matches_hand_check(network):
+    xy = network.xy[:6]
+    v = np.array([30.0, 32.0, 35.0, 31.0, 40.0, 38.0])
+    cv = leave_one_out(xy, v, VARIOGRAM)
+    from netsim.kriging import krige
+
+    r = krige(xy[1:], v[1:], xy[:1], VARIOGRAM)
+    assert cv.residuals[0] == pytest.approx(r.estimate[0] - v[0])
+    assert cv.rmse == pytest.approx(np.sqrt(np.mean(cv.residuals**2)))
+
+
+def test_read_station_values_plain_and_stats_files(tmp_path, network):
+    ids = network.ids
+    plain = tmp_path / "v.csv"
+    pd.DataFrame({"station_id": ids[:5], "value": [1, 2, 3, 4, 5]}).to_csv(plain, index=False)
+    s = read_station_values(plain, ids)
+    assert list(s.index) == list(ids)
+    assert s.iloc[:5].tolist() == [1, 2, 3, 4, 5] and s.iloc[5:].isna().all()
+
+    stats = tmp_path / "annual_by_station.csv"
+    pd.DataFrame(
+        {
+            "station_id": [ids[0], ids[0], ids[1]],
+            "pollutant": ["PM2.5", "NO2", "PM2.5"],
+            "statistic": ["annual_mean"] * 3,
+            "value": [40, 30, 41],
+            "valid_days": [360] * 3,
+        }
+    ).to_csv(stats, index=False)
+    s = read_station_values(stats, ids, pollutant="PM2.5", statistic="annual_mean")
+    assert s[ids[0]] == 40 and s[ids[1]] == 41
+    with pytest.raises(ReadingsError, match="--statistic"):
+        read_station_values(stats, ids, pollutant="PM2.5")
+
+
+def test_read_station_values_errors(tmp_path, network):
+    ids = network.ids
+    p = tmp_path / "v.csv"
+    pd.DataFrame({"station_id": ["nowhere"], "value": [1.0]}).to_csv(p, index=False)
+    with pytest.raises(NetworkError, match="nowhere"):
+        read_station_values(p, ids)
+    pd.DataFrame({"station_id": [ids[0], ids[0]], "value": [1, 2]}).to_csv(p, index=False)
+    with pytest.raises(ReadingsError, match="more than once"):
+        read_station_values(p, ids)
+    pd.DataFrame({"station_id": [ids[0]], "value": ["high"]}).to_csv(p, index=False)
+    with pytest.raises(ReadingsError, match="not a number"):
+        read_station_values(p, ids)
+    pd.DataFrame({"id": [ids[0]], "value": [1]}).to_csv(p, index=False)
+    with pytest.raises(ReadingsError, match="station_id"):
+        read_station_values(p, ids)
+
+
+def test_cli_krige_writes_three_files_and_prints_summary(tmp_path, network, capsys):
+    xy = network.xy
+    v = 38 + (4_430_000 - xy[:, 1]) / 5e3
+    values = tmp_path / "values.csv"
+    pd.DataFrame({"station_id": network.ids, "value": v}).to_csv(values, index=False)
+    vfile = tmp_path / "variogram.json"
+    vfile.write_text(json.dumps(VARIOGRAM.to_dict()))
+    out = tmp_path / "pm25.tif"
+    code = main(
+        [
+            "krige", "--stations", str(STATIONS), "--values", str(values),
+            "--pollutant", "PM2.5", "--resolution", "5000", "--out", str(out),
+            "--variogram", str(vfile),
+        ]
+    )  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0
+    assert out.exists() and (tmp_path / "pm25_districts.csv").exists()
+    assert (tmp_path / "pm25.png").exists()
+    assert "cross-validation" in text and "variogram (from file): exponential" in text
+
+
+def test_cli_krige_auto_variogram(tmp_path, network, capsys):
+    xy = network.xy
+    rng = np.random.default_rng(3)
+    v = 38 + (4_430_000 - xy[:, 1]) / 1e4 + rng.normal(0, 1.5, len(xy))
+    values = tmp_path / "values.csv"
+    pd.DataFrame({"station_id": network.ids, "value": v}).to_csv(values, index=False)
+    code = main(
+        [
+            "krige", "--stations", str(STATIONS), "--values", str(values), "--pollutant",
+            "pm25", "--resolution", "5000", "--out", str(tmp_path / "a.tif"), "--no-map",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert "variogram (fitted): spherical" in capsys.readouterr().out
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_cli_krige_unknown_station_is_a_one_line_error(tmp_path, capsys):
+    values = tmp_path / "values.csv"
+    pd.DataFrame({"station_id": ["atlantis"], "value": [1.0]}).to_csv(values, index=False)
+    code = main(
+        [
+            "krige", "--stations", str(STATIONS), "--values", str(values), "--pollutant",
+            "PM2.5", "--out", str(tmp_path / "x.tif"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "atlantis" in err and "Traceback" not in err
+    assert not (tmp_path / "x.tif").exists()
