@@ -538,3 +538,39 @@ def test_artifacts_directory_is_ignored() -> None:
         text=True,
     )
     assert out.returncode == 0
+
+
+def test_changes_derived_when_network_has_no_change_column(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A scenario network.csv without `change` and without its removed stations."""
+    run = tmp_path / "derived"
+    shutil.copytree(runs["scenario"], run)
+    net = pd.read_csv(run / "scenario" / "network.csv")
+    net[net["change"] != "removed"].drop(columns="change").to_csv(
+        run / "scenario" / "network.csv", index=False
+    )
+    page = build_web_map(run, tmp_path / "derived.html").read_text(encoding="utf-8")
+    assert page.count('"cls": "netsim-station ') == _station_count(runs["scenario"], "scenario")
+    assert page.count('"cls": "netsim-removed ') == 2
+    assert page.count("netsim-marker netsim-added") == 5
+    assert page.count("netsim-marker netsim-moved") == 1
+    assert page.count("netsim-marker netsim-retyped") == 1
+
+
+def test_dense_sensor_network_builds_quickly(runs: dict[str, Path], tmp_path: Path) -> None:
+    import time
+
+    run = tmp_path / "dense"
+    shutil.copytree(runs["scenario"], run)
+    net = pd.read_csv(run / "scenario" / "network.csv", dtype={"station_id": str})
+    rng = np.random.default_rng(0)
+    sensors = net[net["type"] == "sensor"].iloc[[0] * 500].copy()
+    sensors["station_id"] = [f"dense_{i:03d}" for i in range(500)]
+    sensors["lon"] = 116.3 + rng.uniform(-0.2, 0.3, 500)
+    sensors["lat"] = 39.9 + rng.uniform(-0.2, 0.2, 500)
+    pd.concat([net, sensors]).to_csv(run / "scenario" / "network.csv", index=False)
+    start = time.perf_counter()
+    page = build_web_map(run, tmp_path / "dense.html").read_text(encoding="utf-8")
+    assert time.perf_counter() - start < 10
+    assert page.count('"cls": "netsim-station netsim-sensor') == 503

@@ -125,6 +125,7 @@ _CMAPS = {
 _OVERLAY_OPACITY = 0.75
 _MIN_ZOOM = 7
 _MAX_ZOOM = 15
+_DISPLAY_SIMPLIFY_M = 20.0
 
 
 # --------------------------------------------------------------------------- assets
@@ -187,6 +188,8 @@ class _NetworkOutputs:
     by_area: pd.DataFrame
     metrics: pd.DataFrame
     rasters: dict[str, Path] = field(default_factory=dict)
+    derive_changes: bool = False
+    """True when ``network.csv`` had no ``change`` column."""
 
 
 def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool = False) -> pd.DataFrame:
@@ -208,7 +211,8 @@ def _load_network_outputs(run_dir: Path, name: str) -> _NetworkOutputs:
     path = run_dir / name
     stations = _read_csv(path / "network.csv", ("station_id", "type", "lon", "lat"))
     stations["station_id"] = stations["station_id"].astype(str)
-    if "change" not in stations.columns:
+    derive_changes = "change" not in stations.columns
+    if derive_changes:
         stations["change"] = "unchanged"
     stations["change"] = stations["change"].fillna("unchanged").astype(str)
     for col in ("name", "name_zh", "district", "instrument"):
@@ -229,7 +233,9 @@ def _load_network_outputs(run_dir: Path, name: str) -> _NetworkOutputs:
         optional=True,
     )
     rasters = {p.name.removesuffix(".tif"): p for p in sorted((path / "rasters").glob("*.tif"))}
-    return _NetworkOutputs(name, path, stations, by_station, by_area, metrics, rasters)
+    return _NetworkOutputs(
+        name, path, stations, by_station, by_area, metrics, rasters, derive_changes
+    )
 
 
 @dataclass
@@ -637,6 +643,52 @@ class _StationLayer(Layer):
         self.data_json = _json_for_script({"stations": stations, "lines": lines})
 
 
+def _rows_by_station(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if frame.empty:
+        return {}
+    return {str(k): g for k, g in frame.groupby(frame["station_id"].astype(str), sort=False)}
+
+
+def _stations_with_changes(run: _Run) -> pd.DataFrame:
+    """Stations of the shown network with a ``change`` per station.
+
+    A scenario's ``network.csv`` should carry ``change`` and keep removed
+    stations (README run-directory layout).  Where it does not, the change is
+    derived from the baseline: ids only in the scenario are ``added``, ids only
+    in the baseline ``removed`` (drawn at their baseline site), a site more
+    than 1 m away ``moved``, another type ``retyped``.
+    """
+    shown = run.shown.stations.copy()
+    if run.scenario is None:
+        return shown
+    base = run.baseline.stations.set_index("station_id")
+    if run.scenario.derive_changes:
+        changes = []
+        for r in shown.itertuples(index=False):
+            if r.station_id not in base.index:
+                changes.append("added")
+                continue
+            b = base.loc[r.station_id]
+            dx = abs(float(r.lon) - float(b["lon"])) * 85_000.0  # m per degree at 40° N
+            dy = abs(float(r.lat) - float(b["lat"])) * 111_000.0
+            if math.hypot(dx, dy) > 1.0:
+                changes.append("moved")
+            elif str(r.type) != str(b["type"]):
+                changes.append("retyped")
+            else:
+                changes.append("unchanged")
+        shown["change"] = changes
+    gone = base.index.difference(pd.Index(shown["station_id"]), sort=False)
+    if len(gone):
+        ghosts = base.loc[gone].reset_index()
+        ghosts["change"] = "removed"
+        shown = pd.concat(
+            [shown, ghosts[[c for c in shown.columns if c in ghosts]]], ignore_index=True
+        )
+        shown = shown.fillna({c: "" for c in ("name", "name_zh", "district", "instrument")})
+    return shown
+
+
 def _station_entries(
     run: _Run, pollutant: Pollutant
 ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[list[list[float]]]]:
@@ -648,22 +700,21 @@ def _station_entries(
     by_type: dict[str, list[dict[str, Any]]] = {}
     removed: list[dict[str, Any]] = []
     lines: list[list[list[float]]] = []
-    stats_all = net.by_station
-    for _, row in net.stations.iterrows():
+    stats_of, metrics_of = _rows_by_station(net.by_station), _rows_by_station(net.metrics)
+    base_stats_of = _rows_by_station(run.baseline.by_station)
+    base_metrics_of = _rows_by_station(run.baseline.metrics)
+    empty_stats, empty_metrics = net.by_station.iloc[0:0], net.metrics.iloc[0:0]
+    for _, row in _stations_with_changes(run).iterrows():
         sid = str(row["station_id"])
         stype = str(row["type"])
         change = str(row["change"])
         shape, colour, _ = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
         stats_note = ""
-        stats = stats_all[stats_all["station_id"] == sid] if not stats_all.empty else stats_all
-        metrics = (
-            net.metrics[net.metrics["station_id"] == sid] if not net.metrics.empty else net.metrics
-        )
+        stats = stats_of.get(sid, empty_stats)
+        metrics = metrics_of.get(sid, empty_metrics)
         if change == "removed" and net is not run.baseline:
-            bs = run.baseline.by_station
-            stats = bs[bs["station_id"] == sid] if not bs.empty else bs
-            bm = run.baseline.metrics
-            metrics = bm[bm["station_id"] == sid] if not bm.empty else bm
+            stats = base_stats_of.get(sid, empty_stats)
+            metrics = base_metrics_of.get(sid, empty_metrics)
             stats_note = " (baseline network)"
         moved_from = None
         if change == "moved" and sid in baseline_xy:
@@ -903,7 +954,12 @@ def _districts_lonlat() -> Any:
     from netsim import geography
 
     frame = geography.districts()
-    return frame, frame.to_crs(GEOGRAPHIC_CRS)
+    # 20 m simplification (under 6 screen pixels at the maximum zoom) for display
+    # shrinks the GeoJSON by about 70 %; area means use the full polygons.
+    display = frame.assign(
+        geometry=frame.geometry.simplify(_DISPLAY_SIMPLIFY_M, preserve_topology=True)
+    )
+    return frame, display.to_crs(GEOGRAPHIC_CRS)
 
 
 def build_web_map(
@@ -1172,7 +1228,9 @@ def build_web_map(
         f"{html.escape(str(year))}"
         f"<small>Kriged from the {html.escape(net_text)} · {html.escape(limit_text)}</small>"
     )
-    changes = set(net.stations["change"].astype(str))
+    changes = {"removed"} if removed else set()
+    for records in by_type.values():  # classes: station, type, marker, then the change
+        changes |= {c.removeprefix("netsim-") for r in records for c in r["cls"].split()[3:]}
     legend_html = "".join(legends) + _symbols_legend_html(
         [*by_type, *({r["cls"].split()[1].removeprefix("netsim-") for r in removed})], changes
     )
