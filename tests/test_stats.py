@@ -1,0 +1,256 @@
+"""netsim.stats: aggregation rules, output files, the statement's arithmetic, the CLI.
+
+Inputs are synthetic hourly series whose statistics are known by construction
+(constant values, single-day episodes), so every expected number is worked out by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netsim.cli import main
+from netsim.errors import NetsimError, NetworkError
+from netsim.network import Network
+from netsim.readings import HourlyReadings, write_readings
+from netsim.standards import daily_means, hj663_percentile
+from netsim.stats import (
+    DISTRICTS,
+    compute_statistics,
+    percent_difference,
+    percent_of,
+    write_statistics,
+)
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+BASE = {"PM2.5": 40.0, "PM10": 60.0, "NO2": 30.0, "SO2": 5.0, "CO": 0.55, "O3": 100.0}
+
+
+@pytest.fixture(scope="module")
+def net() -> Network:
+    return Network.from_file(DATA / "stations_small.csv")
+
+
+def constant_readings(net: Network, year: int, per_station: dict[str, dict[str, float]]):
+    """Readings constant in time: BASE values, overridden per pollutant and station."""
+    hours = 8784 if year % 4 == 0 else 8760
+    values = {}
+    for p, v in BASE.items():
+        col = np.array([per_station.get(p, {}).get(s, v) for s in net.ids], dtype=float)
+        values[p] = np.repeat(col[:, None], hours, axis=1)
+    return HourlyReadings(net.ids, year, values)
+
+
+# ------------------------------------------------------------------ the statement's arithmetic
+
+
+def test_statement_arithmetic():
+    # beijing_2020_statement.md: 50/38 = +31.6 %, 32/38 = -15.8 %, 40/38 = +5.3 %,
+    # 43/29 = +48.3 %, 38 vs limit 35 = 8.6 % above, 276/366 = 75.4 %, 10/366 = 2.7 %
+    assert percent_difference(50, 38) == 31.6
+    assert percent_difference(32, 38) == -15.8
+    assert percent_difference(40, 38) == 5.3
+    assert percent_difference(43, 29) == 48.3
+    assert percent_difference(38, 35) == 8.6
+    assert percent_of(276, 366) == 75.4
+    assert percent_of(10, 366) == 2.7
+
+
+# ------------------------------------------------------------------ aggregation
+
+
+def test_city_districts_and_groups_from_constant_series(net):
+    pm = {"dongsi": 30, "tiantan": 40, "wanliu": 50, "qianmen": 60, "yufa": 70,
+          "badaling": 20, "dingling": 25}  # fmt: skip
+    s = compute_statistics(constant_readings(net, 2021, {"PM2.5": pm}), net)
+    assert s.city_ids == ("dongsi", "tiantan", "wanliu")  # urban stations only
+    assert s.area_value("city", "PM2.5", "annual_mean") == 40
+    assert s.area_value("city", "PM2.5", "p95_daily") == 40
+    assert s.area_value("Dongcheng", "PM2.5", "annual_mean") == 35  # qianmen (traffic) excluded
+    assert s.area_value("Haidian", "PM2.5", "annual_mean") == 50
+    assert np.isnan(s.area_value("Daxing", "PM2.5", "annual_mean"))  # no urban station
+    assert s.area_value("border_south", "PM2.5", "annual_mean") == 70
+    assert s.area_value("border_north", "PM2.5", "annual_mean") == 20
+    assert s.area_value("traffic", "PM2.5", "annual_mean") == 60
+    assert s.area_value("background", "PM2.5", "annual_mean") == 25
+    assert s.area_members["border_south"] == ("yufa",)
+    reasons = s.invalid.query("id == 'Daxing' and pollutant == 'PM2.5'")["reason"]
+    assert (reasons == "no station of this area in the network").all()
+    # statistic names per pollutant (issue 4)
+    got = s.by_area.query("area == 'city'").groupby("pollutant")["statistic"].apply(set)
+    assert got["PM2.5"] == {"annual_mean", "p95_daily"} and got["SO2"] == {
+        "annual_mean",
+        "p98_daily",
+    }
+    assert got["CO"] == {"p95_daily"} and got["O3"] == {"p90_mda8"}
+    assert got["AQI"] == {"days_meeting_standard", "heavy_pollution_days", "valid_days"}
+    assert set(s.by_area["area"]) >= {"city", *DISTRICTS, "border_south", "border_north"}
+
+
+def test_rounded_and_raw_values(net):
+    s = compute_statistics(constant_readings(net, 2021, {}), net)
+    # CO 0.55 mg/m³: raw kept, reported 0.6 (GB/T 8170 half-even: 5 after odd 5 -> up)
+    assert s.station_value("dongsi", "CO", "p95_daily", raw=True) == pytest.approx(0.55)
+    assert s.station_value("dongsi", "CO", "p95_daily") == 0.6
+    assert s.area_value("city", "CO", "p95_daily") == 0.6
+    assert list(s.by_station.columns) == [
+        "station_id",
+        "pollutant",
+        "statistic",
+        "value",
+        "valid_days",
+    ]
+    assert list(s.by_area.columns) == ["area", "pollutant", "statistic", "value"]
+    assert (s.by_station["valid_days"] == 365).all()
+
+
+def test_aqi_days_from_city_daily_values(net):
+    r = constant_readings(net, 2020, {})
+    r.values["PM2.5"][:, 0:24] = 160.0  # day 1: IAQI 200 + 100*10/100 = 210 -> heavy
+    r.values["PM2.5"][:, 24:48] = 100.0  # day 2: 100 + 50*25/40 = 131.25 -> 132
+    s = compute_statistics(r, net)
+    assert s.area_value("city", "AQI", "valid_days") == 366
+    assert s.area_value("city", "AQI", "days_meeting_standard") == 364
+    assert s.area_value("city", "AQI", "heavy_pollution_days") == 1
+    d = s.daily_aqi
+    assert d.iloc[0].tolist() == ["2020-01-01", 210.0, "Heavily polluted", "PM2.5"]
+    assert d.iloc[1].tolist() == ["2020-01-02", 132.0, "Lightly polluted", "PM2.5"]
+    # other days: PM2.5 40 -> 56.25 -> 57 is the maximum IAQI (PM10 60 -> 55, NO2 30 -> 38)
+    assert d.iloc[2].tolist() == ["2020-01-03", 57.0, "Good", "PM2.5"]
+    assert len(d) == 366
+
+
+def test_station_with_323_valid_days_is_left_empty(net, tmp_path):
+    r = constant_readings(net, 2021, {})
+    # remove 42 days of dongsi spread so that every month keeps >= 27 days: 365 - 42 = 323
+    months = pd.date_range("2021-01-01", periods=365).month.to_numpy()
+    per_month = (4, 3, 4, 3, 4, 3, 4, 4, 3, 4, 3, 3)
+    drop = np.concatenate(
+        [np.flatnonzero(months == m)[:k] for m, k in enumerate(per_month, start=1)]
+    )
+    assert len(drop) == 42
+    for d in drop:
+        r.values["PM2.5"][0, 24 * d : 24 * d + 24] = np.nan
+    s = compute_statistics(r, net)
+    assert np.isnan(s.station_value("dongsi", "PM2.5", "annual_mean"))
+    row = s.by_station.query("station_id == 'dongsi' and statistic == 'annual_mean' "
+                             "and pollutant == 'PM2.5'")  # fmt: skip
+    assert int(row["valid_days"].iloc[0]) == 323
+    reason = s.invalid.query("id == 'dongsi' and pollutant == 'PM2.5'")["reason"].iloc[0]
+    assert reason.startswith("323 valid days < 324")
+    assert s.area_value("city", "PM2.5", "annual_mean") == 40  # other stations fill the city days
+    out = write_statistics(s, tmp_path / "out")
+    csv = pd.read_csv(out / "annual_by_station.csv", keep_default_na=False)
+    cell = csv.query(
+        "station_id == 'dongsi' and pollutant == 'PM2.5' and statistic == 'annual_mean'"
+    )
+    assert cell["value"].iloc[0] == ""
+    assert "323 valid days < 324" in (out / "summary.md").read_text()
+
+
+def test_city_percentile_is_taken_on_the_city_daily_series(net):
+    rng = np.random.default_rng(7)
+    r = constant_readings(net, 2021, {})
+    r.values["PM2.5"] = rng.gamma(2.0, 20.0, size=r.values["PM2.5"].shape)
+    s = compute_statistics(r, net)
+    city_daily = daily_means(r.values["PM2.5"][:3]).mean(axis=0)  # 3 urban stations
+    np.testing.assert_allclose(s.area_daily["PM2.5"][0], city_daily)
+    expected = hj663_percentile(city_daily, 95)
+    assert s.area_value("city", "PM2.5", "p95_daily", raw=True) == pytest.approx(expected)
+    assert s.area_value("city", "PM2.5", "annual_mean", raw=True) == pytest.approx(
+        city_daily.mean()
+    )
+    # with complete data, averaging hours first gives the same daily means
+    h = compute_statistics(r, net, area_daily="area_hourly")
+    assert h.area_value("city", "PM2.5", "p95_daily", raw=True) == pytest.approx(expected)
+
+
+def test_city_rules():
+    beijing = Network.from_file(ROOT / "stations" / "beijing_35.csv")
+    r = constant_readings(beijing, 2021, {})
+    assert len(compute_statistics(r, beijing).city_ids) == 23
+    central = compute_statistics(r, beijing, city_rule="central12").city_ids
+    assert len(central) == 12 and "yungang" in central and "shunyi" not in central
+    explicit = compute_statistics(r, beijing, city_rule="dongsi, tiantan").city_ids
+    assert explicit == ("dongsi", "tiantan")
+    assert compute_statistics(r, beijing, city_rule=["wanliu"]).city_ids == ("wanliu",)
+    with pytest.raises(NetworkError, match="unknown station id"):
+        compute_statistics(r, beijing, city_rule="dongsi,nowhere")
+    with pytest.raises(NetsimError, match="area_daily"):
+        compute_statistics(r, beijing, area_daily="hourly")
+
+
+def test_compute_statistics_is_fast_for_35_stations():
+    beijing = Network.from_file(ROOT / "stations" / "beijing_35.csv")
+    rng = np.random.default_rng(0)
+    vals = {p: rng.gamma(2.0, v / 2, size=(35, 8784)) for p, v in BASE.items()}
+    r = HourlyReadings(beijing.ids, 2020, vals)
+    compute_statistics(r, beijing)
+    t0 = time.perf_counter()
+    compute_statistics(r, beijing)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.0  # measured ~0.03 s; target 0.3 s (loose bound for slow CI runners)
+
+
+# ------------------------------------------------------------------ summary.md
+
+
+def test_summary_reproduces_the_statement_sentences(net, tmp_path):
+    pm = {"dongsi": 38, "tiantan": 38, "wanliu": 38, "qianmen": 40, "yufa": 50,
+          "badaling": 32, "dingling": 32}  # fmt: skip
+    no2 = dict.fromkeys(net.ids, 29.0) | {"qianmen": 43.0}
+    s = compute_statistics(constant_readings(net, 2020, {"PM2.5": pm, "NO2": no2}), net)
+    text = write_statistics(s, tmp_path / "o").joinpath("summary.md").read_text()
+    assert "PM2.5 was 38 µg/m³, 8.6% above the limit (35 µg/m³)" in text
+    assert "PM2.5 50 µg/m³, +31.6% vs the city mean (38)" in text
+    assert "PM2.5 32 µg/m³, -15.8% vs the city mean (38)" in text
+    assert (
+        "PM2.5 40 µg/m³, +5.3% vs the city mean (38); NO2 43 µg/m³, +48.3% vs the city (29)" in text
+    )
+    assert "Days meeting the standard (AQI ≤ 100): 366 of 366 valid days (100.0%)" in text
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    r = constant_readings(net, 2021, {})
+    for p, v in BASE.items():
+        r.values[p] = rng.gamma(4.0, v / 4, size=r.values[p].shape)
+    r.values["PM2.5"][:, 5000:5003] = np.nan
+    readings = write_readings(r, tmp_path / "r.parquet")
+    out = tmp_path / "stats"
+    rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
+               str(readings), "--year", "2021", "--out", str(out)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv", "summary.md"]
+    by_area = pd.read_csv(out / "annual_by_area.csv", dtype={"value": str})
+    assert list(by_area.columns) == ["area", "pollutant", "statistic", "value"]
+    expected = compute_statistics(r, net)
+    city = by_area.query("area == 'city' and pollutant == 'PM2.5' and statistic == 'annual_mean'")
+    assert float(city["value"].iloc[0]) == expected.area_value("city", "PM2.5", "annual_mean")
+    co = by_area.query("area == 'city' and pollutant == 'CO'")["value"].iloc[0]
+    assert len(co.split(".")[1]) == 1  # CO to one decimal
+    assert "." not in city["value"].iloc[0]  # µg/m³ as integers
+    daily = pd.read_csv(out / "daily_aqi.csv")
+    assert list(daily.columns) == ["date", "aqi", "category", "primary_pollutant"]
+    assert len(daily) == 365
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_stats_bad_readings_is_one_line_error(tmp_path, capsys):
+    out = tmp_path / "stats"
+    rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
+               str(DATA / "bad" / "readings_negative_value.csv"), "--year", "2020",
+               "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "negative concentration" in err
+    assert not out.exists()  # nothing written
