@@ -254,3 +254,39 @@ def test_cli_stats_bad_readings_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "negative concentration" in err
     assert not out.exists()  # nothing written
+
+
+# ---------------------------------------------------------- the statement's consistency note
+
+# beijing_2020_districts.csv (Beijing Ecology and Environment Statement 2020): PM2.5, NO2, PM10
+DISTRICTS_2020 = {
+    "Dongcheng": (40, 30, 55), "Xicheng": (40, 32, 58), "Chaoyang": (39, 33, 60),
+    "Haidian": (36, 31, 56), "Fengtai": (36, 29, 61), "Shijingshan": (37, 31, 62),
+    "Mentougou": (32, 24, 55), "Fangshan": (35, 28, 64), "Tongzhou": (37, 34, 68),
+    "Shunyi": (35, 25, 56), "Daxing": (37, 33, 64), "Changping": (33, 23, 53),
+    "Pinggu": (34, 20, 52), "Huairou": (29, 17, 46), "Miyun": (29, 19, 48),
+    "Yanqing": (31, 20, 50), "Beijing Economic-Technological Development Area": (37, 33, 64),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [("urban", (35.8, 28.2, 57.3)), ("central12", (37.9, 31.0, 58.2))],
+)
+def test_city_rules_reproduce_the_statement_consistency_note(rule, expected):
+    # beijing_2020_statement.md: every urban station at its district's published value gives
+    # 35.8 / 28.2 / 57.3 (all 23 urban stations) and 37.9 / 31.0 / 58.2 (12 central stations)
+    assert tuple(DISTRICTS_2020) == DISTRICTS
+    beijing = Network.from_file(ROOT / "stations" / "beijing_35.csv")
+    table = np.array([DISTRICTS_2020.get(d, (np.nan,) * 3) for d in beijing.stations["district"]])
+    values = {p: np.repeat(table[:, k, None], 8784, axis=1) for k, p in
+              enumerate(("PM2.5", "NO2", "PM10"))}  # fmt: skip
+    s = compute_statistics(HourlyReadings(beijing.ids, 2020, values), beijing, city_rule=rule)
+    got = tuple(
+        round(s.area_value("city", p, "annual_mean", raw=True), 1) for p in ("PM2.5", "NO2", "PM10")
+    )
+    assert got == expected
+    for d, (pm, no2, pm10) in DISTRICTS_2020.items():  # districts come back unchanged
+        assert s.area_value(d, "PM2.5", "annual_mean") == pm
+        assert s.area_value(d, "NO2", "annual_mean") == no2
+        assert s.area_value(d, "PM10", "annual_mean") == pm10
