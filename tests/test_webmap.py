@@ -446,6 +446,17 @@ def test_browser_baseline_loads_offline(baseline_page: LoadedPage, runs: dict[st
     )
     assert img["ok"] and img["w"] > 0 and img["h"] > 0 and img["bw"] > 50 and img["bh"] > 50
     assert page.locator(".leaflet-control-scale-line").count() == 1
+    view = page.evaluate(
+        "() => { const m = window[document.querySelector('.folium-map').id];"
+        " const b = L.latLngBounds(m.options.maxBounds);"
+        " return {min: m.getMinZoom(), max: m.getMaxZoom(), zoom: m.getZoom(),"
+        " south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast()};"
+        " }"
+    )
+    assert (view["min"], view["max"]) == (7, 15) and 7 <= view["zoom"] <= 15
+    # Beijing (39.4-41.1 N, 115.4-117.5 E) lies inside the pan limits, which stay near it
+    assert view["south"] < 39.4 < 41.1 < view["north"] and view["north"] - view["south"] < 4
+    assert view["west"] < 115.4 < 117.5 < view["east"] and view["east"] - view["west"] < 5
     assert "PM2.5 annual mean, 2020" in page.inner_text("#netsim-title")
     # district polygons are drawn as SVG paths
     assert page.locator("path.leaflet-interactive").count() >= 16

@@ -1108,6 +1108,8 @@ def build_web_map(
         min_lon=minx - pad_x,
         max_lon=maxx + pad_x,
         control_scale=False,
+        # passed straight to L.map (folium's min_zoom/max_zoom go to a tile layer)
+        **{"minZoom": _MIN_ZOOM, "maxZoom": _MAX_ZOOM, "maxBoundsViscosity": 1.0},
         prefer_canvas=False,
         zoom_control=True,
     )
