@@ -8,7 +8,15 @@ from netsim.errors import NetsimError
 __version__ = "0.1.0"
 
 # --- kriging core (variogram.py, kriging/) ---
-from netsim.kriging import KrigingResult, krige, krige_chunks
+from netsim.kriging import (
+    BlockKrigingResult,
+    CrossValidation,
+    KrigingResult,
+    block_krige,
+    cross_validate,
+    krige,
+    krige_chunks,
+)
 from netsim.variogram import (
     EmpiricalVariogram,
     Variogram,
@@ -35,6 +43,10 @@ from netsim.maps import static_map
 from netsim.webmap import build_web_map
 
 __all__ = [
+    "BlockKrigingResult",
+    "CrossValidation",
+    "block_krige",
+    "cross_validate",
     "EmpiricalVariogram",
     "KrigingResult",
     "Variogram",

@@ -51,35 +51,40 @@ def _gamma(code, psill, rng, nugget, shape, h):
 def gamma_block(tx, ty, sx, sy, code, psill, rng, nugget, shape, cov, sill, out):
     """Fill ``out[i, :n]`` with gamma (or ``sill - gamma`` if ``cov``) between targets and stations.
 
-    ``code = -1`` writes plain distances (metres) for models evaluated outside numba.
+    ``code = -1`` writes plain distances (metres) for models evaluated outside
+    numba.  For the exponential (1) and gaussian (2) models this writes the
+    exponent ``-h/(r/3)`` or ``-h²/(4r/7)²`` (``+inf`` at zero distance) so the
+    caller can apply NumPy's SIMD ``exp`` and then :func:`finish_exp`.
     """
     m = tx.shape[0]
     n = sx.shape[0]
+    eps2 = ZERO_DISTANCE_M * ZERO_DISTANCE_M
     for i in prange(m):
         xi = tx[i]
         yi = ty[i]
-        row = out[i]
         if code == -1:
             for j in range(n):
                 dx = xi - sx[j]
                 dy = yi - sy[j]
-                row[j] = math.sqrt(dx * dx + dy * dy)
+                out[i, j] = math.sqrt(dx * dx + dy * dy)
         elif code == 0:
+            inv = 1.0 / rng
             for j in range(n):
                 dx = xi - sx[j]
                 dy = yi - sy[j]
-                h = math.sqrt(dx * dx + dy * dy)
-                r = min(h / rng, 1.0)
+                h2 = dx * dx + dy * dy
+                r = min(math.sqrt(h2) * inv, 1.0)
                 g = psill * (1.5 * r - 0.5 * r * r * r) + nugget
-                row[j] = 0.0 if h <= ZERO_DISTANCE_M else g
+                if cov:
+                    g = sill - g
+                out[i, j] = (sill if cov else 0.0) if h2 <= eps2 else g
         elif code == 1:
             inv = 3.0 / rng
             for j in range(n):
                 dx = xi - sx[j]
                 dy = yi - sy[j]
-                h = math.sqrt(dx * dx + dy * dy)
-                g = psill * (1.0 - math.exp(-h * inv)) + nugget
-                row[j] = 0.0 if h <= ZERO_DISTANCE_M else g
+                h2 = dx * dx + dy * dy
+                out[i, j] = np.inf if h2 <= eps2 else -math.sqrt(h2) * inv
         elif code == 2:
             a = rng * 4.0 / 7.0
             inv = 1.0 / (a * a)
@@ -87,16 +92,26 @@ def gamma_block(tx, ty, sx, sy, code, psill, rng, nugget, shape, cov, sill, out)
                 dx = xi - sx[j]
                 dy = yi - sy[j]
                 h2 = dx * dx + dy * dy
-                g = psill * (1.0 - math.exp(-h2 * inv)) + nugget
-                row[j] = 0.0 if h2 <= ZERO_DISTANCE_M * ZERO_DISTANCE_M else g
+                out[i, j] = np.inf if h2 <= eps2 else -h2 * inv
         else:
             for j in range(n):
                 dx = xi - sx[j]
                 dy = yi - sy[j]
-                row[j] = _gamma(code, psill, rng, nugget, shape, math.sqrt(dx * dx + dy * dy))
-        if cov:
-            for j in range(n):
-                row[j] = sill - row[j]
+                g = _gamma(code, psill, rng, nugget, shape, math.sqrt(dx * dx + dy * dy))
+                out[i, j] = sill - g if cov else g
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def finish_exp(out, n, psill, nugget, cov, sill):
+    """Turn ``exp(exponent)`` from :func:`gamma_block` into gamma (covariance if ``cov``)."""
+    m = out.shape[0]
+    for i in prange(m):
+        for j in range(n):
+            e = out[i, j]
+            if cov:
+                out[i, j] = sill if e > 1.0 else psill * e
+            else:
+                out[i, j] = 0.0 if e > 1.0 else psill * (1.0 - e) + nugget
 
 
 @njit(parallel=True, cache=True)
@@ -157,14 +172,16 @@ def _scan_cell(c, px, py, sx, sy, cell_start, cell_items, k, nd, ni, found):
 
 @njit(cache=True, inline="always")
 def _knn(px, py, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni):
-    """Exact k nearest stations of (px, py) via a uniform grid; fills nd (d²) / ni sorted by distance.
+    """Exact k nearest stations of (px, py) via a uniform grid.
+
+    Fills nd (squared distances) and ni (indices) sorted by distance.
 
     Rings of cells at Chebyshev distance r = 0, 1, ... around the target's cell
     are scanned until the k-th distance is within ``r * cs``, the smallest
     possible distance to any cell not yet scanned.
     """
-    cx = int(math.floor((px - x0) / cs))
-    cy = int(math.floor((py - y0) / cs))
+    cx = np.int64(math.floor((px - x0) / cs))
+    cy = np.int64(math.floor((py - y0) / cs))
     ox = 0
     if cx < 0:
         ox = -cx

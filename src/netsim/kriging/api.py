@@ -271,13 +271,16 @@ class _Problem:
         cov = self.method == "simple"
         n = sxy.shape[0]
         if self.numba_model:
-            _kernels.gamma_block(
-                axy_t[:, 0], axy_t[:, 1], sxy[:, 0], sxy[:, 1], *self.model_args, cov, v.sill, out
-            )
+            tx, ty = np.ascontiguousarray(axy_t[:, 0]), np.ascontiguousarray(axy_t[:, 1])
+            sx, sy = np.ascontiguousarray(sxy[:, 0]), np.ascontiguousarray(sxy[:, 1])
+            _kernels.gamma_block(tx, ty, sx, sy, *self.model_args, cov, v.sill, out)
+            if v.model in ("exponential", "gaussian"):
+                np.exp(out[:, :n], out=out[:, :n])
+                _kernels.finish_exp(out, n, v.psill, v.nugget, cov, v.sill)
             return
-        _kernels.gamma_block(
-            axy_t[:, 0], axy_t[:, 1], sxy[:, 0], sxy[:, 1], -1, 0.0, 1.0, 0.0, 0.0, False, 0.0, out
-        )
+        tx, ty = np.ascontiguousarray(axy_t[:, 0]), np.ascontiguousarray(axy_t[:, 1])
+        sx, sy = np.ascontiguousarray(sxy[:, 0]), np.ascontiguousarray(sxy[:, 1])
+        _kernels.gamma_block(tx, ty, sx, sy, -1, 0.0, 1.0, 0.0, 0.0, False, 0.0, out)
         g = v.gamma(out[:, :n])
         out[:, :n] = v.sill - g if cov else g
 
@@ -423,7 +426,12 @@ class _Problem:
             else:
                 _kernels.rowdot(w, g, 0.0, 1.0, vv)
             var[vrow] = vv
-            est[pat.steps] = (g @ pat.alpha).T + self.mean
+            if pat.steps.size == est.shape[0]:
+                np.matmul(pat.alpha.T, g.T, out=est)
+                if self.mean:
+                    est += self.mean
+            else:
+                est[pat.steps] = pat.alpha.T @ g.T + self.mean
 
 
 def _default_chunk(n: int, T: int, local: bool) -> int:
