@@ -262,12 +262,13 @@ def eight_hour_means(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_8H) -> np
     h = _by_day(hourly)
     ok = ~np.isnan(h)
     filled = np.where(ok, h, 0.0)
-    w = N_WINDOWS_MDA8
-    total = filled[..., 0:w].copy()
-    count = ok[..., 0:w].astype(np.int8)
-    for k in range(1, 8):
-        total += filled[..., k : k + w]
-        count += ok[..., k : k + w]
+    # window sums as differences of running sums over the day (two passes instead of
+    # eight); exact for integer-valued hourly data, ~1e-13 relative otherwise
+    zero = np.zeros((*h.shape[:-1], 1))
+    csum = np.concatenate([zero, np.cumsum(filled, axis=-1)], axis=-1)
+    ccnt = np.concatenate([zero.astype(np.int16), np.cumsum(ok, axis=-1, dtype=np.int16)], axis=-1)
+    total = csum[..., 8:] - csum[..., :-8]
+    count = ccnt[..., 8:] - ccnt[..., :-8]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     return np.where(count >= min_hours, mean, np.nan)
