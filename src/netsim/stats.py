@@ -256,10 +256,16 @@ def area_membership(
 
 def _area_mean(member: np.ndarray, x: np.ndarray, min_stations: int) -> np.ndarray:
     """Mean over member stations of valid values: (A, n) × (n, T) -> (A, T)."""
+    # plain reductions rather than a BLAS matmul: deterministic summation order and no
+    # thread oversubscription when many statistics run in parallel workers
     ok = ~np.isnan(x)
-    w = member.astype(float)
-    total = w @ np.where(ok, x, 0.0)
-    count = w @ ok.astype(float)
+    filled = np.where(ok, x, 0.0)
+    total = np.zeros((member.shape[0], x.shape[-1]))
+    count = np.zeros((member.shape[0], x.shape[-1]))
+    for j, rows in enumerate(member):
+        if rows.any():
+            total[j] = filled[rows].sum(axis=0)
+            count[j] = ok[rows].sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     return np.where(count >= max(min_stations, 1), mean, np.nan)
