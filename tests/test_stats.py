@@ -290,3 +290,13 @@ def test_city_rules_reproduce_the_statement_consistency_note(rule, expected):
         assert s.area_value(d, "PM2.5", "annual_mean") == pm
         assert s.area_value(d, "NO2", "annual_mean") == no2
         assert s.area_value(d, "PM10", "annual_mean") == pm10
+
+
+def test_missing_pollutant_leaves_aqi_days_empty(net, tmp_path):
+    r = constant_readings(net, 2021, {})
+    del r.values["SO2"]
+    s = compute_statistics(r, net)
+    assert s.area_value("city", "AQI", "valid_days") == 0
+    assert "SO2" not in set(s.by_station["pollutant"])
+    text = write_statistics(s, tmp_path / "o").joinpath("summary.md").read_text()
+    assert "No day has a valid city AQI" in text
