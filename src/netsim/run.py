@@ -1,0 +1,379 @@
+"""``netsim run``: an observing-system simulation experiment (OSSE) of a scenario.
+
+The baseline network and the scenario's changed network measure the *same*
+synthetic truth realisations (common random numbers: :mod:`netsim.truth` keys
+every random draw by seed, realisation, station id and location), so the
+difference between the two networks' figures is the network's doing, not the
+noise's.  For each realisation and network:
+
+1. hourly readings at the stations (:meth:`netsim.truth.TruthRealisation.sample_hourly`),
+   with the scenario's outages applied (:meth:`netsim.scenario.Scenario.mask_readings`);
+2. the statement's statistics from the stations (:func:`netsim.stats.compute_statistics`:
+   HJ 663 validity, city/district/group means, AQI day counts);
+3. an annual-mean map per pollutant kriged from the map stations
+   (:data:`MAP_STATION_TYPES`) on the grid, with the kriging standard deviation;
+4. the truth's area means and the network's error against the truth (bias,
+   RMSE, coverage of the 90 % kriging interval), territory above the Grade II
+   limit, the HJ 664 §5.1 representativeness test, and NetAssess station
+   metrics (removal bias, area served).
+
+Realisations are independent tasks run by :func:`netsim.distributed.get_executor`
+(in-process by default, or on a dask cluster) and reduced by
+:mod:`netsim.summary` to means and 90 % intervals.  Everything is written into a
+temporary directory renamed to ``DIR`` at the end (:func:`netsim.atomic.atomic_directory`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from netsim import __version__
+from netsim.areas import area_statistics
+from netsim.assessment import area_served, hj664_representativeness, removal_bias
+from netsim.atomic import atomic_directory
+from netsim.distributed import get_executor
+from netsim.errors import VariogramError
+from netsim.geography import beijing_boundary
+from netsim.grid import Grid
+from netsim.kriging import krige
+from netsim.network import Network
+from netsim.scenario import Scenario
+from netsim.standards import annual_validity, daily_means, limits, mda8
+from netsim.stats import compute_statistics
+from netsim.truth import TruthSettings, TruthWorld
+from netsim.variogram import Variogram, fit_variogram
+
+__all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "RunResult", "run_realisation", "run_scenario"]
+
+MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
+"""Station types whose annual means are kriged into the maps.
+
+Traffic stations are left out: their kerbside increment describes the air
+within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
+stations are not representative of the urban background).
+"""
+
+Z90 = 1.6448536269514722
+"""Half-width of the central 90 % interval of a standard normal (kriging coverage)."""
+
+NETWORKS = ("baseline", "scenario")
+
+
+# ----------------------------------------------------------------------------
+# One realisation
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What every realisation task needs (picklable, shipped once to each worker)."""
+
+    scenario: Scenario
+    networks: dict[str, Network]
+    resolution_m: float
+
+
+@dataclass
+class NetworkOutcome:
+    """One network measuring one truth realisation.
+
+    Attributes
+    ----------
+    scalars
+        Long table ``source, area, pollutant, statistic, value`` (unrounded):
+        ``source`` is ``stations`` (the statement's method), ``map`` (area means
+        of the kriged map), ``truth`` (area means of the truth) or ``error``
+        (map minus truth, coverage, territory above the limit, HJ 664 test).
+    by_station
+        ``station_id, pollutant, statistic, value, valid_days`` (unrounded).
+    station_metrics
+        ``station_id, pollutant, removal_bias, relative_removal_bias_pct, area_served_km2``.
+    fields
+        Pollutant name → dict of (n_cells,) float32 vectors ``estimate``, ``std``,
+        ``truth`` in :meth:`netsim.grid.Grid.targets` order.
+    variograms
+        Pollutant name → fitted (or fixed) variogram as a dict.
+    """
+
+    scalars: pd.DataFrame
+    by_station: pd.DataFrame
+    station_metrics: pd.DataFrame
+    fields: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    variograms: dict[str, dict] = field(default_factory=dict)
+
+
+def _station_annual_means(readings, pollutants, year) -> dict[str, np.ndarray]:
+    """Annual mean of valid 24-h means per station (NaN where HJ 663 makes it invalid).
+
+    Every pollutant, O3 and CO included, is mapped as the annual mean of its
+    24-h means, the quantity the truth's daily fields hold, so map and truth
+    are compared like with like (the statement's O3 and CO figures are
+    percentiles, reported from the stations).
+    """
+    out = {}
+    for p in pollutants:
+        daily = daily_means(readings.values[p])
+        validity = annual_validity(daily, year)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(daily), daily, np.nan), axis=-1)
+        out[p] = np.where(validity.valid, mean, np.nan)
+    return out
+
+
+def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: np.ndarray
+                   ) -> Variogram:
+    """The scenario's fixed variogram, or a Cressie-WLS fit to the station values.
+
+    Raises
+    ------
+    VariogramError
+        When the fit does not converge (the message suggests a fixed variogram).
+    """
+    fixed = scenario.kriging.variogram_for(pollutant)
+    if fixed is not None:
+        return Variogram(fixed.model, fixed.psill, fixed.range, fixed.nugget)
+    extent = float(np.hypot(*np.ptp(xy, axis=0)))
+    fit = fit_variogram(
+        xy, values, scenario.kriging.model, n_lags=8, max_distance=0.6 * extent,
+        bounds={"range": (5_000.0, 2.0 * extent)},
+    )
+    if not fit.success:
+        raise VariogramError(
+            f"scenario {scenario.name}: the {pollutant} variogram fit did not converge "
+            f"({fit.message}); set kriging.variograms.{pollutant} to fixed parameters"
+        )
+    return fit.variogram
+
+
+def _rows(source: str, area: str, pollutant: str, values: dict[str, float]) -> list[tuple]:
+    return [(source, area, pollutant, k, float(v)) for k, v in values.items()]
+
+
+def _measure(
+    inputs: RunInputs, world_realisation, network: Network, net_name: str, r: int, grid: Grid
+) -> NetworkOutcome:
+    scenario = inputs.scenario
+    pollutants = list(scenario.pollutants)
+    readings = world_realisation.sample_hourly(network, pollutants=pollutants)
+    if net_name == "scenario":
+        readings = scenario.mask_readings(readings, network, r)
+
+    stats = compute_statistics(
+        readings, network, standard=scenario.standard, city_rule=scenario.city_rule
+    )
+    rows: list[tuple] = [
+        ("stations", a, p, s, float(v))
+        for a, p, s, v in stats.by_area_raw[["area", "pollutant", "statistic", "value"]]
+        .itertuples(index=False)
+    ]
+    by_station = stats.by_station_raw.copy()
+
+    annual = _station_annual_means(readings, pollutants, scenario.year)
+    std_limits = limits(scenario.standard, 2)
+    map_mask = np.isin(network.types, MAP_STATION_TYPES)
+    targets = grid.targets()
+    fields: dict[str, dict[str, np.ndarray]] = {}
+    variograms: dict[str, dict] = {}
+    daily_for_metrics: dict[str, np.ndarray] = {}
+    city_urban = np.isin(network.ids, stats.city_ids)
+    for p in pollutants:
+        values = annual[p]
+        use = map_mask & np.isfinite(values)
+        xy, v = network.xy[use], values[use]
+        vg = _variogram_for(scenario, p, xy, v)
+        variograms[p] = vg.to_dict()
+        result = krige(xy, v, targets, vg, n_neighbours=scenario.kriging.n_neighbours,
+                       linear_drift=scenario.kriging.drift == "linear",
+                       method="universal" if scenario.kriging.drift == "linear" else "ordinary")
+        estimate = result.estimate
+        std = np.sqrt(np.maximum(result.variance, 0.0))
+        truth = np.asarray(world_realisation.annual_mean(p), dtype=float)
+        fields[p] = {
+            "estimate": estimate.astype(np.float32),
+            "std": std.astype(np.float32),
+            "truth": truth.astype(np.float32),
+        }
+        limit = std_limits.statistic_limit(p, "annual_mean") if p not in ("CO", "O3") else None
+        map_areas = area_statistics(grid, estimate, limit=limit)
+        truth_areas = area_statistics(grid, truth, limit=limit)
+        for area, mean in zip(map_areas["area"], map_areas["mean"], strict=True):
+            rows.append(("map", area, p, "annual_mean", float(mean)))
+        for area, mean in zip(truth_areas["area"], truth_areas["mean"], strict=True):
+            rows.append(("truth", area, p, "annual_mean", float(mean)))
+        err = estimate - truth
+        error_stats = {
+            "bias": float(np.mean(err)),
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "coverage90": float(np.mean(np.abs(err) <= Z90 * std)),
+            "mean_std": float(np.mean(std)),
+        }
+        if limit is not None:
+            city_map = map_areas.set_index("area").loc["city"]
+            city_truth = truth_areas.set_index("area").loc["city"]
+            district_rows = map_areas["kind"] == "district"
+            error_stats |= {
+                "share_above_limit_map": float(city_map["share_above_limit"]),
+                "share_above_limit_truth": float(city_truth["share_above_limit"]),
+                "districts_above_limit_map": float(
+                    (map_areas.loc[district_rows, "mean"] > limit).sum()),
+                "districts_above_limit_truth": float(
+                    (truth_areas.loc[truth_areas["kind"] == "district", "mean"] > limit).sum()),
+            }
+        urban_values = values[city_urban & np.isfinite(values)]
+        if urban_values.size:
+            rep = hj664_representativeness(urban_values, truth)
+            error_stats |= {
+                "hj664_mean_relative_error": float(rep.mean_relative_error),
+                "hj664_pass": float(rep.passed),
+            }
+        rows += _rows("error", "city", p, error_stats)
+        hourly = readings.values[p]
+        daily_for_metrics[p] = (mda8(hourly).values if p == "O3" else daily_means(hourly)).T
+
+    metrics = []
+    served = area_served(network, beijing_boundary())
+    for p, daily in daily_for_metrics.items():
+        rb = removal_bias(network, daily)
+        metrics.append(pd.DataFrame({
+            "station_id": network.ids, "pollutant": p,
+            "removal_bias": rb["mean_bias"].to_numpy(),
+            "relative_removal_bias_pct": rb["mean_relative_bias_pct"].to_numpy(),
+            "area_served_km2": served.to_numpy(),
+        }))
+    scalars = pd.DataFrame(rows, columns=["source", "area", "pollutant", "statistic", "value"])
+    return NetworkOutcome(
+        scalars=scalars,
+        by_station=by_station,
+        station_metrics=pd.concat(metrics, ignore_index=True),
+        fields=fields,
+        variograms=variograms,
+    )
+
+
+@lru_cache(maxsize=2)
+def _world(resolution_m: float, settings_json: str) -> TruthWorld:
+    """The truth world of a grid and settings, built once per process (its patterns are cached)."""
+    settings = TruthSettings.model_validate_json(settings_json)
+    return TruthWorld(Grid.for_beijing(resolution_m), settings)
+
+
+def run_realisation(r: int, inputs: RunInputs) -> dict[str, NetworkOutcome]:
+    """Measure truth realisation ``r`` with every network of ``inputs``.
+
+    A pure function of its arguments (all randomness is keyed by the scenario
+    seed and ``r``), so a dask worker returns exactly what the local run does.
+    """
+    grid = Grid.for_beijing(inputs.resolution_m)
+    world = _world(inputs.resolution_m, inputs.scenario.truth.model_dump_json())
+    realisation = world.realise(r)
+    return {
+        name: _measure(inputs, realisation, network, name, r, grid)
+        for name, network in inputs.networks.items()
+    }
+
+
+# ----------------------------------------------------------------------------
+# The whole run
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_scenario` wrote and measured.
+
+    Attributes
+    ----------
+    out_dir
+        The run directory.
+    summary
+        The content of ``summary.json``.
+    """
+
+    out_dir: Path
+    summary: dict
+
+
+def run_scenario(
+    scenario: Scenario,
+    out_dir: str | os.PathLike[str],
+    *,
+    realisations: int | None = None,
+    seed: int | None = None,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    web_map: bool | None = None,
+) -> RunResult:
+    """Run a scenario against its baseline on the synthetic truth and write ``out_dir``.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`netsim.scenario.Scenario`.
+    out_dir
+        Run directory (written atomically: a temporary sibling renamed at the end).
+    realisations, seed
+        Override the scenario's ``realisations`` and ``truth.seed``.
+    scheduler
+        Where realisations run (:func:`netsim.distributed.get_executor`):
+        None = in-process (or ``$DASK_SCHEDULER_ADDRESS``), ``tcp://HOST:PORT``,
+        ``local:N``.
+    progress
+        ``callback(done, total)`` after each realisation.
+    web_map
+        Write ``map.html`` (default: the scenario's ``outputs.web_map``).
+
+    Returns
+    -------
+    RunResult
+    """
+    from netsim.optimise import optimise_new_sites
+    from netsim.summary import summarise, write_run
+
+    scenario = scenario.with_overrides(realisations=realisations, seed=seed)
+    base = scenario.load_base_network()
+    networks = {"baseline": base}
+    optimisation = None
+    if scenario.optimise is not None:
+        optimisation = optimise_new_sites(scenario, base)
+        changed, table = optimisation.network, optimisation.change_table
+        networks["scenario"] = changed
+    elif scenario.has_changes:
+        changed, table = scenario.build_network(base)
+        networks["scenario"] = changed
+    else:
+        table = None
+    inputs = RunInputs(scenario=scenario, networks=networks,
+                       resolution_m=scenario.grid.resolution_m)
+    with get_executor(scheduler, progress=progress) as executor:
+        outcomes = executor.map(run_realisation, range(scenario.realisations), inputs)
+        executor_info = {"kind": executor.kind, "address": executor.address,
+                         "n_workers": executor.n_workers}
+    summary = summarise(scenario, networks, outcomes, change_table=table,
+                        optimisation=optimisation)
+    summary["netsim_version"] = __version__
+    summary["executor"] = executor_info
+    grid = Grid.for_beijing(scenario.grid.resolution_m)
+    with atomic_directory(out_dir) as tmp:
+        write_run(tmp, scenario, grid, networks, outcomes, summary, change_table=table)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+        if scenario.outputs.web_map if web_map is None else web_map:
+            from netsim.webmap import build_web_map
+
+            build_web_map(tmp, tmp / "map.html")
+    return RunResult(out_dir=Path(out_dir), summary=summary)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
