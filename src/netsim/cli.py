@@ -254,6 +254,53 @@ def validate_command(
                   f"{len(sc.outages)} outage(s), {sc.realisations} realisations",
                   highlight=False, soft_wrap=True)
 # end schema, validate
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file (see `netsim schema`).")],
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="Run directory to write (default runs/<scenario name>)."),
+    ] = None,
+    realisations: Annotated[
+        int | None,
+        typer.Option("--realisations", min=1, help="Override the number of truth realisations."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override truth.seed.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler: tcp://HOST:PORT, local:N "
+                     "(default in-process, or $DASK_SCHEDULER_ADDRESS)."),
+    ] = None,
+) -> None:
+    """Run a scenario and its baseline on the synthetic truth (an OSSE) and write DIR.
+
+    DIR gets summary.json, report.md, changes.png (with changes), map.html and
+    baseline/ (and scenario/) with annual_by_area.csv, annual_by_station.csv
+    in the `netsim stats` format, intervals, rasters and maps.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from netsim.run import run_scenario
+    from netsim.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    target = out or f"runs/{sc.name}"
+    n = realisations or sc.realisations
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                  transient=False) as bar:
+        task = bar.add_task(f"{sc.name}: realisations", total=n)
+        result = run_scenario(
+            sc, target, realisations=realisations, seed=seed, scheduler=scheduler,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    for verdict in result.summary.get("verdicts", []):
+        console.print(f"- {verdict}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {result.out_dir} (report.md, summary.json, map.html)", highlight=False)
+
+
 # --- command: map ---
 @app.command("map")
 def map_command(
