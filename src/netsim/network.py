@@ -269,7 +269,7 @@ class Network:
                 text = str(raw.iloc[i]).strip()
                 what = (
                     "missing"
-                    if text in ("", "nan", "None", "<NA>")
+                    if text.lower() in ("", "nan", "none", "<na>", "null")
                     else f"{text!r} is not a number"
                 )
                 raise NetworkError(
