@@ -456,7 +456,7 @@ def empirical_variogram(
     if not max_distance > 0:
         raise VariogramError(f"max_distance: expected > 0 metres, got {max_distance}")
     edges = np.linspace(0.0, float(max_distance), int(n_lags) + 1)
-    b = np.digitize(d, edges[1:-1])
+    b = np.digitize(d, edges[1:-1], right=True)  # bins (lo, hi]
     keep = d <= max_distance
     b, d_k, iu, ju = b[keep], d[keep], iu[keep], ju[keep]
     sums = np.zeros(len(edges) - 1)

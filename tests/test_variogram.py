@@ -1,0 +1,187 @@
+"""Variogram models against PyKrige/GSTools formulas, I/O, empirical variogram and WLS fitting."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from pykrige import variogram_models as pkm
+
+from netsim.errors import VariogramError
+from netsim.variogram import MODELS, Variogram, empirical_variogram, fit_variogram
+
+H = np.linspace(1.0, 60_000.0, 257)
+
+
+@pytest.mark.parametrize("model", ["spherical", "exponential", "gaussian", "linear", "power"])
+def test_gamma_equals_pykrige_model(model):
+    v = Variogram(model, psill=42.0, range=18_000.0, nugget=3.5, exponent=1.3)
+    params = list(v.to_pykrige()["variogram_parameters"].values())
+    ref = getattr(pkm, f"{model}_variogram_model")(params, H)
+    np.testing.assert_allclose(v.gamma(H), ref, rtol=1e-13, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["spherical", "exponential", "gaussian", "matern"])
+@pytest.mark.parametrize("nu", [0.5, 1.3, 2.5])
+def test_gamma_equals_gstools_with_documented_conversion(model, nu):
+    v = Variogram(model, psill=7.0, range=25_000.0, nugget=0.4, smoothness=nu)
+    np.testing.assert_allclose(v.gamma(H), v.to_gstools().variogram(H), rtol=1e-12, atol=1e-12)
+
+
+def test_matern_half_is_exponential():
+    a = Variogram("matern", 5.0, 20_000.0, 1.0, smoothness=0.5)
+    b = Variogram("exponential", 5.0, 20_000.0, 1.0)
+    np.testing.assert_allclose(a.gamma(H), b.gamma(H), rtol=1e-12)
+
+
+def test_gamma_zero_at_origin_and_sill():
+    v = Variogram("spherical", 10.0, 1000.0, 2.0)
+    assert v.gamma(0.0) == 0.0
+    assert v.gamma(1e-11) == 0.0
+    assert v.gamma(5000.0) == pytest.approx(12.0)
+    assert v.sill == 12.0
+    assert v.covariance(0.0) == pytest.approx(12.0)
+    assert v.covariance(5000.0) == pytest.approx(0.0)
+
+
+def test_unbounded_models_have_no_covariance():
+    with pytest.raises(VariogramError, match="unbounded"):
+        Variogram("linear", 1.0, 1000.0).covariance(10.0)
+
+
+def test_anisotropy_matches_pykrige_adjustment():
+    from pykrige.core import _adjust_for_anisotropy
+
+    rng = np.random.default_rng(1)
+    xy = rng.random((20, 2)) * 1e4
+    c = np.array([3000.0, 4000.0])
+    v = Variogram("spherical", 1.0, 1000.0, anisotropy_scaling=2.5, anisotropy_angle=35.0)
+    ref = _adjust_for_anisotropy(xy.copy(), list(c), [2.5], [35.0])
+    np.testing.assert_allclose(v.adjust(xy, c), ref, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"model": "cubic", "psill": 1, "range": 1}, "model"),
+        ({"model": "spherical", "psill": 0, "range": 1}, "psill"),
+        ({"model": "spherical", "psill": 1, "range": -5}, "range"),
+        ({"model": "spherical", "psill": 1, "range": 1, "nugget": -1}, "nugget"),
+        ({"model": "spherical", "psill": float("nan"), "range": 1}, "psill"),
+        ({"model": "power", "psill": 1, "range": 1, "exponent": 2.5}, "exponent"),
+        ({"model": "matern", "psill": 1, "range": 1, "smoothness": 0}, "smoothness"),
+    ],
+)
+def test_bad_parameters_raise(kwargs, match):
+    with pytest.raises(VariogramError, match=match):
+        Variogram(**kwargs)
+
+
+def test_dict_and_file_round_trip(tmp_path):
+    v = Variogram("matern", 3.0, 12_000.0, 0.5, 1.5, 20.0, smoothness=1.5)
+    assert Variogram.from_dict(v.to_dict()) == v
+    p = tmp_path / "v.json"
+    p.write_text(json.dumps(v.to_dict()))
+    assert Variogram.from_file(p) == v
+    y = tmp_path / "v.yaml"
+    y.write_text("model: spherical\nsill: 10\nnugget: 2\nrange: 5000\n")
+    assert Variogram.from_file(y) == Variogram("spherical", 8.0, 5000.0, 2.0)
+    with pytest.raises(VariogramError, match="unknown field"):
+        Variogram.from_dict({"model": "spherical", "psill": 1, "range": 1, "sil": 3})
+
+
+def test_empirical_variogram_hand_example():
+    # three collinear stations 0, 1000, 2000 m with values 0, 1, 3:
+    # lag 1000: pairs (0,1) and (1,3): (1 + 4) / (2 * 2) = 1.25; lag 2000: 9 / 2 = 4.5
+    xy = np.array([[0.0, 0.0], [1000.0, 0.0], [2000.0, 0.0]])
+    emp = empirical_variogram(xy, np.array([0.0, 1.0, 3.0]), n_lags=2, max_distance=2000.0)
+    np.testing.assert_allclose(emp.lag, [1000.0, 2000.0])
+    np.testing.assert_allclose(emp.gamma, [1.25, 4.5])
+    np.testing.assert_array_equal(emp.count, [2, 1])
+
+
+def test_empirical_variogram_pools_time_steps_and_skips_nan():
+    xy = np.array([[0.0, 0.0], [1000.0, 0.0], [2000.0, 0.0]])
+    vals = np.array([[0.0, 1.0, 3.0], [0.0, np.nan, 3.0]])
+    emp = empirical_variogram(xy, vals, n_lags=2, max_distance=2000.0)
+    np.testing.assert_allclose(emp.gamma, [1.25, 4.5])
+    np.testing.assert_array_equal(emp.count, [2, 2])
+
+
+def test_empirical_matches_gstools_estimator():
+    import gstools as gs
+
+    rng = np.random.default_rng(4)
+    xy = rng.random((60, 2)) * 1e4
+    z = rng.normal(size=60)
+    edges = np.linspace(0, 5000.0, 6)
+    emp = empirical_variogram(xy, z, n_lags=5, max_distance=5000.0)
+    _, g_ref, cnt = gs.vario_estimate((xy[:, 0], xy[:, 1]), z, edges, return_counts=True)
+    np.testing.assert_allclose(emp.gamma, g_ref[cnt > 0], rtol=1e-12)
+    np.testing.assert_array_equal(emp.count, cnt[cnt > 0])
+
+
+def _synthetic(model="spherical", n=400, seed=0):
+    import gstools as gs
+
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 1e5
+    truth = Variogram(model, 20.0, 30_000.0, 2.0)
+    srf = gs.SRF(truth.to_gstools(), seed=seed)
+    z = np.asarray(srf((xy[:, 0], xy[:, 1])))
+    return xy, z, truth
+
+
+def test_fit_recovers_exact_model_from_its_own_curve(monkeypatch):
+    # When the empirical semivariogram *is* the model, WLS must return the model.
+    xy, z, truth = _synthetic()
+    import netsim.variogram as vm
+
+    emp = vm.empirical_variogram(xy, z, n_lags=15, max_distance=60_000.0)
+    exact = vm.EmpiricalVariogram(emp.lag, truth.gamma(emp.lag), emp.count, emp.bin_edges)
+    monkeypatch.setattr(vm, "empirical_variogram", lambda *a, **k: exact)
+    fit = vm.fit_variogram(xy, z, "spherical", n_lags=15, max_distance=60_000.0)
+    assert fit.success
+    assert fit.variogram.psill == pytest.approx(20.0, rel=1e-6)
+    assert fit.variogram.range == pytest.approx(30_000.0, rel=1e-6)
+    assert fit.variogram.nugget == pytest.approx(2.0, rel=1e-5)
+    assert fit.weighted_sse < 1e-12
+
+
+def test_fit_simulated_field_is_plausible_and_honours_fixed_and_bounds():
+    xy, z, _ = _synthetic()
+    fit = fit_variogram(xy, z, "spherical", n_lags=15, max_distance=60_000.0)
+    assert fit.success and fit.r_squared > 0.8
+    assert 10_000 < fit.variogram.range < 80_000
+    fixed = fit_variogram(xy, z, "exponential", fixed={"nugget": 0.0}, bounds={"range": (5e3, 2e4)})
+    assert fixed.variogram.nugget == 0.0
+    assert 5e3 <= fixed.variogram.range <= 2e4
+    assert fixed.free == ("psill", "range")
+    with pytest.raises(VariogramError, match="unknown parameter"):
+        fit_variogram(xy, z, fixed={"sill": 1.0})
+
+
+def test_fit_cressie_objective_is_minimised():
+    xy, z, _ = _synthetic(seed=3)
+    fit = fit_variogram(xy, z, "gaussian", n_lags=12)
+    emp = fit.empirical
+
+    def crit(v):
+        g = v.gamma(emp.lag)
+        return float(np.sum(emp.count * (emp.gamma / g - 1.0) ** 2))
+
+    best = crit(fit.variogram)
+    assert best == pytest.approx(fit.weighted_sse, rel=1e-9)
+    v = fit.variogram
+    for d in (0.97, 1.03):
+        for field in ("psill", "range", "nugget"):
+            kw = v.to_dict()
+            kw[field] = kw[field] * d if kw[field] > 0 else 1e-3
+            assert crit(Variogram(**kw)) >= best - 1e-9
+
+
+def test_models_tuple():
+    assert MODELS == ("spherical", "exponential", "gaussian", "linear", "power", "matern")
+    assert math.isclose(Variogram("linear", 4.0, 2.0).to_pykrige()["variogram_parameters"]["slope"], 2.0)
