@@ -362,9 +362,9 @@ def _changes_chart(summary: dict, path: Path) -> None:
     means = np.array([r["difference"]["mean"] for r in rows])
     lo = np.array([r["difference"]["p05"] for r in rows])
     hi = np.array([r["difference"]["p95"] for r in rows])
-    colours = ["#0072B2" if (a > 0 or b < 0) else "#999999" for a, b in zip(lo, hi, strict=True)]
-    ax.errorbar(means, y, xerr=[means - lo, hi - means], fmt="none", ecolor=colours, capsize=3)
-    ax.scatter(means, y, c=colours, zorder=3)
+    for yi, m, a, b in zip(y, means, lo, hi, strict=True):
+        colour = "#0072B2" if (a > 0 or b < 0) else "#999999"  # clear change / interval spans 0
+        ax.errorbar([m], [yi], xerr=[[m - a], [b - m]], fmt="o", color=colour, capsize=3)
     ax.axvline(0.0, color="black", lw=0.8)
     ax.set_yticks(y, [f"{r['label']} [{r['units']}]" for r in rows], fontsize=8)
     ax.set_xlabel("scenario − baseline (mean and 90% interval over realisations)")
