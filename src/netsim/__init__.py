@@ -38,6 +38,7 @@ from netsim.grid import Grid
 from netsim.rasters import read_raster, write_raster
 # --- truth world and scenarios (truth.py, scenario.py, run.py) ---
 from netsim.scenario import Scenario, load_scenario  # scenario helper
+from netsim.truth import TruthSettings, TruthWorld  # truth helper
 # --- maps (maps.py, webmap.py) ---
 from netsim.maps import static_map
 from netsim.webmap import build_web_map
@@ -60,6 +61,8 @@ __all__ = [
     "HourlyReadings",
     "NetsimError",
     "Scenario",
+    "TruthSettings",
+    "TruthWorld",
     "load_scenario",
     "Network",
     "__version__",

@@ -1,0 +1,869 @@
+"""The synthetic "true" Beijing: a seeded, calibrated year of the six pollutants.
+
+netsim's scenario runs are observing-system simulation experiments: a network
+measures a known truth, and its statistics and maps are compared with the
+truth.  This module builds that truth.
+
+Model
+-----
+For pollutant ``p``, day ``d`` and point ``x`` (EPSG:32650 metres) the daily
+mean concentration (µg/m³, CO mg/m³) of realisation ``r`` is::
+
+    c_p(d, x) = B_p(x) · T_p(d) · A_p(d, x)
+
+* ``B_p(x) = S_p(x) + R_p(x)``: the annual pattern.  ``S_p`` is a smooth
+  surface through calibration *anchors* (the stations of the 2020 network plus a
+  few mountain pseudo-anchors in the north and west), interpolated by a
+  thin-plate spline with a linear trend in log space (so the large-scale
+  south/south-east-high, north/north-west-low gradient is a trend and every
+  anchor is honoured).  ``R_p`` is the roadside increment near the approximate
+  major roads of :mod:`netsim.truth_roads` (``amplitude · exp(−d/decay)``;
+  for O3 a multiplicative titration deficit).  Traffic stations add a
+  station-level kerbside increment in :meth:`TruthRealisation.sample_hourly`.
+* ``T_p(d)``: the city-wide daily factor, normalised to mean 1 over the year:
+  a seasonal cycle (heating-season particles, SO2, CO; summer O3), a regional
+  stagnation index shared by the primary pollutants (AR(1) plus multi-day
+  episodes that build up and end abruptly, more frequent in the heating season),
+  pollutant-specific AR(1) noise and rare spring dust days (PM10).
+* ``A_p(d, x)``: a multiplicative, spatially correlated anomaly with mean 1,
+  ``exp(s₀ φ₀(x) − s₀²/2) · exp(s Σ_k a_k(d) φ_k(x) − s² v(x)/2)``, where
+  ``φ₀ … φ_K`` are seeded unit-variance Gaussian random fields (randomisation
+  method, :mod:`netsim.truth_fields`; evaluable at grid cells and stations
+  alike), ``a_k(d)`` AR(1) daily coefficients with variance ``1/K`` (partly
+  shared between pollutants) and ``v(x) = Σ_k φ_k(x)²/K`` their conditional
+  variance — so ``E[A] = 1`` exactly and the mean over realisations reproduces
+  the calibrated pattern.  ``φ₀`` is a persistent (annual) anomaly.
+
+Hourly values exist only at stations (:meth:`TruthRealisation.sample_hourly`):
+daily value × diurnal profile (O3 afternoon peak stronger in summer; NO2 and
+CO rush hours; particles night-time maximum) × hourly AR(1) fluctuation
+(keyed by location, so co-located instruments see the same truth), then
+instrument error (:data:`INSTRUMENTS`) and missing hours.
+
+Random numbers
+--------------
+Everything is drawn from :class:`numpy.random.SeedSequence` entropy lists built
+from ``(seed, r, tag, …)`` with string keys hashed by ``zlib.crc32`` (never
+Python's salted ``hash``).  The truth of realisation ``r`` depends only on
+``(seed, r)``; a station's hourly fluctuation only on ``(seed, r, location)``
+and its measurement error and missing hours only on
+``(seed, r, station_id, location)`` — so unchanged stations read identically in
+baseline and scenario runs (common random numbers).
+
+Memory
+------
+Daily fields are (n_days, n_cells) float32 (≈ 24 MB per pollutant on the 1 km
+grid), computed lazily per pollutant; hourly values are only made at stations.
+
+References
+----------
+Beijing Ecology and Environment Statement 2020 (``beijing_2020_statement.md``)
+for the calibration targets; ``standards.md`` §1–3 for the statistics the
+calibration reproduces; GB 3095-2012 day definition (Beijing time).
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import math
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from scipy.interpolate import RBFInterpolator
+from scipy.signal import lfilter
+
+from netsim.crs import lonlat_to_xy
+from netsim.errors import NetworkError, ScenarioError
+from netsim.pollutants import POLLUTANT_NAMES, pollutant
+from netsim.truth_fields import SpectralField
+from netsim.truth_roads import road_weight
+
+__all__ = [
+    "CALIBRATIONS",
+    "INSTRUMENTS",
+    "InstrumentClass",
+    "TruthParameters",
+    "TruthRealisation",
+    "TruthSettings",
+    "TruthWorld",
+    "diurnal_profiles",
+    "load_calibration",
+]
+
+ANCHORED: tuple[str, ...] = ("PM2.5", "NO2", "PM10", "SO2")
+"""Pollutants whose anchor values are fitted individually (district values exist)."""
+
+CITY_NORMALISERS: dict[str, float] = {"PM2.5": 38.0, "NO2": 29.0}
+"""Published 2020 city means used to make the CO/O3 anchor rules dimensionless."""
+
+CALIBRATIONS: dict[str, str] = {
+    "beijing_2020": "calibration_2020.json",
+    "calibration_2020": "calibration_2020.json",
+}
+"""Calibrations shipped in ``netsim/data`` (name -> file)."""
+
+
+# ----------------------------------------------------------------------------
+# Instruments
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstrumentClass:
+    """Measurement-error model of a class of instruments.
+
+    measured = truth × (1 + (bias_pct + b_unit)/100) × (1 + noise_pct/100 · ε),
+    clipped at 0, with ``ε ~ N(0, 1)`` per hour and ``b_unit ~ N(0, unit_bias_sd_pct²)``
+    per instrument (per station, realisation and pollutant).
+
+    Attributes
+    ----------
+    noise_pct
+        Standard deviation of the hourly random error, % of the true value.
+    bias_pct
+        Systematic bias of the class, % of the true value.
+    unit_bias_sd_pct
+        Standard deviation of the instrument-to-instrument bias, %.  Not applied
+        when a station overrides ``bias_pct``.
+    missing_pct
+        Share of hours lost at random, %.
+    outages_per_year
+        Expected number of multi-hour outages (all pollutants of the station).
+    outage_hours
+        (min, max) length of an outage, hours (uniform).
+    """
+
+    noise_pct: float
+    bias_pct: float
+    unit_bias_sd_pct: float = 0.0
+    missing_pct: float = 0.0
+    outages_per_year: float = 0.0
+    outage_hours: tuple[int, int] = (2, 24)
+
+
+INSTRUMENTS: dict[str, InstrumentClass] = {
+    # Automatic reference analysers (beta attenuation / TEOM, chemiluminescence,
+    # UV photometry): a few % hourly error, QA/QC keeps bias within ~2 %;
+    # national platform data capture is typically > 95 %.
+    "reference": InstrumentClass(
+        noise_pct=3.0,
+        bias_pct=0.0,
+        unit_bias_sd_pct=2.0,
+        missing_pct=1.0,
+        outages_per_year=2.0,
+        outage_hours=(2, 24),
+    ),
+    # Low-cost optical PM / electrochemical gas sensors after field calibration:
+    # typically 15–30 % hourly error and a positive humidity-driven bias.
+    "lowcost": InstrumentClass(
+        noise_pct=20.0,
+        bias_pct=10.0,
+        unit_bias_sd_pct=8.0,
+        missing_pct=3.0,
+        outages_per_year=6.0,
+        outage_hours=(2, 48),
+    ),
+}
+"""Instrument classes by name (``Network.stations["instrument"]``)."""
+
+
+# ----------------------------------------------------------------------------
+# Parameters (the calibration) and settings
+# ----------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Anchor(_Strict):
+    """A point where the annual pattern is pinned (a station or a mountain pseudo-anchor)."""
+
+    id: str
+    lon: float
+    lat: float
+    group: str = Field(
+        description="urban, border_south, border_north, border_east, background, mountain"
+    )
+
+
+class RoadParameters(_Strict):
+    """Roadside increment ``amplitude · exp(−d/decay_m)`` (units of the pollutant)."""
+
+    decay_m: float = 150.0
+    amplitude: dict[str, float] = Field(
+        default_factory=lambda: {"PM2.5": 2.0, "PM10": 5.0, "NO2": 15.0, "SO2": 0.0, "CO": 0.1}
+    )
+    o3_titration: float = Field(0.3, description="O3 deficit at the road, fraction of background")
+
+
+class KerbParameters(_Strict):
+    """Kerbside increment of ``traffic`` stations (added to the pattern at the station)."""
+
+    pm25: float = 1.0
+    no2: float = 10.0
+    pm10_per_pm25: float = 2.0
+    co_per_no2: float = 0.015
+    so2: float = 0.0
+    o3_factor: float = Field(0.85, description="multiplier of O3 at traffic stations")
+
+    def increment(self, p: str) -> float:
+        return {
+            "PM2.5": self.pm25,
+            "NO2": self.no2,
+            "PM10": self.pm10_per_pm25 * self.pm25,
+            "CO": self.co_per_no2 * self.no2,
+            "SO2": self.so2,
+            "O3": 0.0,
+        }[p]
+
+
+def _per_pollutant(values: dict[str, float]) -> Any:
+    return Field(default_factory=lambda: dict(values))
+
+
+class TemporalParameters(_Strict):
+    """City-wide daily factor ``T_p(d)`` (log units unless stated)."""
+
+    sigma_e: float = Field(0.95, description="sd of the AR(1) regional stagnation index")
+    rho_e: float = Field(0.7, description="lag-1 correlation of the stagnation index")
+    episode_rate_winter: float = Field(0.07, description="episode starts per day, mid-January")
+    episode_rate_summer: float = Field(0.015, description="episode starts per day, mid-July")
+    episode_amplitude: float = Field(0.5, description="mean peak of an episode (exponential)")
+    episode_days: tuple[int, int] = (2, 6)
+    seasonal_amplitude: dict[str, float] = _per_pollutant(
+        {"PM2.5": 0.3, "PM10": 0.2, "NO2": 0.25, "SO2": 0.45, "CO": 0.35, "O3": 0.7}
+    )
+    winter_peak_day: float = Field(15.0, description="day of year of the heating-season maximum")
+    o3_peak_day: float = Field(170.0, description="day of year of the O3 maximum")
+    loading: dict[str, float] = _per_pollutant(
+        {"PM2.5": 1.0, "PM10": 0.85, "NO2": 0.5, "SO2": 0.6, "CO": 0.85, "O3": 0.0}
+    )
+    o3_loading_summer: float = 0.1
+    o3_loading_winter: float = -0.15
+    sigma: dict[str, float] = _per_pollutant(
+        {"PM2.5": 0.12, "PM10": 0.18, "NO2": 0.18, "SO2": 0.22, "CO": 0.12, "O3": 0.15}
+    )
+    rho: float = Field(0.5, description="lag-1 correlation of the pollutant-specific noise")
+    dust_rate: float = Field(0.02, description="dust days per day in March–May")
+    dust_pm10: float = Field(1.0, description="log enhancement of PM10 on a dust day")
+    dust_pm25: float = Field(0.3, description="log enhancement of PM2.5 on a dust day")
+
+
+class AnomalyParameters(_Strict):
+    """Spatially correlated multiplicative anomalies ``A_p(d, x)``."""
+
+    model: str = "exponential"
+    n_basis: int = Field(6, ge=1, le=64)
+    n_modes: int = Field(512, ge=16)
+    len_daily_m: float = 40_000.0
+    len_persistent_m: float = 25_000.0
+    rho_coef: float = Field(0.6, description="lag-1 correlation of the daily coefficients")
+    shared: float = Field(0.7, description="share of coefficient variance common to pollutants")
+    s_daily: dict[str, float] = _per_pollutant(
+        {"PM2.5": 0.25, "PM10": 0.28, "NO2": 0.3, "SO2": 0.35, "CO": 0.25, "O3": 0.15}
+    )
+    s_persistent: dict[str, float] = _per_pollutant(
+        {"PM2.5": 0.04, "PM10": 0.04, "NO2": 0.05, "SO2": 0.05, "CO": 0.04, "O3": 0.03}
+    )
+
+
+class HourlyParameters(_Strict):
+    """Hourly fluctuation at stations (log sd, AR(1) in hours) and O3 diurnal amplitude."""
+
+    sigma: dict[str, float] = _per_pollutant(
+        {"PM2.5": 0.15, "PM10": 0.2, "NO2": 0.2, "SO2": 0.25, "CO": 0.12, "O3": 0.12}
+    )
+    rho: float = 0.85
+    o3_diurnal_winter: float = 0.45
+    o3_diurnal_summer: float = 0.8
+
+
+class TruthParameters(_Strict):
+    """All parameters of the truth world (what a calibration file stores).
+
+    ``values`` holds the anchor values of :data:`ANCHORED` pollutants, in the
+    order of ``anchors``; CO and O3 follow from them (``co_level``, ``o3_level``):
+    ``CO_a = co_level · (w PM2.5_a/38 + (1−w) NO2_a/29)`` and
+    ``O3_a = o3_level · (NO2_a/29)^o3_no2_exponent`` (titration: less O3 where
+    more NO2).
+    """
+
+    anchors: tuple[Anchor, ...]
+    values: dict[str, tuple[float, ...]]
+    co_level: float = 0.75
+    co_pm25_weight: float = 0.6
+    o3_level: float = 60.0
+    o3_no2_exponent: float = -0.3
+    pattern_clip: tuple[float, float] = (0.6, 1.1)
+    roads: RoadParameters = Field(default_factory=RoadParameters)
+    kerb: KerbParameters = Field(default_factory=KerbParameters)
+    temporal: TemporalParameters = Field(default_factory=TemporalParameters)
+    anomaly: AnomalyParameters = Field(default_factory=AnomalyParameters)
+    hourly: HourlyParameters = Field(default_factory=HourlyParameters)
+
+    def anchor_values(self, p: str) -> np.ndarray:
+        """Anchor values (n_anchors,) of pollutant ``p`` (CO/O3 derived)."""
+        if p in ANCHORED:
+            return np.asarray(self.values[p], dtype=float)
+        pm, no2 = self.anchor_values("PM2.5"), self.anchor_values("NO2")
+        if p == "CO":
+            w = self.co_pm25_weight
+            return self.co_level * (
+                w * pm / CITY_NORMALISERS["PM2.5"] + (1 - w) * no2 / CITY_NORMALISERS["NO2"]
+            )
+        if p == "O3":
+            return self.o3_level * (no2 / CITY_NORMALISERS["NO2"]) ** self.o3_no2_exponent
+        raise KeyError(p)
+
+
+def _resolve_calibration(name: str) -> Path | Any:
+    if name in CALIBRATIONS:
+        return resources.files("netsim") / "data" / CALIBRATIONS[name]
+    path = Path(name)
+    if path.suffix.lower() == ".json" or path.exists():
+        return path
+    raise ScenarioError(
+        f"truth.calibration: unknown calibration {name!r}; use one of "
+        f"{', '.join(CALIBRATIONS)} or a path to a calibration .json file"
+    )
+
+
+def load_calibration(name: str = "beijing_2020") -> dict[str, Any]:
+    """Read a calibration file (shipped name or path) as a dict.
+
+    The file holds ``parameters`` (:class:`TruthParameters`), ``targets``,
+    ``achieved``, ``script_version`` and provenance (written by
+    ``python -m netsim.calibration``).
+
+    Raises
+    ------
+    ScenarioError
+        Unknown name, unreadable file or invalid parameters.
+    """
+    src = _resolve_calibration(name)
+    try:
+        text = src.read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError) as exc:
+        raise ScenarioError(
+            f"truth.calibration: cannot read {src} ({exc.strerror or exc}); give an existing "
+            "calibration .json or run `python -m netsim.calibration`"
+        ) from None
+    try:
+        data = json.loads(text)
+        TruthParameters.model_validate(data["parameters"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ScenarioError(
+            f"truth.calibration: {src} is not a netsim calibration file ({first}); "
+            "regenerate it with `python -m netsim.calibration`"
+        ) from None
+    return data
+
+
+class TruthSettings(BaseModel):
+    """Settings of a truth world (what a scenario's ``truth:`` section gives).
+
+    Attributes
+    ----------
+    seed
+        Seed of every random draw (non-negative integer).
+    year
+        Calendar year simulated (day and hour axes; 2020 has 366 days).
+    calibration
+        Shipped calibration name (:data:`CALIBRATIONS`) or path to a calibration JSON.
+    anomaly_strength
+        Multiplier of the random anomaly amplitudes (1 = calibrated, 0 = none).
+    roads
+        Include roadside increments near major roads (kerbside increments of
+        traffic stations are always applied).
+    measurement_error
+        Apply instrument error to station readings.
+    missing_data
+        Drop hours at random / in outages according to the instrument class.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(2020, ge=0)
+    year: int = Field(2020, ge=1900, le=2100)
+    calibration: str = Field("beijing_2020", min_length=1)
+    anomaly_strength: float = Field(1.0, ge=0, allow_inf_nan=False)
+    roads: bool = True
+    measurement_error: bool = True
+    missing_data: bool = True
+
+
+# ----------------------------------------------------------------------------
+# Random numbers
+# ----------------------------------------------------------------------------
+
+_TAG_TEMPORAL = 1
+_TAG_BASIS = 2
+_TAG_HOURLY = 3
+_TAG_INSTRUMENT = 4
+_TAG_OUTAGE = 5
+
+
+def _key(value: str) -> int:
+    """Stable 32-bit key of a string (``zlib.crc32`` of its UTF-8 bytes)."""
+    return zlib.crc32(value.encode("utf-8"))
+
+
+def _rng(*entropy: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(e) for e in entropy])))
+
+
+def _location_key(x: float, y: float) -> tuple[int, int]:
+    """Location quantised to whole metres (non-negative in UTM 50N over Beijing)."""
+    return int(np.rint(x)) & 0xFFFFFFFF, int(np.rint(y)) & 0xFFFFFFFF
+
+
+def _ar1(
+    rng: np.random.Generator, shape: tuple[int, ...], rho: float, dtype=np.float64
+) -> np.ndarray:
+    """Stationary unit-variance AR(1) series along the last axis."""
+    z = rng.standard_normal((*shape[:-1], shape[-1] + 1)).astype(dtype, copy=False)
+    zi = (rho * z[..., :1]).astype(dtype)
+    out, _ = lfilter([math.sqrt(1.0 - rho * rho)], [1.0, -rho], z[..., 1:], axis=-1, zi=zi)
+    return out.astype(dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------
+# Temporal structure
+# ----------------------------------------------------------------------------
+
+
+def _days_in_year(year: int) -> int:
+    return 366 if calendar.isleap(year) else 365
+
+
+def _winter_weight(n_days: int, peak_day: float) -> np.ndarray:
+    t = np.arange(n_days) + 0.5
+    return 0.5 * (1.0 + np.cos(2.0 * np.pi * (t - peak_day) / n_days))
+
+
+def _temporal_factors(
+    par: TemporalParameters, seed: int, r: int, n_days: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Daily factors ``T_p(d)`` (mean 1 over the year) and the stagnation index ``E(d)``."""
+    rng = _rng(seed, r, _TAG_TEMPORAL)
+    w = _winter_weight(n_days, par.winter_peak_day)
+    e = par.sigma_e * _ar1(rng, (n_days,), par.rho_e)
+    # Episodes: build up linearly over L days, end abruptly (cold front).
+    rate = par.episode_rate_winter * w + par.episode_rate_summer * (1.0 - w)
+    starts = np.flatnonzero(rng.random(n_days) < rate)
+    lengths = rng.integers(par.episode_days[0], par.episode_days[1] + 1, size=len(starts))
+    peaks = rng.exponential(par.episode_amplitude, size=len(starts))
+    for s, length, a in zip(starts, lengths, peaks, strict=True):
+        stop = min(n_days, s + length)
+        e[s:stop] += a * (np.arange(1, stop - s + 1) / length)
+    # Spring dust (March–May, day-of-year 60–151).
+    doy = np.arange(n_days)
+    dust = (rng.random(n_days) < par.dust_rate) & (doy >= 59) & (doy < 151)
+    o3_season = np.cos(2.0 * np.pi * (doy + 0.5 - par.o3_peak_day) / n_days)
+    factors: dict[str, np.ndarray] = {}
+    for p in POLLUTANT_NAMES:
+        prng = _rng(seed, r, _TAG_TEMPORAL, _key(p))
+        noise = par.sigma[p] * _ar1(prng, (n_days,), par.rho)
+        if p == "O3":
+            loading = par.o3_loading_summer * (1.0 - w) + par.o3_loading_winter * w
+            log_t = par.seasonal_amplitude[p] * o3_season + loading * e + noise
+        else:
+            log_t = par.seasonal_amplitude[p] * (2.0 * w - 1.0) + par.loading[p] * e + noise
+        if p == "PM10":
+            log_t = log_t + par.dust_pm10 * dust
+        elif p == "PM2.5":
+            log_t = log_t + par.dust_pm25 * dust
+        t = np.exp(log_t - log_t.max())
+        factors[p] = t / t.mean()
+    return factors, e
+
+
+def diurnal_profiles(p: str, n_days: int, par: HourlyParameters) -> np.ndarray:
+    """Diurnal profile (n_days, 24) of pollutant ``p``, mean 1 over each day.
+
+    Hour ``h`` is h:00–h+1:00 Beijing time.  Particles peak at night (≈ 23 h)
+    with an afternoon minimum; NO2 and CO add a morning rush-hour peak
+    (≈ 08 h) to the evening maximum; SO2 peaks near noon (mixing-down of
+    elevated plumes); O3 peaks mid-afternoon (≈ 15 h) with a summer amplitude
+    larger than the winter one.
+    """
+    h = np.arange(24) + 0.5
+    cos = lambda peak: np.cos(2.0 * np.pi * (h - peak) / 24.0)  # noqa: E731
+    rush = np.exp(-(((h - 8.0) / 1.5) ** 2))
+    if p == "O3":
+        w = _winter_weight(n_days, 15.0)
+        amp = par.o3_diurnal_winter * w + par.o3_diurnal_summer * (1.0 - w)
+        prof = np.exp(amp[:, None] * cos(15.0)[None, :])
+        return prof / prof.mean(axis=1, keepdims=True)
+    shapes = {
+        "PM2.5": 1.0 + 0.15 * cos(23.0),
+        "PM10": 1.0 + 0.18 * cos(22.0),
+        "NO2": 1.0 + 0.25 * cos(22.0) + 0.12 * rush,
+        "CO": 1.0 + 0.2 * cos(22.0) + 0.06 * rush,
+        "SO2": 1.0 + 0.15 * cos(11.0),
+    }
+    prof = shapes[p] / shapes[p].mean()
+    return np.broadcast_to(prof, (n_days, 24))
+
+
+# ----------------------------------------------------------------------------
+# World and realisations
+# ----------------------------------------------------------------------------
+
+
+def _canonical(p: str) -> str:
+    return pollutant(p).name
+
+
+def _check_xy(xy: np.ndarray) -> np.ndarray:
+    arr = np.asarray(xy, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"xy must have shape (n, 2) (EPSG:32650 metres), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("xy contains NaN or infinite coordinates")
+    return arr
+
+
+class TruthWorld:
+    """A calibrated synthetic Beijing from which seeded realisations are drawn.
+
+    Parameters
+    ----------
+    grid
+        :class:`netsim.grid.Grid` for gridded daily fields, or ``None`` for a
+        stations-only world (``at_points`` and ``sample_hourly`` still work).
+    settings
+        :class:`TruthSettings` (default: seed 2020, the 2020 calibration).
+
+    Examples
+    --------
+    >>> world = TruthWorld(Grid.for_beijing(1000), TruthSettings(seed=1))   # doctest: +SKIP
+    >>> truth = world.realise(0)
+    >>> truth.annual_mean("PM2.5").shape == (world.grid.n_cells,)
+    """
+
+    def __init__(
+        self,
+        grid: Any | None = None,
+        settings: TruthSettings | None = None,
+        *,
+        parameters: TruthParameters | None = None,
+    ) -> None:
+        self.grid = grid
+        self.settings = settings or TruthSettings()
+        if parameters is None:
+            self.calibration = load_calibration(self.settings.calibration)
+            parameters = TruthParameters.model_validate(self.calibration["parameters"])
+        else:
+            self.calibration = {"parameters": parameters.model_dump(mode="json")}
+        self.parameters: TruthParameters = parameters
+        self.year = self.settings.year
+        self.n_days = _days_in_year(self.year)
+        self.n_hours = 24 * self.n_days
+        lon = np.array([a.lon for a in parameters.anchors])
+        lat = np.array([a.lat for a in parameters.anchors])
+        self.anchor_xy = np.column_stack(lonlat_to_xy(lon, lat))
+        self._patterns: dict[str, tuple[RBFInterpolator, float, float]] = {}
+        self._grid_base: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------ pattern
+    def _pattern(self, p: str) -> tuple[RBFInterpolator, float, float]:
+        if p not in self._patterns:
+            v = self.parameters.anchor_values(p)
+            if np.any(~np.isfinite(v)) or np.any(v <= 0):
+                raise ScenarioError(f"truth.calibration: anchor values of {p} must be positive")
+            rbf = RBFInterpolator(
+                self.anchor_xy / 1000.0, np.log(v), kernel="thin_plate_spline", degree=1
+            )
+            lo, hi = self.parameters.pattern_clip
+            self._patterns[p] = (rbf, lo * float(v.min()), hi * float(v.max()))
+        return self._patterns[p]
+
+    def pattern_at(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
+        """Annual background pattern ``S_p`` (n,) at points (no roads), units of the pollutant."""
+        p = _canonical(pollutant)
+        xy = _check_xy(xy)
+        rbf, lo, hi = self._pattern(p)
+        return np.clip(np.exp(rbf(xy / 1000.0)), lo, hi)
+
+    def base_at(
+        self, xy: np.ndarray, pollutant: str, *, traffic: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Annual pattern with roadside increments ``B_p = S_p + R_p`` (n,) at points.
+
+        ``traffic`` (bool (n,)) adds the kerbside increment of traffic stations.
+        """
+        p = _canonical(pollutant)
+        xy = _check_xy(xy)
+        base = self.pattern_at(xy, p)
+        par = self.parameters
+        if self.settings.roads:
+            w = road_weight(xy, par.roads.decay_m)
+            if p == "O3":
+                base = base * (1.0 - par.roads.o3_titration * w)
+            else:
+                base = base + par.roads.amplitude.get(p, 0.0) * w
+        if traffic is not None and np.any(traffic):
+            traffic = np.asarray(traffic, dtype=bool)
+            if p == "O3":
+                base = np.where(traffic, base * par.kerb.o3_factor, base)
+            else:
+                base = base + traffic * par.kerb.increment(p)
+        return base
+
+    def grid_base(self, pollutant: str) -> np.ndarray:
+        """``B_p`` at the grid cells (n_cells,), cached."""
+        p = _canonical(pollutant)
+        if p not in self._grid_base:
+            self._grid_base[p] = self.base_at(self._require_grid().targets(), p)
+        return self._grid_base[p]
+
+    def _require_grid(self) -> Any:
+        if self.grid is None:
+            raise ValueError(
+                "this TruthWorld has no grid; build it with TruthWorld(grid, settings)"
+            )
+        return self.grid
+
+    # ------------------------------------------------------------ realisations
+    def realise(self, r: int) -> TruthRealisation:
+        """Realisation ``r`` (non-negative int); depends only on ``(settings.seed, r)``."""
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0:
+            raise ValueError(f"realisation index must be a non-negative integer, got {r!r}")
+        return TruthRealisation(self, int(r))
+
+
+class TruthRealisation:
+    """One realisation of the truth world (see :class:`TruthWorld`)."""
+
+    def __init__(self, world: TruthWorld, r: int) -> None:
+        self.world = world
+        self.r = r
+        self.seed = world.settings.seed
+        an = world.parameters.anomaly
+        self._basis = [
+            SpectralField.draw(
+                _rng(self.seed, r, _TAG_BASIS, k),
+                an.len_persistent_m if k == 0 else an.len_daily_m,
+                model=an.model,
+                n_modes=an.n_modes,
+            )
+            for k in range(an.n_basis + 1)
+        ]
+        self._daily: dict[str, np.ndarray] = {}
+
+    @property
+    def n_days(self) -> int:
+        return self.world.n_days
+
+    # ------------------------------------------------------------ ingredients
+    @cached_property
+    def _temporal(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        return _temporal_factors(self.world.parameters.temporal, self.seed, self.r, self.n_days)
+
+    def temporal_factor(self, pollutant: str) -> np.ndarray:
+        """City-wide daily factor ``T_p(d)`` (n_days,), mean 1."""
+        return self._temporal[0][_canonical(pollutant)]
+
+    @cached_property
+    def _coefficients(self) -> dict[str, np.ndarray]:
+        an = self.world.parameters.anomaly
+        k, n = an.n_basis, self.n_days
+        shared = _ar1(_rng(self.seed, self.r, _TAG_BASIS, 1000), (k, n), an.rho_coef)
+        out = {}
+        for p in POLLUTANT_NAMES:
+            own = _ar1(_rng(self.seed, self.r, _TAG_BASIS, 1001, _key(p)), (k, n), an.rho_coef)
+            c = 0.0 if p == "O3" else an.shared
+            a = (math.sqrt(c) * shared + math.sqrt(1.0 - c) * own) / math.sqrt(k)
+            out[p] = np.ascontiguousarray(a.T, dtype=np.float32)  # (n_days, K)
+        return out
+
+    def basis_at(self, xy: np.ndarray) -> np.ndarray:
+        """Basis fields (K+1, n) at points; row 0 is the persistent field."""
+        xy = _check_xy(xy)
+        return np.stack([f.at_points(xy) for f in self._basis])
+
+    @cached_property
+    def _grid_basis(self) -> np.ndarray:
+        grid = self.world._require_grid()
+        mask = np.asarray(grid.mask)
+        xs, ys = np.asarray(grid.x_centres), np.asarray(grid.y_centres)
+        out = np.empty((len(self._basis), int(mask.sum())), dtype=np.float32)
+        for i, f in enumerate(self._basis):
+            out[i] = f.on_lattice(xs, ys)[mask]
+        return out
+
+    def _field(self, p: str, base: np.ndarray, basis: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """``B · T · A`` (n_days, n) from base (n,) and basis (K+1, n)."""
+        an = self.world.parameters.anomaly
+        strength = self.world.settings.anomaly_strength
+        s_d = strength * an.s_daily[p]
+        s_0 = strength * an.s_persistent[p]
+        phi0 = basis[0].astype(np.float64)
+        phi = basis[1:].astype(dtype, copy=False)
+        v = (phi.astype(np.float64) ** 2).sum(axis=0) / phi.shape[0]
+        scale = base * np.exp(s_0 * phi0 - 0.5 * s_0 * s_0 - 0.5 * s_d * s_d * v)
+        g = self._coefficients[p].astype(dtype, copy=False) @ phi  # (n_days, n)
+        g *= dtype(s_d)
+        np.exp(g, out=g)
+        g *= self.temporal_factor(p).astype(dtype)[:, None]
+        g *= scale.astype(dtype)[None, :]
+        return g
+
+    # ------------------------------------------------------------ public API
+    def daily(self, pollutant: str) -> np.ndarray:
+        """Daily mean truth on the grid, (n_days, grid.n_cells) float32, ``grid.targets()`` order.
+
+        Units µg/m³ (CO mg/m³).  Cached per pollutant; read-only.
+        """
+        p = _canonical(pollutant)
+        if p not in self._daily:
+            arr = self._field(p, self.world.grid_base(p), self._grid_basis)
+            arr.setflags(write=False)
+            self._daily[p] = arr
+        return self._daily[p]
+
+    def annual_mean(self, pollutant: str) -> np.ndarray:
+        """Annual mean truth (n_cells,) float64: mean of :meth:`daily` over the year."""
+        return self.daily(pollutant).mean(axis=0, dtype=np.float64)
+
+    def release(self, pollutant: str | None = None) -> None:
+        """Drop cached daily fields (all, or one pollutant) to free memory."""
+        if pollutant is None:
+            self._daily.clear()
+        else:
+            self._daily.pop(_canonical(pollutant), None)
+
+    def at_points(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
+        """Daily mean truth (n_days, n_points) float64 at arbitrary points (EPSG:32650 m).
+
+        Identical to :meth:`daily` at the grid-cell centres (to float32 rounding).
+        """
+        p = _canonical(pollutant)
+        xy = _check_xy(xy)
+        return self._field(p, self.world.base_at(xy, p), self.basis_at(xy), dtype=np.float64)
+
+    def sample_hourly(
+        self,
+        network: Any,
+        *,
+        pollutants: tuple[str, ...] | list[str] | None = None,
+        measurement_error: bool | None = None,
+        missing: bool | None = None,
+    ) -> Any:
+        """Hourly readings of ``network`` measuring this realisation.
+
+        Parameters
+        ----------
+        network
+            :class:`netsim.network.Network`; uses ``station_id, type, x, y,
+            instrument`` and the optional per-station ``noise_pct``/``bias_pct``
+            (NaN = class default).  ``traffic`` stations get the kerbside increment.
+        pollutants
+            Subset of pollutants (default all six).
+        measurement_error, missing
+            Override :class:`TruthSettings` (``False`` gives the error-free truth
+            at the stations, hourly).
+
+        Returns
+        -------
+        netsim.readings.HourlyReadings
+            ``values[p]`` (n_stations, n_hours) float64, NaN = missing hour.
+
+        Raises
+        ------
+        NetworkError
+            A station's instrument class is unknown.
+        """
+        from netsim.readings import HourlyReadings
+
+        settings = self.world.settings
+        err = settings.measurement_error if measurement_error is None else measurement_error
+        miss = settings.missing_data if missing is None else missing
+        st = network.stations
+        ids = np.asarray(st["station_id"], dtype=object).astype(str)
+        xy = np.column_stack([np.asarray(st["x"], float), np.asarray(st["y"], float)])
+        n = len(ids)
+        traffic = np.asarray(st["type"], dtype=object).astype(str) == "traffic"
+        instr_names = (
+            np.asarray(st["instrument"], dtype=object).astype(str)
+            if "instrument" in st
+            else np.full(n, "reference")
+        )
+        classes = []
+        for i, name in enumerate(instr_names):
+            if name not in INSTRUMENTS:
+                raise NetworkError(
+                    f"{getattr(network, 'source', '<network>')} station {ids[i]!r}, field "
+                    f"'instrument': unknown instrument class {name!r}; expected one of "
+                    f"{', '.join(INSTRUMENTS)}"
+                )
+            classes.append(INSTRUMENTS[name])
+        noise_over = _optional_column(st, "noise_pct", n)
+        bias_over = _optional_column(st, "bias_pct", n)
+        locs = [_location_key(x, y) for x, y in xy]
+        sid_keys = [_key(s) for s in ids]
+        names = POLLUTANT_NAMES if pollutants is None else tuple(_canonical(p) for p in pollutants)
+        basis = self.basis_at(xy) if n else np.zeros((len(self._basis), 0))
+        hp = self.world.parameters.hourly
+        nd, nh = self.n_days, self.world.n_hours
+
+        outage = np.zeros((n, nh), dtype=bool)
+        if miss:
+            for i in range(n):
+                c = classes[i]
+                rng = _rng(self.seed, self.r, _TAG_OUTAGE, sid_keys[i], *locs[i])
+                k = rng.poisson(c.outages_per_year * nd / 365.0)
+                starts = rng.integers(0, nh, size=k)
+                lengths = rng.integers(c.outage_hours[0], c.outage_hours[1] + 1, size=k)
+                for s, length in zip(starts, lengths, strict=True):
+                    outage[i, s : s + length] = True
+
+        values: dict[str, np.ndarray] = {}
+        for p in names:
+            daily = self._field(p, self.world.base_at(xy, p, traffic=traffic), basis, np.float64)
+            prof = diurnal_profiles(p, nd, hp)  # (nd, 24)
+            hourly = (daily.T[:, :, None] * prof[None, :, :]).reshape(n, nh)
+            sig, pk = hp.sigma[p], _key(p)
+            for i in range(n):
+                rng = _rng(self.seed, self.r, _TAG_HOURLY, pk, *locs[i])
+                fluct = _ar1(rng, (nh,), hp.rho)
+                hourly[i] *= np.exp(sig * fluct - 0.5 * sig * sig)
+                if err or miss:
+                    c = classes[i]
+                    irng = _rng(self.seed, self.r, _TAG_INSTRUMENT, sid_keys[i], *locs[i], pk)
+                    unit = irng.standard_normal()
+                    eps = irng.standard_normal(nh)
+                    drop = irng.random(nh) < c.missing_pct / 100.0
+                    if err:
+                        noise = c.noise_pct if np.isnan(noise_over[i]) else noise_over[i]
+                        if np.isnan(bias_over[i]):
+                            bias = c.bias_pct + c.unit_bias_sd_pct * unit
+                        else:
+                            bias = bias_over[i]
+                        hourly[i] *= (1.0 + bias / 100.0) * (1.0 + noise / 100.0 * eps)
+                        np.maximum(hourly[i], 0.0, out=hourly[i])
+                    if miss:
+                        hourly[i, drop | outage[i]] = np.nan
+            values[p] = hourly
+        return HourlyReadings(
+            station_ids=ids,
+            year=self.world.year,
+            values=values,
+            source=f"truth seed={self.seed} r={self.r}",
+        )
+
+
+def _optional_column(frame: Any, name: str, n: int) -> np.ndarray:
+    if name not in frame:
+        return np.full(n, np.nan)
+    return np.asarray(frame[name], dtype=float)
