@@ -244,14 +244,14 @@ class Scenario(_Model):
     def _cross_checks(self) -> Scenario:
         if self.truth.year != self.year:
             if "year" in self.truth.model_fields_set:
-                raise ValueError(f"truth.year {self.truth.year} differs from year {self.year}; "
+                raise ValueError(f"truth.year: {self.truth.year} differs from year {self.year}; "
                                  "give the year once, at the top level")
             self.truth = self.truth.model_copy(update={"year": self.year})
         if len(set(self.pollutants)) != len(self.pollutants):
             dup = next(p for p in self.pollutants if self.pollutants.count(p) > 1)
-            raise ValueError(f"pollutants lists {dup!r} twice")
+            raise ValueError(f"pollutants: {dup!r} is listed twice")
         if self.optimise is not None and self.optimise.pollutant not in self.pollutants:
-            raise ValueError(f"optimise.pollutant {self.optimise.pollutant!r} is not among "
+            raise ValueError(f"optimise.pollutant: {self.optimise.pollutant!r} is not among "
                              f"pollutants {self.pollutants}")
         for i, ch in enumerate(self.changes):
             if isinstance(ch, Outage) and ch.start is not None and ch.end is not None:
@@ -373,7 +373,7 @@ class Scenario(_Model):
                 Path.cwd() / p]
         for cand in tried:
             if cand.is_file():
-                return cand
+                return Path(os.path.normpath(cand))
         where = f"{self._source}:{self._lines.get('base_network', '?')}: " if self._source else ""
         raise ScenarioError(
             f"{where}base_network: file {self.base_network!r} not found (looked in "
@@ -519,6 +519,9 @@ def _parse_yaml(text: str, label: str) -> tuple[dict[str, Any], dict[str, int]]:
                             "colons and quotes at that position") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{label}: YAML error: {' '.join(str(exc).split())}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2020-02-30
+        raise ScenarioError(f"{label}: invalid YAML value ({exc}); check dates (YYYY-MM-DD, "
+                            "real calendar days) and numbers") from None
     if data is None:
         raise ScenarioError(f"{label}: the file is empty; a scenario is a YAML mapping, "
                             "e.g. 'name: my_scenario' plus optional changes (see netsim schema)")
@@ -689,7 +692,7 @@ def _to_scenario_error(
     for e in relevant:
         path = _path_str(_clean_loc(tuple(e["loc"])))
         message = _message(e)
-        m = re.match(r"^(changes\[\d+\]): (.*)$", message)
+        m = re.match(r"^([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.*)$", message)
         if not path and m:  # a scenario-level check about one change
             path, message = m.group(1), m.group(2)
         line = line_of(path, lines)
