@@ -1,0 +1,147 @@
+"""`netsim run`: the OSSE orchestration, its run directory and its invariants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netsim.cli import main
+from netsim.run import RunInputs, run_realisation, run_scenario
+from netsim.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIONS = ROOT / "stations" / "beijing_35.csv"
+
+pytestmark = pytest.mark.slow
+
+
+def _scenario(**overrides) -> Scenario:
+    data = {
+        "name": "test_run",
+        "base_network": str(STATIONS),
+        "realisations": 2,
+        "pollutants": ["PM2.5", "NO2"],
+        "grid": {"resolution_m": 5000},
+        "outputs": {"rasters": True, "maps": False, "web_map": False},
+    }
+    data.update(overrides)
+    return Scenario.from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def retire_traffic_run(tmp_path_factory) -> Path:
+    sc = _scenario(name="retire", changes=[{"kind": "remove", "type": "traffic"}])
+    out = tmp_path_factory.mktemp("runs") / "retire"
+    run_scenario(sc, out)
+    return out
+
+
+def test_baseline_alone_writes_only_baseline(tmp_path):
+    out = tmp_path / "base"
+    result = run_scenario(_scenario(), out)
+    assert (out / "baseline" / "annual_by_area.csv").is_file()
+    assert not (out / "scenario").exists()
+    assert not (out / "changes.png").exists()
+    assert result.summary["realisations"] == 2
+    assert "differences" not in result.summary
+
+
+def test_run_directory_has_the_stats_format(retire_traffic_run):
+    for net in ("baseline", "scenario"):
+        d = retire_traffic_run / net
+        by_station = pd.read_csv(d / "annual_by_station.csv")
+        assert list(by_station.columns) == [
+            "station_id", "pollutant", "statistic", "value", "valid_days"]
+        by_area = pd.read_csv(d / "annual_by_area.csv")
+        assert list(by_area.columns) == ["area", "pollutant", "statistic", "value"]
+        assert {"city", "Dongcheng", "border_south"} <= set(by_area["area"])
+        assert (d / "annual_by_station_intervals.csv").is_file()
+        assert (d / "rasters" / "pm25_annual_mean.tif").is_file()
+    assert (retire_traffic_run / "changes.png").stat().st_size > 0
+    assert "![scenario minus baseline](changes.png)" in (
+        retire_traffic_run / "report.md").read_text()
+    network = pd.read_csv(retire_traffic_run / "scenario" / "network.csv")
+    assert (network["change"] == "removed").sum() == 5
+
+
+def test_traffic_removal_leaves_city_figure_exactly_unchanged(retire_traffic_run):
+    """Common random numbers: urban stations read identically in both networks, and
+    traffic stations are not in the city set (HJ 663), so the difference is exactly 0."""
+    summary = json.loads((retire_traffic_run / "summary.json").read_text())
+    diff = pd.DataFrame(summary["differences"]).set_index(
+        ["source", "area", "pollutant", "statistic"])
+    for p in ("PM2.5", "NO2"):
+        row = diff.loc[("stations", "city", p, "annual_mean")]
+        assert row["mean"] == 0.0 and row["p05"] == 0.0 and row["p95"] == 0.0
+        truth = diff.loc[("truth", "city", p, "annual_mean")]
+        assert truth["mean"] == 0.0
+    assert any("no clear change" in v for v in summary["verdicts"])
+
+
+def test_station_values_are_identical_across_networks(retire_traffic_run):
+    base = pd.read_csv(retire_traffic_run / "baseline" / "annual_by_station.csv")
+    scen = pd.read_csv(retire_traffic_run / "scenario" / "annual_by_station.csv")
+    merged = base.merge(scen, on=["station_id", "pollutant", "statistic"])
+    assert len(merged) == len(scen)
+    np.testing.assert_array_equal(merged["value_x"], merged["value_y"])
+
+
+def test_realisation_is_deterministic():
+    sc = _scenario(pollutants=["PM2.5"])
+    inputs = RunInputs(sc, {"baseline": sc.load_base_network()}, sc.grid.resolution_m)
+    a = run_realisation(1, inputs)["baseline"]
+    b = run_realisation(1, inputs)["baseline"]
+    c = run_realisation(2, inputs)["baseline"]
+    pd.testing.assert_frame_equal(a.scalars, b.scalars)
+    assert not np.array_equal(a.fields["PM2.5"]["truth"], c.fields["PM2.5"]["truth"])
+
+
+def test_kriging_std_is_consistent_with_truth_error():
+    """The map's 90 % interval covers the truth in most cells (a calibration check
+    of the kriging variance against an independent truth, not a tautology)."""
+    sc = _scenario(pollutants=["PM2.5"])
+    inputs = RunInputs(sc, {"baseline": sc.load_base_network()}, sc.grid.resolution_m)
+    out = run_realisation(0, inputs)["baseline"].scalars.set_index(
+        ["source", "area", "pollutant", "statistic"])
+    coverage = out.loc[("error", "city", "PM2.5", "coverage90"), "value"]
+    assert 0.6 <= coverage <= 1.0
+
+
+def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
+    import netsim.summary
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(netsim.summary, "write_run", boom)
+    out = tmp_path / "never"
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(_scenario(realisations=1), out)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_overrides_realisations_and_seed(tmp_path, capsys):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        f"name: cli\nbase_network: {STATIONS}\nrealisations: 5\npollutants: [PM2.5]\n"
+        "grid: {resolution_m: 5000}\noutputs: {maps: false, web_map: false}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(scenario), "--out", str(out), "--realisations", "1",
+                 "--seed", "7"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["realisations"] == 1 and summary["seed"] == 7
+
+
+def test_cli_bad_scenario_is_one_line(tmp_path, capsys):
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("name: bad\nrealisatons: 3\n")
+    assert main(["run", str(scenario), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "realisatons" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
