@@ -68,7 +68,8 @@ def test_remove_by_ids_and_selectors(base: Network) -> None:
 def test_removed_rows_keep_base_attributes(base: Network) -> None:
     _, table = build(base, {"kind": "remove", "ids": "yufa"})
     row = table.set_index("station_id").loc["yufa"]
-    assert row["type"] == "border" and row["direction"] == "S" and row["lon"] == pytest.approx(116.3)
+    assert row["type"] == "border" and row["direction"] == "S"
+    assert row["lon"] == pytest.approx(116.3)
     assert list(table.columns)[-1] == "change"
 
 
@@ -90,8 +91,8 @@ def test_retype_sets_type_and_clears_direction(base: Network) -> None:
 
 
 def test_changes_apply_in_order(base: Network) -> None:
-    net, table = build(base, {"kind": "remove", "ids": ["yufa"]},
-                       {"kind": "add", "id": "yufa", "lon": 116.29, "lat": 39.51, "type": "border",
+    _, table = build(base, {"kind": "remove", "ids": ["yufa"]},
+                     {"kind": "add", "id": "yufa", "lon": 116.29, "lat": 39.51, "type": "border",
                         "direction": "S"})
     assert table.set_index("station_id").loc["yufa", "change"] == "moved"
     with pytest.raises(ScenarioError, match=r"changes\[1\]\.id: unknown station 'yufa'"):
