@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from netsim import geography
-from netsim.areas import AREA_COLUMNS, area_statistics, territory_meeting
+from netsim.areas import (
+    AREA_COLUMNS,
+    BLOCK_COLUMNS,
+    _block_points,
+    area_statistics,
+    block_kriged_area_means,
+    territory_meeting,
+)
 from netsim.grid import Grid
+from netsim.kriging import krige
+from netsim.network import Network
+from netsim.variogram import Variogram
 
 # beijing_2020_districts.csv (Beijing 2020 statement), PM2.5 annual means, µg/m³
 PM25_2020 = {
@@ -130,3 +142,135 @@ def test_wrong_shape_is_an_error(grid):
 
     with pytest.raises(GeographyError, match="expected"):
         area_statistics(grid, np.zeros(5))
+
+
+# ---------------------------------------------------------------- block kriging
+STATIONS_CSV = Path(__file__).resolve().parents[1] / "stations" / "beijing_35.csv"
+VARIOGRAM = Variogram("exponential", psill=20.0, range=30_000.0, nugget=1.0)
+
+
+@pytest.fixture(scope="module")
+def stations_xy() -> np.ndarray:
+    return Network.from_file(STATIONS_CSV).xy
+
+
+def _trend(xy: np.ndarray) -> np.ndarray:
+    """A north-south gradient plus an east-west wiggle, µg/m³."""
+    return 38 + (4_430_000 - xy[:, 1]) / 5e3 + 3 * np.sin(xy[:, 0] / 17e3)
+
+
+def _cell_centres(grid: Grid, name: str) -> np.ndarray:
+    rows, cols = np.nonzero(grid.area_mask(name))
+    return np.column_stack([grid.x_centres[cols], grid.y_centres[rows]])
+
+
+def test_block_means_of_a_constant_field_are_that_constant(stations_xy):
+    """Ordinary kriging weights sum to one: every block mean is the constant."""
+    grid = Grid.for_beijing(5000)
+    df = block_kriged_area_means(grid, stations_xy, np.full(len(stations_xy), 37.0), VARIOGRAM)
+    assert list(df.columns) == BLOCK_COLUMNS
+    assert df["area"].tolist() == grid.area_names()
+    assert df.set_index("area").loc["city", "kind"] == "city"
+    ok = df["block_mean"].notna()
+    assert ok.sum() == 21  # Dongcheng has no 5 km cell centre
+    assert df.loc[~ok, "area"].tolist() == ["Dongcheng"] and df.loc[~ok, "block_se"].isna().all()
+    np.testing.assert_allclose(df.loc[ok, "block_mean"], 37.0, rtol=1e-10)
+    assert (df.loc[ok, "block_se"] >= 0).all()
+
+
+def test_block_mean_is_the_mean_of_point_estimates_and_its_variance_is_smaller(stations_xy):
+    """Kriging is linear: block estimate = average of the point estimates over the
+    discretisation points; averaging cancels point errors: block variance ≤ mean point variance."""
+    grid = Grid.for_beijing(5000)  # at most 658 cells per area: no thinning
+    z = _trend(stations_xy)
+    df = block_kriged_area_means(grid, stations_xy, z, VARIOGRAM).set_index("area")
+    for name in grid.area_names():
+        pts = _cell_centres(grid, name)
+        if pts.shape[0] == 0:
+            continue
+        r = krige(stations_xy, z, pts, VARIOGRAM)
+        assert df.loc[name, "block_mean"] == pytest.approx(r.estimate.mean(), abs=1e-8), name
+        assert df.loc[name, "block_se"] ** 2 <= r.variance.mean() + 1e-12, name
+    # the city mean is far better known than any point: SE well under the mean point std
+    city = krige(stations_xy, z, grid.targets(), VARIOGRAM)
+    assert df.loc["city", "block_se"] < 0.5 * np.sqrt(city.variance).mean()
+
+
+def test_block_variance_matches_a_hand_built_ordinary_kriging_system(stations_xy):
+    """sigma_B² = sum λ_i gamma_bar(x_i, B) + mu - gamma_bar(B, B) (Journel & Huijbregts
+    1978 §V.A.2), solved here with numpy.linalg on the augmented system."""
+    grid = Grid.for_beijing(5000)
+    z = _trend(stations_xy)
+    name = "Haidian"
+    pts = _cell_centres(grid, name)
+    n = len(stations_xy)
+
+    def gamma(a, b):
+        return VARIOGRAM.gamma(
+            np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+        )
+
+    A = np.ones((n + 1, n + 1))
+    A[:n, :n] = gamma(stations_xy, stations_xy)
+    np.fill_diagonal(A[:n, :n], 0.0)
+    A[n, n] = 0.0
+    rhs = np.append(gamma(stations_xy, pts).mean(axis=1), 1.0)
+    sol = np.linalg.solve(A, rhs)
+    lam, mu = sol[:n], sol[n]
+    gpp = gamma(pts, pts)
+    np.fill_diagonal(gpp, 0.0)
+    var = lam @ rhs[:n] + mu - gpp.mean()
+    row = block_kriged_area_means(grid, stations_xy, z, VARIOGRAM, areas=[name]).iloc[0]
+    assert row["block_mean"] == pytest.approx(lam @ z, rel=1e-10)
+    assert row["block_se"] == pytest.approx(np.sqrt(var), rel=1e-8)
+
+
+def test_one_point_blocks_are_point_kriging(stations_xy):
+    """With one discretisation point per area the block estimate and variance are the
+    point kriging estimate and variance at that cell centre."""
+    grid = Grid.for_beijing(5000)
+    z = _trend(stations_xy)
+    names = ["Haidian", "Miyun", "city"]
+    df = block_kriged_area_means(grid, stations_xy, z, VARIOGRAM, areas=names, max_points=1)
+    cells = {tuple(p) for name in names for p in _cell_centres(grid, name)}
+    for name, row in zip(names, df.itertuples(), strict=True):
+        pt = _block_points(grid, name, 1)
+        assert pt.shape == (1, 2) and tuple(pt[0]) in cells
+        r = krige(stations_xy, z, pt, VARIOGRAM)
+        assert row.block_mean == pytest.approx(r.estimate[0], abs=1e-8)
+        assert row.block_se == pytest.approx(np.sqrt(r.variance[0]), rel=1e-8)
+
+
+def test_large_areas_are_thinned_to_a_regular_sub_lattice(stations_xy):
+    grid = Grid.for_beijing(1000)
+    full = _cell_centres(grid, "city")
+    pts = _block_points(grid, "city", 2000)
+    assert 1000 < pts.shape[0] <= 2000 < full.shape[0]
+    # a subset of the cell centres, on a lattice of spacing s × resolution
+    assert {tuple(p) for p in pts} <= {tuple(p) for p in full}
+    steps = np.diff(np.unique(pts[:, 0]))
+    s = steps.min()
+    assert s > grid.resolution_m and np.allclose(steps % s, 0)
+    # small areas keep every cell
+    np.testing.assert_array_equal(
+        _block_points(grid, "Xicheng", 2000), _cell_centres(grid, "Xicheng")
+    )
+    # the block estimate is still the mean of point estimates at the thinned points
+    z = _trend(stations_xy)
+    row = block_kriged_area_means(grid, stations_xy, z, VARIOGRAM, areas=["city"]).iloc[0]
+    assert row["block_mean"] == pytest.approx(
+        krige(stations_xy, z, pts, VARIOGRAM).estimate.mean(), abs=1e-8
+    )
+    # and close to the full-discretisation answer (thinning error ≪ SE)
+    r_full = krige(stations_xy, z, full, VARIOGRAM)
+    assert abs(row["block_mean"] - r_full.estimate.mean()) < 0.05 * row["block_se"]
+
+
+def test_block_means_unknown_area_is_an_error(stations_xy):
+    from netsim.errors import GeographyError
+
+    grid = Grid.for_beijing(5000)
+    with pytest.raises(GeographyError):
+        block_kriged_area_means(
+            grid, stations_xy, _trend(stations_xy), VARIOGRAM, areas=["Atlantis"]
+        )
