@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netsim.areas import AREA_COLUMNS
 from netsim.cli import main
 from netsim.errors import NetworkError, ReadingsError
 from netsim.mapping import krige_to_raster, leave_one_out, read_station_values
@@ -48,6 +49,10 @@ def test_constant_values_give_that_constant_everywhere(tmp_path, network):
     # 37 > 35 (GB 3095-2012 Grade II annual PM2.5): no district meets the limit
     assert out.limit == 35 and out.territory == (0, 0.0)
     assert out.cross_validation.rmse == pytest.approx(0.0, abs=1e-6)
+    # block kriging of a constant: the constant, with a standard error ≥ 0
+    ok = csv["block_mean"].notna()
+    assert ok.sum() == 21 and np.allclose(csv.loc[ok, "block_mean"], 37.0)
+    assert (csv.loc[ok, "block_se"] >= 0).all()
 
 
 def test_stations_without_value_are_left_out(tmp_path, network):
@@ -75,6 +80,31 @@ def test_leave_one_out_matches_hand_check(network):
     r = krige(xy[1:], v[1:], xy[:1], VARIOGRAM)
     assert cv.residuals[0] == pytest.approx(r.estimate[0] - v[0])
     assert cv.rmse == pytest.approx(np.sqrt(np.mean(cv.residuals**2)))
+
+
+@pytest.mark.parametrize("k", [None, 8])
+def test_leave_one_out_equals_refitting_without_each_station(network, k):
+    """Residual i = (kriging from the other n-1 stations) - observed, for every i:
+    the closed form (global) and the local neighbourhood agree with brute force."""
+    from netsim.kriging import krige
+
+    xy = network.xy
+    rng = np.random.default_rng(5)
+    v = 38 + (4_430_000 - xy[:, 1]) / 5e3 + rng.normal(0, 2, len(xy))
+    cv = leave_one_out(xy, v, VARIOGRAM, station_ids=network.ids, n_neighbours=k)
+    n = len(v)
+    est, var = np.empty(n), np.empty(n)
+    for i in range(n):
+        keep = np.arange(n) != i
+        r = krige(xy[keep], v[keep], xy[i : i + 1], VARIOGRAM, n_neighbours=k)
+        est[i], var[i] = r.estimate[0], r.variance[0]
+    resid = est - v
+    np.testing.assert_allclose(cv.residuals, resid, atol=1e-9)
+    np.testing.assert_allclose(cv.standardised, resid / np.sqrt(var), atol=1e-9)
+    assert cv.me == pytest.approx(resid.mean(), abs=1e-10)
+    assert cv.rmse == pytest.approx(np.sqrt(np.mean(resid**2)), rel=1e-10)
+    assert cv.msdr == pytest.approx(np.mean(resid**2 / var), rel=1e-9)
+    assert list(cv.station_ids) == list(network.ids)
 
 
 def test_read_station_values_plain_and_stats_files(tmp_path, network):
@@ -137,6 +167,13 @@ def test_cli_krige_writes_three_files_and_prints_summary(tmp_path, network, caps
     assert code == 0
     assert out.exists() and (tmp_path / "pm25_districts.csv").exists()
     assert (tmp_path / "pm25.png").exists()
+    csv = pd.read_csv(tmp_path / "pm25_districts.csv")
+    assert list(csv.columns) == [*AREA_COLUMNS, "std_mean", "block_mean", "block_se"]
+    assert len(csv) == 22
+    city = csv.set_index("area").loc["city"]
+    # the block mean is the mean of the point estimates (written to 4 significant digits)
+    assert city["block_mean"] == pytest.approx(city["mean"], rel=2e-3)
+    assert 0 < city["block_se"] < city["std_mean"]
     assert "cross-validation" in text and "variogram (from file): exponential" in text
 
 

@@ -6,8 +6,10 @@ cross-validates it (leave-one-out), kriges onto the Beijing grid and writes
 
 * ``<out>`` — GeoTIFF with bands ``estimate`` and ``std`` (:mod:`netsim.rasters`);
 * ``<stem>_districts.csv`` — :func:`netsim.areas.area_statistics` of the
-  estimate (districts, development area, groups, city) plus the mean kriging
-  standard deviation per area;
+  estimate (districts, development area, groups, city), the mean kriging
+  standard deviation per area (``std_mean``), and the block-kriging estimate
+  of each area's mean with its standard error (``block_mean``, ``block_se``,
+  :func:`netsim.areas.block_kriged_area_means`);
 * ``<stem>.png`` — :func:`netsim.maps.static_map` with the std panel.
 
 :func:`read_station_values` reads the values file: either ``station_id,value``
@@ -26,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from netsim.areas import area_statistics, territory_meeting
+from netsim.areas import area_statistics, block_kriged_area_means, territory_meeting
 from netsim.atomic import atomic_file
 from netsim.errors import NetworkError, ReadingsError, VariogramError
 from netsim.grid import Grid
-from netsim.kriging import krige
+from netsim.kriging import cross_validate, krige
 from netsim.maps import static_map
 from netsim.rasters import write_raster
 from netsim.variogram import Variogram, VariogramFit, fit_variogram
@@ -181,7 +183,12 @@ def leave_one_out(
 ) -> CrossValidationSummary:
     """Leave-one-out ordinary-kriging cross-validation.
 
-    Each station is predicted from all the others with the same variogram.
+    Each station is predicted from all the others with the same variogram, by
+    :func:`netsim.kriging.cross_validate` (closed form of Dubrule 1983 for the
+    global neighbourhood, one kriging per station with ``n_neighbours``).
+    Residuals here are *estimate minus observed* (the opposite sign of
+    :attr:`netsim.kriging.CrossValidation.residuals`), so ``me`` > 0 means
+    the kriging over-predicts.
 
     Parameters
     ----------
@@ -191,34 +198,34 @@ def leave_one_out(
         (n,) observed values.
     variogram
         The model to check.
+    station_ids
+        Labels of the stations (default ``0..n-1``).
+    n_neighbours
+        Local kriging with this many nearest stations (None = global).
 
     Returns
     -------
     CrossValidationSummary
+
+    Raises
+    ------
+    KrigingError
+        Fewer than 4 stations, bad shapes (as :func:`netsim.kriging.cross_validate`).
     """
-    xy = np.asarray(xy, dtype=float)
     values = np.asarray(values, dtype=float)
-    n = len(values)
-    est = np.empty(n)
-    var = np.empty(n)
-    for i in range(n):
-        keep = np.arange(n) != i
-        r = krige(xy[keep], values[keep], xy[i : i + 1], variogram, n_neighbours=n_neighbours)
-        est[i] = r.estimate[0]
-        var[i] = r.variance[0]
-    resid = est - values
-    with np.errstate(divide="ignore", invalid="ignore"):
-        std = resid / np.sqrt(var)
-    finite = np.isfinite(std)
+    cv = cross_validate(xy, values, variogram, n_neighbours=n_neighbours)
+    resid = -np.asarray(cv.residuals, dtype=float)
+    std = -np.asarray(cv.standardised, dtype=float)
+    n = values.shape[-1]
     return CrossValidationSummary(
         station_ids=np.asarray(station_ids if station_ids is not None else np.arange(n)).astype(
             str
         ),
         residuals=resid,
         standardised=std,
-        me=float(np.mean(resid)),
-        rmse=float(np.sqrt(np.mean(resid**2))),
-        msdr=float(np.mean(std[finite] ** 2)) if finite.any() else float("nan"),
+        me=-cv.me,
+        rmse=cv.rmse,
+        msdr=cv.msdr,
     )
 
 
@@ -279,7 +286,9 @@ def krige_to_raster(
         Limit for ``share_above_limit`` and territory meeting; default: the
         GB 3095-2012 Grade II limit of ``statistic`` when there is one.
     n_neighbours
-        Local kriging with this many nearest stations (None = global).
+        Local kriging with this many nearest stations (None = global); the
+        grid and the cross-validation only: the block means of the districts
+        CSV always use the global neighbourhood.
     write_map
         Also write the PNG.
 
@@ -343,6 +352,10 @@ def krige_to_raster(
     stats = area_statistics(grid, estimate, limit=limit)
     std_stats = area_statistics(grid, std)
     stats["std_mean"] = std_stats["mean"].to_numpy()
+    say("block kriging")
+    blocks = block_kriged_area_means(grid, xy, v, vg, areas=stats["area"].tolist())
+    stats["block_mean"] = blocks["block_mean"].to_numpy()
+    stats["block_se"] = blocks["block_se"].to_numpy()
     territory = territory_meeting(grid, estimate, limit) if limit is not None else None
     districts_path = raster_path.with_name(f"{raster_path.stem}_districts.csv")
     with atomic_file(districts_path) as tmp:
