@@ -183,3 +183,27 @@ def test_unsupported_extension_and_missing_file(tmp_path):
 def test_small_fixture_loads():
     net = Network.from_file(SMALL)
     assert len(net) == 7 and "Network(7 stations" in repr(net)
+
+
+def test_optional_instrument_overrides_are_kept_and_written(tmp_path):
+    from netsim.network import Network
+
+    frame = pd.DataFrame({
+        "station_id": ["a", "b"], "type": ["sensor", "urban"], "lon": [116.40, 116.30],
+        "lat": [39.90, 39.95], "instrument": ["lowcost", ""], "noise_pct": [25.0, None],
+        "bias_pct": ["10", ""],
+    })
+    net = Network.from_frame(frame)
+    np.testing.assert_array_equal(net.stations["noise_pct"], [25.0, np.nan])
+    np.testing.assert_array_equal(net.stations["bias_pct"], [10.0, np.nan])
+    back = Network.from_file(net.to_file(tmp_path / "n.csv"))
+    np.testing.assert_array_equal(back.stations["noise_pct"], [25.0, np.nan])
+
+
+def test_optional_override_must_be_numeric():
+    from netsim.network import Network
+
+    frame = pd.DataFrame({"station_id": ["a"], "type": ["sensor"], "lon": [116.4],
+                          "lat": [39.9], "noise_pct": ["lots"]})
+    with pytest.raises(NetworkError, match="noise_pct"):
+        Network.from_frame(frame)

@@ -75,6 +75,10 @@ FILE_COLUMNS: tuple[str, ...] = (
 )
 """Columns written by :meth:`Network.to_file` for CSV output."""
 
+OPTIONAL_COLUMNS: tuple[str, ...] = ("noise_pct", "bias_pct")
+"""Optional per-station instrument overrides (%, NaN = the instrument class default,
+:data:`netsim.truth.INSTRUMENTS`), kept when present."""
+
 _REQUIRED = ("station_id", "type")
 _DUPLICATE_DISTANCE_M = 1.0
 """Two stations closer than this (metres) are duplicates."""
@@ -290,7 +294,21 @@ class Network:
         _check_duplicate_coordinates(out, loc, source)
         if check_boundary:
             _check_inside_beijing(out, loc)
-        out = out[list(COLUMNS)]
+        extra = []
+        for field in OPTIONAL_COLUMNS:
+            if field not in df:
+                continue
+            raw = df[field]
+            num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+            for i in np.flatnonzero(~np.isfinite(num) & ~blank):
+                raise NetworkError(
+                    f"{loc(int(i))}, field '{field}': {str(raw.iloc[i]).strip()!r} is not a "
+                    "number; give a percentage or leave it empty for the instrument default"
+                )
+            out[field] = num
+            extra.append(field)
+        out = out[[*COLUMNS, *extra]]
         gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(x, y), crs=PROJECTED_CRS)
         return cls(stations=gdf, source=source)
 
@@ -380,7 +398,8 @@ class Network:
         suffix = p.suffix.lower()
         with atomic_file(p) as tmp:
             if suffix == ".csv":
-                df = pd.DataFrame(self.stations[list(FILE_COLUMNS)])
+                columns = [*FILE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in self.stations)]
+                df = pd.DataFrame(self.stations[columns])
                 df.to_csv(tmp, index=False, float_format="%.6f")
             elif suffix in (".geojson", ".json", ".gpkg"):
                 gdf = self.stations.drop(columns=["x", "y"]).to_crs(GEOGRAPHIC_CRS)
