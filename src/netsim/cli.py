@@ -36,7 +36,9 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True,
+                     help="Show the version."),
     ] = False,
 ) -> None:
     """netsim: monitoring-network simulator."""
@@ -282,18 +284,19 @@ def run_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from netsim.run import run_scenario
+    from netsim.run import prepare_networks, run_scenario
     from netsim.scenario import load_scenario
 
-    sc = load_scenario(scenario)
+    sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed)
+    prepared = prepare_networks(sc)
     target = out or f"runs/{sc.name}"
-    n = realisations or sc.realisations
+    n = sc.realisations
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
                   transient=False) as bar:
         task = bar.add_task(f"{sc.name}: realisations", total=n)
         result = run_scenario(
-            sc, target, realisations=realisations, seed=seed, scheduler=scheduler,
+            sc, target, scheduler=scheduler, prepared=prepared,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     for verdict in result.summary.get("verdicts", []):
@@ -322,6 +325,42 @@ def map_command(
 
 # --- end command: map ---
 # --- command: sweep ---
+@app.command("sweep")
+def sweep_command(
+    scenarios: Annotated[
+        list[str], typer.Argument(help="Scenario YAML files, e.g. scenarios/*.yaml.")
+    ],
+    out: Annotated[
+        str, typer.Option("--out", help="Directory receiving one run directory per scenario.")
+    ],
+    realisations: Annotated[
+        int | None,
+        typer.Option("--realisations", min=1, help="Override every scenario's realisations."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override truth.seed.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler: tcp://HOST:PORT, local:N "
+            "(default in-process, or $DASK_SCHEDULER_ADDRESS).",
+        ),
+    ] = None,
+) -> None:
+    """Run many scenarios (one dask task each) into OUT/<file stem>/, plus OUT/sweep.json."""
+    from netsim.distributed import rich_progress, sweep_scenarios
+
+    with rich_progress("sweep: scenarios", console=err_console) as progress:
+        rows = sweep_scenarios(
+            scenarios, out, realisations=realisations, seed=seed, scheduler=scheduler,
+            progress=progress,
+        )
+    for row in rows:
+        console.print(f"{row['scenario']}: {row['out_dir']}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {len(rows)} run directories and {out}/sweep.json", highlight=False)
+
+
+# --- end command: sweep ---
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.filename or exc}: file not found", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {exc.filename or exc}: file not found",
+                          soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted; no partial output was left behind", soft_wrap=True)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,10 @@ from netsim.stats import compute_statistics
 from netsim.truth import TruthSettings, TruthWorld
 from netsim.variogram import Variogram, fit_variogram
 
-__all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "RunResult", "run_realisation", "run_scenario"]
+__all__ = [
+    "MAP_STATION_TYPES", "NetworkOutcome", "RunResult", "prepare_networks", "run_realisation",
+    "run_scenario",
+]
 
 MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
 """Station types whose annual means are kriged into the maps.
@@ -301,6 +305,39 @@ class RunResult:
     summary: dict
 
 
+def prepare_networks(scenario: Scenario) -> tuple[dict[str, Network], pd.DataFrame | None, Any]:
+    """Load the base network and build the scenario's network (validating every change).
+
+    Returns
+    -------
+    networks
+        ``{"baseline": base}`` plus ``"scenario"`` when the scenario changes
+        the network (its changes, or its ``optimise`` section's new sites).
+    change_table
+        :func:`netsim.scenario.change_table` of base versus scenario (None without changes).
+    optimisation
+        :class:`netsim.optimise.Optimisation` when the scenario optimises new sites.
+
+    Raises
+    ------
+    NetsimError
+        Bad base network, unknown station ids, stations outside Beijing (located in the YAML).
+    """
+    from netsim.optimise import optimise_new_sites
+
+    base = scenario.load_base_network()
+    networks = {"baseline": base}
+    if scenario.optimise is not None:
+        optimisation = optimise_new_sites(scenario, base)
+        networks["scenario"] = optimisation.network
+        return networks, optimisation.change_table, optimisation
+    if scenario.has_changes:
+        changed, table = scenario.build_network(base)
+        networks["scenario"] = changed
+        return networks, table, None
+    return networks, None, None
+
+
 def run_scenario(
     scenario: Scenario,
     out_dir: str | os.PathLike[str],
@@ -310,6 +347,7 @@ def run_scenario(
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     web_map: bool | None = None,
+    prepared: tuple[dict[str, Network], pd.DataFrame | None, Any] | None = None,
 ) -> RunResult:
     """Run a scenario against its baseline on the synthetic truth and write ``out_dir``.
 
@@ -329,27 +367,17 @@ def run_scenario(
         ``callback(done, total)`` after each realisation.
     web_map
         Write ``map.html`` (default: the scenario's ``outputs.web_map``).
+    prepared
+        The result of :func:`prepare_networks` when the caller already built it.
 
     Returns
     -------
     RunResult
     """
-    from netsim.optimise import optimise_new_sites
     from netsim.summary import summarise, write_run
 
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
-    base = scenario.load_base_network()
-    networks = {"baseline": base}
-    optimisation = None
-    if scenario.optimise is not None:
-        optimisation = optimise_new_sites(scenario, base)
-        changed, table = optimisation.network, optimisation.change_table
-        networks["scenario"] = changed
-    elif scenario.has_changes:
-        changed, table = scenario.build_network(base)
-        networks["scenario"] = changed
-    else:
-        table = None
+    networks, table, optimisation = prepared or prepare_networks(scenario)
     inputs = RunInputs(scenario=scenario, networks=networks,
                        resolution_m=scenario.grid.resolution_m)
     with get_executor(scheduler, progress=progress) as executor:
