@@ -375,7 +375,12 @@ def calibrate(
     heavy_slope, good_slope = 20.0, 43.0
     for it in range(iterations):
         rows = achieved_table(ev, targets)
-        worst = max(abs(r["achieved"] - r["target"]) / r["tolerance"] for r in rows)
+        # city annual means have a structural gap (city rule; module docstring)
+        worst = max(
+            abs(r["achieved"] - r["target"]) / r["tolerance"]
+            for r in rows
+            if not r["quantity"].endswith("annual mean") or not r["quantity"].startswith("city")
+        )
         log(
             f"iteration {it}: worst |error|/tolerance {worst:.2f}; good days "
             f"{ev.days_meeting_standard:.1f}, heavy {ev.heavy_pollution_days:.1f}, CO p95 "

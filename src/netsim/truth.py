@@ -151,14 +151,15 @@ class InstrumentClass:
 INSTRUMENTS: dict[str, InstrumentClass] = {
     # Automatic reference analysers (beta attenuation / TEOM, chemiluminescence,
     # UV photometry): a few % hourly error, QA/QC keeps bias within ~2 %;
-    # national platform data capture is typically > 95 %.
+    # national platform data capture is typically > 95 %; outages are kept short so
+    # the HJ 663 annual validity rules (>= 27 valid days a month) rarely bite.
     "reference": InstrumentClass(
         noise_pct=3.0,
         bias_pct=0.0,
         unit_bias_sd_pct=2.0,
         missing_pct=1.0,
-        outages_per_year=2.0,
-        outage_hours=(2, 24),
+        outages_per_year=1.0,
+        outage_hours=(2, 8),
     ),
     # Low-cost optical PM / electrochemical gas sensors after field calibration:
     # typically 15–30 % hourly error and a positive humidity-driven bias.
@@ -491,14 +492,16 @@ def diurnal_profiles(p: str, n_days: int, par: HourlyParameters) -> np.ndarray:
     """Diurnal profile (n_days, 24) of pollutant ``p``, mean 1 over each day.
 
     Hour ``h`` is h:00–h+1:00 Beijing time.  Particles peak at night (≈ 23 h)
-    with an afternoon minimum; NO2 and CO add a morning rush-hour peak
-    (≈ 08 h) to the evening maximum; SO2 peaks near noon (mixing-down of
+    with an afternoon minimum; NO2 and CO are high at night, lowest mid-afternoon
+    (deep mixed layer, photolysis) with morning (≈ 08 h) and evening (≈ 20 h)
+    rush-hour peaks; SO2 peaks near noon (mixing-down of
     elevated plumes); O3 peaks mid-afternoon (≈ 15 h) with a summer amplitude
     larger than the winter one.
     """
     h = np.arange(24) + 0.5
     cos = lambda peak: np.cos(2.0 * np.pi * (h - peak) / 24.0)  # noqa: E731
     rush = np.exp(-(((h - 8.0) / 1.5) ** 2))
+    evening = np.exp(-(((h - 20.0) / 2.0) ** 2))
     if p == "O3":
         w = _winter_weight(n_days, 15.0)
         amp = par.o3_diurnal_winter * w + par.o3_diurnal_summer * (1.0 - w)
@@ -507,8 +510,8 @@ def diurnal_profiles(p: str, n_days: int, par: HourlyParameters) -> np.ndarray:
     shapes = {
         "PM2.5": 1.0 + 0.15 * cos(23.0),
         "PM10": 1.0 + 0.18 * cos(22.0),
-        "NO2": 1.0 + 0.25 * cos(22.0) + 0.12 * rush,
-        "CO": 1.0 + 0.2 * cos(22.0) + 0.06 * rush,
+        "NO2": 1.0 + 0.2 * cos(2.0) + 0.25 * rush + 0.15 * evening,
+        "CO": 1.0 + 0.2 * cos(2.0) + 0.15 * rush + 0.1 * evening,
         "SO2": 1.0 + 0.15 * cos(11.0),
     }
     prof = shapes[p] / shapes[p].mean()
