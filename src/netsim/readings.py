@@ -413,6 +413,13 @@ def load_readings(
         )
 
     keep = ~invalid & in_year & ~np.isnan(val)
+    if not keep.any():
+        years = sorted({int(y) for y in t[~bad_time].dt.year.dropna()}) if n_rows else []
+        found = (f"its {n_rows} row(s) cover {', '.join(map(str, years))}" if years
+                 else "it has no data rows" if n_rows == 0 else "it has no valid value")
+        raise ReadingsError(
+            f"{p}: no readings for {year} ({found}); pass the year the file holds (--year)"
+        )
     n_st, n_h = len(network), hours_in_year(year)
     values: dict[str, np.ndarray] = {}
     pol_kept = pol.to_numpy()[keep]
