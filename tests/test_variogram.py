@@ -184,4 +184,6 @@ def test_fit_cressie_objective_is_minimised():
 
 def test_models_tuple():
     assert MODELS == ("spherical", "exponential", "gaussian", "linear", "power", "matern")
-    assert math.isclose(Variogram("linear", 4.0, 2.0).to_pykrige()["variogram_parameters"]["slope"], 2.0)
+    assert math.isclose(
+        Variogram("linear", 4.0, 2.0).to_pykrige()["variogram_parameters"]["slope"], 2.0
+    )

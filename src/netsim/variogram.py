@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one-line error messages and reference tables)
 """Variogram models, the empirical semivariogram and weighted least-squares fitting.
 
 Parameters follow PyKrige's conventions exactly so that results compare one to
@@ -610,7 +611,7 @@ def fit_variogram(
 
     def build(theta: np.ndarray) -> Variogram:
         params = dict(fixed)
-        params.update(zip(free, theta))
+        params.update(zip(free, theta, strict=True))
         return Variogram(
             model,
             psill=params["psill"],
@@ -654,7 +655,7 @@ def fit_variogram(
 
 def _at_bound(x: np.ndarray, lo: list[float], hi: list[float], free: list[str]) -> list[str]:
     out = []
-    for v, a, b, name in zip(x, lo, hi, free):
+    for v, a, b, name in zip(x, lo, hi, free, strict=True):
         tol = 1e-6 * (b - a)
         if v - a <= tol or b - v <= tol:
             out.append(name)

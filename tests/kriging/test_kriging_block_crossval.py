@@ -74,7 +74,9 @@ def test_block_errors(net):
         block_krige(xy, z, [np.zeros((1, 2))], v, method="universal")
 
 
-@pytest.mark.parametrize("model", ["spherical", "exponential", "gaussian", "linear", "power", "matern"])
+@pytest.mark.parametrize(
+    "model", ["spherical", "exponential", "gaussian", "linear", "power", "matern"]
+)
 def test_closed_form_loo_equals_brute_force_ordinary(net, model):
     xy, z, _ = net
     v = Variogram(model, 60.0, 18_000.0, 3.0, 1.5, 40.0, smoothness=1.2, exponent=1.5)
@@ -91,7 +93,11 @@ def test_closed_form_loo_equals_brute_force_ordinary(net, model):
 def test_closed_form_loo_equals_brute_force_other_methods(net, method):
     xy, z, _ = net
     v = Variogram("spherical", 60.0, 18_000.0, 3.0)
-    kw = {"mean": 45.0} if method == "simple" else {"linear_drift": True, "external_drift": xy[:, 0] ** 0.5}
+    kw = (
+        {"mean": 45.0}
+        if method == "simple"
+        else {"linear_drift": True, "external_drift": xy[:, 0] ** 0.5}
+    )
     a = cross_validate(xy, z, v, method=method, **kw)
     b = cross_validate(xy, z, v, method=method, brute_force=True, **kw)
     np.testing.assert_allclose(a.residuals, b.residuals, rtol=1e-8, atol=1e-9)

@@ -155,9 +155,23 @@ def test_grid_knn_equals_kdtree():
     prob = _Problem(xy, np.zeros(500), Variogram("spherical", 1.0, 1e4), n_neighbours=12)
     pat = _Pattern(steps=np.arange(1), stations=np.arange(500))
     prob.prepare_local(pat)
-    start, order, x0, y0, cs, nx, ny, k = pat.grid
+    start, order, x0, y0, cs, nx, ny, _k = pat.grid
     idx = np.empty((3000, 12), dtype=np.int64)
-    _kernels.knn_query(tg[:, 0], tg[:, 1], xy[:, 0].copy(), xy[:, 1].copy(), start, order, x0, y0, cs, nx, ny, 12, idx)
+    _kernels.knn_query(
+        tg[:, 0],
+        tg[:, 1],
+        xy[:, 0].copy(),
+        xy[:, 1].copy(),
+        start,
+        order,
+        x0,
+        y0,
+        cs,
+        nx,
+        ny,
+        12,
+        idx,
+    )
     _, ref = cKDTree(xy).query(tg, k=12)
     np.testing.assert_array_equal(np.sort(idx, axis=1), np.sort(ref, axis=1))
 

@@ -87,7 +87,9 @@ def test_universal_drifts_equal_pykrige(data, model, aniso):
             **v.to_pykrige(),
         )
         e, s = uk.execute("points", tg[:, 0], tg[:, 1], specified_drift_arrays=[ext_t])
-        uk1 = UniversalKriging(xy[:, 0], xy[:, 1], z, drift_terms=["regional_linear"], **v.to_pykrige())
+        uk1 = UniversalKriging(
+            xy[:, 0], xy[:, 1], z, drift_terms=["regional_linear"], **v.to_pykrige()
+        )
         e1, s1 = uk1.execute("points", tg[:, 0], tg[:, 1])
     r = krige(xy, z, tg, v, method="universal", linear_drift=True, external_drift=(ext_s, ext_t))
     _check(r.estimate, r.variance, e, s, v.sill)

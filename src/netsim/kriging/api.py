@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one-line error messages and reference tables)
 """Validating kriging API: ordinary, simple and universal kriging in chunks of targets.
 
 Formulation (PyKrige's, so unbounded variograms work): for ordinary/universal
@@ -31,6 +32,10 @@ PyKrige ``ok.py``/``uk.py`` (v1.7), whose conventions are reproduced exactly.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import glob
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -44,6 +49,47 @@ from netsim.variogram import Variogram
 __all__ = ["METHODS", "KrigingResult", "krige", "krige_chunks"]
 
 METHODS = ("ordinary", "simple", "universal")
+
+# numba's OpenMP workers must not spin between parallel kernels: on a small
+# machine they would steal the cores BLAS needs (set before the first launch).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _numpy_openblas():
+    """ctypes handles (get, set) of NumPy's bundled OpenBLAS thread count, or None."""
+    libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(libdir, "libscipy_openblas*.so")):
+        try:
+            lib = ctypes.CDLL(path)
+            return lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+_BLAS = _numpy_openblas()
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Run BLAS on one thread while the numba kernels use all cores.
+
+    Alternating multi-threaded BLAS calls with parallel numba kernels makes
+    the two thread pools fight over the cores (measured 3-8x slower on 2 cores);
+    the per-chunk products here are small, so one BLAS thread is faster.
+    """
+    if _BLAS is None:
+        yield
+        return
+    get, setn = _BLAS
+    before = get()
+    setn(1)
+    try:
+        yield
+    finally:
+        setn(before)
+
+
 _RCOND_MIN = 1e-15
 _HALF_INTEGER = (0.5, 1.5, 2.5)
 
@@ -304,7 +350,7 @@ class _Problem:
     def invert(self, st: np.ndarray) -> np.ndarray:
         a = self.station_matrix(st)
         try:
-            lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
+            lu, _piv = scipy.linalg.lu_factor(a, check_finite=False)
             anorm = np.abs(a).sum(axis=0).max()
             rcond, _ = scipy.linalg.lapack.dgecon(lu, anorm, norm="1")
         except (ValueError, np.linalg.LinAlgError):
@@ -354,7 +400,7 @@ class _Problem:
         c = axy_t.shape[0]
         full_g = None
         one_var = var.shape[0] == 1
-        for pi, pat in enumerate(self.patterns):
+        for pat in self.patterns:
             n_p = pat.stations.size
             vrow = 0 if one_var else pat.steps
             if n_p < 3:
@@ -499,7 +545,8 @@ def _iter_chunks(
         axy = prob.variogram.adjust(targets[a:b], prob.centre)
         est = np.empty((T, b - a))
         var = np.empty((n_var, b - a))
-        prob.solve_chunk(axy, None if prob.ext_t is None else prob.ext_t[a:b], est, var)
+        with _single_threaded_blas():
+            prob.solve_chunk(axy, None if prob.ext_t is None else prob.ext_t[a:b], est, var)
         if prob.one_d:
             est, var = est[0], var[0]
         yield (
@@ -584,12 +631,12 @@ def krige(
     ):
         if est is None:
             m = targets_arr.shape[0]
-            est = np.empty(res.estimate.shape[:-1] + (m,), dtype=dtype)
-            var = np.empty(res.variance.shape[:-1] + (m,), dtype=dtype)
+            est = np.empty((*res.estimate.shape[:-1], m), dtype=dtype)
+            var = np.empty((*res.variance.shape[:-1], m), dtype=dtype)
         est[..., sl] = res.estimate
         var[..., sl] = res.variance
     if est is None:  # no targets
         prob_T = np.asarray(values).shape[:-1]
-        est = np.empty(prob_T + (0,), dtype=dtype)
+        est = np.empty((*prob_T, 0), dtype=dtype)
         var = np.empty((0,) if not prob_T else (1, 0), dtype=dtype)
     return KrigingResult(est, var, str(method).lower(), n_neighbours)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one-line error messages and reference tables)
 """Block kriging: kriged means over areas (districts, grid blocks) with their variance.
 
 Each block ``B`` is discretised into points ``p_1..p_K`` (e.g. the 1 km grid
@@ -20,8 +21,8 @@ Isaaks, E. H. & Srivastava, R. M. (1989). Applied Geostatistics, ch. 13.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
