@@ -190,7 +190,8 @@ def _measure(
     city_urban = np.isin(network.ids, stats.city_ids)
     for p in pollutants:
         values = annual[p]
-        use = map_mask & np.isfinite(values)
+        use = np.flatnonzero(map_mask & np.isfinite(values))
+        use = use[np.argsort(network.ids[use], kind="stable")]  # same stations, same system
         xy, v = network.xy[use], values[use]
         vg = _variogram_for(scenario, p, xy, v)
         variograms[p] = vg.to_dict()
