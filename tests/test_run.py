@@ -68,18 +68,19 @@ def test_run_directory_has_the_stats_format(retire_traffic_run):
     assert (network["change"] == "removed").sum() == 5
 
 
-def test_traffic_removal_leaves_city_figure_exactly_unchanged(retire_traffic_run):
-    """Common random numbers: urban stations read identically in both networks, and
-    traffic stations are not in the city set (HJ 663), so the difference is exactly 0."""
+def test_traffic_removal_leaves_city_figure_unchanged(retire_traffic_run):
+    """Common random numbers: urban stations read identically in both networks (up to
+    floating-point summation order), and traffic stations are not in the city set
+    (HJ 663), so the difference is zero in every realisation."""
     summary = json.loads((retire_traffic_run / "summary.json").read_text())
     diff = pd.DataFrame(summary["differences"]).set_index(
         ["source", "area", "pollutant", "statistic"])
     for p in ("PM2.5", "NO2"):
         row = diff.loc[("stations", "city", p, "annual_mean")]
-        assert row["mean"] == 0.0 and row["p05"] == 0.0 and row["p95"] == 0.0
+        assert max(abs(row["p05"]), abs(row["p95"])) <= 1e-9
         truth = diff.loc[("truth", "city", p, "annual_mean")]
         assert truth["mean"] == 0.0
-    assert any("no clear change" in v for v in summary["verdicts"])
+    assert sum("unchanged in every realisation" in v for v in summary["verdicts"]) >= 2
 
 
 def test_station_values_are_identical_across_networks(retire_traffic_run):
