@@ -83,6 +83,7 @@ from netsim.crs import lonlat_to_xy
 from netsim.errors import NetworkError, ScenarioError
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth_fields import SpectralField
+from netsim.truth_kernels import hourly_kernel
 from netsim.truth_roads import road_weight
 
 __all__ = [
@@ -831,32 +832,60 @@ class TruthRealisation:
                 for s, length in zip(starts, lengths, strict=True):
                     outage[i, s : s + length] = True
 
+        noise = np.array(
+            [c.noise_pct if np.isnan(o) else o for c, o in zip(classes, noise_over, strict=True)]
+        )
+        bias_fixed = np.array(
+            [c.bias_pct if np.isnan(o) else o for c, o in zip(classes, bias_over, strict=True)]
+        )
+        bias_sd = np.array(
+            [
+                c.unit_bias_sd_pct if np.isnan(o) else 0.0
+                for c, o in zip(classes, bias_over, strict=True)
+            ]
+        )
+        miss_rate = np.array([c.missing_pct / 100.0 for c in classes])
+        rho = hp.rho
         values: dict[str, np.ndarray] = {}
         for p in names:
             daily = self._field(p, self.world.base_at(xy, p, traffic=traffic), basis, np.float64)
             prof = diurnal_profiles(p, nd, hp)  # (nd, 24)
-            hourly = (daily.T[:, :, None] * prof[None, :, :]).reshape(n, nh)
             sig, pk = hp.sigma[p], _key(p)
+            # hourly fluctuation of the truth: AR(1) in hours, keyed by location
+            z = np.empty((n, nh + 1), dtype=np.float32)
             for i in range(n):
-                rng = _rng(self.seed, self.r, _TAG_HOURLY, pk, *locs[i])
-                fluct = _ar1(rng, (nh,), hp.rho)
-                hourly[i] *= np.exp(sig * fluct - 0.5 * sig * sig)
-                if err or miss:
-                    c = classes[i]
+                _rng(self.seed, self.r, _TAG_HOURLY, pk, *locs[i]).standard_normal(
+                    out=z[i], dtype=np.float32
+                )
+            eps = np.empty((n, nh) if err else (0, 0), dtype=np.float32)
+            drop = np.zeros((n, nh) if miss else (0, 0), dtype=bool)
+            gain = np.ones(n)
+            if err or miss:
+                u = np.empty(nh, dtype=np.float32)
+                for i in range(n):
                     irng = _rng(self.seed, self.r, _TAG_INSTRUMENT, sid_keys[i], *locs[i], pk)
                     unit = irng.standard_normal()
-                    eps = irng.standard_normal(nh)
-                    drop = irng.random(nh) < c.missing_pct / 100.0
+                    gain[i] = 1.0 + (bias_fixed[i] + bias_sd[i] * unit) / 100.0
                     if err:
-                        noise = c.noise_pct if np.isnan(noise_over[i]) else noise_over[i]
-                        if np.isnan(bias_over[i]):
-                            bias = c.bias_pct + c.unit_bias_sd_pct * unit
-                        else:
-                            bias = bias_over[i]
-                        hourly[i] *= (1.0 + bias / 100.0) * (1.0 + noise / 100.0 * eps)
-                        np.maximum(hourly[i], 0.0, out=hourly[i])
+                        irng.standard_normal(out=eps[i], dtype=np.float32)
+                    else:
+                        irng.standard_normal(out=u, dtype=np.float32)
                     if miss:
-                        hourly[i, drop | outage[i]] = np.nan
+                        irng.random(out=u, dtype=np.float32)
+                        drop[i] = (u < miss_rate[i]) | outage[i]
+            hourly = np.empty((n, nh))
+            hourly_kernel(
+                np.ascontiguousarray(daily.T),
+                np.ascontiguousarray(prof),
+                z,
+                float(sig),
+                float(rho),
+                eps,
+                gain,
+                noise / 100.0,
+                drop,
+                hourly,
+            )
             values[p] = hourly
         return HourlyReadings(
             station_ids=ids,
