@@ -57,7 +57,10 @@ def test_targets_file_matches_the_reference_csv():
     for _, row in ref.iterrows():
         d = t[row["district"]]
         assert (d["PM2.5"], d["NO2"], d["PM10"], d["SO2"]) == (
-            row["pm25"], row["no2"], row["pm10"], row["so2"],
+            row["pm25"],
+            row["no2"],
+            row["pm10"],
+            row["so2"],
         )
 
 

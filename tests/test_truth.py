@@ -428,3 +428,11 @@ def test_shipped_calibration_by_both_names():
     assert a == b
     digest = hashlib.sha256(repr(a["parameters"]).encode()).hexdigest()
     assert len(digest) == 64
+
+
+def test_other_years_use_their_own_calendar(baseline):
+    w = TruthWorld(None, TruthSettings(seed=2, year=2021))
+    truth = w.realise(0)
+    assert truth.at_points(POINTS, "CO").shape == (365, len(POINTS))
+    rd = truth.sample_hourly(baseline.select(type="traffic"), pollutants=["CO"])
+    assert rd.values["CO"].shape == (5, 8760) and rd.year == 2021
