@@ -9,6 +9,7 @@ identical results.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -250,7 +251,8 @@ def _small_timeseries_case():
     gx, gy = np.meshgrid(np.linspace(0, 50_000, 15), np.linspace(0, 50_000, 12))
     targets = np.column_stack([gx.ravel(), gy.ravel()])
     vg = Variogram("spherical", psill=100.0, range=30_000.0, nugget=5.0)
-    return xy, values, targets, vg, {"pollutant": "PM2.5", "chunk_size": 37}
+    options = {"pollutant": "PM2.5", "chunk_size": 37, "apply_annual_rule": False}
+    return xy, values, targets, vg, options
 
 
 @pytest.mark.cluster
@@ -278,8 +280,6 @@ def _run_tiny(run, scenario: Path, out: Path, scheduler: str | None) -> None:
 
 
 def _assert_same_outputs(a: Path, b: Path) -> None:
-    import json
-
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
@@ -303,3 +303,68 @@ def _assert_same_outputs(a: Path, b: Path) -> None:
             assert ja == jb
             compared += 1
     assert compared > 0
+
+
+# ---------------------------------------------------------------------------
+# sweeps
+
+
+def _small_scenario(tmp: Path, stem: str, source: str) -> Path:
+    """A copy of a shipped scenario on the 5 km grid without the web map."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    src = root / "scenarios" / source
+    if not src.exists():
+        pytest.skip(f"scenarios/{source} not available yet")
+    data = yaml.safe_load(src.read_text())
+    data["base_network"] = str((src.parent / data["base_network"]).resolve())
+    data["grid"] = {**(data.get("grid") or {}), "resolution_m": 5000}
+    data["outputs"] = {**(data.get("outputs") or {}), "web_map": False, "maps": False}
+    data.pop("name", None)
+    path = tmp / f"{stem}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_sweep_rejects_empty_and_duplicate_stems(tmp_path):
+    from netsim.distributed import sweep_scenarios
+
+    with pytest.raises(NetsimError, match="no scenario files"):
+        sweep_scenarios([], tmp_path / "out")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "same.yaml").write_text("name: x\n")
+    with pytest.raises(NetsimError, match="rename one"):
+        sweep_scenarios(
+            [tmp_path / "a" / "same.yaml", tmp_path / "b" / "same.yaml"], tmp_path / "o"
+        )
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_bad_scenario_fails_before_any_run(tmp_path):
+    from netsim.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nrealisations: many\n")
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_cluster_sweep_equals_in_process(dask_cluster, tmp_path):
+    """`netsim sweep` of a scenario with changes: cluster tasks write what the local run writes."""
+    pytest.importorskip("netsim.run")
+    from netsim.distributed import sweep_scenarios
+
+    path = _small_scenario(tmp_path, "retire", "retire_traffic.yaml")
+    local = sweep_scenarios([path], tmp_path / "local", realisations=1, seed=5)
+    remote = sweep_scenarios(
+        [path], tmp_path / "cluster", realisations=1, seed=5, scheduler=dask_cluster
+    )
+    assert [r["scenario"] for r in local] == [r["scenario"] for r in remote] == ["retire"]
+    _assert_same_outputs(tmp_path / "local" / "retire", tmp_path / "cluster" / "retire")
+    index = json.loads((tmp_path / "cluster" / "sweep.json").read_text())
+    assert index["executor"]["kind"] == "distributed"
