@@ -38,7 +38,7 @@ import pandas as pd
 
 from netsim import __version__
 from netsim.areas import area_statistics
-from netsim.assessment import area_served, hj664_representativeness, removal_bias
+from netsim.assessment import hj664_representativeness, station_metrics
 from netsim.atomic import atomic_directory
 from netsim.distributed import get_executor
 from netsim.errors import VariogramError
@@ -243,21 +243,11 @@ def _measure(
         hourly = readings.values[p]
         daily_for_metrics[p] = (mda8(hourly).values if p == "O3" else daily_means(hourly)).T
 
-    metrics = []
-    served = area_served(network, beijing_boundary())
-    for p, daily in daily_for_metrics.items():
-        rb = removal_bias(network, daily)
-        metrics.append(pd.DataFrame({
-            "station_id": network.ids, "pollutant": p,
-            "removal_bias": rb["mean_bias"].to_numpy(),
-            "relative_removal_bias_pct": rb["mean_relative_bias_pct"].to_numpy(),
-            "area_served_km2": served.to_numpy(),
-        }))
     scalars = pd.DataFrame(rows, columns=["source", "area", "pollutant", "statistic", "value"])
     return NetworkOutcome(
         scalars=scalars,
         by_station=by_station,
-        station_metrics=pd.concat(metrics, ignore_index=True),
+        station_metrics=station_metrics(network, daily_for_metrics, beijing_boundary()),
         fields=fields,
         variograms=variograms,
     )
