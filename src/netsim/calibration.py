@@ -25,6 +25,17 @@ updates, all at once:
 Because the same realisations are re-used in every iteration (common random
 numbers) the iteration converges smoothly.
 
+Monte Carlo precision
+---------------------
+The fit is a sample-average approximation over ``N`` = 96 realisations (seed
+2020).  A station's annual mean varies between realisations with a standard
+deviation of about 2 µg/m³ for PM2.5 and 3–4 µg/m³ for PM10 (the random
+anomalies), so the calibrated *expectation* is known to about ±0.2 (PM2.5) and
+±0.4 (PM10) µg/m³; runs with other seeds and 48 realisations put 80 of the 81
+figures within tolerance, the odd one being a district PM10 mean 1.1–1.4 away.
+The shipped file's ``achieved`` values are exactly reproducible (tests re-run
+them).
+
 Targets that the statement does not give (documented choices)
 --------------------------------------------------------------
 * Donggaocun (east border, in neither published border group): PM2.5 40, between
@@ -78,7 +89,7 @@ SCRIPT_VERSION = "1.0"
 """Version of this calibration procedure (stored in the calibration file)."""
 
 DEFAULT_SEED = 2020
-DEFAULT_REALISATIONS = 16
+DEFAULT_REALISATIONS = 96
 
 SOUTH = ("SW", "S", "SE")
 NORTH = ("NE", "NW")
