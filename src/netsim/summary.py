@@ -49,6 +49,8 @@ def _headline_keys(pollutants: Sequence[str]) -> list[tuple[str, str, str, str]]
         keys.append(("error", "city", p, "coverage90"))
         if p not in ("CO", "O3"):
             keys.append(("error", "city", p, "share_above_limit_map"))
+            keys.append(("error", "city", p, "districts_above_limit_map"))
+        keys.append(("error", "city", p, "hj664_pass"))
     keys.append(("stations", "city", "AQI", "days_meeting_standard"))
     keys.append(("stations", "city", "AQI", "heavy_pollution_days"))
     return keys
@@ -77,8 +79,20 @@ def _reduce(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
+_ERROR_LABELS = {
+    "rmse": "RMSE of the map against the truth",
+    "bias": "mean bias of the map against the truth",
+    "coverage90": "share of cells inside the 90% kriging interval",
+    "share_above_limit_map": "share of territory above the Grade II limit (map)",
+    "districts_above_limit_map": "districts above the Grade II limit (map)",
+    "hj664_pass": "HJ 664 representativeness test passed (share of realisations)",
+}
+
+
 def _label(key: tuple[str, str, str, str]) -> str:
     source, _area, pollutant, statistic = key
+    if statistic in _ERROR_LABELS:
+        return f"{pollutant} {_ERROR_LABELS[statistic]}"
     what = {
         "stations": f"{pollutant} {statistic} (stations, statement method)",
         "map": f"{pollutant} city mean of the kriged map",
@@ -235,9 +249,9 @@ def summarise(
     }
     headline = []
     for key in _headline_keys(scenario.pollutants):
-        entry = {"label": _label(key), **dict(zip(KEY, key, strict=True)),
-                 "units": "share" if "share" in key[3] or key[3] == "coverage90"
-                 else _units(key[2])}
+        units = ("share" if "share" in key[3] or key[3] in ("coverage90", "hj664_pass")
+                 else "districts" if key[3].startswith("districts") else _units(key[2]))
+        entry = {"label": _label(key), **dict(zip(KEY, key, strict=True)), "units": units}
         for net in networks:
             m = stats[(stats["network"] == net) & (stats["source"] == key[0])
                       & (stats["area"] == key[1]) & (stats["pollutant"] == key[2])
@@ -378,7 +392,8 @@ def _changes_chart(summary: dict, path: Path) -> None:
     panels: dict[str, list[dict]] = {}
     for r in rows:
         unit = r["units"]
-        key = f"{r['pollutant']} [{unit}]" if unit not in ("share", "days") else unit
+        key = (f"{r['pollutant']} [{unit}]" if unit not in ("share", "days", "districts")
+               else unit)
         panels.setdefault(key, []).append(r)
     heights = [len(v) + 1 for v in panels.values()]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 0.33 * sum(heights) + 1.2),
