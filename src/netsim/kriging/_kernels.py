@@ -401,3 +401,527 @@ def local_krige(
                     else:
                         acc += lam[q] * z[t, key[q]]
                 est[t, i] = acc + mean if simple else acc
+
+
+# ---------------------------------------------------------------------------
+# Global neighbourhood: fused covariance vector + quadratic form per block
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _gamma_row(code, psill, rng, nugget, shape, simple, sill, sxj, syj, tx, ty, i0, nb, row):
+    """``row[t]`` = gamma (``sill - gamma`` if ``simple``) between station j and target ``i0 + t``.
+
+    SIMD-friendly for the spherical (0) and linear (3) models; other models
+    go through :func:`_gamma` one lag at a time.
+    """
+    eps2 = ZERO_DISTANCE_M * ZERO_DISTANCE_M
+    zero = sill if simple else 0.0
+    if code == 0:
+        inv = 1.0 / rng
+        for t in range(nb):
+            dx = tx[i0 + t] - sxj
+            dy = ty[i0 + t] - syj
+            h2 = dx * dx + dy * dy
+            r = min(math.sqrt(h2) * inv, 1.0)
+            g = psill * (1.5 * r - 0.5 * r * r * r) + nugget
+            if simple:
+                g = sill - g
+            row[t] = zero if h2 <= eps2 else g
+    elif code == 3:
+        inv = psill / rng
+        for t in range(nb):
+            dx = tx[i0 + t] - sxj
+            dy = ty[i0 + t] - syj
+            h2 = dx * dx + dy * dy
+            g = math.sqrt(h2) * inv + nugget
+            if simple:
+                g = sill - g
+            row[t] = zero if h2 <= eps2 else g
+    else:
+        for t in range(nb):
+            dx = tx[i0 + t] - sxj
+            dy = ty[i0 + t] - syj
+            g = _gamma(code, psill, rng, nugget, shape, math.sqrt(dx * dx + dy * dy))
+            row[t] = sill - g if simple else g
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def global_krige(
+    tx,
+    ty,
+    sx,
+    sy,
+    drift,
+    g,
+    g_given,
+    upper,
+    alpha,
+    code,
+    psill,
+    rng,
+    nugget,
+    shape,
+    simple,
+    sill,
+    mean,
+    do_est,
+    block,
+    est,
+    var,
+):
+    """Global-neighbourhood kriging of a chunk of targets, ``block`` targets at a time.
+
+    Per block the augmented covariance vectors are held transposed
+    (``gT[j, t]``, targets contiguous, in L1) -- computed here from the
+    coordinates (``drift[q, i]`` = drift column q at target i; a single column
+    is broadcast to all targets), or copied from
+    ``g[i, j]`` when ``g_given`` -- and the kriging variance is the quadratic
+    form ``gᵀ A⁻¹ g = Σ_i g_i Σ_{j>=i} U_ij g_j`` with ``upper`` = U (the upper
+    triangle of the symmetric ``A⁻¹`` with doubled off-diagonal terms), so no
+    (chunk x n) weight matrix is formed.  Ordinary/universal: ``var = gᵀA⁻¹g``;
+    simple: ``var = sill - cᵀC⁻¹c``; clipped at 0.  With ``do_est`` also
+    ``est[s, i] = mean + Σ_j alpha[j, s] g_j`` (``alpha = A⁻¹ [z - mean; 0]``).
+    """
+    c = tx.shape[0] if not g_given else g.shape[0]
+    N = upper.shape[0]
+    n = sx.shape[0]
+    p = N - n
+    T = alpha.shape[1]
+    nblocks = (c + block - 1) // block
+    for bi in prange(nblocks):
+        i0 = bi * block
+        nb = min(block, c - i0)
+        gT = np.empty((N, block))
+        h = np.empty(block)
+        acc = np.zeros(block)
+        if g_given:
+            for t in range(nb):
+                for j in range(N):
+                    gT[j, t] = g[i0 + t, j]
+        else:
+            for j in range(n):
+                _gamma_row(
+                    code, psill, rng, nugget, shape, simple, sill, sx[j], sy[j], tx, ty, i0, nb, gT[j]
+                )
+            for q in range(p):
+                if drift.shape[1] == 1:
+                    d0 = drift[q, 0]
+                    for t in range(nb):
+                        gT[n + q, t] = d0
+                else:
+                    for t in range(nb):
+                        gT[n + q, t] = drift[q, i0 + t]
+        for i in range(N):
+            gi = gT[i]
+            uii = upper[i, i]
+            for t in range(nb):
+                h[t] = uii * gi[t]
+            j = i + 1
+            while j + 3 < N:
+                a0 = upper[i, j]
+                a1 = upper[i, j + 1]
+                a2 = upper[i, j + 2]
+                a3 = upper[i, j + 3]
+                g0 = gT[j]
+                g1 = gT[j + 1]
+                g2 = gT[j + 2]
+                g3 = gT[j + 3]
+                for t in range(nb):
+                    h[t] += a0 * g0[t] + a1 * g1[t] + a2 * g2[t] + a3 * g3[t]
+                j += 4
+            while j < N:
+                a0 = upper[i, j]
+                g0 = gT[j]
+                for t in range(nb):
+                    h[t] += a0 * g0[t]
+                j += 1
+            for t in range(nb):
+                acc[t] += gi[t] * h[t]
+        for t in range(nb):
+            v = sill - acc[t] if simple else acc[t]
+            var[i0 + t] = v if v > 0.0 else 0.0
+        if do_est:
+            for s in range(T):
+                for t in range(nb):
+                    h[t] = mean
+                for j in range(N):
+                    a0 = alpha[j, s]
+                    g0 = gT[j]
+                    for t in range(nb):
+                        h[t] += a0 * g0[t]
+                for t in range(nb):
+                    est[s, i0 + t] = h[t]
+
+
+# ---------------------------------------------------------------------------
+# Local neighbourhood, tiled: candidates per tile, one factorisation per set
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def tile_sort(tx, ty, x0, y0, side, ntx, nty):
+    """Counting sort of targets by square tile (row-major tiles of ``side`` metres).
+
+    Returns ``(perm, start)``: the targets of tile ``b`` are
+    ``perm[start[b]:start[b + 1]]`` (original order kept inside a tile).
+    """
+    m = tx.shape[0]
+    nt = ntx * nty
+    tid = np.empty(m, dtype=np.int64)
+    start = np.zeros(nt + 1, dtype=np.int64)
+    for i in range(m):
+        ix = min(max(np.int64((tx[i] - x0) / side), 0), ntx - 1)
+        iy = min(max(np.int64((ty[i] - y0) / side), 0), nty - 1)
+        b = iy * ntx + ix
+        tid[i] = b
+        start[b + 1] += 1
+    for b in range(nt):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    perm = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        b = tid[i]
+        perm[fill[b]] = i
+        fill[b] += 1
+    return perm, start
+
+
+@njit(cache=True, inline="always")
+def _cov_or_gamma(code, psill, rng, nugget, shape, cov, sill, dx, dy):
+    g = _gamma(code, psill, rng, nugget, shape, math.sqrt(dx * dx + dy * dy))
+    return sill - g if cov else g
+
+
+@njit(cache=True)
+def _cholesky_inverse(a, k, work, out):
+    """``out[:k, :k] = a⁻¹`` for symmetric positive definite ``a`` via Cholesky.
+
+    Returns the smallest pivot ``L_ii²`` relative to the largest diagonal entry
+    (<= 0 when ``a`` is not numerically positive definite).
+    """
+    dmax = 0.0
+    for i in range(k):
+        dmax = max(dmax, a[i, i])
+    if dmax <= 0.0:
+        return 0.0
+    minpiv = np.inf
+    # work[:k, :k] = L (lower)
+    for j in range(k):
+        s = a[j, j]
+        for q in range(j):
+            s -= work[j, q] * work[j, q]
+        if s / dmax < minpiv:
+            minpiv = s / dmax
+        if s <= 0.0:
+            return 0.0
+        d = math.sqrt(s)
+        work[j, j] = d
+        inv_d = 1.0 / d
+        for i in range(j + 1, k):
+            s = a[i, j]
+            for q in range(j):
+                s -= work[i, q] * work[j, q]
+            work[i, j] = s * inv_d
+    # out = L⁻¹ (lower), in place column by column
+    for j in range(k):
+        out[j, j] = 1.0 / work[j, j]
+        for i in range(j + 1, k):
+            s = 0.0
+            for q in range(j, i):
+                s -= work[i, q] * out[q, j]
+            out[i, j] = s / work[i, i]
+    # a⁻¹ = L⁻ᵀ L⁻¹ (symmetric): entry (i, j), j <= i: sum_{q >= i} Linv[q, i] Linv[q, j]
+    for i in range(k):
+        for j in range(i + 1):
+            s = 0.0
+            for q in range(i, k):
+                s += out[q, i] * out[q, j]
+            work[i, j] = s
+    for i in range(k):
+        for j in range(i + 1):
+            out[i, j] = work[i, j]
+            out[j, i] = work[i, j]
+    return minpiv
+
+
+@njit(parallel=True, cache=True)
+def local_krige_tiled(
+    tx,
+    ty,
+    sx,
+    sy,
+    z,
+    cell_start,
+    cell_items,
+    x0,
+    y0,
+    cs,
+    nx,
+    ny,
+    k,
+    perm,
+    tile_start,
+    code,
+    psill,
+    rng,
+    nugget,
+    shape,
+    simple,
+    bounded,
+    sill,
+    mean,
+    est,
+    var,
+    status,
+):
+    """Moving-neighbourhood ordinary (or simple) kriging, one tile of targets at a time.
+
+    For each tile (targets ``perm[tile_start[b]:tile_start[b + 1]]``) the
+    candidate stations are those within ``d_k(c) + R`` of the tile's bounding
+    box (``d_k(c)``: k-th neighbour distance of the box centre, ``R``: its
+    half-diagonal) -- a superset of every target's k nearest stations, since
+    ``d_k(p) <= d_k(c) + |p - c|``.  Each target's exact k nearest (ties to
+    the lower station index) are selected from the candidates and identified by
+    a bit mask over them; the system of each distinct neighbour set is
+    factorised once per tile and cached.  Bounded models use the covariance
+    form ``C λ + ν 1 = c`` (equivalent to the semivariance form since
+    ``C = sill - Γ``) with ``C⁻¹`` from a Cholesky factorisation:
+    ``q = C⁻¹c``, ``ν = (1ᵀq - 1) / 1ᵀC⁻¹1``, ``λ = q - ν C⁻¹1``,
+    ``variance = sill - cᵀq + (1ᵀq - 1)² / 1ᵀC⁻¹1`` (simple kriging: ``λ = q``,
+    ``variance = sill - cᵀq``).  Unbounded models, and sets whose ``C`` is
+    ill-conditioned (a Cholesky pivot below 1e-3 of the sill, i.e. little or no
+    nugget), use the inverse of
+    the augmented semivariance matrix by Gauss-Jordan as :func:`local_krige`.
+    Writes ``est[t, i]``, ``var[i]`` and ``status[i] = 1`` for a singular system.
+    """
+    T = z.shape[0]
+    ns = k if simple else k + 1
+    n_tiles = tile_start.shape[0] - 1
+    cap = 64
+    for b in prange(n_tiles):
+        a0 = tile_start[b]
+        a1 = tile_start[b + 1]
+        if a1 == a0:
+            continue
+        # bounding box of the tile's targets
+        bx0 = np.inf
+        bx1 = -np.inf
+        by0 = np.inf
+        by1 = -np.inf
+        for p in range(a0, a1):
+            i = perm[p]
+            bx0 = min(bx0, tx[i])
+            bx1 = max(bx1, tx[i])
+            by0 = min(by0, ty[i])
+            by1 = max(by1, ty[i])
+        cx = 0.5 * (bx0 + bx1)
+        cy = 0.5 * (by0 + by1)
+        half = 0.5 * math.sqrt((bx1 - bx0) ** 2 + (by1 - by0) ** 2)
+        nd = np.empty(k)
+        ni = np.empty(k, dtype=np.int64)
+        _knn(cx, cy, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni)
+        rad = (math.sqrt(nd[k - 1]) + half) * (1.0 + 1e-9) + 1e-6
+        rad2 = rad * rad
+        # candidates: stations within rad of the box, sorted by station index
+        gx0 = max(np.int64(math.floor((bx0 - rad - x0) / cs)), 0)
+        gx1 = min(np.int64(math.floor((bx1 + rad - x0) / cs)), nx - 1)
+        gy0 = max(np.int64(math.floor((by0 - rad - y0) / cs)), 0)
+        gy1 = min(np.int64(math.floor((by1 + rad - y0) / cs)), ny - 1)
+        cnt = 0
+        for gy in range(gy0, gy1 + 1):
+            for gx in range(gx0, gx1 + 1):
+                c = gy * nx + gx
+                cnt += cell_start[c + 1] - cell_start[c]
+        cand = np.empty(max(cnt, k), dtype=np.int64)
+        nc = 0
+        for gy in range(gy0, gy1 + 1):
+            for gx in range(gx0, gx1 + 1):
+                c = gy * nx + gx
+                for q in range(cell_start[c], cell_start[c + 1]):
+                    s = cell_items[q]
+                    ddx = max(bx0 - sx[s], 0.0, sx[s] - bx1)
+                    ddy = max(by0 - sy[s], 0.0, sy[s] - by1)
+                    if ddx * ddx + ddy * ddy <= rad2:
+                        cand[nc] = s
+                        nc += 1
+        cand = np.sort(cand[:nc])
+        csx = np.empty(nc)
+        csy = np.empty(nc)
+        for q in range(nc):
+            csx[q] = sx[cand[q]]
+            csy[q] = sy[cand[q]]
+        nw = (nc + 63) // 64
+        # per-tile cache of factorised neighbour sets
+        masks = np.zeros((cap, nw), dtype=np.uint64)
+        hashes = np.zeros(cap, dtype=np.uint64)
+        members = np.empty((cap, k), dtype=np.int64)
+        kinds = np.empty(cap, dtype=np.int64)  # 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
+        mats = np.empty((cap, ns, ns))
+        rvec = np.empty((cap, k))
+        rsum = np.empty(cap)
+        n_cached = 0
+        nxt = 0
+        d2 = np.empty(nc)
+        mask = np.empty(nw, dtype=np.uint64)
+        a = np.empty((ns, ns))
+        work = np.empty((ns, 2 * ns))
+        bb = np.empty(ns)
+        lam = np.empty(ns)
+        for p in range(a0, a1):
+            i = perm[p]
+            px = tx[i]
+            py = ty[i]
+            for q in range(nc):
+                ddx = px - csx[q]
+                ddy = py - csy[q]
+                d2[q] = ddx * ddx + ddy * ddy
+            # k smallest (ties: lower candidate position = lower station index)
+            found = 0
+            for q in range(nc):
+                dq = d2[q]
+                if found < k:
+                    r = found
+                    found += 1
+                elif dq < nd[k - 1]:
+                    r = k - 1
+                else:
+                    continue
+                while r > 0 and nd[r - 1] > dq:
+                    nd[r] = nd[r - 1]
+                    ni[r] = ni[r - 1]
+                    r -= 1
+                nd[r] = dq
+                ni[r] = q
+            for w in range(nw):
+                mask[w] = 0
+            for q in range(k):
+                mask[ni[q] >> 6] |= np.uint64(1) << np.uint64(ni[q] & 63)
+            h = np.uint64(1469598103934665603)
+            for w in range(nw):
+                h = (h ^ mask[w]) * np.uint64(1099511628211)
+            slot = -1
+            for e in range(n_cached):
+                if hashes[e] == h:
+                    same = True
+                    for w in range(nw):
+                        if masks[e, w] != mask[w]:
+                            same = False
+                            break
+                    if same:
+                        slot = e
+                        break
+            if slot < 0:
+                slot = nxt
+                nxt = (nxt + 1) % cap
+                if n_cached < cap:
+                    n_cached += 1
+                hashes[slot] = h
+                q = 0
+                for w in range(nw):
+                    masks[slot, w] = mask[w]
+                    word = mask[w]
+                    bit = 0
+                    while word != 0:
+                        if word & np.uint64(1):
+                            members[slot, q] = cand[w * 64 + bit]
+                            q += 1
+                        word >>= np.uint64(1)
+                        bit += 1
+                kind = 1
+                if bounded:
+                    for r in range(k):
+                        sr = members[slot, r]
+                        a[r, r] = sill
+                        for c in range(r + 1, k):
+                            sc = members[slot, c]
+                            g = _cov_or_gamma(
+                                code, psill, rng, nugget, shape, True, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                            )
+                            a[r, c] = g
+                            a[c, r] = g
+                    if _cholesky_inverse(a, k, work, mats[slot]) > 1e-3:
+                        kind = 0
+                        tot = 0.0
+                        for r in range(k):
+                            acc = 0.0
+                            for c in range(k):
+                                acc += mats[slot, r, c]
+                            rvec[slot, r] = acc
+                            tot += acc
+                        rsum[slot] = tot
+                if kind == 1:
+                    for r in range(k):
+                        sr = members[slot, r]
+                        a[r, r] = sill if simple else 0.0
+                        for c in range(r + 1, k):
+                            sc = members[slot, c]
+                            g = _cov_or_gamma(
+                                code, psill, rng, nugget, shape, simple, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                            )
+                            a[r, c] = g
+                            a[c, r] = g
+                    if not simple:
+                        for r in range(k):
+                            a[r, k] = 1.0
+                            a[k, r] = 1.0
+                        a[k, k] = 0.0
+                    if _invert(a, ns, work) > 1e-14:
+                        for r in range(ns):
+                            for c in range(ns):
+                                mats[slot, r, c] = a[r, c]
+                    else:
+                        kind = 2
+                kinds[slot] = kind
+            kind = kinds[slot]
+            if kind == 2:
+                status[i] = 1
+                var[i] = np.nan
+                for t in range(T):
+                    est[t, i] = np.nan
+                continue
+            mat = mats[slot]
+            if kind == 0:
+                for q in range(k):
+                    s = members[slot, q]
+                    bb[q] = _cov_or_gamma(code, psill, rng, nugget, shape, True, sill, px - sx[s], py - sy[s])
+                sa = 0.0
+                sb = 0.0
+                for r in range(k):
+                    acc = 0.0
+                    for c in range(k):
+                        acc += mat[r, c] * bb[c]
+                    lam[r] = acc
+                    sa += acc * bb[r]
+                    sb += acc
+                if simple:
+                    sv = sill - sa
+                else:
+                    nu = (sb - 1.0) / rsum[slot]
+                    sv = sill - sa + (sb - 1.0) * nu
+                    for r in range(k):
+                        lam[r] -= nu * rvec[slot, r]
+            else:
+                for q in range(k):
+                    s = members[slot, q]
+                    bb[q] = _cov_or_gamma(code, psill, rng, nugget, shape, simple, sill, px - sx[s], py - sy[s])
+                if not simple:
+                    bb[k] = 1.0
+                sv = 0.0
+                for r in range(ns):
+                    acc = 0.0
+                    for c in range(ns):
+                        acc += mat[r, c] * bb[c]
+                    lam[r] = acc
+                    sv += acc * bb[r]
+                if simple:
+                    sv = sill - sv
+            var[i] = sv if sv > 0.0 else 0.0
+            for t in range(T):
+                acc = 0.0
+                for q in range(k):
+                    if simple:
+                        acc += lam[q] * (z[t, members[slot, q]] - mean)
+                    else:
+                        acc += lam[q] * z[t, members[slot, q]]
+                est[t, i] = acc + mean if simple else acc

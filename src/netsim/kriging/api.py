@@ -91,6 +91,15 @@ def _single_threaded_blas():
 
 
 _RCOND_MIN = 1e-15
+# global kernel: models whose covariance vector is computed inside it (spherical,
+# linear, power; the exponential family goes through NumPy's SIMD exp first),
+# targets per block (the transposed block, (n+p) x 64 doubles, stays in L1) and
+# the most value vectors whose estimates it forms itself (more: one BLAS-3 product)
+_FUSED_CODES = (0, 3, 4)
+_GLOBAL_BLOCK = 64
+_FUSED_MAX_T = 8
+# local kernel: tile side relative to the typical k-th neighbour distance
+_TILE_FACTOR = 0.3
 _HALF_INTEGER = (0.5, 1.5, 2.5)
 
 
@@ -184,6 +193,7 @@ class _Pattern:
     stations: np.ndarray  # indices into n
     ainv: np.ndarray | None = None
     alpha: np.ndarray | None = None  # (n_p + p, T_p)
+    upper: np.ndarray | None = None  # triu(A⁻¹) with doubled off-diagonal terms
     grid: tuple | None = None
     z: np.ndarray | None = None  # (T_p, n_p) for the local kernel
 
@@ -370,6 +380,8 @@ class _Problem:
         zt = np.zeros((pat.ainv.shape[0], z.shape[0]))
         zt[: pat.stations.size] = z.T
         pat.alpha = pat.ainv @ zt
+        sym = 0.5 * (pat.ainv + pat.ainv.T)
+        pat.upper = np.triu(2.0 * sym, 1) + np.diag(np.diag(sym))
 
     def prepare_local(self, pat: _Pattern) -> None:
         if pat.grid is not None or pat.stations.size < 3:
@@ -420,9 +432,12 @@ class _Problem:
                         "matern with n_neighbours supports smoothness 0.5, 1.5 or 2.5 only; "
                         "use the global neighbourhood or one of those values"
                     )
-                _kernels.local_krige(
-                    np.ascontiguousarray(axy_t[:, 0]),
-                    np.ascontiguousarray(axy_t[:, 1]),
+                tx = np.ascontiguousarray(axy_t[:, 0])
+                ty = np.ascontiguousarray(axy_t[:, 1])
+                perm, tile_start = _tile_targets(tx, ty, _TILE_FACTOR * cs * np.sqrt(6.0 / np.pi))
+                _kernels.local_krige_tiled(
+                    tx,
+                    ty,
                     np.ascontiguousarray(s[:, 0]),
                     np.ascontiguousarray(s[:, 1]),
                     pat.z,
@@ -434,11 +449,13 @@ class _Problem:
                     nx,
                     ny,
                     k,
+                    perm,
+                    tile_start,
                     *self.model_args,
                     self.method == "simple",
+                    v.bounded,
                     v.sill,
                     self.mean,
-                    256,
                     e,
                     vv,
                     status,
@@ -453,37 +470,104 @@ class _Problem:
                 var[vrow] = vv
                 continue
             self.prepare_global(pat)
-            p = self.n_drift
+            full_g = self._solve_global(pat, axy_t, ext_t, full_g, est, var, vrow)
+
+    def _fused(self, pat: _Pattern) -> bool:
+        """Covariance vectors computed inside the global kernel (no (chunk x n) matrix)."""
+        return (
+            self.variogram.code in _FUSED_CODES
+            and pat.steps.size <= _FUSED_MAX_T
+            and (len(self.patterns) == 1 or pat.stations.size == self.n)
+        )
+
+    def _solve_global(self, pat, axy_t, ext_t, full_g, est, var, vrow) -> np.ndarray | None:
+        """Global kriging of one availability pattern on one chunk; returns the
+        (chunk x n) all-station gamma matrix if it was built (reused by later patterns)."""
+        c = axy_t.shape[0]
+        n_p = pat.stations.size
+        p = self.n_drift
+        v = self.variogram
+        simple = self.method == "simple"
+        steps = pat.steps.size
+        do_est = steps <= _FUSED_MAX_T
+        s = self.sxy[pat.stations]
+        tx = np.ascontiguousarray(axy_t[:, 0])
+        ty = np.ascontiguousarray(axy_t[:, 1])
+        if self._fused(pat):
+            g = np.empty((0, n_p + p))
+            if p == 0:
+                drift = np.empty((0, 1))
+            elif p == 1:
+                drift = np.ones((1, 1))
+            else:
+                drift = np.ascontiguousarray(self.drift_at(axy_t, ext_t).T)
+        else:
+            g = np.empty((c, n_p + p))
             if len(self.patterns) == 1 or n_p == self.n:
-                g = np.empty((c, n_p + p))
-                self.fill_gamma(axy_t, self.sxy[pat.stations], g)
+                self.fill_gamma(axy_t, s, g)
             else:
                 if full_g is None:
                     full_g = np.empty((c, self.n))
                     self.fill_gamma(axy_t, self.sxy, full_g)
-                g = np.empty((c, n_p + p))
                 g[:, :n_p] = full_g[:, pat.stations]
             if p:
                 g[:, n_p:] = self.drift_at(axy_t, ext_t)
-            w = g @ pat.ainv
-            vv = np.empty(c)
-            if self.method == "simple":
-                _kernels.rowdot(w, g, self.variogram.sill, -1.0, vv)
-            else:
-                _kernels.rowdot(w, g, 0.0, 1.0, vv)
+            drift = np.empty((0, 1))
+        if do_est:
+            e = est if steps == est.shape[0] else np.empty((steps, c))
+        else:
+            e = np.empty((0, c))
+        vv = var[0] if var.shape[0] == 1 else np.empty(c)
+        _kernels.global_krige(
+            tx,
+            ty,
+            np.ascontiguousarray(s[:, 0]),
+            np.ascontiguousarray(s[:, 1]),
+            drift,
+            g,
+            g.shape[0] > 0,
+            pat.upper,
+            pat.alpha,
+            *self.model_args,
+            simple,
+            v.sill,
+            self.mean,
+            do_est,
+            _GLOBAL_BLOCK,
+            e,
+            vv,
+        )
+        if var.shape[0] != 1:
             var[vrow] = vv
-            if pat.steps.size == est.shape[0]:
-                np.matmul(pat.alpha.T, g.T, out=est)
-                if self.mean:
-                    est += self.mean
-            else:
-                est[pat.steps] = pat.alpha.T @ g.T + self.mean
+        if not do_est:
+            e = pat.alpha.T @ g.T
+            if self.mean:
+                e += self.mean
+        if e is not est:
+            est[pat.steps] = e
+        return full_g
 
 
-def _default_chunk(n: int, T: int, local: bool) -> int:
-    if local:
+def _tile_targets(tx: np.ndarray, ty: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
+    """Targets grouped by square tiles of about ``side`` metres (at most ~m/4 + 1 tiles)."""
+    m = tx.size
+    if m == 0:
+        return np.empty(0, dtype=np.int64), np.zeros(2, dtype=np.int64)
+    x0, y0 = float(tx.min()), float(ty.min())
+    wx, wy = float(tx.max()) - x0, float(ty.max()) - y0
+    side = max(side, np.sqrt(wx * wy / (m / 4.0 + 1.0)), max(wx, wy) / 65536.0, 1e-3)
+    ntx = int(wx // side) + 1
+    nty = int(wy // side) + 1
+    return _kernels.tile_sort(tx, ty, x0, y0, side, ntx, nty)
+
+
+def _default_chunk(prob: _Problem) -> int:
+    T = prob.values.shape[0]
+    if prob.k is not None:
         return int(np.clip(2**24 // max(T, 1), 4096, 1 << 20))
-    return int(np.clip(2**21 // (n + T + 8), 512, 8192))
+    if prob.variogram.code in _FUSED_CODES and T <= _FUSED_MAX_T:
+        return 1 << 17  # no (chunk x n) matrix: only the outputs scale with the chunk
+    return int(np.clip(2**21 // (prob.n + T + 8), 512, 8192))
 
 
 def krige_chunks(
@@ -528,7 +612,7 @@ def krige_chunks(
                 f"external_drift: {prob.ext_s.shape[1]} drift column(s) at stations but {prob.ext_t.shape[1]} at targets"
             )
     T = prob.values.shape[0]
-    chunk = int(chunk_size) if chunk_size else _default_chunk(prob.n, T, prob.k is not None)
+    chunk = int(chunk_size) if chunk_size else _default_chunk(prob)
     if chunk < 1:
         raise KrigingError(f"chunk_size: expected >= 1, got {chunk_size}")
     return _iter_chunks(prob, targets, chunk, dtype)
