@@ -500,9 +500,44 @@ def global_krige(
                 for j in range(N):
                     gT[j, t] = g[i0 + t, j]
         else:
+            # spherical: a station farther than the range from the block's
+            # bounding box has the constant sill for every target (no sqrt)
+            bx0 = tx[i0]
+            bx1 = bx0
+            by0 = ty[i0]
+            by1 = by0
+            for t in range(1, nb):
+                bx0 = min(bx0, tx[i0 + t])
+                bx1 = max(bx1, tx[i0 + t])
+                by0 = min(by0, ty[i0 + t])
+                by1 = max(by1, ty[i0 + t])
+            far = psill * (1.5 * 1.0 - 0.5 * 1.0 * 1.0 * 1.0) + nugget
+            if simple:
+                far = sill - far
             for j in range(n):
+                if code == 0:
+                    ddx = max(bx0 - sx[j], 0.0, sx[j] - bx1)
+                    ddy = max(by0 - sy[j], 0.0, sy[j] - by1)
+                    if ddx * ddx + ddy * ddy > rng * rng * (1.0 + 1e-9) + 1.0:
+                        row = gT[j]
+                        for t in range(nb):
+                            row[t] = far
+                        continue
                 _gamma_row(
-                    code, psill, rng, nugget, shape, simple, sill, sx[j], sy[j], tx, ty, i0, nb, gT[j]
+                    code,
+                    psill,
+                    rng,
+                    nugget,
+                    shape,
+                    simple,
+                    sill,
+                    sx[j],
+                    sy[j],
+                    tx,
+                    ty,
+                    i0,
+                    nb,
+                    gT[j],
                 )
             for q in range(p):
                 if drift.shape[1] == 1:
@@ -836,7 +871,15 @@ def local_krige_tiled(
                         for c in range(r + 1, k):
                             sc = members[slot, c]
                             g = _cov_or_gamma(
-                                code, psill, rng, nugget, shape, True, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                                code,
+                                psill,
+                                rng,
+                                nugget,
+                                shape,
+                                True,
+                                sill,
+                                sx[sr] - sx[sc],
+                                sy[sr] - sy[sc],
                             )
                             a[r, c] = g
                             a[c, r] = g
@@ -857,7 +900,15 @@ def local_krige_tiled(
                         for c in range(r + 1, k):
                             sc = members[slot, c]
                             g = _cov_or_gamma(
-                                code, psill, rng, nugget, shape, simple, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                                code,
+                                psill,
+                                rng,
+                                nugget,
+                                shape,
+                                simple,
+                                sill,
+                                sx[sr] - sx[sc],
+                                sy[sr] - sy[sc],
                             )
                             a[r, c] = g
                             a[c, r] = g
@@ -884,7 +935,9 @@ def local_krige_tiled(
             if kind == 0:
                 for q in range(k):
                     s = members[slot, q]
-                    bb[q] = _cov_or_gamma(code, psill, rng, nugget, shape, True, sill, px - sx[s], py - sy[s])
+                    bb[q] = _cov_or_gamma(
+                        code, psill, rng, nugget, shape, True, sill, px - sx[s], py - sy[s]
+                    )
                 sa = 0.0
                 sb = 0.0
                 for r in range(k):
@@ -904,7 +957,9 @@ def local_krige_tiled(
             else:
                 for q in range(k):
                     s = members[slot, q]
-                    bb[q] = _cov_or_gamma(code, psill, rng, nugget, shape, simple, sill, px - sx[s], py - sy[s])
+                    bb[q] = _cov_or_gamma(
+                        code, psill, rng, nugget, shape, simple, sill, px - sx[s], py - sy[s]
+                    )
                 if not simple:
                     bb[k] = 1.0
                 sv = 0.0

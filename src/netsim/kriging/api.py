@@ -611,7 +611,6 @@ def krige_chunks(
             raise KrigingError(
                 f"external_drift: {prob.ext_s.shape[1]} drift column(s) at stations but {prob.ext_t.shape[1]} at targets"
             )
-    T = prob.values.shape[0]
     chunk = int(chunk_size) if chunk_size else _default_chunk(prob)
     if chunk < 1:
         raise KrigingError(f"chunk_size: expected >= 1, got {chunk_size}")
