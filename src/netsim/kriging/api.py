@@ -10,16 +10,25 @@ drifts) and ``f0`` their values at the target.  The estimate is
 (concentration²).  Simple kriging uses covariances ``C = sill - gamma``:
 ``estimate = mean + lambda . (z - mean)``, ``variance = sill - lambda . c0``.
 
-Global neighbourhood: the inverse ``A⁻¹`` of the augmented matrix is computed
-once; per chunk of targets the numba kernel builds ``G`` (chunk x (n+p)), then
-``W = G A⁻¹`` (BLAS-3), ``variance = rowsum(W * G)`` and
-``estimate = G (A⁻¹ [z; 0])`` for all T value vectors at once.  Memory is
-O(chunk x (n + T) + n²); never an (m x n) matrix.
+Global neighbourhood: the inverse ``A⁻¹`` of the augmented matrix and
+``alpha = A⁻¹ [z - mean; 0]`` are computed once per availability pattern; one
+parallel numba kernel then handles blocks of 64 targets in L1: it builds the
+covariance vectors (transposed, targets contiguous, SIMD over targets; for the
+spherical model stations beyond the range of the whole block are the constant
+sill), the variance as the symmetric quadratic form ``gᵀA⁻¹g`` (half the flops
+of ``G A⁻¹``) and, for up to 8 value vectors, the estimates ``alphaᵀg``.  With
+more value vectors (or for the exponential family, whose ``exp`` runs in
+NumPy's SIMD loop) ``G`` is formed per chunk and ``estimate = alphaᵀ Gᵀ`` is one
+BLAS-3 product for all T at once.  Memory is O(chunk x (n + T) + n²); never an
+(m x n) matrix.
 
-Local neighbourhood (``n_neighbours = k``): an exact grid-bucket k-nearest
-search and a (k+1)² system per target inside one parallel numba kernel; the
-inverse is reused while consecutive targets share their neighbour set (targets
-in raster order do so most of the time).
+Local neighbourhood (``n_neighbours = k``): targets are grouped in square tiles
+(about 0.3 x the typical k-th neighbour distance); per tile the candidate
+stations (a provable superset of every target's k nearest) are gathered from a
+station grid, each target's exact k nearest are picked from them, and every
+distinct neighbour set is factorised once per tile (Cholesky of the covariance
+matrix for bounded models, Gauss-Jordan on the semivariance system otherwise
+or when ill-conditioned) and reused by all targets sharing it.
 
 Missing values: ``values`` of shape (T, n) may hold NaN; steps are grouped by
 their availability pattern and each pattern is solved once.
