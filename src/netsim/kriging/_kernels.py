@@ -282,127 +282,6 @@ def _invert(a, n, work):
     return minpiv
 
 
-@njit(parallel=True, cache=True)
-def local_krige(
-    tx,
-    ty,
-    sx,
-    sy,
-    z,
-    cell_start,
-    cell_items,
-    x0,
-    y0,
-    cs,
-    nx,
-    ny,
-    k,
-    code,
-    psill,
-    rng,
-    nugget,
-    shape,
-    simple,
-    sill,
-    mean,
-    block,
-    est,
-    var,
-    status,
-):
-    """Moving-neighbourhood ordinary (or simple) kriging of every target.
-
-    For each target the k nearest stations are found, the (k+1)² ordinary
-    (or k² simple) system is inverted -- reused while consecutive targets share
-    the same neighbour set -- and ``est[t, i]`` (all T rows of ``z``) and
-    ``var[i]`` are written.  ``status[i] = 1`` marks a singular system.
-    """
-    m = tx.shape[0]
-    T = z.shape[0]
-    ns = k if simple else k + 1
-    nblocks = (m + block - 1) // block
-    for bi in prange(nblocks):
-        nd = np.empty(k)
-        ni = np.empty(k, dtype=np.int64)
-        key = np.empty(k, dtype=np.int64)
-        prev = np.full(k, -1, dtype=np.int64)
-        a = np.empty((ns, ns))
-        work = np.empty((ns, 2 * ns))
-        b = np.empty(ns)
-        lam = np.empty(ns)
-        ok = False
-        for i in range(bi * block, min(m, (bi + 1) * block)):
-            px = tx[i]
-            py = ty[i]
-            _knn(px, py, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni)
-            # canonical key: neighbour ids in ascending order
-            for q in range(k):
-                v = ni[q]
-                p = q
-                while p > 0 and key[p - 1] > v:
-                    key[p] = key[p - 1]
-                    p -= 1
-                key[p] = v
-            same = True
-            for q in range(k):
-                if key[q] != prev[q]:
-                    same = False
-                    break
-            if not same:
-                for q in range(k):
-                    prev[q] = key[q]
-                for r in range(k):
-                    sr = key[r]
-                    a[r, r] = sill if simple else 0.0
-                    for c in range(r + 1, k):
-                        sc = key[c]
-                        dx = sx[sr] - sx[sc]
-                        dy = sy[sr] - sy[sc]
-                        g = _gamma(code, psill, rng, nugget, shape, math.sqrt(dx * dx + dy * dy))
-                        if simple:
-                            g = sill - g
-                        a[r, c] = g
-                        a[c, r] = g
-                if not simple:
-                    for r in range(k):
-                        a[r, k] = 1.0
-                        a[k, r] = 1.0
-                    a[k, k] = 0.0
-                ok = _invert(a, ns, work) > 1e-14
-            if not ok:
-                status[i] = 1
-                var[i] = np.nan
-                for t in range(T):
-                    est[t, i] = np.nan
-                continue
-            for q in range(k):
-                s = key[q]
-                dx = px - sx[s]
-                dy = py - sy[s]
-                g = _gamma(code, psill, rng, nugget, shape, math.sqrt(dx * dx + dy * dy))
-                b[q] = sill - g if simple else g
-            if not simple:
-                b[k] = 1.0
-            sv = 0.0
-            for r in range(ns):
-                acc = 0.0
-                for c in range(ns):
-                    acc += a[r, c] * b[c]
-                lam[r] = acc
-                sv += acc * b[r]
-            if simple:
-                sv = sill - sv
-            var[i] = sv if sv > 0.0 else 0.0
-            for t in range(T):
-                acc = 0.0
-                for q in range(k):
-                    if simple:
-                        acc += lam[q] * (z[t, key[q]] - mean)
-                    else:
-                        acc += lam[q] * z[t, key[q]]
-                est[t, i] = acc + mean if simple else acc
-
-
 # ---------------------------------------------------------------------------
 # Global neighbourhood: fused covariance vector + quadratic form per block
 # ---------------------------------------------------------------------------
@@ -727,7 +606,7 @@ def local_krige_tiled(
     ``variance = sill - cᵀq``).  Unbounded models, and sets whose ``C`` is
     ill-conditioned (a Cholesky pivot below 1e-3 of the sill, i.e. little or no
     nugget), use the inverse of
-    the augmented semivariance matrix by Gauss-Jordan as :func:`local_krige`.
+    the augmented semivariance matrix by Gauss-Jordan (:func:`_invert`).
     Writes ``est[t, i]``, ``var[i]`` and ``status[i] = 1`` for a singular system.
     """
     T = z.shape[0]
