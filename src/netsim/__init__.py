@@ -53,9 +53,13 @@ _EXPORTS: dict[str, str] = {
     "build_web_map": "netsim.webmap",
     # --- scale-out ---
     "get_executor": "netsim.distributed",
+    "sweep_scenarios": "netsim.distributed",
+    "AnnualMaps": "netsim.timeseries",
+    "annual_statistics": "netsim.timeseries",
 }
 
 __all__ = [
+    "AnnualMaps",
     "AnnualStatistics",
     "BlockKrigingResult",
     "CrossValidation",
@@ -71,6 +75,7 @@ __all__ = [
     "Variogram",
     "VariogramFit",
     "__version__",
+    "annual_statistics",
     "area_statistics",
     "beijing_boundary",
     "block_krige",
@@ -89,6 +94,7 @@ __all__ = [
     "read_raster",
     "run_scenario",
     "static_map",
+    "sweep_scenarios",
     "write_raster",
 ]
 
@@ -108,7 +114,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers see the real names
     from netsim.areas import area_statistics, block_kriged_area_means
-    from netsim.distributed import get_executor
+    from netsim.distributed import get_executor, sweep_scenarios
     from netsim.geography import beijing_boundary, districts
     from netsim.grid import Grid
     from netsim.kriging import (
@@ -127,6 +133,7 @@ if TYPE_CHECKING:  # static analysers see the real names
     from netsim.run import run_scenario
     from netsim.scenario import Scenario, load_scenario
     from netsim.stats import AnnualStatistics, compute_statistics
+    from netsim.timeseries import AnnualMaps, annual_statistics
     from netsim.truth import TruthSettings, TruthWorld
     from netsim.variogram import (
         EmpiricalVariogram,
