@@ -557,8 +557,8 @@ def sweep_scenarios(
         stems[f.stem] = f
     items = [(f.stem, load_scenario(f)) for f in files]
     out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
     with get_executor(scheduler, progress=progress) as executor:
+        out.mkdir(parents=True, exist_ok=True)
         rows = executor.map(_sweep_task, items, str(out), realisations, seed)
         where = {"kind": executor.kind, "address": executor.address}
     index = {"executor": where, "realisations": realisations, "seed": seed, "runs": rows}
