@@ -146,3 +146,24 @@ def test_cli_bad_scenario_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "realisatons" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_time_resolved_maps_are_written_and_bounded(tmp_path):
+    """Daily kriged maps give per-cell day counts: 0 ≤ meeting ≤ valid ≤ 366 days."""
+    from netsim.rasters import read_raster
+
+    sc = _scenario(realisations=1, pollutants=["PM2.5", "O3"],
+                   outputs={"maps": False, "web_map": False, "time_resolved": "day"})
+    out = tmp_path / "tr"
+    run_scenario(sc, out)
+    raster = read_raster(out / "baseline" / "rasters" / "time_resolved_day.tif")
+    meeting = raster.bands["aqi_days_meeting_standard"]
+    valid = raster.bands["aqi_valid_days"]
+    inside = np.isfinite(meeting)
+    assert inside.sum() > 100
+    assert np.all(meeting[inside] >= 0) and np.all(meeting[inside] <= valid[inside])
+    assert np.all(valid[inside] <= 366)
+    table = pd.read_csv(out / "baseline" / "map_and_truth.csv")
+    row = table[(table["source"] == "map_time_resolved") & (table["area"] == "city")
+                & (table["statistic"] == "days_meeting_standard")]
+    assert len(row) == 1 and 0 < row["mean"].iloc[0] <= 366

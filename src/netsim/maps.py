@@ -204,6 +204,7 @@ def static_map(
     units: str | None = None,
     limit_label: str = "Grade II limit",
     dpi: int = 150,
+    cmap: str = "RdYlBu_r",
 ) -> Path:
     """Draw a field over Beijing and write it as a PNG.
 
@@ -235,6 +236,9 @@ def static_map(
         Text beside the limit line.
     dpi
         Resolution of the PNG.
+    cmap
+        Matplotlib colour map of the field (default ``RdYlBu_r``: red = high; use
+        ``RdYlBu`` where high is good, e.g. days meeting the standard).
 
     Returns
     -------
@@ -256,7 +260,7 @@ def static_map(
         np.ma.masked_invalid(arr),
         extent=grid.extent,
         origin="upper",
-        cmap="RdYlBu_r",
+        cmap=cmap,
         norm=Normalize(lo, hi),
         interpolation="nearest",
     )

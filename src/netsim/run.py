@@ -46,6 +46,7 @@ from netsim.geography import beijing_boundary
 from netsim.grid import Grid
 from netsim.kriging import krige
 from netsim.network import Network
+from netsim.pollutants import POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import annual_validity, daily_means, limits, mda8
 from netsim.stats import compute_statistics
@@ -112,6 +113,9 @@ class NetworkOutcome:
     station_metrics: pd.DataFrame
     fields: dict[str, dict[str, np.ndarray]] = field(repr=False)
     variograms: dict[str, dict] = field(default_factory=dict)
+    time_resolved: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    """Per-cell annual statistics from time-resolved maps (:mod:`netsim.timeseries`)
+    band name → (n_cells,), for the first ``outputs.time_resolved_realisations``."""
 
 
 def _station_annual_means(readings, pollutants, year) -> dict[str, np.ndarray]:
@@ -243,6 +247,15 @@ def _measure(
         hourly = readings.values[p]
         daily_for_metrics[p] = (mda8(hourly).values if p == "O3" else daily_means(hourly)).T
 
+    time_resolved = None
+    if scenario.outputs.time_resolved != "none" and r < scenario.outputs.time_resolved_realisations:
+        time_resolved = _time_resolved_maps(scenario, network, readings, map_mask, grid)
+        for name, band in time_resolved.items():
+            if name.endswith(("days_above_limit", "aqi_days_meeting_standard")):
+                pollutant, statistic = _band_key(name)
+                means = area_statistics(grid, band)
+                rows += [("map_time_resolved", a, pollutant, statistic, float(v))
+                         for a, v in zip(means["area"], means["mean"], strict=True)]
     scalars = pd.DataFrame(rows, columns=["source", "area", "pollutant", "statistic", "value"])
     return NetworkOutcome(
         scalars=scalars,
@@ -250,7 +263,52 @@ def _measure(
         station_metrics=station_metrics(network, daily_for_metrics, beijing_boundary()),
         fields=fields,
         variograms=variograms,
+        time_resolved=time_resolved,
     )
+
+
+def _band_key(band: str) -> tuple[str, str]:
+    """``pm25_days_above_limit`` → ("PM2.5", "days_above_limit"); ``aqi_…`` → ("AQI", "…")."""
+    slug, _, statistic = band.partition("_")
+    if slug == "aqi":
+        return "AQI", statistic
+    return next(p.name for p in POLLUTANTS.values() if p.slug == slug), statistic
+
+
+def _time_resolved_maps(scenario: Scenario, network: Network, readings, map_mask: np.ndarray,
+                        grid: Grid) -> dict[str, np.ndarray]:
+    """Krige every day (or hour) of the map stations' readings; per-cell annual statistics.
+
+    The variogram of each pollutant is fitted to the pooled daily (hourly)
+    values, not to the annual means (their sill differs).
+    """
+    from netsim.timeseries import annual_statistics
+    from netsim.variogram import fit_variogram as fit
+
+    ids = network.ids[map_mask]
+    ids = ids[np.argsort(ids, kind="stable")]
+    sub = readings.select(ids)
+    xy = network.xy[network.index_of(ids)]
+    step = scenario.outputs.time_resolved
+    values, variograms = {}, {}
+    for p in scenario.pollutants:
+        hourly = sub.values[p]
+        if step == "day":  # daily steps: 24-h means, MDA8 for O3 (netsim.timeseries.STEPS)
+            hourly = mda8(hourly).values if p == "O3" else daily_means(hourly)
+        series = hourly.T  # (T, n)
+        values[p] = np.ascontiguousarray(series)
+        extent = float(np.hypot(*np.ptp(xy, axis=0)))
+        result = fit(xy, series, scenario.kriging.model, n_lags=8, max_distance=0.6 * extent,
+                     bounds={"range": (5_000.0, 2.0 * extent)})
+        if not result.success:
+            raise VariogramError(
+                f"scenario {scenario.name}: the {p} {step}-step variogram fit did not converge "
+                f"({result.message}); set outputs.time_resolved: none")
+        variograms[p] = result.variogram
+    maps = annual_statistics(xy, values, grid.targets(), variograms, step=step,
+                             year=scenario.year, standard=scenario.standard,
+                             n_neighbours=scenario.kriging.n_neighbours)
+    return {name: np.asarray(band, dtype=np.float32) for name, band in maps.items()}
 
 
 @lru_cache(maxsize=2)

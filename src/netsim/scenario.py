@@ -169,6 +169,11 @@ class OutputSettings(_Model):
     rasters: bool = Field(True, description="annual-mean GeoTIFFs (estimate, std, truth, error)")
     maps: bool = Field(True, description="static PNG maps")
     web_map: bool = Field(True, description="folium map.html")
+    time_resolved: Literal["none", "day", "hour"] = Field(
+        "none", description="also krige every day (or hour) of the year and map per-cell annual "
+                            "statistics: days above the 24-h limit, percentiles, AQI day counts")
+    time_resolved_realisations: int = Field(
+        1, ge=1, le=1000, description="realisations (the first N) that get time-resolved maps")
 
 
 class CandidateSite(_Point):

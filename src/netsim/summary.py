@@ -378,6 +378,31 @@ def _write_network_dir(
                        path=out / "maps" / f"{slug}_annual_mean.png", std=mean["std"])
 
 
+def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
+                         outcomes: Sequence[Mapping[str, Any]]) -> None:
+    """Mean over the time-resolved realisations of the per-cell annual statistics."""
+    from netsim.maps import static_map
+    from netsim.rasters import write_raster
+
+    maps = [o[net].time_resolved for o in outcomes if o[net].time_resolved is not None]
+    if not maps:
+        return
+    bands = {name: np.mean([m[name] for m in maps], axis=0) for name in maps[0]}
+    step = scenario.outputs.time_resolved
+    write_raster(out / "rasters" / f"time_resolved_{step}.tif", grid,
+                 {k: grid.to_array(v, dtype=np.float32) for k, v in bands.items()},
+                 {"statistic": "time_resolved_annual", "step": step, "year": scenario.year,
+                  "standard": scenario.standard, "realisations": len(maps),
+                  "scenario": scenario.name,
+                  "bands": "per-cell annual statistics of kriged daily/hourly maps "
+                           "(netsim.timeseries), mean over realisations"})
+    if scenario.outputs.maps and "aqi_days_meeting_standard" in bands:
+        static_map(grid, bands["aqi_days_meeting_standard"], None, pollutant="AQI",
+                   limit=None, units="days", cmap="RdYlBu",
+                   title=f"Days Meeting the Standard (AQI ≤ 100), {scenario.year}",
+                   path=out / "maps" / "aqi_days_meeting_standard.png")
+
+
 def _changes_chart(summary: dict, path: Path) -> None:
     """Scenario-minus-baseline of the headline statistics, one panel per unit.
 
@@ -493,6 +518,8 @@ def write_run(
     for net, network in networks.items():
         _write_network_dir(out / net, net, scenario, grid, network, outcomes, stats,
                            change_table, networks["baseline"])
+    for net in networks:
+        _write_time_resolved(out / net, net, scenario, grid, outcomes)
     has_chart = "scenario" in networks
     if has_chart:
         _changes_chart(summary, out / "changes.png")
