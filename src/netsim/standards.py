@@ -515,8 +515,15 @@ def round_gbt8170(values: float | np.ndarray, decimals: int = 0) -> float | np.n
     if np.ndim(values) == 0:
         return _round_one(float(values), decimals)
     a = np.asarray(values, dtype=float)
-    out = np.array([_round_one(v, decimals) for v in a.ravel().tolist()], dtype=float)
-    return out.reshape(a.shape)
+    # Away from a decimal tie GB/T 8170 is rounding to nearest, which numpy does exactly;
+    # only values within 1e-6 of the last digit's tie need the decimal text.
+    scaled = a * 10.0**decimals
+    with np.errstate(invalid="ignore"):
+        near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    out = np.round(a, decimals)
+    if near_tie.any():
+        out[near_tie] = [_round_one(v, decimals) for v in a[near_tie].tolist()]
+    return out
 
 
 def reported(values: float | np.ndarray, pollutant: str) -> float | np.ndarray:

@@ -547,25 +547,9 @@ def _mean_of_valid(daily: np.ndarray) -> np.ndarray:
         return np.where(n > 0, total / n, np.nan)
 
 
-def _reported(values: np.ndarray, pollutant: str) -> np.ndarray:
-    """:func:`netsim.standards.reported` (GB/T 8170), vectorised for large arrays.
-
-    Away from a decimal tie, GB/T 8170 rounding is rounding to nearest, which
-    ``numpy.round`` does exactly; values within 1e-6 (in units of the last
-    reported digit) of a tie go through :func:`netsim.standards.reported`.
-    """
-    decimals = POLLUTANTS[pollutant].reported_decimals
-    scaled = values * 10.0**decimals
-    near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-    out = np.round(values, decimals)
-    if near_tie.any():
-        out[near_tie] = standards.reported(values[near_tie], pollutant)
-    return out
-
-
 def _daily_iaqi(pollutant: str, daily: np.ndarray) -> np.ndarray:
     """Daily IAQI of one pollutant (HJ 633-2012): reported precision, negatives as 0."""
-    conc = _reported(np.maximum(daily, 0.0), pollutant)  # NaN stays NaN
+    conc = standards.reported(np.maximum(daily, 0.0), pollutant)  # NaN stays NaN
     if pollutant == "O3":
         i8 = standards.iaqi(conc, "O3", "8h")
         top = standards.IAQI_BREAKPOINTS[("O3", "8h")][-1]
