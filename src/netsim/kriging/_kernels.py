@@ -559,6 +559,422 @@ def _cholesky_inverse(a, k, work, out):
     return minpiv
 
 
+# value vectors up to which each cached neighbour set also stores its
+# per-vector weights ``w = M [z; 0]`` (estimate = ``w . c`` per target)
+_TW_MAX = 8
+
+
+@njit(cache=True, inline="always")
+def _member_cov(code, psill, rng, nugget, shape, covform, sill, px, py, mx, my, k, out):
+    """``out[q]`` = covariance (``covform``) or semivariance between (px, py) and member q.
+
+    The spherical model is written branch-free so the k lags run in SIMD lanes.
+    """
+    if code == 0:
+        eps2 = ZERO_DISTANCE_M * ZERO_DISTANCE_M
+        inv = 1.0 / rng
+        zero = sill if covform else 0.0
+        for q in range(k):
+            dx = px - mx[q]
+            dy = py - my[q]
+            h2 = dx * dx + dy * dy
+            r = min(math.sqrt(h2) * inv, 1.0)
+            g = psill * (1.5 * r - 0.5 * r * r * r) + nugget
+            if covform:
+                g = sill - g
+            out[q] = zero if h2 <= eps2 else g
+    else:
+        for q in range(k):
+            out[q] = _cov_or_gamma(
+                code, psill, rng, nugget, shape, covform, sill, px - mx[q], py - my[q]
+            )
+
+
+@njit(cache=True)
+def _factorise_set(
+    slot,
+    k,
+    ns,
+    code,
+    psill,
+    rng,
+    nugget,
+    shape,
+    simple,
+    bounded,
+    sill,
+    mean,
+    sx,
+    sy,
+    z,
+    tw,
+    members,
+    mats,
+    rvec,
+    rsum,
+    wz,
+    rz,
+    a,
+    work,
+):
+    """Factorise the kriging system of cached neighbour set ``slot``; returns its kind.
+
+    Kind 0: ``mats[slot] = C⁻¹`` (Cholesky; bounded model, well conditioned),
+    ``rvec = C⁻¹1``, ``rsum = 1ᵀC⁻¹1``.  Kind 1: ``mats[slot]`` = transpose of
+    the Gauss-Jordan inverse of the (augmented) system.  Kind 2: singular.
+    For the first ``tw`` value vectors the weights ``wz[slot, t] = M (z_t - mean)``
+    (zero-padded) and, for kind 0, ``rz[slot, t] = rvec . z_t`` are stored.
+    """
+    kind = 1
+    if bounded:
+        for r in range(k):
+            sr = members[slot, r]
+            a[r, r] = sill
+            for c in range(r + 1, k):
+                sc = members[slot, c]
+                g = _cov_or_gamma(
+                    code, psill, rng, nugget, shape, True, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                )
+                a[r, c] = g
+                a[c, r] = g
+        if _cholesky_inverse(a, k, work, mats[slot]) > 1e-3:
+            kind = 0
+            tot = 0.0
+            for r in range(k):
+                acc = 0.0
+                for c in range(k):
+                    acc += mats[slot, r, c]
+                rvec[slot, r] = acc
+                tot += acc
+            rsum[slot] = tot
+    if kind == 1:
+        for r in range(k):
+            sr = members[slot, r]
+            a[r, r] = sill if simple else 0.0
+            for c in range(r + 1, k):
+                sc = members[slot, c]
+                g = _cov_or_gamma(
+                    code, psill, rng, nugget, shape, simple, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                )
+                a[r, c] = g
+                a[c, r] = g
+        if not simple:
+            for r in range(k):
+                a[r, k] = 1.0
+                a[k, r] = 1.0
+            a[k, k] = 0.0
+        if _invert(a, ns, work) > 1e-14:
+            for r in range(ns):
+                for c in range(ns):
+                    mats[slot, r, c] = a[c, r]
+        else:
+            return 2
+    nm = k if kind == 0 else ns
+    for t in range(tw):
+        for j in range(nm):
+            acc = 0.0
+            for r in range(k):
+                acc += mats[slot, j, r] * (z[t, members[slot, r]] - mean)
+            wz[slot, t, j] = acc
+        if kind == 0 and not simple:
+            acc = 0.0
+            for r in range(k):
+                acc += rvec[slot, r] * z[t, members[slot, r]]
+            rz[slot, t] = acc
+    return kind
+
+
+@njit(cache=True)
+def _krige_tile(
+    a0,
+    a1,
+    tx,
+    ty,
+    sx,
+    sy,
+    z,
+    cell_start,
+    cell_items,
+    x0,
+    y0,
+    cs,
+    nx,
+    ny,
+    k,
+    perm,
+    code,
+    psill,
+    rng,
+    nugget,
+    shape,
+    simple,
+    bounded,
+    sill,
+    mean,
+    do_var,
+    est,
+    var,
+    status,
+):
+    """Kriging of the targets ``perm[a0:a1]`` of one tile (see :func:`local_krige_tiled`)."""
+    T = z.shape[0]
+    ns = k if simple else k + 1
+    tw = T if T <= _TW_MAX else 0
+    # bounding box of the tile's targets
+    bx0 = np.inf
+    bx1 = -np.inf
+    by0 = np.inf
+    by1 = -np.inf
+    for p in range(a0, a1):
+        i = perm[p]
+        bx0 = min(bx0, tx[i])
+        bx1 = max(bx1, tx[i])
+        by0 = min(by0, ty[i])
+        by1 = max(by1, ty[i])
+    cx = 0.5 * (bx0 + bx1)
+    cy = 0.5 * (by0 + by1)
+    half = 0.5 * math.sqrt((bx1 - bx0) ** 2 + (by1 - by0) ** 2)
+    nd = np.empty(k)
+    ni = np.empty(k, dtype=np.int64)
+    _knn(cx, cy, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni)
+    rad = (math.sqrt(nd[k - 1]) + half) * (1.0 + 1e-9) + 1e-6
+    rad2 = rad * rad
+    # candidates: stations within rad of the box, sorted by station index
+    gx0 = max(np.int64(math.floor((bx0 - rad - x0) / cs)), 0)
+    gx1 = min(np.int64(math.floor((bx1 + rad - x0) / cs)), nx - 1)
+    gy0 = max(np.int64(math.floor((by0 - rad - y0) / cs)), 0)
+    gy1 = min(np.int64(math.floor((by1 + rad - y0) / cs)), ny - 1)
+    cnt = 0
+    for gy in range(gy0, gy1 + 1):
+        for gx in range(gx0, gx1 + 1):
+            c = gy * nx + gx
+            cnt += cell_start[c + 1] - cell_start[c]
+    cand = np.empty(max(cnt, k), dtype=np.int64)
+    nc = 0
+    for gy in range(gy0, gy1 + 1):
+        for gx in range(gx0, gx1 + 1):
+            c = gy * nx + gx
+            for q in range(cell_start[c], cell_start[c + 1]):
+                s = cell_items[q]
+                ddx = max(bx0 - sx[s], 0.0, sx[s] - bx1)
+                ddy = max(by0 - sy[s], 0.0, sy[s] - by1)
+                if ddx * ddx + ddy * ddy <= rad2:
+                    cand[nc] = s
+                    nc += 1
+    cand = np.sort(cand[:nc])
+    csx = np.empty(nc)
+    csy = np.empty(nc)
+    for q in range(nc):
+        csx[q] = sx[cand[q]]
+        csy[q] = sy[cand[q]]
+    nw = (nc + 63) // 64
+    # per-tile cache of factorised neighbour sets
+    cap = 64
+    masks = np.zeros((cap, nw), dtype=np.uint64)
+    hashes = np.zeros(cap, dtype=np.uint64)
+    members = np.empty((cap, k), dtype=np.int64)  # station indices (ascending)
+    mpos = np.empty((cap, k), dtype=np.int64)  # candidate positions
+    mx = np.empty((cap, k))
+    my = np.empty((cap, k))
+    kinds = np.empty(cap, dtype=np.int64)  # 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
+    mats = np.empty((cap, ns, ns))
+    rvec = np.empty((cap, k))
+    rsum = np.empty(cap)
+    wz = np.zeros((cap, max(tw, 1), ns))
+    rz = np.empty((cap, max(tw, 1)))
+    n_cached = 0
+    nxt = 0
+    d2 = np.empty(nc)
+    inset = np.zeros(nc, dtype=np.uint8)
+    mask = np.empty(nw, dtype=np.uint64)
+    a = np.empty((ns, ns))
+    work = np.empty((ns, 2 * ns))
+    cc = np.empty(ns)
+    y = np.empty(ns)
+    lam = np.empty(ns)
+    prev = -1
+    for p in range(a0, a1):
+        i = perm[p]
+        px = tx[i]
+        py = ty[i]
+        for q in range(nc):
+            ddx = px - csx[q]
+            ddy = py - csy[q]
+            d2[q] = ddx * ddx + ddy * ddy
+        slot = -1
+        if prev >= 0:
+            # the previous target's set is still exactly the k nearest (ties to
+            # the lower index) if all its members are strictly nearer than
+            # every other candidate
+            maxin = -1.0
+            minout = np.inf
+            for q in range(nc):
+                dq = d2[q]
+                if inset[q] != 0:
+                    maxin = max(maxin, dq)
+                else:
+                    minout = min(minout, dq)
+            if maxin < minout:
+                slot = prev
+        if slot < 0:
+            if prev >= 0:
+                for q in range(k):
+                    inset[mpos[prev, q]] = 0
+            # k smallest (ties: lower candidate position = lower station index)
+            found = 0
+            for q in range(nc):
+                dq = d2[q]
+                if found < k:
+                    r = found
+                    found += 1
+                elif dq < nd[k - 1]:
+                    r = k - 1
+                else:
+                    continue
+                while r > 0 and nd[r - 1] > dq:
+                    nd[r] = nd[r - 1]
+                    ni[r] = ni[r - 1]
+                    r -= 1
+                nd[r] = dq
+                ni[r] = q
+            for w in range(nw):
+                mask[w] = 0
+            for q in range(k):
+                mask[ni[q] >> 6] |= np.uint64(1) << np.uint64(ni[q] & 63)
+                inset[ni[q]] = 1
+            h = np.uint64(1469598103934665603)
+            for w in range(nw):
+                h = (h ^ mask[w]) * np.uint64(1099511628211)
+            for e in range(n_cached):
+                if hashes[e] == h:
+                    same = True
+                    for w in range(nw):
+                        if masks[e, w] != mask[w]:
+                            same = False
+                            break
+                    if same:
+                        slot = e
+                        break
+            if slot < 0:
+                slot = nxt
+                nxt = (nxt + 1) % cap
+                if n_cached < cap:
+                    n_cached += 1
+                hashes[slot] = h
+                q = 0
+                for w in range(nw):
+                    masks[slot, w] = mask[w]
+                    word = mask[w]
+                    bit = 0
+                    while word != 0:
+                        if word & np.uint64(1):
+                            pos = w * 64 + bit
+                            mpos[slot, q] = pos
+                            members[slot, q] = cand[pos]
+                            mx[slot, q] = csx[pos]
+                            my[slot, q] = csy[pos]
+                            q += 1
+                        word >>= np.uint64(1)
+                        bit += 1
+                kinds[slot] = _factorise_set(
+                    slot,
+                    k,
+                    ns,
+                    code,
+                    psill,
+                    rng,
+                    nugget,
+                    shape,
+                    simple,
+                    bounded,
+                    sill,
+                    mean if simple else 0.0,
+                    sx,
+                    sy,
+                    z,
+                    tw,
+                    members,
+                    mats,
+                    rvec,
+                    rsum,
+                    wz,
+                    rz,
+                    a,
+                    work,
+                )
+            prev = slot
+        kind = kinds[slot]
+        if kind == 2:
+            status[i] = 1
+            var[i] = np.nan
+            for t in range(T):
+                est[t, i] = np.nan
+            continue
+        ordinary0 = kind == 0 and not simple
+        nm = k if kind == 0 else ns
+        _member_cov(
+            code,
+            psill,
+            rng,
+            nugget,
+            shape,
+            kind == 0 or simple,
+            sill,
+            px,
+            py,
+            mx[slot],
+            my[slot],
+            k,
+            cc,
+        )
+        if kind == 1 and not simple:
+            cc[k] = 1.0
+        sb = 0.0
+        nu = 0.0
+        if ordinary0:
+            for q in range(k):
+                sb += rvec[slot, q] * cc[q]
+            nu = (sb - 1.0) / rsum[slot]
+        for t in range(tw):
+            wv = wz[slot, t]
+            acc = 0.0
+            for q in range(nm):
+                acc += wv[q] * cc[q]
+            if ordinary0:
+                acc -= nu * rz[slot, t]
+            est[t, i] = acc + mean if simple else acc
+        if do_var or tw == 0:
+            # y = M c, accumulated column by column (M[c] contiguous: SIMD over rows)
+            mat = mats[slot]
+            for r in range(nm):
+                y[r] = 0.0
+            for c in range(nm):
+                cv = cc[c]
+                mc = mat[c]
+                for r in range(nm):
+                    y[r] += mc[r] * cv
+            if do_var:
+                sa = 0.0
+                for r in range(nm):
+                    sa += y[r] * cc[r]
+                if kind == 0:
+                    sv = sill - sa + (sb - 1.0) * nu if not simple else sill - sa
+                else:
+                    sv = sill - sa if simple else sa
+                var[i] = sv if sv > 0.0 else 0.0
+            if tw == 0:
+                for q in range(k):
+                    lam[q] = y[q] - nu * rvec[slot, q] if ordinary0 else y[q]
+                for t in range(T):
+                    acc = 0.0
+                    for q in range(k):
+                        if simple:
+                            acc += lam[q] * (z[t, members[slot, q]] - mean)
+                        else:
+                            acc += lam[q] * z[t, members[slot, q]]
+                    est[t, i] = acc + mean if simple else acc
+
+
 @njit(parallel=True, cache=True)
 def local_krige_tiled(
     tx,
@@ -585,6 +1001,8 @@ def local_krige_tiled(
     bounded,
     sill,
     mean,
+    do_var,
+    n_threads,
     est,
     var,
     status,
@@ -596,266 +1014,72 @@ def local_krige_tiled(
     box (``d_k(c)``: k-th neighbour distance of the box centre, ``R``: its
     half-diagonal) -- a superset of every target's k nearest stations, since
     ``d_k(p) <= d_k(c) + |p - c|``.  Each target's exact k nearest (ties to
-    the lower station index) are selected from the candidates and identified by
-    a bit mask over them; the system of each distinct neighbour set is
-    factorised once per tile and cached.  Bounded models use the covariance
-    form ``C λ + ν 1 = c`` (equivalent to the semivariance form since
+    the lower station index) are selected from the candidates -- or, when all
+    members of the previous target's set are strictly nearer than every other
+    candidate, that set is kept without a selection -- and identified by a bit
+    mask over them; the system of each distinct neighbour set is factorised
+    once per tile and cached.  Bounded models use the covariance form
+    ``C λ + ν 1 = c`` (equivalent to the semivariance form since
     ``C = sill - Γ``) with ``C⁻¹`` from a Cholesky factorisation:
     ``q = C⁻¹c``, ``ν = (1ᵀq - 1) / 1ᵀC⁻¹1``, ``λ = q - ν C⁻¹1``,
     ``variance = sill - cᵀq + (1ᵀq - 1)² / 1ᵀC⁻¹1`` (simple kriging: ``λ = q``,
     ``variance = sill - cᵀq``).  Unbounded models, and sets whose ``C`` is
     ill-conditioned (a Cholesky pivot below 1e-3 of the sill, i.e. little or no
-    nugget), use the inverse of
-    the augmented semivariance matrix by Gauss-Jordan (:func:`_invert`).
-    Writes ``est[t, i]``, ``var[i]`` and ``status[i] = 1`` for a singular system.
+    nugget), use the inverse of the augmented semivariance matrix by
+    Gauss-Jordan (:func:`_invert`).  For up to 8 value vectors each set also
+    stores ``w = C⁻¹z`` and ``C⁻¹1 . z``, so an estimate costs two k-dots
+    (``λ . z = w . c - ν (C⁻¹1 . z)``); the variance (skipped unless ``do_var``)
+    needs ``q = C⁻¹c``.
+    Tiles are split into ``16 * n_threads`` contiguous groups of about equal
+    target counts (numba's static schedule then gives each thread an equal share).
+    Writes ``est[t, i]``, ``var[i]`` (if ``do_var``) and ``status[i] = 1`` for a
+    singular system.
     """
-    T = z.shape[0]
-    ns = k if simple else k + 1
     n_tiles = tile_start.shape[0] - 1
-    cap = 64
-    for b in prange(n_tiles):
-        a0 = tile_start[b]
-        a1 = tile_start[b + 1]
-        if a1 == a0:
-            continue
-        # bounding box of the tile's targets
-        bx0 = np.inf
-        bx1 = -np.inf
-        by0 = np.inf
-        by1 = -np.inf
-        for p in range(a0, a1):
-            i = perm[p]
-            bx0 = min(bx0, tx[i])
-            bx1 = max(bx1, tx[i])
-            by0 = min(by0, ty[i])
-            by1 = max(by1, ty[i])
-        cx = 0.5 * (bx0 + bx1)
-        cy = 0.5 * (by0 + by1)
-        half = 0.5 * math.sqrt((bx1 - bx0) ** 2 + (by1 - by0) ** 2)
-        nd = np.empty(k)
-        ni = np.empty(k, dtype=np.int64)
-        _knn(cx, cy, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni)
-        rad = (math.sqrt(nd[k - 1]) + half) * (1.0 + 1e-9) + 1e-6
-        rad2 = rad * rad
-        # candidates: stations within rad of the box, sorted by station index
-        gx0 = max(np.int64(math.floor((bx0 - rad - x0) / cs)), 0)
-        gx1 = min(np.int64(math.floor((bx1 + rad - x0) / cs)), nx - 1)
-        gy0 = max(np.int64(math.floor((by0 - rad - y0) / cs)), 0)
-        gy1 = min(np.int64(math.floor((by1 + rad - y0) / cs)), ny - 1)
-        cnt = 0
-        for gy in range(gy0, gy1 + 1):
-            for gx in range(gx0, gx1 + 1):
-                c = gy * nx + gx
-                cnt += cell_start[c + 1] - cell_start[c]
-        cand = np.empty(max(cnt, k), dtype=np.int64)
-        nc = 0
-        for gy in range(gy0, gy1 + 1):
-            for gx in range(gx0, gx1 + 1):
-                c = gy * nx + gx
-                for q in range(cell_start[c], cell_start[c + 1]):
-                    s = cell_items[q]
-                    ddx = max(bx0 - sx[s], 0.0, sx[s] - bx1)
-                    ddy = max(by0 - sy[s], 0.0, sy[s] - by1)
-                    if ddx * ddx + ddy * ddy <= rad2:
-                        cand[nc] = s
-                        nc += 1
-        cand = np.sort(cand[:nc])
-        csx = np.empty(nc)
-        csy = np.empty(nc)
-        for q in range(nc):
-            csx[q] = sx[cand[q]]
-            csy[q] = sy[cand[q]]
-        nw = (nc + 63) // 64
-        # per-tile cache of factorised neighbour sets
-        masks = np.zeros((cap, nw), dtype=np.uint64)
-        hashes = np.zeros(cap, dtype=np.uint64)
-        members = np.empty((cap, k), dtype=np.int64)
-        kinds = np.empty(cap, dtype=np.int64)  # 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
-        mats = np.empty((cap, ns, ns))
-        rvec = np.empty((cap, k))
-        rsum = np.empty(cap)
-        n_cached = 0
-        nxt = 0
-        d2 = np.empty(nc)
-        mask = np.empty(nw, dtype=np.uint64)
-        a = np.empty((ns, ns))
-        work = np.empty((ns, 2 * ns))
-        bb = np.empty(ns)
-        lam = np.empty(ns)
-        for p in range(a0, a1):
-            i = perm[p]
-            px = tx[i]
-            py = ty[i]
-            for q in range(nc):
-                ddx = px - csx[q]
-                ddy = py - csy[q]
-                d2[q] = ddx * ddx + ddy * ddy
-            # k smallest (ties: lower candidate position = lower station index)
-            found = 0
-            for q in range(nc):
-                dq = d2[q]
-                if found < k:
-                    r = found
-                    found += 1
-                elif dq < nd[k - 1]:
-                    r = k - 1
-                else:
-                    continue
-                while r > 0 and nd[r - 1] > dq:
-                    nd[r] = nd[r - 1]
-                    ni[r] = ni[r - 1]
-                    r -= 1
-                nd[r] = dq
-                ni[r] = q
-            for w in range(nw):
-                mask[w] = 0
-            for q in range(k):
-                mask[ni[q] >> 6] |= np.uint64(1) << np.uint64(ni[q] & 63)
-            h = np.uint64(1469598103934665603)
-            for w in range(nw):
-                h = (h ^ mask[w]) * np.uint64(1099511628211)
-            slot = -1
-            for e in range(n_cached):
-                if hashes[e] == h:
-                    same = True
-                    for w in range(nw):
-                        if masks[e, w] != mask[w]:
-                            same = False
-                            break
-                    if same:
-                        slot = e
-                        break
-            if slot < 0:
-                slot = nxt
-                nxt = (nxt + 1) % cap
-                if n_cached < cap:
-                    n_cached += 1
-                hashes[slot] = h
-                q = 0
-                for w in range(nw):
-                    masks[slot, w] = mask[w]
-                    word = mask[w]
-                    bit = 0
-                    while word != 0:
-                        if word & np.uint64(1):
-                            members[slot, q] = cand[w * 64 + bit]
-                            q += 1
-                        word >>= np.uint64(1)
-                        bit += 1
-                kind = 1
-                if bounded:
-                    for r in range(k):
-                        sr = members[slot, r]
-                        a[r, r] = sill
-                        for c in range(r + 1, k):
-                            sc = members[slot, c]
-                            g = _cov_or_gamma(
-                                code,
-                                psill,
-                                rng,
-                                nugget,
-                                shape,
-                                True,
-                                sill,
-                                sx[sr] - sx[sc],
-                                sy[sr] - sy[sc],
-                            )
-                            a[r, c] = g
-                            a[c, r] = g
-                    if _cholesky_inverse(a, k, work, mats[slot]) > 1e-3:
-                        kind = 0
-                        tot = 0.0
-                        for r in range(k):
-                            acc = 0.0
-                            for c in range(k):
-                                acc += mats[slot, r, c]
-                            rvec[slot, r] = acc
-                            tot += acc
-                        rsum[slot] = tot
-                if kind == 1:
-                    for r in range(k):
-                        sr = members[slot, r]
-                        a[r, r] = sill if simple else 0.0
-                        for c in range(r + 1, k):
-                            sc = members[slot, c]
-                            g = _cov_or_gamma(
-                                code,
-                                psill,
-                                rng,
-                                nugget,
-                                shape,
-                                simple,
-                                sill,
-                                sx[sr] - sx[sc],
-                                sy[sr] - sy[sc],
-                            )
-                            a[r, c] = g
-                            a[c, r] = g
-                    if not simple:
-                        for r in range(k):
-                            a[r, k] = 1.0
-                            a[k, r] = 1.0
-                        a[k, k] = 0.0
-                    if _invert(a, ns, work) > 1e-14:
-                        for r in range(ns):
-                            for c in range(ns):
-                                mats[slot, r, c] = a[r, c]
-                    else:
-                        kind = 2
-                kinds[slot] = kind
-            kind = kinds[slot]
-            if kind == 2:
-                status[i] = 1
-                var[i] = np.nan
-                for t in range(T):
-                    est[t, i] = np.nan
+    if n_tiles <= 0:
+        return
+    m = tile_start[n_tiles] - tile_start[0]
+    n_groups = max(1, min(n_tiles, 16 * n_threads))
+    gstart = np.empty(n_groups + 1, dtype=np.int64)
+    gstart[0] = 0
+    for g in range(1, n_groups):
+        thr = tile_start[0] + (m * g) // n_groups
+        gstart[g] = max(np.searchsorted(tile_start, thr), gstart[g - 1])
+    gstart[n_groups] = n_tiles
+    for g in prange(n_groups):
+        for b in range(gstart[g], gstart[g + 1]):
+            a0 = tile_start[b]
+            a1 = tile_start[b + 1]
+            if a1 == a0:
                 continue
-            mat = mats[slot]
-            if kind == 0:
-                for q in range(k):
-                    s = members[slot, q]
-                    bb[q] = _cov_or_gamma(
-                        code, psill, rng, nugget, shape, True, sill, px - sx[s], py - sy[s]
-                    )
-                sa = 0.0
-                sb = 0.0
-                for r in range(k):
-                    acc = 0.0
-                    for c in range(k):
-                        acc += mat[r, c] * bb[c]
-                    lam[r] = acc
-                    sa += acc * bb[r]
-                    sb += acc
-                if simple:
-                    sv = sill - sa
-                else:
-                    nu = (sb - 1.0) / rsum[slot]
-                    sv = sill - sa + (sb - 1.0) * nu
-                    for r in range(k):
-                        lam[r] -= nu * rvec[slot, r]
-            else:
-                for q in range(k):
-                    s = members[slot, q]
-                    bb[q] = _cov_or_gamma(
-                        code, psill, rng, nugget, shape, simple, sill, px - sx[s], py - sy[s]
-                    )
-                if not simple:
-                    bb[k] = 1.0
-                sv = 0.0
-                for r in range(ns):
-                    acc = 0.0
-                    for c in range(ns):
-                        acc += mat[r, c] * bb[c]
-                    lam[r] = acc
-                    sv += acc * bb[r]
-                if simple:
-                    sv = sill - sv
-            var[i] = sv if sv > 0.0 else 0.0
-            for t in range(T):
-                acc = 0.0
-                for q in range(k):
-                    if simple:
-                        acc += lam[q] * (z[t, members[slot, q]] - mean)
-                    else:
-                        acc += lam[q] * z[t, members[slot, q]]
-                est[t, i] = acc + mean if simple else acc
+            _krige_tile(
+                a0,
+                a1,
+                tx,
+                ty,
+                sx,
+                sy,
+                z,
+                cell_start,
+                cell_items,
+                x0,
+                y0,
+                cs,
+                nx,
+                ny,
+                k,
+                perm,
+                code,
+                psill,
+                rng,
+                nugget,
+                shape,
+                simple,
+                bounded,
+                sill,
+                mean,
+                do_var,
+                est,
+                var,
+                status,
+            )

@@ -48,6 +48,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.linalg
 
@@ -465,6 +466,8 @@ class _Problem:
                     v.bounded,
                     v.sill,
                     self.mean,
+                    True,
+                    numba.get_num_threads(),
                     e,
                     vv,
                     status,
