@@ -208,6 +208,36 @@ def _verdicts(diff: pd.DataFrame, stats: pd.DataFrame, pollutants: Sequence[str]
     return out
 
 
+def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str]
+              ) -> list[str]:
+    """How far each network's published-style figures and map are from the truth."""
+    s = stats.set_index(["network", *KEY])
+    out = []
+    for net in networks:
+        for p in pollutants:
+            if STATISTICS[p][0] != "annual_mean":
+                continue
+            try:
+                st = s.loc[(net, "stations", "city", p, "annual_mean")]
+                tr = s.loc[(net, "truth", "city", p, "annual_mean")]
+                rmse = s.loc[(net, "error", "city", p, "rmse")]
+                cov = s.loc[(net, "error", "city", p, "coverage90")]
+            except KeyError:
+                continue
+            gap = st["mean"] - tr["mean"]
+            side = "above" if gap > 0 else "below"
+            why = (" (the city stations sit in the towns, not evenly over the territory)"
+                   if gap > 0 else "")
+            out.append(
+                f"{net}: the city {p} figure from stations, {st['mean']:.1f} "
+                f"[{st['p05']:.1f}, {st['p95']:.1f}] {_units(p)}, is {abs(gap):.1f} {side} the "
+                f"true territory-wide mean {tr['mean']:.1f}{why}; the kriged map's RMSE against "
+                f"the truth is "
+                f"{rmse['mean']:.2f} {_units(p)} and its 90% intervals cover "
+                f"{100 * cov['mean']:.0f}% of cells.")
+    return out
+
+
 def _mean_station_tables(outcomes, net: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames = [o[net].by_station.assign(realisation=r) for r, o in enumerate(outcomes)]
     bs = pd.concat(frames, ignore_index=True)
@@ -260,6 +290,7 @@ def summarise(
                 entry[net] = {k: float(m.iloc[0][k]) for k in ("mean", "p05", "p95")}
         headline.append(entry)
     summary["headline"] = headline
+    summary["findings"] = _findings(stats, list(networks), scenario.pollutants)
     if "scenario" in networks:
         wide = table.pivot_table(index=["realisation", *KEY], columns="network",
                                  values="value", aggfunc="first").reset_index()
@@ -463,6 +494,8 @@ def _report(summary: dict, has_chart: bool) -> str:
     if "changes" in summary:
         lines += ["", "Changes: " + "; ".join(
             f"{k} {', '.join(v)}" for k, v in summary["changes"].items() if v) or "none"]
+    if summary.get("findings"):
+        lines += ["", "## Against the truth", ""] + [f"- {f}" for f in summary["findings"]]
     if summary.get("verdicts"):
         lines += ["", "## Verdict", ""] + [f"- {v}" for v in summary["verdicts"]]
     if has_chart:
