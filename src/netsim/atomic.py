@@ -69,7 +69,9 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = True) ->
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if final.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+            trash = Path(
+                tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent)
+            )
             os.replace(final, trash / final.name)
             os.replace(tmp, final)
             shutil.rmtree(trash, ignore_errors=True)
