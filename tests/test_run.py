@@ -167,3 +167,20 @@ def test_time_resolved_maps_are_written_and_bounded(tmp_path):
     row = table[(table["source"] == "map_time_resolved") & (table["area"] == "city")
                 & (table["statistic"] == "days_meeting_standard")]
     assert len(row) == 1 and 0 < row["mean"].iloc[0] <= 366
+
+
+def test_adding_mountain_stations_lowers_the_city_figure_with_a_reason(tmp_path):
+    """Urban stations added in the clean north enter the city mean: the figure drops,
+    the truth does not move, and the verdict says why."""
+    sc = _scenario(name="north", realisations=2, pollutants=["PM2.5"], changes=[
+        {"kind": "add", "id": "north_1", "type": "urban", "lon": 116.62, "lat": 40.75},
+        {"kind": "add", "id": "north_2", "type": "urban", "lon": 116.95, "lat": 40.55},
+    ])
+    result = run_scenario(sc, tmp_path / "north")
+    diff = pd.DataFrame(result.summary["differences"]).set_index(
+        ["source", "area", "pollutant", "statistic"])
+    change = diff.loc[("stations", "city", "PM2.5", "annual_mean")]
+    assert change["p95"] < 0
+    assert diff.loc[("truth", "city", "PM2.5", "annual_mean"), "mean"] == 0.0
+    verdict = result.summary["verdicts"][0]
+    assert "drops by" in verdict and "cleaner" in verdict and "2 station(s)" in verdict
