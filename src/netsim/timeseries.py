@@ -481,7 +481,14 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
     ok = n_valid >= job.min_stations
     out = np.full((values.shape[0], targets.shape[0]), np.nan)
     if ok.any():
-        result = krige(job.xy, values[ok], targets, job.variograms[pollutant], **job.krige_kwargs)
+        result = krige(
+            job.xy,
+            values[ok],
+            targets,
+            job.variograms[pollutant],
+            variance=False,
+            **job.krige_kwargs,
+        )
         out[ok] = result.estimate
     return out
 

@@ -345,6 +345,7 @@ def global_krige(
     sill,
     mean,
     do_est,
+    do_var,
     block,
     est,
     var,
@@ -359,8 +360,9 @@ def global_krige(
     form ``gᵀ A⁻¹ g = Σ_i g_i Σ_{j>=i} U_ij g_j`` with ``upper`` = U (the upper
     triangle of the symmetric ``A⁻¹`` with doubled off-diagonal terms), so no
     (chunk x n) weight matrix is formed.  Ordinary/universal: ``var = gᵀA⁻¹g``;
-    simple: ``var = sill - cᵀC⁻¹c``; clipped at 0.  With ``do_est`` also
-    ``est[s, i] = mean + Σ_j alpha[j, s] g_j`` (``alpha = A⁻¹ [z - mean; 0]``).
+    simple: ``var = sill - cᵀC⁻¹c``; clipped at 0 (skipped unless ``do_var``).
+    With ``do_est`` also ``est[s, i] = mean + Σ_j alpha[j, s] g_j``
+    (``alpha = A⁻¹ [z - mean; 0]``).
     """
     c = tx.shape[0] if not g_given else g.shape[0]
     N = upper.shape[0]
@@ -426,35 +428,36 @@ def global_krige(
                 else:
                     for t in range(nb):
                         gT[n + q, t] = drift[q, i0 + t]
-        for i in range(N):
-            gi = gT[i]
-            uii = upper[i, i]
-            for t in range(nb):
-                h[t] = uii * gi[t]
-            j = i + 1
-            while j + 3 < N:
-                a0 = upper[i, j]
-                a1 = upper[i, j + 1]
-                a2 = upper[i, j + 2]
-                a3 = upper[i, j + 3]
-                g0 = gT[j]
-                g1 = gT[j + 1]
-                g2 = gT[j + 2]
-                g3 = gT[j + 3]
+        if do_var:
+            for i in range(N):
+                gi = gT[i]
+                uii = upper[i, i]
                 for t in range(nb):
-                    h[t] += a0 * g0[t] + a1 * g1[t] + a2 * g2[t] + a3 * g3[t]
-                j += 4
-            while j < N:
-                a0 = upper[i, j]
-                g0 = gT[j]
+                    h[t] = uii * gi[t]
+                j = i + 1
+                while j + 3 < N:
+                    a0 = upper[i, j]
+                    a1 = upper[i, j + 1]
+                    a2 = upper[i, j + 2]
+                    a3 = upper[i, j + 3]
+                    g0 = gT[j]
+                    g1 = gT[j + 1]
+                    g2 = gT[j + 2]
+                    g3 = gT[j + 3]
+                    for t in range(nb):
+                        h[t] += a0 * g0[t] + a1 * g1[t] + a2 * g2[t] + a3 * g3[t]
+                    j += 4
+                while j < N:
+                    a0 = upper[i, j]
+                    g0 = gT[j]
+                    for t in range(nb):
+                        h[t] += a0 * g0[t]
+                    j += 1
                 for t in range(nb):
-                    h[t] += a0 * g0[t]
-                j += 1
+                    acc[t] += gi[t] * h[t]
             for t in range(nb):
-                acc[t] += gi[t] * h[t]
-        for t in range(nb):
-            v = sill - acc[t] if simple else acc[t]
-            var[i0 + t] = v if v > 0.0 else 0.0
+                v = sill - acc[t] if simple else acc[t]
+                var[i0 + t] = v if v > 0.0 else 0.0
         if do_est:
             for s in range(T):
                 for t in range(nb):
@@ -906,7 +909,8 @@ def _krige_tile(
         kind = kinds[slot]
         if kind == 2:
             status[i] = 1
-            var[i] = np.nan
+            if do_var:
+                var[i] = np.nan
             for t in range(T):
                 est[t, i] = np.nan
             continue

@@ -25,10 +25,16 @@ BLAS-3 product for all T at once.  Memory is O(chunk x (n + T) + n²); never an
 Local neighbourhood (``n_neighbours = k``): targets are grouped in square tiles
 (about 0.3 x the typical k-th neighbour distance); per tile the candidate
 stations (a provable superset of every target's k nearest) are gathered from a
-station grid, each target's exact k nearest are picked from them, and every
-distinct neighbour set is factorised once per tile (Cholesky of the covariance
-matrix for bounded models, Gauss-Jordan on the semivariance system otherwise
-or when ill-conditioned) and reused by all targets sharing it.
+station grid, each target's exact k nearest are picked from them (or the
+previous target's set is kept when it is provably still the k nearest), and
+every distinct neighbour set is factorised once per tile (Cholesky of the
+covariance matrix for bounded models, Gauss-Jordan on the semivariance system
+otherwise or when ill-conditioned) and reused by all targets sharing it; for up
+to 8 value vectors the set also stores ``C⁻¹z`` so an estimate is two k-dots.
+
+``variance=False`` skips the kriging variance (the quadratic form, most of the
+global kernel's work) and returns ``KrigingResult.variance = None``; estimates
+are bit-for-bit those computed with variances.
 
 Missing values: ``values`` of shape (T, n) may hold NaN; steps are grouped by
 their availability pattern and each pattern is solved once.
@@ -121,10 +127,11 @@ class KrigingResult:
     ----------
     estimate : ndarray
         (m,) for 1-D values, (T, m) for (T, n) values; concentration units.
-    variance : ndarray
+    variance : ndarray or None
         Kriging variance (concentration²): (m,) for 1-D values; for (T, n)
         values (1, m) when all steps share one availability pattern (broadcasts
-        against ``estimate``), else (T, m).
+        against ``estimate``), else (T, m).  None when kriged with
+        ``variance=False``.
     method : str
         ``"ordinary"``, ``"simple"`` or ``"universal"``.
     n_neighbours : int or None
@@ -132,14 +139,14 @@ class KrigingResult:
     """
 
     estimate: np.ndarray
-    variance: np.ndarray
+    variance: np.ndarray | None
     method: str = "ordinary"
     n_neighbours: int | None = None
 
     @property
-    def std(self) -> np.ndarray:
-        """Kriging standard deviation (concentration units)."""
-        return np.sqrt(self.variance)
+    def std(self) -> np.ndarray | None:
+        """Kriging standard deviation (concentration units); None without variances."""
+        return None if self.variance is None else np.sqrt(self.variance)
 
 
 # ---------------------------------------------------------------------------
@@ -223,8 +230,11 @@ class _Problem:
         linear_drift=False,
         external_drift=None,
         n_targets=None,
+        variance=True,
     ):
         self.variogram = v = _check_variogram(variogram)
+        # False: the kernels skip the kriging variance (var buffers are scratch)
+        self.do_var = bool(variance)
         xy = _as_xy(xy, "xy")
         _check_stations(xy)
         values = np.asarray(values, dtype=float)
@@ -466,7 +476,7 @@ class _Problem:
                     v.bounded,
                     v.sill,
                     self.mean,
-                    True,
+                    self.do_var,
                     numba.get_num_threads(),
                     e,
                     vv,
@@ -498,8 +508,6 @@ class _Problem:
         c = axy_t.shape[0]
         n_p = pat.stations.size
         p = self.n_drift
-        v = self.variogram
-        simple = self.method == "simple"
         steps = pat.steps.size
         do_est = steps <= _FUSED_MAX_T
         s = self.sxy[pat.stations]
@@ -530,6 +538,21 @@ class _Problem:
         else:
             e = np.empty((0, c))
         vv = var[0] if var.shape[0] == 1 else np.empty(c)
+        if do_est or self.do_var:
+            self._global_kernel(pat, tx, ty, s, drift, g, e, vv, do_est)
+        if var.shape[0] != 1:
+            var[vrow] = vv
+        if not do_est:
+            e = pat.alpha.T @ g.T
+            if self.mean:
+                e += self.mean
+        if e is not est:
+            est[pat.steps] = e
+        return full_g
+
+    def _global_kernel(self, pat, tx, ty, s, drift, g, e, vv, do_est) -> None:
+        """Run :func:`_kernels.global_krige` (variance into ``vv`` if ``do_var``)."""
+        v = self.variogram
         _kernels.global_krige(
             tx,
             ty,
@@ -541,23 +564,15 @@ class _Problem:
             pat.upper,
             pat.alpha,
             *self.model_args,
-            simple,
+            self.method == "simple",
             v.sill,
             self.mean,
             do_est,
+            self.do_var,
             _GLOBAL_BLOCK,
             e,
             vv,
         )
-        if var.shape[0] != 1:
-            var[vrow] = vv
-        if not do_est:
-            e = pat.alpha.T @ g.T
-            if self.mean:
-                e += self.mean
-        if e is not est:
-            est[pat.steps] = e
-        return full_g
 
 
 def _tile_targets(tx: np.ndarray, ty: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
@@ -595,6 +610,7 @@ def krige_chunks(
     external_drift: tuple[np.ndarray, np.ndarray] | None = None,
     chunk_size: int | None = None,
     dtype: type = np.float64,
+    variance: bool = True,
 ) -> Iterator[tuple[slice, KrigingResult]]:
     """Kriging results one chunk of targets at a time: yields ``(slice, KrigingResult)``.
 
@@ -602,7 +618,8 @@ def krige_chunks(
     memory (e.g. 365 daily vectors x 1e6 targets = 2.9 GB in float64): the
     peak memory is O(chunk_size x (n + T) + n²) whatever the number of targets.
     The chunks cover ``targets`` in order; ``estimate`` is (T, len(slice)) or
-    (len(slice),) and ``variance`` as in :func:`krige`.
+    (len(slice),) and ``variance`` as in :func:`krige` (None with
+    ``variance=False``).
     """
     prob = _Problem(
         xy,
@@ -614,6 +631,7 @@ def krige_chunks(
         linear_drift=linear_drift,
         external_drift=external_drift,
         n_targets=None,
+        variance=variance,
     )
     targets = _as_xy(targets, "targets")
     m = targets.shape[0]
@@ -634,7 +652,8 @@ def _iter_chunks(
 ) -> Iterator[tuple[slice, KrigingResult]]:
     m = targets.shape[0]
     T = prob.values.shape[0]
-    n_var = T if len(prob.patterns) > 1 else 1
+    # without variances one (1, chunk) scratch row stands in for them
+    n_var = T if len(prob.patterns) > 1 and prob.do_var else 1
     for a in range(0, m, chunk):
         b = min(m, a + chunk)
         axy = prob.variogram.adjust(targets[a:b], prob.centre)
@@ -647,7 +666,10 @@ def _iter_chunks(
         yield (
             slice(a, b),
             KrigingResult(
-                est.astype(dtype, copy=False), var.astype(dtype, copy=False), prob.method, prob.k
+                est.astype(dtype, copy=False),
+                var.astype(dtype, copy=False) if prob.do_var else None,
+                prob.method,
+                prob.k,
             ),
         )
 
@@ -665,6 +687,7 @@ def krige(
     external_drift: tuple[np.ndarray, np.ndarray] | None = None,
     chunk_size: int | None = None,
     dtype: type = np.float64,
+    variance: bool = True,
 ) -> KrigingResult:
     """Krige station values onto target points.
 
@@ -697,11 +720,17 @@ def krige(
         Targets per chunk (default adapts to n and T).
     dtype : numpy dtype
         Output dtype (``np.float32`` halves the output memory).
+    variance : bool
+        Compute the kriging variance (default).  False skips it -- the
+        quadratic form ``gᵀA⁻¹g`` is most of the work of the global kernel and
+        about half of the local one -- and returns ``variance=None``; the
+        estimates are bit-for-bit the same as with ``variance=True``.
 
     Returns
     -------
     KrigingResult
-        ``estimate`` (m,) or (T, m); ``variance`` (m,), (1, m) or (T, m).
+        ``estimate`` (m,) or (T, m); ``variance`` (m,), (1, m) or (T, m), or
+        None with ``variance=False``.
 
     Raises
     ------
@@ -723,15 +752,22 @@ def krige(
         external_drift=external_drift,
         chunk_size=chunk_size,
         dtype=dtype,
+        variance=variance,
     ):
+        m = targets_arr.shape[0]
+        if sl.start == 0 and sl.stop == m:  # one chunk: its arrays are the result
+            est, var = res.estimate, res.variance
+            break
         if est is None:
-            m = targets_arr.shape[0]
             est = np.empty((*res.estimate.shape[:-1], m), dtype=dtype)
-            var = np.empty((*res.variance.shape[:-1], m), dtype=dtype)
+            if variance:
+                var = np.empty((*res.variance.shape[:-1], m), dtype=dtype)
         est[..., sl] = res.estimate
-        var[..., sl] = res.variance
+        if variance:
+            var[..., sl] = res.variance
     if est is None:  # no targets
         prob_T = np.asarray(values).shape[:-1]
         est = np.empty((*prob_T, 0), dtype=dtype)
-        var = np.empty((0,) if not prob_T else (1, 0), dtype=dtype)
+        if variance:
+            var = np.empty((0,) if not prob_T else (1, 0), dtype=dtype)
     return KrigingResult(est, var, str(method).lower(), n_neighbours)
