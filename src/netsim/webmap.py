@@ -833,7 +833,7 @@ _PAGE_CSS = """
 .netsim-scale { margin-bottom: 6px; }
 .netsim-bar { position: relative; display: inline-block; width: 14px; height: 120px;
   border: 1px solid #666; vertical-align: top; }
-.netsim-ticks { position: relative; display: inline-block; height: 120px; width: 180px;
+.netsim-ticks { position: relative; display: inline-block; height: 120px; width: 230px;
   margin-left: 4px; }
 .netsim-ticks span { position: absolute; left: 0; transform: translateY(50%); white-space: nowrap; }
 .netsim-limit-line { position: absolute; left: -3px; width: 20px; border-top: 2px solid #000; }
