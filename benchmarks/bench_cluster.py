@@ -24,13 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -114,26 +115,6 @@ def compare(a: Path, b: Path) -> dict:
     return {"compared": counts, "identical": not mismatches, "mismatches": mismatches[:20]}
 
 
-def machine() -> dict:
-    import dask
-    import distributed
-    import numba
-    import numpy
-
-    import netsim
-
-    return {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "netsim": netsim.__version__,
-        "numpy": numpy.__version__,
-        "numba": numba.__version__,
-        "dask": dask.__version__,
-        "distributed": distributed.__version__,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realisations", type=int, default=200)
@@ -161,7 +142,7 @@ def main() -> None:
         f"({args.resolution_m:g} m grid, seed {args.seed}) in-process vs a "
         f"{args.workers}-worker dask LocalCluster (1 thread per worker)",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine("numpy", "numba", "dask", "distributed"),
         "load_average": load,
         "realisations": args.realisations,
         "cases": records,

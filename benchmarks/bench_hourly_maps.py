@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -139,28 +139,6 @@ def run_case(kind: str, chunk_size: int, out: str) -> None:
     Path(out).write_text(json.dumps(record))
 
 
-def machine() -> dict:
-    import dask
-    import numba
-    import numpy
-    import scipy
-
-    import netsim
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "netsim": netsim.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "dask": dask.__version__,
-        "load_average_at_start": list(os.getloadavg()),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=["realistic", "iid"])
@@ -211,7 +189,7 @@ def main() -> None:
         "hours; per-cell annual statistics (netsim.timeseries.annual_statistics)",
         "target": {"time_s": TARGET_S, "peak_rss_mb": TARGET_MB},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine("numpy", "scipy", "numba", "dask"),
         "cases": records,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 import resource
 import subprocess
@@ -37,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "kriging.json"
@@ -226,23 +226,6 @@ def versions() -> dict:
         "gstools": gstools.__version__,
         "gstools_core": core,
         "netsim": netsim.__version__,
-    }
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "n_cpus": os.cpu_count(),
-        "load_average_at_start": list(os.getloadavg()),
     }
 
 

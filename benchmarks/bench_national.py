@@ -34,13 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -165,22 +166,6 @@ def run_case(case: str, out: str) -> None:
     Path(out).write_text(json.dumps(record))
 
 
-def machine() -> dict:
-    import numba
-    import numpy
-
-    import netsim
-
-    return {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "netsim": netsim.__version__,
-        "numpy": numpy.__version__,
-        "numba": numba.__version__,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=["annual", "daily", "daily_complete"])
@@ -205,7 +190,7 @@ def main() -> None:
         "description": "synthetic national network: 1,800 stations over 4,000 km x 3,000 km, "
         "5 km grid (480,000 cells), ordinary kriging with 16 nearest neighbours",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine("numpy", "numba"),
         "load_average": load,
         "cases": records,
     }

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -53,8 +54,6 @@ def main() -> None:
     parser.add_argument("--scenario", default="scenarios/baseline_2020.yaml")
     parser.add_argument("--realisations", type=int, default=20)
     args = parser.parse_args()
-    import netsim
-
     with tempfile.TemporaryDirectory() as tmp:
         _child(args.scenario, f"{tmp}/warm", 1)
         wall, inner, peak_mb = _child(args.scenario, f"{tmp}/run", args.realisations)
@@ -67,9 +66,7 @@ def main() -> None:
         "seconds_per_realisation": round(inner / args.realisations, 3),
         "peak_rss_mb": round(peak_mb, 1),
         "target": "under 60 s for 20 realisations on the 1 km grid (issue 6)",
-        "netsim_version": netsim.__version__,
-        "python": platform.python_version(),
-        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform()},
+        "machine": machine("numpy", "numba"),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
