@@ -188,7 +188,8 @@ def _verdicts(diff: pd.DataFrame, stats: pd.DataFrame, pollutants: Sequence[str]
             elif clear(rrow):
                 better = "closer to" if rrow["mean"] < 0 else "further from"
                 text += (f". The scenario's map is {better} the truth: RMSE {rb:.2f} → "
-                         f"{rs:.2f} {units}")
+                         f"{rs:.2f} {units} ({rrow['mean']:+.3f}, 90% interval "
+                         f"{rrow['p05']:+.3f} to {rrow['p95']:+.3f})")
             else:
                 text += f". Map error against the truth: no clear change (RMSE {rb:.2f} → {rs:.2f})"
         out.append(text + ".")
