@@ -610,6 +610,7 @@ def _factorise_set(
     sx,
     sy,
     z,
+    nv,
     tw,
     members,
     mats,
@@ -627,12 +628,15 @@ def _factorise_set(
     the Gauss-Jordan inverse of the (augmented) system.  Kind 2: singular.
     For the first ``tw`` value vectors the weights ``wz[slot, t] = M (z_t - mean)``
     (zero-padded) and, for kind 0, ``rz[slot, t] = rvec . z_t`` are stored.
+    ``nv[s]`` (concentration²) is station s's measurement-error variance, added
+    to the diagonal (``C_ss + nv[s]``; semivariance form ``-nv[s]``); zeros give
+    the exact system.
     """
     kind = 1
     if bounded:
         for r in range(k):
             sr = members[slot, r]
-            a[r, r] = sill
+            a[r, r] = sill + nv[sr]
             for c in range(r + 1, k):
                 sc = members[slot, c]
                 g = _cov_or_gamma(
@@ -653,7 +657,7 @@ def _factorise_set(
     if kind == 1:
         for r in range(k):
             sr = members[slot, r]
-            a[r, r] = sill if simple else 0.0
+            a[r, r] = sill + nv[sr] if simple else 0.0 - nv[sr]
             for c in range(r + 1, k):
                 sc = members[slot, c]
                 g = _cov_or_gamma(
@@ -696,6 +700,7 @@ def _krige_tile(
     sx,
     sy,
     z,
+    nv,
     cell_start,
     cell_items,
     x0,
@@ -895,6 +900,7 @@ def _krige_tile(
                     sx,
                     sy,
                     z,
+                    nv,
                     tw,
                     members,
                     mats,
@@ -986,6 +992,7 @@ def local_krige_tiled(
     sx,
     sy,
     z,
+    nv,
     cell_start,
     cell_items,
     x0,
@@ -1036,6 +1043,10 @@ def local_krige_tiled(
     needs ``q = C⁻¹c``.
     Tiles are split into ``16 * n_threads`` contiguous groups of about equal
     target counts (numba's static schedule then gives each thread an equal share).
+    ``nv`` (n,) holds the stations' measurement-error variances (concentration²),
+    added to the diagonal of each set's station block (``C + diag(nv)``;
+    semivariance form ``Γ - diag(nv)``); the target vectors ``c`` are unchanged,
+    so estimate and variance are those of the noise-free field.
     Writes ``est[t, i]``, ``var[i]`` (if ``do_var``) and ``status[i] = 1`` for a
     singular system.
     """
@@ -1064,6 +1075,7 @@ def local_krige_tiled(
                 sx,
                 sy,
                 z,
+                nv,
                 cell_start,
                 cell_items,
                 x0,

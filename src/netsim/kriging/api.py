@@ -32,6 +32,16 @@ covariance matrix for bounded models, Gauss-Jordan on the semivariance system
 otherwise or when ill-conditioned) and reused by all targets sharing it; for up
 to 8 value vectors the set also stores ``C⁻¹z`` so an estimate is two k-dots.
 
+Measurement error (``noise_variance``, σ²_i per station, concentration²):
+the station-station block of the system gets σ²_i on its diagonal
+(covariance form ``C_ii + σ²_i``; semivariance form ``γ_ii = -σ²_i``), the
+station-target vectors are unchanged, so the estimate is of the noise-free
+field (no longer exact at a noisy station) and the variance is that of the
+noise-free value (Cressie 1993, §3.2, kriging the noiseless process;
+GSTools ``exact=False, cond_err``).
+Global paths use the pattern's stations' σ²; the local kernel adds the
+members' σ² when it factorises each neighbour set.
+
 ``variance=False`` skips the kriging variance (the quadratic form, most of the
 global kernel's work) and returns ``KrigingResult.variance = None``; estimates
 are bit-for-bit those computed with variances.
@@ -186,6 +196,29 @@ def _check_variogram(v: Variogram) -> Variogram:
     return v
 
 
+def _noise_vector(nv, n: int) -> np.ndarray | None:
+    """Validated per-station measurement-error variances, or None when absent or all zero."""
+    if nv is None:
+        return None
+    nv = np.asarray(nv, dtype=float)
+    if nv.shape != (n,):
+        raise KrigingError(
+            f"noise_variance: expected shape ({n},) (one error variance per station), got {nv.shape}"
+        )
+    if not np.all(np.isfinite(nv)):
+        bad = int(np.flatnonzero(~np.isfinite(nv))[0])
+        raise KrigingError(
+            f"noise_variance: row {bad} is NaN/inf; give a finite variance (0 = exact)"
+        )
+    if np.any(nv < 0):
+        bad = int(np.flatnonzero(nv < 0)[0])
+        raise KrigingError(
+            f"noise_variance: row {bad} is negative ({nv[bad]:g}); variances are concentration² >= 0"
+        )
+    # all zero: exactly today's system (no diagonal terms at all)
+    return nv if np.any(nv > 0) else None
+
+
 def _drift_matrix(d: np.ndarray | None, rows: int, name: str) -> np.ndarray | None:
     if d is None:
         return None
@@ -213,6 +246,7 @@ class _Pattern:
     upper: np.ndarray | None = None  # triu(A⁻¹) with doubled off-diagonal terms
     grid: tuple | None = None
     z: np.ndarray | None = None  # (T_p, n_p) for the local kernel
+    noise: np.ndarray | None = None  # (n_p,) error variances for the local kernel
 
 
 class _Problem:
@@ -231,6 +265,7 @@ class _Problem:
         external_drift=None,
         n_targets=None,
         variance=True,
+        noise_variance=None,
     ):
         self.variogram = v = _check_variogram(variogram)
         # False: the kernels skip the kriging variance (var buffers are scratch)
@@ -278,6 +313,8 @@ class _Problem:
         self.k = n_neighbours
         self.values = values
         self.n = xy.shape[0]
+        # per-station measurement-error variances (None: exact interpolation)
+        self.noise = _noise_vector(noise_variance, self.n)
         # PyKrige's anisotropy centre: midpoint of the stations' bounding box
         self.centre = 0.5 * (xy.min(axis=0) + xy.max(axis=0))
         self.sxy = v.adjust(xy, self.centre)
@@ -370,8 +407,12 @@ class _Problem:
         a[:n_p, :n_p] = buf
         if self.method == "simple":
             np.fill_diagonal(a, self.variogram.sill)
+            if self.noise is not None:
+                a[np.diag_indices(n_p)] += self.noise[st]
         else:
             np.fill_diagonal(a[:n_p, :n_p], 0.0)
+            if self.noise is not None:
+                a[np.diag_indices(n_p)] -= self.noise[st]
             f = self.drift_at(s, None if self.ext_s is None else self.ext_s[st])
             a[:n_p, n_p:] = f
             a[n_p:, :n_p] = f.T
@@ -423,6 +464,9 @@ class _Problem:
         start = np.searchsorted(cell[order], np.arange(nx * ny + 1)).astype(np.int64)
         pat.grid = (start, order, float(lo[0]), float(lo[1]), cs, nx, ny, k)
         pat.z = np.ascontiguousarray(self.values[np.ix_(pat.steps, pat.stations)])
+        pat.noise = (
+            np.zeros(n_p) if self.noise is None else np.ascontiguousarray(self.noise[pat.stations])
+        )
 
     # ------------------------------------------------------------- compute
     def solve_chunk(
@@ -461,6 +505,7 @@ class _Problem:
                     np.ascontiguousarray(s[:, 0]),
                     np.ascontiguousarray(s[:, 1]),
                     pat.z,
+                    pat.noise,
                     start,
                     order,
                     x0,
@@ -611,6 +656,7 @@ def krige_chunks(
     chunk_size: int | None = None,
     dtype: type = np.float64,
     variance: bool = True,
+    noise_variance: np.ndarray | None = None,
 ) -> Iterator[tuple[slice, KrigingResult]]:
     """Kriging results one chunk of targets at a time: yields ``(slice, KrigingResult)``.
 
@@ -619,7 +665,9 @@ def krige_chunks(
     peak memory is O(chunk_size x (n + T) + n²) whatever the number of targets.
     The chunks cover ``targets`` in order; ``estimate`` is (T, len(slice)) or
     (len(slice),) and ``variance`` as in :func:`krige` (None with
-    ``variance=False``).
+    ``variance=False``).  ``noise_variance`` (n,) (concentration², >= 0):
+    per-station measurement-error variances added to the diagonal of the
+    station-station block (estimate of the noise-free field), see :func:`krige`.
     """
     prob = _Problem(
         xy,
@@ -632,6 +680,7 @@ def krige_chunks(
         external_drift=external_drift,
         n_targets=None,
         variance=variance,
+        noise_variance=noise_variance,
     )
     targets = _as_xy(targets, "targets")
     m = targets.shape[0]
@@ -688,6 +737,7 @@ def krige(
     chunk_size: int | None = None,
     dtype: type = np.float64,
     variance: bool = True,
+    noise_variance: np.ndarray | None = None,
 ) -> KrigingResult:
     """Krige station values onto target points.
 
@@ -725,6 +775,20 @@ def krige(
         quadratic form ``gᵀA⁻¹g`` is most of the work of the global kernel and
         about half of the local one -- and returns ``variance=None``; the
         estimates are bit-for-bit the same as with ``variance=True``.
+    noise_variance : ndarray (n,), optional
+        Known measurement-error variance of each station's value
+        (concentration², e.g. (µg/m³)²; finite, >= 0), the same for every
+        step of (T, n) values.  It is added to the diagonal of the
+        station-station block only -- covariance form ``C_ii + σ²_i``, in the
+        semivariance form used for ordinary/universal kriging ``γ_ii = 0``
+        becomes ``-σ²_i`` -- while the station-target vectors are unchanged:
+        the estimate is of the noise-free field, no longer exact at a noisy
+        station (a noisier station gets less weight), and ``variance`` is the
+        kriging variance of the noise-free value.  Stations dropped for NaN
+        drop their σ² too.  None or all zeros: exact kriging, bit-for-bit the
+        results without it.  Equivalent to GSTools ``Krige(exact=False,
+        cond_err=nugget + σ²)`` away from the stations (GSTools leaves the
+        nugget out of its covariance at zero lag).
 
     Returns
     -------
@@ -736,7 +800,13 @@ def krige(
     ------
     KrigingError
         Fewer than 3 stations, duplicate or non-finite coordinates, shape
-        mismatch, missing mean/drift, or a singular kriging system.
+        mismatch, missing mean/drift, ``noise_variance`` not (n,), non-finite
+        or negative, or a singular kriging system.
+
+    References
+    ----------
+    Cressie, N. (1993). Statistics for Spatial Data, §3.2 (ordinary kriging
+    of the noiseless process under measurement error).
     """
     targets_arr = _as_xy(targets, "targets")
     est = var = None
@@ -753,6 +823,7 @@ def krige(
         chunk_size=chunk_size,
         dtype=dtype,
         variance=variance,
+        noise_variance=noise_variance,
     ):
         m = targets_arr.shape[0]
         if sl.start == 0 and sl.stop == m:  # one chunk: its arrays are the result
