@@ -51,7 +51,7 @@ from netsim.pollutants import POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import annual_validity, daily_means, limits, mda8
 from netsim.stats import compute_statistics
-from netsim.truth import TruthSettings, TruthWorld
+from netsim.truth import INSTRUMENTS, TruthSettings, TruthWorld
 from netsim.variogram import Variogram, fit_variogram
 
 __all__ = [
@@ -65,6 +65,12 @@ MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
 Traffic stations are left out: their kerbside increment describes the air
 within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
 stations are not representative of the urban background).
+
+Each station's annual mean enters the kriging with its known measurement-error
+variance (:func:`_annual_noise_variance`: the instrument class's unit-to-unit
+bias spread plus the hourly random error averaged over the valid hours), so
+low-cost sensors are down-weighted rather than treated as exact; their class
+bias (+10 % for "lowcost") is not corrected -- a planner does not know it.
 """
 
 BUILT_UP_AREA = "central_urban"
@@ -167,6 +173,26 @@ def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: n
     return fit.variogram
 
 
+def _annual_noise_variance(network: Network, hourly: np.ndarray, annual: np.ndarray
+                           ) -> np.ndarray:
+    """Measurement-error variance of each station's annual mean (concentration²).
+
+    ``(a · u/100)² + (a · e/100)² / N`` with ``a`` the measured annual mean,
+    ``u`` the instrument class's unit-to-unit bias spread (``unit_bias_sd_pct``),
+    ``e`` the hourly random error (the station's ``noise_pct`` when finite, else
+    the class's) and ``N`` the station's valid hours (:class:`netsim.truth.InstrumentClass`).
+    NaN where the annual mean is NaN.
+    """
+    classes = [INSTRUMENTS[name] for name in network.stations["instrument"].astype(str)]
+    noise = np.array([c.noise_pct for c in classes])
+    if "noise_pct" in network.stations:
+        own = network.stations["noise_pct"].to_numpy(dtype=float)
+        noise = np.where(np.isfinite(own), own, noise)
+    unit = np.array([c.unit_bias_sd_pct for c in classes])
+    hours = np.maximum(np.isfinite(hourly).sum(axis=-1), 1)
+    return (annual * unit / 100.0) ** 2 + (annual * noise / 100.0) ** 2 / hours
+
+
 def _rows(source: str, area: str, pollutant: str, values: dict[str, float]) -> list[tuple]:
     return [(source, area, pollutant, k, float(v)) for k, v in values.items()]
 
@@ -207,9 +233,11 @@ def _measure(
         xy, v = network.xy[use], values[use]
         vg = _variogram_for(scenario, p, xy, v)
         variograms[p] = vg.to_dict()
+        noise_var = _annual_noise_variance(network, readings.values[p], values)[use]
         result = krige(xy, v, targets, vg, n_neighbours=scenario.kriging.n_neighbours,
                        linear_drift=scenario.kriging.drift == "linear",
-                       method="universal" if scenario.kriging.drift == "linear" else "ordinary")
+                       method="universal" if scenario.kriging.drift == "linear" else "ordinary",
+                       noise_variance=noise_var if np.any(noise_var > 0) else None)
         estimate = result.estimate
         std = np.sqrt(np.maximum(result.variance, 0.0))
         truth = np.asarray(world_realisation.annual_mean(p), dtype=float)
