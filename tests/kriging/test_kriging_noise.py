@@ -221,3 +221,28 @@ def test_bad_noise_variance_is_rejected(nv, match):
     xy, z, targets, _ = _case(n=10, m=5)
     with pytest.raises(KrigingError, match=match):
         krige(xy, z, targets, SPH, noise_variance=nv)
+
+
+# ----------------------------------------------------------------- netsim run's error model
+
+
+def test_run_annual_noise_variance_hand_worked():
+    """(a·u/100)² + (a·e/100)²/N.
+
+    lowcost: u = 8 %, e = 25 % (own noise_pct) or 20 % (class); reference: u = 2 %, e = 3 %.
+    """
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from netsim.run import _annual_noise_variance
+
+    stations = pd.DataFrame(
+        {"instrument": ["reference", "lowcost", "lowcost"], "noise_pct": [np.nan, 25.0, np.nan]}
+    )
+    hourly = np.ones((3, 100))
+    hourly[1, :36] = np.nan  # 64 valid hours
+    annual = np.array([50.0, 40.0, 30.0])
+    got = _annual_noise_variance(SimpleNamespace(stations=stations), hourly, annual)
+    expect = [1.0**2 + 1.5**2 / 100, 3.2**2 + 10.0**2 / 64, 2.4**2 + 6.0**2 / 100]
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
