@@ -368,3 +368,20 @@ def test_cluster_sweep_equals_in_process(dask_cluster, tmp_path):
     _assert_same_outputs(tmp_path / "local" / "retire", tmp_path / "cluster" / "retire")
     index = json.loads((tmp_path / "cluster" / "sweep.json").read_text())
     assert index["executor"]["kind"] == "distributed"
+
+
+def test_local_imap_yields_in_order_lazily():
+    from netsim.distributed import get_executor
+
+    calls = []
+
+    def square(x):
+        calls.append(x)
+        return x * x
+
+    seen = []
+    with get_executor("sync") as ex:
+        it = ex.imap(square, range(4), progress=lambda done, total: seen.append((done, total)))
+        assert next(it) == 0 and calls == [0]
+        assert list(it) == [1, 4, 9]
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4)

@@ -184,3 +184,26 @@ def test_adding_mountain_stations_lowers_the_city_figure_with_a_reason(tmp_path)
     assert diff.loc[("truth", "city", "PM2.5", "annual_mean"), "mean"] == 0.0
     verdict = result.summary["verdicts"][0]
     assert "drops by" in verdict and "cleaner" in verdict and "2 station(s)" in verdict
+
+
+def test_field_means_equal_the_mean_over_realisations_and_release_fields():
+    from types import SimpleNamespace
+
+    from netsim.summary import FieldMeans
+
+    rng = np.random.default_rng(0)
+    draws = [rng.normal(size=50).astype(np.float32) for _ in range(4)]
+    means = FieldMeans()
+    outcomes = []
+    for r, d in enumerate(draws):
+        o = SimpleNamespace(fields={"PM2.5": {"estimate": d}},
+                            time_resolved={"band": d} if r < 2 else None)
+        means.add({"baseline": o})
+        outcomes.append(o)
+    np.testing.assert_allclose(means.mean("baseline", "PM2.5", "estimate"),
+                               np.mean(np.array(draws, dtype=np.float64), axis=0), rtol=1e-12)
+    np.testing.assert_allclose(means.mean("baseline", "time_resolved", "band"),
+                               np.mean(np.array(draws[:2], dtype=np.float64), axis=0), rtol=1e-12)
+    assert means.count("baseline", "time_resolved") == 2
+    assert means.mean("scenario", "PM2.5", "estimate") is None
+    assert all(o.fields == {} and o.time_resolved is None for o in outcomes)

@@ -89,6 +89,16 @@ class Executor(Protocol):
         """Return ``[func(item, *args) for item in items]`` (in item order)."""
         ...
 
+    def imap(
+        self,
+        func: Callable[..., T],
+        items: Iterable[Any],
+        *args: Any,
+        progress: ProgressCallback | None = None,
+    ) -> Iterator[T]:
+        """Yield ``func(item, *args)`` one by one, in item order."""
+        ...
+
     @property
     def n_workers(self) -> int:
         """Number of worker processes (1 in-process)."""
@@ -143,17 +153,29 @@ class LocalExecutor:
         progress
             ``callback(done, total)`` after each task (overrides the default).
         """
+        return list(self.imap(func, items, *args, progress=progress))
+
+    def imap(
+        self,
+        func: Callable[..., T],
+        items: Iterable[Any],
+        *args: Any,
+        progress: ProgressCallback | None = None,
+    ) -> Iterator[T]:
+        """Yield ``func(item, *args)`` in item order, each computed when it is asked for.
+
+        Lets the caller reduce results one by one (memory independent of the
+        number of items).  Arguments as :meth:`map`.
+        """
         items = list(items)
         report = progress or self._progress
         total = len(items)
         if report is not None:
             report(0, total)
-        results: list[T] = []
         for i, item in enumerate(items, start=1):
-            results.append(func(item, *args))
+            yield func(item, *args)
             if report is not None:
                 report(i, total)
-        return results
 
     def close(self) -> None:
         """Nothing to release."""
@@ -244,16 +266,7 @@ class DistributedExecutor:
             report(0, total)
         if total == 0:
             return []
-        # Wrap each argument in a list so that containers are scattered whole.
-        scattered = []
-        shared = []
-        for a in args:
-            if _worth_scattering(a):
-                a = self.client.scatter([a], broadcast=True, hash=False)[0]
-                scattered.append(a)
-            shared.append(a)
-        task = _portable(func)
-        futures = [self.client.submit(task, item, *shared, pure=False) for item in items]
+        futures, scattered = self._submit(func, items, args)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * total
         try:
@@ -267,6 +280,58 @@ class DistributedExecutor:
             for s in scattered:
                 s.release()
         return results
+
+    def _submit(self, func: Callable[..., T], items: list[Any], args: tuple[Any, ...]
+                ) -> tuple[list[Any], list[Any]]:
+        """Submit one task per item; large shared arguments are scattered once to every worker.
+
+        Returns the futures (item order) and the scattered arguments to release.
+        """
+        scattered = []
+        shared = []
+        for a in args:
+            if _worth_scattering(a):
+                # Wrap in a list so that containers are scattered whole.
+                a = self.client.scatter([a], broadcast=True, hash=False)[0]
+                scattered.append(a)
+            shared.append(a)
+        task = _portable(func)
+        futures = [self.client.submit(task, item, *shared, pure=False) for item in items]
+        return futures, scattered
+
+    def imap(
+        self,
+        func: Callable[..., T],
+        items: Iterable[Any],
+        *args: Any,
+        progress: ProgressCallback | None = None,
+    ) -> Iterator[T]:
+        """Yield ``func(item, *args)`` in item order while the cluster computes them all.
+
+        Every task is submitted at once; each result is fetched and released
+        on the cluster as it is yielded, so the caller can reduce results one by
+        one.  Progress counts results yielded.  Arguments and errors as :meth:`map`.
+        """
+        items = list(items)
+        report = progress or self._progress
+        total = len(items)
+        if report is not None:
+            report(0, total)
+        if total == 0:
+            return
+        futures, scattered = self._submit(func, items, args)
+        try:
+            for done, future in enumerate(futures, start=1):
+                result = future.result()
+                future.release()
+                yield result
+                if report is not None:
+                    report(done, total)
+        finally:
+            for f in futures:
+                f.release()
+            for s in scattered:
+                s.release()
 
     def close(self) -> None:
         """Close the client and the local cluster it started (if any)."""

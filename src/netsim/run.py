@@ -459,14 +459,18 @@ def run_scenario(
     -------
     RunResult
     """
-    from netsim.summary import summarise, write_run
+    from netsim.summary import FieldMeans, summarise, write_run
 
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
     networks, table, optimisation = prepared or prepare_networks(scenario)
     inputs = RunInputs(scenario=scenario, networks=networks,
                        resolution_m=scenario.grid.resolution_m)
+    means = FieldMeans()
+    outcomes = []
     with get_executor(scheduler, progress=progress) as executor:
-        outcomes = executor.map(run_realisation, range(scenario.realisations), inputs)
+        for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):
+            means.add(outcome)  # keeps one running sum per field, not one field per realisation
+            outcomes.append(outcome)
         executor_info = {"kind": executor.kind, "address": executor.address,
                          "n_workers": executor.n_workers}
     summary = summarise(scenario, networks, outcomes, change_table=table,
@@ -475,7 +479,7 @@ def run_scenario(
     summary["executor"] = executor_info
     grid = Grid.for_beijing(scenario.grid.resolution_m)
     with atomic_directory(out_dir) as tmp:
-        write_run(tmp, scenario, grid, networks, outcomes, summary, change_table=table)
+        write_run(tmp, scenario, grid, networks, outcomes, means, summary, change_table=table)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
         if scenario.outputs.web_map if web_map is None else web_map:
             from netsim.webmap import build_web_map

@@ -24,7 +24,7 @@ from netsim.pollutants import POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import STATISTICS, limits, reported
 
-__all__ = ["HEADLINE", "summarise", "write_run"]
+__all__ = ["HEADLINE", "FieldMeans", "summarise", "write_run"]
 
 KEY = ["source", "area", "pollutant", "statistic"]
 LOW_Q, HIGH_Q = 5.0, 95.0
@@ -336,9 +336,56 @@ def _fmt_value(value: float, pollutant: str) -> str:
     return f"{float(rounded):.{dec}f}"
 
 
+class FieldMeans:
+    """Running means over realisations of the per-cell fields of a run.
+
+    :meth:`add` folds one realisation's fields into float64 sums and drops them
+    from the outcome, so a run holds one copy of each field whatever the number
+    of realisations (a 100 m grid has 1.6 million cells per field).  Sums are
+    taken in realisation order: the cluster and the local run agree exactly.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[str, str, str], np.ndarray] = {}
+        self._counts: dict[tuple[str, str, str], int] = {}
+
+    def _fold(self, key: tuple[str, str, str], values: np.ndarray) -> None:
+        if key in self._sums:
+            self._sums[key] += values
+            self._counts[key] += 1
+        else:
+            self._sums[key] = np.asarray(values, dtype=np.float64).copy()
+            self._counts[key] = 1
+
+    def add(self, outcome: Mapping[str, Any]) -> None:
+        """Fold one realisation (``{network: NetworkOutcome}``) in; its fields are released."""
+        for net, o in outcome.items():
+            for p, bands in o.fields.items():
+                for band, values in bands.items():
+                    self._fold((net, p, band), values)
+            if o.time_resolved is not None:
+                for band, values in o.time_resolved.items():
+                    self._fold((net, "time_resolved", band), values)
+            o.fields, o.time_resolved = {}, None
+
+    def mean(self, net: str, group: str, band: str) -> np.ndarray | None:
+        """Mean of a field over the realisations that had it (None if none had it)."""
+        key = (net, group, band)
+        return self._sums[key] / self._counts[key] if key in self._sums else None
+
+    def bands(self, net: str, group: str) -> list[str]:
+        """Band names present for ``net`` and ``group`` (a pollutant or ``time_resolved``)."""
+        return [b for (n, g, b) in self._sums if n == net and g == group]
+
+    def count(self, net: str, group: str) -> int:
+        """Realisations folded in for ``net`` and ``group``."""
+        return max((c for (n, g, _), c in self._counts.items() if n == net and g == group),
+                   default=0)
+
+
 def _write_network_dir(
     out: Path, net: str, scenario: Scenario, grid: Grid, network: Network,
-    outcomes: Sequence[Mapping[str, Any]], stats: pd.DataFrame,
+    outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, stats: pd.DataFrame,
     change_table: pd.DataFrame | None, base: Network,
 ) -> None:
     from netsim.maps import static_map
@@ -389,8 +436,7 @@ def _write_network_dir(
     std_limits = limits(scenario.standard, 2)
     for p in scenario.pollutants:
         slug = POLLUTANTS[p].slug
-        mean = {k: np.mean([o[net].fields[p][k] for o in outcomes], axis=0)
-                for k in ("estimate", "std", "truth")}
+        mean = {k: means.mean(net, p, k) for k in ("estimate", "std", "truth")}
         mean["error"] = mean["estimate"] - mean["truth"]
         if scenario.outputs.rasters or scenario.outputs.web_map:
             variogram = outcomes[0][net].variograms.get(p, {})
@@ -411,20 +457,21 @@ def _write_network_dir(
 
 
 def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
-                         outcomes: Sequence[Mapping[str, Any]]) -> None:
+                         means: FieldMeans) -> None:
     """Mean over the time-resolved realisations of the per-cell annual statistics."""
     from netsim.maps import static_map
     from netsim.rasters import write_raster
 
-    maps = [o[net].time_resolved for o in outcomes if o[net].time_resolved is not None]
-    if not maps:
+    names = means.bands(net, "time_resolved")
+    if not names:
         return
-    bands = {name: np.mean([m[name] for m in maps], axis=0) for name in maps[0]}
+    bands = {name: means.mean(net, "time_resolved", name) for name in names}
     step = scenario.outputs.time_resolved
     write_raster(out / "rasters" / f"time_resolved_{step}.tif", grid,
                  {k: grid.to_array(v, dtype=np.float32) for k, v in bands.items()},
                  {"statistic": "time_resolved_annual", "step": step, "year": scenario.year,
-                  "standard": scenario.standard, "realisations": len(maps),
+                  "standard": scenario.standard,
+                  "realisations": means.count(net, "time_resolved"),
                   "scenario": scenario.name,
                   "bands": "per-cell annual statistics of kriged daily/hourly maps "
                            "(netsim.timeseries), mean over realisations"})
@@ -541,27 +588,31 @@ def write_run(
     grid: Grid,
     networks: Mapping[str, Network],
     outcomes: Sequence[Mapping[str, Any]],
+    means: FieldMeans,
     summary: dict,
     *,
     change_table: pd.DataFrame | None = None,
 ) -> None:
-    """Write every file of the run directory except ``summary.json`` and ``map.html``."""
+    """Write every file of the run directory except ``summary.json`` and ``map.html``.
+
+    ``outcomes`` are the realisations' tables (their fields already folded into ``means``).
+    """
     from netsim.rasters import write_raster
 
     stats = pd.DataFrame(summary["statistics"])
     for net, network in networks.items():
-        _write_network_dir(out / net, net, scenario, grid, network, outcomes, stats,
+        _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
                            change_table, networks["baseline"])
     for net in networks:
-        _write_time_resolved(out / net, net, scenario, grid, outcomes)
+        _write_time_resolved(out / net, net, scenario, grid, means)
     has_chart = "scenario" in networks
     if has_chart:
         _changes_chart(summary, out / "changes.png")
         if scenario.outputs.rasters or scenario.outputs.web_map:
             for p in scenario.pollutants:
                 slug = POLLUTANTS[p].slug
-                diff = np.mean([o["scenario"].fields[p]["estimate"]
-                                - o["baseline"].fields[p]["estimate"] for o in outcomes], axis=0)
+                diff = (means.mean("scenario", p, "estimate")
+                        - means.mean("baseline", p, "estimate"))
                 write_raster(out / "scenario" / "rasters" / f"{slug}_difference.tif", grid,
                              {"difference": grid.to_array(diff, dtype=np.float32)},
                              {"pollutant": p, "statistic": "annual_mean_difference",
