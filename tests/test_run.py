@@ -207,3 +207,18 @@ def test_field_means_equal_the_mean_over_realisations_and_release_fields():
     assert means.count("baseline", "time_resolved") == 2
     assert means.mean("scenario", "PM2.5", "estimate") is None
     assert all(o.fields == {} and o.time_resolved is None for o in outcomes)
+
+
+def test_web_map_gets_the_days_meeting_layer_with_time_resolved_maps(tmp_path):
+    from netsim.webmap import DAYS_MEETING_LABEL
+
+    sc = _scenario(realisations=1, pollutants=["PM2.5"],
+                   outputs={"maps": False, "web_map": True, "time_resolved": "day"})
+    run_scenario(sc, tmp_path / "tr")
+    page = (tmp_path / "tr" / "map.html").read_text(encoding="utf-8")
+    assert "netsim-overlay-aqi-days-meeting" in page and DAYS_MEETING_LABEL in page
+    plain = _scenario(realisations=1, pollutants=["PM2.5"],
+                      outputs={"maps": False, "web_map": True})
+    run_scenario(plain, tmp_path / "plain")
+    assert "netsim-overlay-aqi-days-meeting" not in (tmp_path / "plain" / "map.html").read_text(
+        encoding="utf-8")

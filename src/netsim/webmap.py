@@ -962,6 +962,32 @@ def _districts_lonlat() -> Any:
     return frame, display.to_crs(GEOGRAPHIC_CRS)
 
 
+DAYS_MEETING_LABEL = "Days meeting the standard (AQI ≤ 100)"
+
+
+def _days_meeting_surface(net: _NetworkOutputs, legends: list[str]) -> list[_Surface]:
+    """The per-cell count of days meeting the standard, when the run made time-resolved maps.
+
+    ``netsim run`` with ``outputs.time_resolved`` writes ``rasters/time_resolved_<step>.tif``
+    (:mod:`netsim.timeseries`); its ``aqi_days_meeting_standard`` band becomes a layer,
+    coloured so that more good days is blue.
+    """
+    path = next((p for name, p in net.rasters.items() if name.startswith("time_resolved_")), None)
+    if path is None:
+        return []
+    bands, transform, crs = _read_bands(path)
+    days = bands.get("aqi_days_meeting_standard")
+    if days is None:
+        return []
+    lo, hi = _nice_range([days])
+    scale = _Scale("RdYlBu", lo, hi, "days")
+    legends.append(_scale_legend_html("aqi-days-meeting", DAYS_MEETING_LABEL, scale))
+    warped, bounds = _warp_to_web_mercator(days, transform, crs)
+    return [_Surface(_png_data_url(scale.rgba(warped)), bounds, name=DAYS_MEETING_LABEL,
+                     css_class="netsim-overlay-aqi-days-meeting", legend_id="aqi-days-meeting",
+                     show=False)]
+
+
 def build_web_map(
     run_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -1092,6 +1118,8 @@ def build_web_map(
                     show=is_main and band == "estimate",
                 )
             )
+
+    surfaces += _days_meeting_surface(net, legends)
 
     # ---- map frame
     minx, miny, maxx, maxy = districts_ll.total_bounds
