@@ -62,18 +62,8 @@ COLUMNS: tuple[str, ...] = (
 )
 """Columns of :attr:`Network.stations` (plus ``geometry``), in order."""
 
-FILE_COLUMNS: tuple[str, ...] = (
-    "station_id",
-    "name",
-    "name_zh",
-    "type",
-    "district",
-    "direction",
-    "lon",
-    "lat",
-    "instrument",
-)
-"""Columns written by :meth:`Network.to_file` for CSV output."""
+FILE_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("x", "y"))
+"""Columns written by :meth:`Network.to_file` for CSV output (:data:`COLUMNS` without x, y)."""
 
 OPTIONAL_COLUMNS: tuple[str, ...] = ("noise_pct", "bias_pct")
 """Optional per-station instrument overrides (%, NaN = the instrument class default,

@@ -160,6 +160,14 @@ def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: n
     fixed = scenario.kriging.variogram_for(pollutant)
     if fixed is not None:
         return Variogram(fixed.model, fixed.psill, fixed.range, fixed.nugget)
+    return _fit_variogram(scenario, xy, values, f"the {pollutant} variogram fit",
+                          f"set kriging.variograms.{pollutant} to fixed parameters")
+
+
+def _fit_variogram(scenario: Scenario, xy: np.ndarray, values: np.ndarray, what: str,
+                   fix: str) -> Variogram:
+    """Cressie-WLS fit of the scenario's model: 8 lags to 0.6 × the network extent,
+    range between 5 km and twice the extent (metres); ``values`` (n,) or (T, n)."""
     extent = float(np.hypot(*np.ptp(xy, axis=0)))
     fit = fit_variogram(
         xy, values, scenario.kriging.model, n_lags=8, max_distance=0.6 * extent,
@@ -167,9 +175,7 @@ def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: n
     )
     if not fit.success:
         raise VariogramError(
-            f"scenario {scenario.name}: the {pollutant} variogram fit did not converge "
-            f"({fit.message}); set kriging.variograms.{pollutant} to fixed parameters"
-        )
+            f"scenario {scenario.name}: {what} did not converge ({fit.message}); {fix}")
     return fit.variogram
 
 
@@ -319,7 +325,6 @@ def _time_resolved_maps(scenario: Scenario, network: Network, readings, map_mask
     values, not to the annual means (their sill differs).
     """
     from netsim.timeseries import annual_statistics
-    from netsim.variogram import fit_variogram as fit
 
     ids = network.ids[map_mask]
     ids = ids[np.argsort(ids, kind="stable")]
@@ -333,14 +338,9 @@ def _time_resolved_maps(scenario: Scenario, network: Network, readings, map_mask
             hourly = mda8(hourly).values if p == "O3" else daily_means(hourly)
         series = hourly.T  # (T, n)
         values[p] = np.ascontiguousarray(series)
-        extent = float(np.hypot(*np.ptp(xy, axis=0)))
-        result = fit(xy, series, scenario.kriging.model, n_lags=8, max_distance=0.6 * extent,
-                     bounds={"range": (5_000.0, 2.0 * extent)})
-        if not result.success:
-            raise VariogramError(
-                f"scenario {scenario.name}: the {p} {step}-step variogram fit did not converge "
-                f"({result.message}); set outputs.time_resolved: none")
-        variograms[p] = result.variogram
+        variograms[p] = _fit_variogram(scenario, xy, series,
+                                       f"the {p} {step}-step variogram fit",
+                                       "set outputs.time_resolved: none")
     maps = annual_statistics(xy, values, grid.targets(), variograms, step=step,
                              year=scenario.year, standard=scenario.standard,
                              n_neighbours=scenario.kriging.n_neighbours)
