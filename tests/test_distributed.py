@@ -255,45 +255,74 @@ def _small_timeseries_case():
     return xy, values, targets, vg, options
 
 
+THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                    "MKL_NUM_THREADS")
+
+
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_cluster_scenario_equals_in_process(dask_cluster, tmp_path):
-    """A tiny scenario (2 realisations, 5 km grid) through the cluster equals the local run."""
-    run = pytest.importorskip("netsim.run")
-    if not hasattr(run, "run_scenario"):
-        pytest.skip("netsim.run.run_scenario not available yet")
+def test_scenario_bit_identical_in_process_one_thread_and_on_cluster(dask_cluster, tmp_path):
+    """A tiny scenario (2 realisations, 5 km grid) gives the same bytes in-process, in a
+    process with every thread count at 1 (or at 2, when this one already runs on 1) and on
+    a 2-worker cluster (whose nannies set one BLAS thread)."""
     scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline_2020.yaml"
-    if not scenario.exists():
-        pytest.skip("scenarios/baseline_2020.yaml not available yet")
-    _run_tiny(run, scenario, tmp_path / "local", None)
-    _run_tiny(run, scenario, tmp_path / "cluster", dask_cluster)
+    _run_tiny(scenario, tmp_path / "local", None)
+    threads = "2" if os.environ.get("OPENBLAS_NUM_THREADS") == "1" else "1"
+    _run_tiny_in_subprocess(scenario, tmp_path / "threads", threads)
+    _run_tiny(scenario, tmp_path / "cluster", dask_cluster)
+    _assert_same_outputs(tmp_path / "local", tmp_path / "threads")
     _assert_same_outputs(tmp_path / "local", tmp_path / "cluster")
 
 
-def _run_tiny(run, scenario: Path, out: Path, scheduler: str | None) -> None:
+def _tiny_scenario(path: Path):
+    """The scenario on the 5 km grid without PNG maps (the web map and rasters stay)."""
     from netsim.scenario import Scenario
 
-    sc = Scenario.from_yaml(scenario)
-    with contextlib.suppress(Exception):
-        sc = sc.model_copy(update={"grid": sc.grid.model_copy(update={"resolution_m": 5000.0})})
-    run.run_scenario(sc, out, realisations=2, seed=11, scheduler=scheduler)
+    sc = Scenario.from_yaml(path)
+    return sc.model_copy(update={
+        "grid": sc.grid.model_copy(update={"resolution_m": 5000.0}),
+        "outputs": sc.outputs.model_copy(update={"maps": False}),
+    })
+
+
+def _run_tiny(scenario: Path, out: Path, scheduler: str | None) -> None:
+    from netsim.run import run_scenario
+
+    run_scenario(_tiny_scenario(scenario), out, realisations=2, seed=11, scheduler=scheduler)
+
+
+def _run_tiny_in_subprocess(scenario: Path, out: Path, threads: str) -> None:
+    code = (
+        "import sys; from pathlib import Path; import tests.test_distributed as t; "
+        "t._run_tiny(Path(sys.argv[1]), Path(sys.argv[2]), None)"
+    )
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, threads)}
+    env.pop(SCHEDULER_ENV, None)
+    root = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", code, str(scenario), str(out)], env=env,
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _assert_same_outputs(a: Path, b: Path) -> None:
+    """CSVs and the web map byte for byte, GeoTIFF bands bit for bit, summary.json equal
+    except for where it ran."""
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
     compared = 0
     for rel in files_a:
-        if rel.suffix == ".csv":
+        if rel.suffix in (".csv", ".html", ".md"):
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
             compared += 1
         elif rel.suffix == ".tif":
             from netsim.rasters import read_raster
 
             ra, rb = read_raster(a / rel), read_raster(b / rel)
+            assert ra.bands.keys() == rb.bands.keys()
             for band in ra.bands:
-                np.testing.assert_array_equal(ra.bands[band], rb.bands[band], err_msg=str(rel))
+                assert ra.bands[band].tobytes() == rb.bands[band].tobytes(), f"{rel} {band}"
             compared += 1
         elif rel.name == "summary.json":
             ja, jb = json.loads((a / rel).read_text()), json.loads((b / rel).read_text())

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
 
+from netsim.blas import single_threaded_blas
 from netsim.crs import xy_to_lonlat
 from netsim.errors import ScenarioError
 from netsim.geography import district_at
@@ -211,6 +212,7 @@ def _candidate_positions(scenario, grid: Grid) -> np.ndarray:
     return np.array([c.lonlat_xy()[2:] for c in opt.candidates], dtype=float)
 
 
+@single_threaded_blas()
 def optimise_new_sites(scenario, base: Network) -> Optimisation:
     """Run the scenario's ``optimise`` section on top of its changes.
 

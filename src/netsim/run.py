@@ -41,6 +41,7 @@ from netsim import __version__
 from netsim.areas import area_statistics
 from netsim.assessment import hj664_representativeness, station_metrics
 from netsim.atomic import atomic_directory
+from netsim.blas import single_threaded_blas
 from netsim.distributed import get_executor
 from netsim.errors import VariogramError
 from netsim.geography import AREA_GROUPS, beijing_boundary
@@ -354,11 +355,13 @@ def _world(resolution_m: float, settings_json: str) -> TruthWorld:
     return TruthWorld(Grid.for_beijing(resolution_m), settings)
 
 
+@single_threaded_blas()
 def run_realisation(r: int, inputs: RunInputs) -> dict[str, NetworkOutcome]:
     """Measure truth realisation ``r`` with every network of ``inputs``.
 
     A pure function of its arguments (all randomness is keyed by the scenario
-    seed and ``r``), so a dask worker returns exactly what the local run does.
+    seed and ``r``; BLAS on one thread, :mod:`netsim.blas`), so a dask worker
+    returns bit for bit what the local run does, whatever the thread counts.
     """
     grid = Grid.for_beijing(inputs.resolution_m)
     world = _world(inputs.resolution_m, inputs.scenario.truth.model_dump_json())

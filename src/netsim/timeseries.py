@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from netsim import standards
+from netsim.blas import single_threaded_blas
 from netsim.distributed import ProgressCallback, chunk_slices
 from netsim.errors import KrigingError, NetsimError
 from netsim.pollutants import POLLUTANT_NAMES, POLLUTANTS
@@ -493,6 +494,7 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
     return out
 
 
+@single_threaded_blas()
 def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
     """Per-cell statistics of the cells ``targets[chunk]`` (one task)."""
     targets = job.targets[chunk]

@@ -48,12 +48,15 @@ GB 3095-2012 Ambient air quality standards, Table 1 (``standards.md`` §1.1).
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
+import itertools
 import json
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -988,6 +991,23 @@ def _days_meeting_surface(net: _NetworkOutputs, legends: list[str]) -> list[_Sur
                      show=False)]
 
 
+@contextlib.contextmanager
+def _sequential_element_ids() -> Iterator[None]:
+    """Give folium/branca elements sequential ids instead of ``os.urandom`` ones.
+
+    branca names every element (and the JavaScript variable behind it) with 16
+    random bytes, so two renders of the same run differ; inside this context
+    the ids count up from zero, and the same run gives the same page bytes.
+    """
+    counter = itertools.count()
+    original = Element.__dict__["_generate_id"]
+    Element._generate_id = classmethod(lambda _cls: f"{next(counter):032x}")
+    try:
+        yield
+    finally:
+        Element._generate_id = original
+
+
 def build_web_map(
     run_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -996,6 +1016,9 @@ def build_web_map(
     tiles: TileChoice = "none",
 ) -> Path:
     """Write the interactive map of a ``netsim run`` directory as one HTML file.
+
+    The page is a function of the run directory and the options: element ids
+    are sequential, so the same run gives the same bytes.
 
     Parameters
     ----------
@@ -1041,7 +1064,17 @@ def build_web_map(
     """
     if tiles not in ("none", "osm"):
         raise NetsimError(f"--tiles {tiles!r}: expected 'none' or 'osm'")
-    run = _load_run(Path(run_dir))
+    with _sequential_element_ids():
+        page = _render_web_map(Path(run_dir), pollutant, tiles)
+    out = Path(out_path)
+    with atomic_file(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out
+
+
+def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> str:
+    """The HTML page of :func:`build_web_map`."""
+    run = _load_run(run_dir)
     chosen = _choose_pollutant(run, pollutant)
     standard = str(run.summary.get("standard") or "gb3095-2012")
     year = run.summary.get("year", "")
@@ -1268,11 +1301,7 @@ def build_web_map(
     _PageFurniture(title_html, legend_html, attribution).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
 
-    page = root.render()
-    out = Path(out_path)
-    with atomic_file(out) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return out
+    return root.render()
 
 
 def _standard_label(standard: str) -> str:
