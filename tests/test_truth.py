@@ -389,9 +389,36 @@ def test_reference_error_is_small_and_overrides_apply():
     ratio = meas.values["NO2"] / exact.values["NO2"]
     ref = INSTRUMENTS["reference"]
     assert ratio[0].std() == pytest.approx(ref.noise_pct / 100, rel=0.1)
-    np.testing.assert_allclose(ratio[1], 1.0)  # both overridden to zero
-    assert ratio[2].mean() == pytest.approx(0.8, abs=0.02)
-    assert ratio[2].std() == pytest.approx(0.8 * 0.5, rel=0.1)
+    # no hourly noise, no class bias: a constant gain, 1 + the unit's bias (sd 2 %)
+    assert np.ptp(ratio[1]) < 1e-12
+    assert abs(ratio[1][0] - 1.0) < 4 * ref.unit_bias_sd_pct / 100
+    # -20 % bias and 50 % noise, plus the unit's bias
+    assert ratio[2].mean() == pytest.approx(0.8, abs=4 * ref.unit_bias_sd_pct / 100)
+    assert ratio[2].std() == pytest.approx(ratio[2].mean() * 0.5, rel=0.1)
+
+
+def test_bias_override_keeps_the_unit_spread_the_maps_assume():
+    """One error model (netsim.instruments): sensors with their own bias_pct still spread
+    by the class's unit-to-unit sd (8 % for lowcost), the spread the kriging assumes."""
+    from netsim.instruments import StationErrors, annual_mean_error_variance
+
+    w = TruthWorld(None, TruthSettings(seed=22))
+    net = _sensor_network(120, noise_pct=25.0, bias_pct=10.0)
+    truth = w.realise(0)
+    exact = truth.sample_hourly(net, pollutants=["PM2.5"], measurement_error=False, missing=False)
+    meas = truth.sample_hourly(net, pollutants=["PM2.5"], missing=False)
+    true_annual = exact.values["PM2.5"].mean(axis=1)
+    measured_annual = meas.values["PM2.5"].mean(axis=1)
+    ratio = measured_annual / true_annual
+    c = INSTRUMENTS["lowcost"]
+    n = len(ratio)
+    assert abs(ratio.mean() - 1.10) < 4 * c.unit_bias_sd_pct / 100 / np.sqrt(n)
+    assert ratio.std(ddof=1) == pytest.approx(c.unit_bias_sd_pct / 100, rel=0.25)
+    # the error variance the maps use matches the simulated spread of the annual means
+    errors = StationErrors.of(net)
+    model = annual_mean_error_variance(errors, measured_annual, np.full(n, 8784))
+    simulated = (measured_annual - 1.10 * true_annual) ** 2
+    assert simulated.mean() == pytest.approx(model.mean(), rel=0.3)
 
 
 def test_unknown_instrument_is_a_network_error(world):

@@ -123,8 +123,8 @@ def _as_list(value: Any) -> Any:
 
 
 def _check_instrument(value: str) -> str:
-    """An instrument class of ``netsim.truth.INSTRUMENTS`` (with a hint when unknown)."""
-    from netsim.truth import INSTRUMENTS
+    """An instrument class of ``netsim.instruments.INSTRUMENTS`` (with a hint when unknown)."""
+    from netsim.instruments import INSTRUMENTS
 
     if value not in INSTRUMENTS:
         raise ValueError(f"unknown instrument class {value!r}; expected one of "
@@ -314,7 +314,7 @@ class AddStation(_Point, _ChangeBase):
     district: District | None = Field(None, description="district (derived if absent)")
     direction: Direction | None = Field(None, description="side of Beijing (border stations)")
     instrument: InstrumentName = Field(
-        "reference", description="instrument class (netsim.truth.INSTRUMENTS)")
+        "reference", description="instrument class (netsim.instruments.INSTRUMENTS)")
     noise_pct: Finite | None = Field(None, ge=0, description="measurement noise, % (default: "
                                                              "instrument class)")
     bias_pct: Finite | None = Field(None, description="measurement bias, % (default: class)")
@@ -617,10 +617,11 @@ class Sensors(_ChangeBase):
         from 20 × ``count`` uniform candidates with probability ∝ weight.
 
     Ids are ``{id_prefix}{n:04d}`` (``sensor0001``...).  ``noise_pct`` and
-    ``bias_pct`` override the instrument class defaults of
-    ``netsim.truth.INSTRUMENTS``.  ``seed_offset`` changes the layout without
-    changing the truth seed: the placement generator is seeded from the
-    scenario's generator and the offset.
+    ``bias_pct`` override the instrument class's hourly error and systematic bias
+    (``netsim.instruments.INSTRUMENTS``); the class's unit-to-unit bias spread,
+    missing hours and outages still apply (:mod:`netsim.instruments`).
+    ``seed_offset`` changes the layout without changing the truth seed: the
+    placement generator is seeded from the scenario's generator and the offset.
     """
 
     kind: Literal["sensors"] = Field(description="change kind")

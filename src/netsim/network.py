@@ -67,7 +67,7 @@ FILE_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("x", "y"))
 
 OPTIONAL_COLUMNS: tuple[str, ...] = ("noise_pct", "bias_pct")
 """Optional per-station instrument overrides (%, NaN = the instrument class default,
-:data:`netsim.truth.INSTRUMENTS`), kept when present."""
+:data:`netsim.instruments.INSTRUMENTS`), kept when present."""
 
 _REQUIRED = ("station_id", "type")
 _DUPLICATE_DISTANCE_M = 1.0

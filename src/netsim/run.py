@@ -46,13 +46,14 @@ from netsim.distributed import get_executor
 from netsim.errors import VariogramError
 from netsim.geography import AREA_GROUPS, beijing_boundary
 from netsim.grid import Grid
+from netsim.instruments import StationErrors, annual_mean_error_variance
 from netsim.kriging import krige
 from netsim.network import Network
 from netsim.pollutants import POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import annual_validity, daily_means, limits, mda8
 from netsim.stats import compute_statistics
-from netsim.truth import INSTRUMENTS, TruthSettings, TruthWorld
+from netsim.truth import TruthSettings, TruthWorld
 from netsim.variogram import Variogram, fit_variogram
 
 __all__ = [
@@ -68,10 +69,11 @@ within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
 stations are not representative of the urban background).
 
 Each station's annual mean enters the kriging with its known measurement-error
-variance (:func:`_annual_noise_variance`: the instrument class's unit-to-unit
-bias spread plus the hourly random error averaged over the valid hours), so
-low-cost sensors are down-weighted rather than treated as exact; their class
-bias (+10 % for "lowcost") is not corrected -- a planner does not know it.
+variance (:func:`_annual_noise_variance`: the unit-to-unit bias spread plus the
+hourly random error averaged over the valid hours, from the same
+:mod:`netsim.instruments` model that simulated the readings), so low-cost
+sensors are down-weighted rather than treated as exact; their systematic bias
+(+10 % for "lowcost") is not corrected -- a planner does not know it.
 """
 
 BUILT_UP_AREA = "central_urban"
@@ -184,20 +186,12 @@ def _annual_noise_variance(network: Network, hourly: np.ndarray, annual: np.ndar
                            ) -> np.ndarray:
     """Measurement-error variance of each station's annual mean (concentration²).
 
-    ``(a · u/100)² + (a · e/100)² / N`` with ``a`` the measured annual mean,
-    ``u`` the instrument class's unit-to-unit bias spread (``unit_bias_sd_pct``),
-    ``e`` the hourly random error (the station's ``noise_pct`` when finite, else
-    the class's) and ``N`` the station's valid hours (:class:`netsim.truth.InstrumentClass`).
-    NaN where the annual mean is NaN.
+    The error model that simulated the readings (:mod:`netsim.instruments`), so
+    the map accounts for exactly the error the stations carry:
+    :func:`netsim.instruments.annual_mean_error_variance` over the valid hours.
     """
-    classes = [INSTRUMENTS[name] for name in network.stations["instrument"].astype(str)]
-    noise = np.array([c.noise_pct for c in classes])
-    if "noise_pct" in network.stations:
-        own = network.stations["noise_pct"].to_numpy(dtype=float)
-        noise = np.where(np.isfinite(own), own, noise)
-    unit = np.array([c.unit_bias_sd_pct for c in classes])
-    hours = np.maximum(np.isfinite(hourly).sum(axis=-1), 1)
-    return (annual * unit / 100.0) ** 2 + (annual * noise / 100.0) ** 2 / hours
+    valid_hours = np.isfinite(hourly).sum(axis=-1)
+    return annual_mean_error_variance(StationErrors.of(network), annual, valid_hours)
 
 
 def _rows(source: str, area: str, pollutant: str, values: dict[str, float]) -> list[tuple]:

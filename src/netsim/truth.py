@@ -38,7 +38,8 @@ Hourly values exist only at stations (:meth:`TruthRealisation.sample_hourly`):
 daily value × diurnal profile (O3 afternoon peak stronger in summer; NO2 and
 CO rush hours; particles night-time maximum) × hourly AR(1) fluctuation
 (keyed by location, so co-located instruments see the same truth), then
-instrument error (:data:`INSTRUMENTS`) and missing hours.
+instrument error and missing hours (:mod:`netsim.instruments`, the one error model
+shared with the kriging of ``netsim run``).
 
 Random numbers
 --------------
@@ -80,7 +81,8 @@ from scipy.interpolate import RBFInterpolator
 from scipy.signal import lfilter
 
 from netsim.crs import lonlat_to_xy
-from netsim.errors import NetworkError, ScenarioError
+from netsim.errors import ScenarioError
+from netsim.instruments import INSTRUMENTS, InstrumentClass, StationErrors
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth_fields import SpectralField
 from netsim.truth_kernels import hourly_kernel
@@ -109,71 +111,6 @@ CALIBRATIONS: dict[str, str] = {
     "calibration_2020": "calibration_2020.json",
 }
 """Calibrations shipped in ``netsim/data`` (name -> file)."""
-
-
-# ----------------------------------------------------------------------------
-# Instruments
-# ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InstrumentClass:
-    """Measurement-error model of a class of instruments.
-
-    measured = truth × (1 + (bias_pct + b_unit)/100) × (1 + noise_pct/100 · ε),
-    clipped at 0, with ``ε ~ N(0, 1)`` per hour and ``b_unit ~ N(0, unit_bias_sd_pct²)``
-    per instrument (per station, realisation and pollutant).
-
-    Attributes
-    ----------
-    noise_pct
-        Standard deviation of the hourly random error, % of the true value.
-    bias_pct
-        Systematic bias of the class, % of the true value.
-    unit_bias_sd_pct
-        Standard deviation of the instrument-to-instrument bias, %.  Not applied
-        when a station overrides ``bias_pct``.
-    missing_pct
-        Share of hours lost at random, %.
-    outages_per_year
-        Expected number of multi-hour outages (all pollutants of the station).
-    outage_hours
-        (min, max) length of an outage, hours (uniform).
-    """
-
-    noise_pct: float
-    bias_pct: float
-    unit_bias_sd_pct: float = 0.0
-    missing_pct: float = 0.0
-    outages_per_year: float = 0.0
-    outage_hours: tuple[int, int] = (2, 24)
-
-
-INSTRUMENTS: dict[str, InstrumentClass] = {
-    # Automatic reference analysers (beta attenuation / TEOM, chemiluminescence,
-    # UV photometry): a few % hourly error, QA/QC keeps bias within ~2 %;
-    # national platform data capture is typically > 95 %; outages are kept short so
-    # the HJ 663 annual validity rules (>= 27 valid days a month) rarely bite.
-    "reference": InstrumentClass(
-        noise_pct=3.0,
-        bias_pct=0.0,
-        unit_bias_sd_pct=2.0,
-        missing_pct=1.0,
-        outages_per_year=1.0,
-        outage_hours=(2, 8),
-    ),
-    # Low-cost optical PM / electrochemical gas sensors after field calibration:
-    # typically 15–30 % hourly error and a positive humidity-driven bias.
-    "lowcost": InstrumentClass(
-        noise_pct=20.0,
-        bias_pct=10.0,
-        unit_bias_sd_pct=8.0,
-        missing_pct=3.0,
-        outages_per_year=6.0,
-        outage_hours=(2, 48),
-    ),
-}
-"""Instrument classes by name (``Network.stations["instrument"]``)."""
 
 
 # ----------------------------------------------------------------------------
@@ -771,7 +708,8 @@ class TruthRealisation:
         network
             :class:`netsim.network.Network`; uses ``station_id, type, x, y,
             instrument`` and the optional per-station ``noise_pct``/``bias_pct``
-            (NaN = class default).  ``traffic`` stations get the kerbside increment.
+            (NaN = class default; :class:`netsim.instruments.StationErrors`).
+            ``traffic`` stations get the kerbside increment.
         pollutants
             Subset of pollutants (default all six).
         measurement_error, missing
@@ -793,109 +731,109 @@ class TruthRealisation:
         settings = self.world.settings
         err = settings.measurement_error if measurement_error is None else measurement_error
         miss = settings.missing_data if missing is None else missing
-        st = network.stations
-        ids = np.asarray(st["station_id"], dtype=object).astype(str)
-        xy = np.column_stack([np.asarray(st["x"], float), np.asarray(st["y"], float)])
-        n = len(ids)
-        traffic = np.asarray(st["type"], dtype=object).astype(str) == "traffic"
-        instr_names = (
-            np.asarray(st["instrument"], dtype=object).astype(str)
-            if "instrument" in st
-            else np.full(n, "reference")
-        )
-        classes = []
-        for i, name in enumerate(instr_names):
-            if name not in INSTRUMENTS:
-                raise NetworkError(
-                    f"{getattr(network, 'source', '<network>')} station {ids[i]!r}, field "
-                    f"'instrument': unknown instrument class {name!r}; expected one of "
-                    f"{', '.join(INSTRUMENTS)}"
-                )
-            classes.append(INSTRUMENTS[name])
-        noise_over = _optional_column(st, "noise_pct", n)
-        bias_over = _optional_column(st, "bias_pct", n)
-        locs = [_location_key(x, y) for x, y in xy]
-        sid_keys = [_key(s) for s in ids]
+        sites = _Sites.of(network)
+        errors = StationErrors.of(network)
+        outage = self._outage_hours(sites, errors) if miss else None
+        basis = self.basis_at(sites.xy) if len(sites.ids) else np.zeros((len(self._basis), 0))
         names = POLLUTANT_NAMES if pollutants is None else tuple(_canonical(p) for p in pollutants)
-        basis = self.basis_at(xy) if n else np.zeros((len(self._basis), 0))
-        hp = self.world.parameters.hourly
-        nd, nh = self.n_days, self.world.n_hours
-
-        outage = np.zeros((n, nh), dtype=bool)
-        if miss:
-            for i in range(n):
-                c = classes[i]
-                rng = _rng(self.seed, self.r, _TAG_OUTAGE, sid_keys[i], *locs[i])
-                k = rng.poisson(c.outages_per_year * nd / 365.0)
-                starts = rng.integers(0, nh, size=k)
-                lengths = rng.integers(c.outage_hours[0], c.outage_hours[1] + 1, size=k)
-                for s, length in zip(starts, lengths, strict=True):
-                    outage[i, s : s + length] = True
-
-        noise = np.array(
-            [c.noise_pct if np.isnan(o) else o for c, o in zip(classes, noise_over, strict=True)]
-        )
-        bias_fixed = np.array(
-            [c.bias_pct if np.isnan(o) else o for c, o in zip(classes, bias_over, strict=True)]
-        )
-        bias_sd = np.array(
-            [
-                c.unit_bias_sd_pct if np.isnan(o) else 0.0
-                for c, o in zip(classes, bias_over, strict=True)
-            ]
-        )
-        miss_rate = np.array([c.missing_pct / 100.0 for c in classes])
-        rho = hp.rho
-        values: dict[str, np.ndarray] = {}
-        for p in names:
-            daily = self._field(p, self.world.base_at(xy, p, traffic=traffic), basis, np.float64)
-            prof = diurnal_profiles(p, nd, hp)  # (nd, 24)
-            sig, pk = hp.sigma[p], _key(p)
-            # hourly fluctuation of the truth: AR(1) in hours, keyed by location
-            z = np.empty((n, nh + 1), dtype=np.float32)
-            for i in range(n):
-                _rng(self.seed, self.r, _TAG_HOURLY, pk, *locs[i]).standard_normal(
-                    out=z[i], dtype=np.float32
-                )
-            eps = np.empty((n, nh) if err else (0, 0), dtype=np.float32)
-            drop = np.zeros((n, nh) if miss else (0, 0), dtype=bool)
-            gain = np.ones(n)
-            if err or miss:
-                u = np.empty(nh, dtype=np.float32)
-                for i in range(n):
-                    irng = _rng(self.seed, self.r, _TAG_INSTRUMENT, sid_keys[i], *locs[i], pk)
-                    unit = irng.standard_normal()
-                    gain[i] = 1.0 + (bias_fixed[i] + bias_sd[i] * unit) / 100.0
-                    if err:
-                        irng.standard_normal(out=eps[i], dtype=np.float32)
-                    else:
-                        irng.standard_normal(out=u, dtype=np.float32)
-                    if miss:
-                        irng.random(out=u, dtype=np.float32)
-                        drop[i] = (u < miss_rate[i]) | outage[i]
-            hourly = np.empty((n, nh))
-            hourly_kernel(
-                np.ascontiguousarray(daily.T),
-                np.ascontiguousarray(prof),
-                z,
-                float(sig),
-                float(rho),
-                eps,
-                gain,
-                noise / 100.0,
-                drop,
-                hourly,
-            )
-            values[p] = hourly
+        values = {p: self._hourly_at(p, sites, errors, basis, err, outage) for p in names}
         return HourlyReadings(
-            station_ids=ids,
+            station_ids=sites.ids,
             year=self.world.year,
             values=values,
             source=f"truth seed={self.seed} r={self.r}",
         )
 
+    def _outage_hours(self, sites: _Sites, errors: StationErrors) -> np.ndarray:
+        """Hours (n, n_hours) lost to multi-hour outages, keyed by station and location."""
+        nd, nh = self.n_days, self.world.n_hours
+        outage = np.zeros((len(sites.ids), nh), dtype=bool)
+        for i, c in enumerate(errors.classes):
+            rng = _rng(self.seed, self.r, _TAG_OUTAGE, sites.keys[i], *sites.locs[i])
+            k = rng.poisson(c.outages_per_year * nd / 365.0)
+            starts = rng.integers(0, nh, size=k)
+            lengths = rng.integers(c.outage_hours[0], c.outage_hours[1] + 1, size=k)
+            for start, length in zip(starts, lengths, strict=True):
+                outage[i, start : start + length] = True
+        return outage
 
-def _optional_column(frame: Any, name: str, n: int) -> np.ndarray:
-    if name not in frame:
-        return np.full(n, np.nan)
-    return np.asarray(frame[name], dtype=float)
+    def _fluctuation(self, p: str, sites: _Sites) -> np.ndarray:
+        """Standard normals (n, n_hours + 1) of the truth's hourly AR(1), keyed by location."""
+        z = np.empty((len(sites.ids), self.world.n_hours + 1), dtype=np.float32)
+        for i, loc in enumerate(sites.locs):
+            _rng(self.seed, self.r, _TAG_HOURLY, _key(p), *loc).standard_normal(
+                out=z[i], dtype=np.float32
+            )
+        return z
+
+    def _instrument_draws(
+        self, p: str, sites: _Sites, errors: StationErrors, err: bool, outage: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-station gain, hourly error normals and dropped hours of pollutant ``p``.
+
+        Keyed by (seed, realisation, station id, location, pollutant): the unit's bias
+        ``b_unit`` first, then the hourly errors, then the missing-hour uniforms.
+        """
+        n, nh = len(sites.ids), self.world.n_hours
+        miss = outage is not None
+        eps = np.empty((n, nh) if err else (0, 0), dtype=np.float32)
+        drop = np.zeros((n, nh) if miss else (0, 0), dtype=bool)
+        gain = np.ones(n)
+        if not (err or miss):
+            return gain, eps, drop
+        u = np.empty(nh, dtype=np.float32)
+        for i, c in enumerate(errors.classes):
+            irng = _rng(self.seed, self.r, _TAG_INSTRUMENT, sites.keys[i], *sites.locs[i], _key(p))
+            unit = irng.standard_normal()
+            gain[i] = 1.0 + (errors.bias_pct[i] + errors.unit_bias_sd_pct[i] * unit) / 100.0
+            irng.standard_normal(out=eps[i] if err else u, dtype=np.float32)
+            if miss:
+                irng.random(out=u, dtype=np.float32)
+                drop[i] = (u < c.missing_pct / 100.0) | outage[i]
+        return gain, eps, drop
+
+    def _hourly_at(self, p: str, sites: _Sites, errors: StationErrors, basis: np.ndarray,
+                   err: bool, outage: np.ndarray | None) -> np.ndarray:
+        """Measured hourly values (n, n_hours) of pollutant ``p`` at the stations."""
+        hp = self.world.parameters.hourly
+        daily = self._field(p, self.world.base_at(sites.xy, p, traffic=sites.traffic), basis,
+                            np.float64)
+        gain, eps, drop = self._instrument_draws(p, sites, errors, err, outage)
+        hourly = np.empty((len(sites.ids), self.world.n_hours))
+        hourly_kernel(
+            np.ascontiguousarray(daily.T),
+            np.ascontiguousarray(diurnal_profiles(p, self.n_days, hp)),
+            self._fluctuation(p, sites),
+            float(hp.sigma[p]),
+            float(hp.rho),
+            eps,
+            gain,
+            errors.noise_pct / 100.0,
+            drop,
+            hourly,
+        )
+        return hourly
+
+
+@dataclass(frozen=True)
+class _Sites:
+    """Station ids, positions and the keys of their random draws."""
+
+    ids: np.ndarray
+    xy: np.ndarray
+    traffic: np.ndarray
+    locs: tuple[tuple[int, int], ...]
+    keys: tuple[int, ...]
+
+    @classmethod
+    def of(cls, network: Any) -> _Sites:
+        st = network.stations
+        ids = np.asarray(st["station_id"], dtype=object).astype(str)
+        xy = np.column_stack([np.asarray(st["x"], float), np.asarray(st["y"], float)])
+        return cls(
+            ids=ids,
+            xy=xy,
+            traffic=np.asarray(st["type"], dtype=object).astype(str) == "traffic",
+            locs=tuple(_location_key(x, y) for x, y in xy),
+            keys=tuple(_key(s) for s in ids),
+        )

@@ -227,9 +227,10 @@ def test_bad_noise_variance_is_rejected(nv, match):
 
 
 def test_run_annual_noise_variance_hand_worked():
-    """(a·u/100)² + (a·e/100)²/N.
+    """(a/(1 + b/100) · u/100)² + (a·e/100)²/N (netsim.instruments).
 
-    lowcost: u = 8 %, e = 25 % (own noise_pct) or 20 % (class); reference: u = 2 %, e = 3 %.
+    lowcost: b = +10 %, u = 8 %, e = 25 % (own noise_pct) or 20 % (class);
+    reference: b = 0, u = 2 %, e = 3 %.
     """
     from types import SimpleNamespace
 
@@ -244,5 +245,6 @@ def test_run_annual_noise_variance_hand_worked():
     hourly[1, :36] = np.nan  # 64 valid hours
     annual = np.array([50.0, 40.0, 30.0])
     got = _annual_noise_variance(SimpleNamespace(stations=stations), hourly, annual)
-    expect = [1.0**2 + 1.5**2 / 100, 3.2**2 + 10.0**2 / 64, 2.4**2 + 6.0**2 / 100]
+    expect = [1.0**2 + 1.5**2 / 100, (3.2 / 1.1) ** 2 + 10.0**2 / 64,
+              (2.4 / 1.1) ** 2 + 6.0**2 / 100]
     np.testing.assert_allclose(got, expect, rtol=1e-12)
