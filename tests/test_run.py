@@ -55,9 +55,9 @@ def test_run_directory_has_the_stats_format(retire_traffic_run):
         d = retire_traffic_run / net
         by_station = pd.read_csv(d / "annual_by_station.csv")
         assert list(by_station.columns) == [
-            "station_id", "pollutant", "statistic", "value", "valid_days"]
+            "station_id", "pollutant", "statistic", "value", "valid_days", "reason"]
         by_area = pd.read_csv(d / "annual_by_area.csv")
-        assert list(by_area.columns) == ["area", "pollutant", "statistic", "value"]
+        assert list(by_area.columns) == ["area", "pollutant", "statistic", "value", "reason"]
         assert {"city", "Dongcheng", "border_south"} <= set(by_area["area"])
         assert (d / "annual_by_station_intervals.csv").is_file()
         assert (d / "rasters" / "pm25_annual_mean.tif").is_file()
@@ -81,6 +81,28 @@ def test_traffic_removal_leaves_city_figure_unchanged(retire_traffic_run):
         truth = diff.loc[("truth", "city", p, "annual_mean")]
         assert truth["mean"] == 0.0
     assert sum("unchanged in every realisation" in v for v in summary["verdicts"]) >= 2
+
+
+def test_lost_figures_are_not_computed_with_a_reason(retire_traffic_run):
+    """Without traffic stations the roadside figures are not computed (empty value and a
+    reason in the CSV, null and the reason in the JSON, a verdict naming them), never 0."""
+    by_area = pd.read_csv(retire_traffic_run / "scenario" / "annual_by_area.csv",
+                          keep_default_na=False)
+    traffic = by_area[by_area["area"] == "traffic"]
+    assert len(traffic) == 4  # PM2.5 and NO2: annual mean and percentile
+    assert (traffic["value"] == "").all()
+    assert traffic["reason"].str.startswith("not computed").all()
+    assert traffic["reason"].str.contains("no station of this area").all()
+    base = pd.read_csv(retire_traffic_run / "baseline" / "annual_by_area.csv",
+                       keep_default_na=False)
+    assert (base.loc[base["area"] == "traffic", "reason"] == "").all()
+    summary = json.loads((retire_traffic_run / "summary.json").read_text())
+    rows = [r for r in summary["statistics"] if r["network"] == "scenario"
+            and r["area"] == "traffic" and r["source"] == "stations"]
+    assert rows and all(r["mean"] is None and r["n"] == 0 for r in rows)
+    assert all(r["reason"].startswith("not computed") for r in rows)
+    lost = [v for v in summary["verdicts"] if v.startswith("Figures the scenario loses")]
+    assert len(lost) == 1 and "traffic PM2.5 annual_mean" in lost[0]
 
 
 def test_station_values_are_identical_across_networks(retire_traffic_run):

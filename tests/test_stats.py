@@ -23,6 +23,7 @@ from netsim.stats import (
     compute_statistics,
     percent_difference,
     percent_of,
+    summary_markdown,
     write_statistics,
 )
 
@@ -81,7 +82,7 @@ def test_city_districts_and_groups_from_constant_series(net):
     assert s.area_value("background", "PM2.5", "annual_mean") == 25
     assert s.area_members["border_south"] == ("yufa",)
     reasons = s.invalid.query("id == 'Daxing' and pollutant == 'PM2.5'")["reason"]
-    assert (reasons == "no station of this area in the network").all()
+    assert (reasons == "not computed: no station of this area in the network").all()
     # statistic names per pollutant (issue 4)
     got = s.by_area.query("area == 'city'").groupby("pollutant")["statistic"].apply(set)
     assert got["PM2.5"] == {"annual_mean", "p95_daily"} and got["SO2"] == {
@@ -105,9 +106,29 @@ def test_rounded_and_raw_values(net):
         "statistic",
         "value",
         "valid_days",
+        "reason",
     ]
-    assert list(s.by_area.columns) == ["area", "pollutant", "statistic", "value"]
+    assert list(s.by_area.columns) == ["area", "pollutant", "statistic", "value", "reason"]
     assert (s.by_station["valid_days"] == 365).all()
+
+
+def test_aqi_days_not_computed_without_all_six_pollutants(net):
+    """HJ 633: the AQI needs all six pollutants; with PM2.5 alone the day counts are not
+    computed (NaN with the reason), not 0, while the PM2.5 figures stand."""
+    full = constant_readings(net, 2020, {})
+    r = HourlyReadings(net.ids, 2020, {"PM2.5": full.values["PM2.5"]})
+    s = compute_statistics(r, net)
+    assert s.area_value("city", "PM2.5", "annual_mean") == 40
+    assert s.area_value("city", "AQI", "valid_days") == 0
+    for stat in ("days_meeting_standard", "heavy_pollution_days"):
+        assert np.isnan(s.area_value("city", "AQI", stat))
+        row = s.by_area.query("area == 'city' and pollutant == 'AQI' and statistic == @stat")
+        assert row["reason"].iloc[0] == (
+            "not computed: the daily AQI needs all six pollutants (HJ 633-2012); "
+            "no readings of PM10, NO2, SO2, O3, CO")
+    text = summary_markdown(s)
+    assert "Days meeting the standard and heavy-pollution days: not computed (the daily AQI" in text
+    assert "0 of 0" not in text
 
 
 def test_aqi_days_from_city_daily_values(net):
@@ -143,7 +164,7 @@ def test_station_with_323_valid_days_is_left_empty(net, tmp_path):
                              "and pollutant == 'PM2.5'")  # fmt: skip
     assert int(row["valid_days"].iloc[0]) == 323
     reason = s.invalid.query("id == 'dongsi' and pollutant == 'PM2.5'")["reason"].iloc[0]
-    assert reason.startswith("323 valid days < 324")
+    assert reason.startswith("not valid: 323 valid days < 324")
     assert s.area_value("city", "PM2.5", "annual_mean") == 40  # other stations fill the city days
     out = write_statistics(s, tmp_path / "out")
     csv = pd.read_csv(out / "annual_by_station.csv", keep_default_na=False)
@@ -233,7 +254,7 @@ def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
     files = sorted(p.name for p in out.iterdir())
     assert files == ["annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv", "summary.md"]
     by_area = pd.read_csv(out / "annual_by_area.csv", dtype={"value": str})
-    assert list(by_area.columns) == ["area", "pollutant", "statistic", "value"]
+    assert list(by_area.columns) == ["area", "pollutant", "statistic", "value", "reason"]
     expected = compute_statistics(r, net)
     city = by_area.query("area == 'city' and pollutant == 'PM2.5' and statistic == 'annual_mean'")
     assert float(city["value"].iloc[0]) == expected.area_value("city", "PM2.5", "annual_mean")
@@ -299,4 +320,5 @@ def test_missing_pollutant_leaves_aqi_days_empty(net, tmp_path):
     assert s.area_value("city", "AQI", "valid_days") == 0
     assert "SO2" not in set(s.by_station["pollutant"])
     text = write_statistics(s, tmp_path / "o").joinpath("summary.md").read_text()
-    assert "No day has a valid city AQI" in text
+    assert ("Days meeting the standard and heavy-pollution days: not computed (the daily AQI "
+            "needs all six pollutants (HJ 633-2012); no readings of SO2)") in text

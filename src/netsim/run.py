@@ -194,114 +194,190 @@ def _annual_noise_variance(network: Network, hourly: np.ndarray, annual: np.ndar
     return annual_mean_error_variance(StationErrors.of(network), annual, valid_hours)
 
 
-def _rows(source: str, area: str, pollutant: str, values: dict[str, float]) -> list[tuple]:
-    return [(source, area, pollutant, k, float(v)) for k, v in values.items()]
+SCALAR_COLUMNS = ["source", "area", "pollutant", "statistic", "value", "reason"]
+"""Columns of :attr:`NetworkOutcome.scalars`; ``reason`` is ``""`` where ``value`` exists."""
+
+
+@dataclass(frozen=True)
+class _MapSetting:
+    """What every pollutant's map of one network and realisation shares."""
+
+    scenario: Scenario
+    grid: Grid
+    targets: np.ndarray
+    map_stations: np.ndarray
+    built_up_stations: np.ndarray
+    built_up_cells: np.ndarray
+
+    @classmethod
+    def of(cls, scenario: Scenario, network: Network, grid: Grid) -> _MapSetting:
+        built_up = np.isin(network.stations["district"].to_numpy(), AREA_GROUPS[BUILT_UP_AREA])
+        return cls(
+            scenario=scenario,
+            grid=grid,
+            targets=grid.targets(),
+            map_stations=np.isin(network.types, MAP_STATION_TYPES),
+            built_up_stations=(network.types == "urban") & built_up,
+            built_up_cells=grid.area_mask(BUILT_UP_AREA)[grid.mask],
+        )
+
+    def limit(self, pollutant: str) -> float | None:
+        """Grade II annual-mean limit (None for CO and O3, which have none)."""
+        if pollutant in ("CO", "O3"):
+            return None
+        return limits(self.scenario.standard, 2).statistic_limit(pollutant, "annual_mean")
+
+
+def _station_scalars(stats) -> pd.DataFrame:
+    """The statement's figures from the stations (``source = stations``), with reasons."""
+    frame = stats.by_area_raw[["area", "pollutant", "statistic", "value", "reason"]].copy()
+    frame.insert(0, "source", "stations")
+    return frame[SCALAR_COLUMNS]
+
+
+def _scalar_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows ``(source, area, pollutant, statistic, value)`` of computed values."""
+    frame = pd.DataFrame(rows, columns=SCALAR_COLUMNS[:-1])
+    frame["value"] = frame["value"].astype(float)
+    frame["reason"] = ""
+    return frame
+
+
+def _map_error_statistics(setting: _MapSetting, p: str, estimate: np.ndarray, std: np.ndarray,
+                          truth: np.ndarray, station_values: np.ndarray,
+                          map_areas: pd.DataFrame, truth_areas: pd.DataFrame) -> dict[str, float]:
+    """The map against the truth: bias, RMSE, 90 % coverage, territory and HJ 664 test."""
+    err = estimate - truth
+    out = {
+        "bias": float(np.mean(err)),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "coverage90": float(np.mean(np.abs(err) <= Z90 * std)),
+        "mean_std": float(np.mean(std)),
+    }
+    limit = setting.limit(p)
+    if limit is not None:
+        city_map = map_areas.set_index("area").loc["city"]
+        city_truth = truth_areas.set_index("area").loc["city"]
+        out |= {
+            "share_above_limit_map": float(city_map["share_above_limit"]),
+            "share_above_limit_truth": float(city_truth["share_above_limit"]),
+            "districts_above_limit_map": float(
+                (map_areas.loc[map_areas["kind"] == "district", "mean"] > limit).sum()),
+            "districts_above_limit_truth": float(
+                (truth_areas.loc[truth_areas["kind"] == "district", "mean"] > limit).sum()),
+        }
+    urban = station_values[setting.built_up_stations & np.isfinite(station_values)]
+    if urban.size:
+        rep = hj664_representativeness(urban, truth[setting.built_up_cells])
+        out |= {"hj664_mean_relative_error": float(rep.mean_relative_error),
+                "hj664_pass": float(rep.passed)}
+    return out
+
+
+@dataclass
+class _PollutantMap:
+    """One pollutant's kriged map of one network and realisation."""
+
+    fields: dict[str, np.ndarray]
+    variogram: dict
+    scalars: pd.DataFrame
+
+
+MAP_ERROR_STATISTICS = ("bias", "rmse", "coverage90", "mean_std")
+
+
+def _unmappable(p: str, n_stations: int) -> _PollutantMap:
+    """No map: fewer than 3 map stations carry a valid annual mean (kriging needs 3)."""
+    reason = (f"not computed: only {n_stations} map station(s) have a valid {p} annual mean "
+              "(kriging needs 3)")
+    rows = [("map", "city", p, "annual_mean", np.nan, reason)]
+    rows += [("error", "city", p, s, np.nan, reason) for s in MAP_ERROR_STATISTICS]
+    return _PollutantMap(fields={}, variogram={},
+                         scalars=pd.DataFrame(rows, columns=SCALAR_COLUMNS))
+
+
+def _map_pollutant(setting: _MapSetting, network: Network, readings, annual: np.ndarray,
+                   truth: np.ndarray, p: str) -> _PollutantMap:
+    """Krige the map stations' annual means of ``p``; compare the map with the truth."""
+    scenario = setting.scenario
+    use = np.flatnonzero(setting.map_stations & np.isfinite(annual))
+    if use.size < 3:
+        return _unmappable(p, use.size)
+    use = use[np.argsort(network.ids[use], kind="stable")]  # same stations, same system
+    xy, v = network.xy[use], annual[use]
+    vg = _variogram_for(scenario, p, xy, v)
+    noise_var = _annual_noise_variance(network, readings.values[p], annual)[use]
+    drift = scenario.kriging.drift == "linear"
+    result = krige(xy, v, setting.targets, vg, n_neighbours=scenario.kriging.n_neighbours,
+                   linear_drift=drift, method="universal" if drift else "ordinary",
+                   noise_variance=noise_var if np.any(noise_var > 0) else None)
+    estimate = result.estimate
+    std = np.sqrt(np.maximum(result.variance, 0.0))
+    limit = setting.limit(p)
+    map_areas = area_statistics(setting.grid, estimate, limit=limit)
+    truth_areas = area_statistics(setting.grid, truth, limit=limit)
+    rows = [("map", a, p, "annual_mean", float(m))
+            for a, m in zip(map_areas["area"], map_areas["mean"], strict=True)]
+    rows += [("truth", a, p, "annual_mean", float(m))
+             for a, m in zip(truth_areas["area"], truth_areas["mean"], strict=True)]
+    errors = _map_error_statistics(setting, p, estimate, std, truth, annual, map_areas,
+                                   truth_areas)
+    rows += [("error", "city", p, k, v) for k, v in errors.items()]
+    fields = {"estimate": estimate.astype(np.float32), "std": std.astype(np.float32),
+              "truth": truth.astype(np.float32)}
+    return _PollutantMap(fields=fields, variogram=vg.to_dict(), scalars=_scalar_frame(rows))
 
 
 def _measure(
     inputs: RunInputs, world_realisation, network: Network, net_name: str, r: int, grid: Grid
 ) -> NetworkOutcome:
+    """One network measuring one truth realisation: readings, statistics, maps, errors."""
     scenario = inputs.scenario
     pollutants = list(scenario.pollutants)
     readings = world_realisation.sample_hourly(network, pollutants=pollutants)
     if net_name == "scenario":
         readings = scenario.mask_readings(readings, network, r)
-
     stats = compute_statistics(
         readings, network, standard=scenario.standard, city_rule=scenario.city_rule
     )
-    rows: list[tuple] = [
-        ("stations", a, p, s, float(v))
-        for a, p, s, v in stats.by_area_raw[["area", "pollutant", "statistic", "value"]]
-        .itertuples(index=False)
-    ]
-    by_station = stats.by_station_raw.copy()
-
     annual = _station_annual_means(readings, pollutants, scenario.year)
-    std_limits = limits(scenario.standard, 2)
-    map_mask = np.isin(network.types, MAP_STATION_TYPES)
-    targets = grid.targets()
+    setting = _MapSetting.of(scenario, network, grid)
+    frames = [_station_scalars(stats)]
     fields: dict[str, dict[str, np.ndarray]] = {}
     variograms: dict[str, dict] = {}
-    daily_for_metrics: dict[str, np.ndarray] = {}
-    built_up_stations = (network.types == "urban") & np.isin(
-        network.stations["district"].to_numpy(), AREA_GROUPS[BUILT_UP_AREA])
-    built_up_cells = grid.area_mask(BUILT_UP_AREA)[grid.mask]
     for p in pollutants:
-        values = annual[p]
-        use = np.flatnonzero(map_mask & np.isfinite(values))
-        use = use[np.argsort(network.ids[use], kind="stable")]  # same stations, same system
-        xy, v = network.xy[use], values[use]
-        vg = _variogram_for(scenario, p, xy, v)
-        variograms[p] = vg.to_dict()
-        noise_var = _annual_noise_variance(network, readings.values[p], values)[use]
-        result = krige(xy, v, targets, vg, n_neighbours=scenario.kriging.n_neighbours,
-                       linear_drift=scenario.kriging.drift == "linear",
-                       method="universal" if scenario.kriging.drift == "linear" else "ordinary",
-                       noise_variance=noise_var if np.any(noise_var > 0) else None)
-        estimate = result.estimate
-        std = np.sqrt(np.maximum(result.variance, 0.0))
         truth = np.asarray(world_realisation.annual_mean(p), dtype=float)
-        fields[p] = {
-            "estimate": estimate.astype(np.float32),
-            "std": std.astype(np.float32),
-            "truth": truth.astype(np.float32),
-        }
-        limit = std_limits.statistic_limit(p, "annual_mean") if p not in ("CO", "O3") else None
-        map_areas = area_statistics(grid, estimate, limit=limit)
-        truth_areas = area_statistics(grid, truth, limit=limit)
-        for area, mean in zip(map_areas["area"], map_areas["mean"], strict=True):
-            rows.append(("map", area, p, "annual_mean", float(mean)))
-        for area, mean in zip(truth_areas["area"], truth_areas["mean"], strict=True):
-            rows.append(("truth", area, p, "annual_mean", float(mean)))
-        err = estimate - truth
-        error_stats = {
-            "bias": float(np.mean(err)),
-            "rmse": float(np.sqrt(np.mean(err**2))),
-            "coverage90": float(np.mean(np.abs(err) <= Z90 * std)),
-            "mean_std": float(np.mean(std)),
-        }
-        if limit is not None:
-            city_map = map_areas.set_index("area").loc["city"]
-            city_truth = truth_areas.set_index("area").loc["city"]
-            district_rows = map_areas["kind"] == "district"
-            error_stats |= {
-                "share_above_limit_map": float(city_map["share_above_limit"]),
-                "share_above_limit_truth": float(city_truth["share_above_limit"]),
-                "districts_above_limit_map": float(
-                    (map_areas.loc[district_rows, "mean"] > limit).sum()),
-                "districts_above_limit_truth": float(
-                    (truth_areas.loc[truth_areas["kind"] == "district", "mean"] > limit).sum()),
-            }
-        urban_values = values[built_up_stations & np.isfinite(values)]
-        if urban_values.size:
-            rep = hj664_representativeness(urban_values, truth[built_up_cells])
-            error_stats |= {
-                "hj664_mean_relative_error": float(rep.mean_relative_error),
-                "hj664_pass": float(rep.passed),
-            }
-        rows += _rows("error", "city", p, error_stats)
-        hourly = readings.values[p]
-        daily_for_metrics[p] = (mda8(hourly).values if p == "O3" else daily_means(hourly)).T
-
+        mapped = _map_pollutant(setting, network, readings, annual[p], truth, p)
+        frames.append(mapped.scalars)
+        if mapped.fields:
+            fields[p], variograms[p] = mapped.fields, mapped.variogram
     time_resolved = None
     if scenario.outputs.time_resolved != "none" and r < scenario.outputs.time_resolved_realisations:
-        time_resolved = _time_resolved_maps(scenario, network, readings, map_mask, grid)
-        for name, band in time_resolved.items():
-            if name.endswith(("days_above_limit", "aqi_days_meeting_standard")):
-                pollutant, statistic = _band_key(name)
-                means = area_statistics(grid, band)
-                rows += [("map_time_resolved", a, pollutant, statistic, float(v))
-                         for a, v in zip(means["area"], means["mean"], strict=True)]
-    scalars = pd.DataFrame(rows, columns=["source", "area", "pollutant", "statistic", "value"])
+        time_resolved = _time_resolved_maps(scenario, network, readings, setting.map_stations,
+                                            grid)
+        frames.append(_time_resolved_scalars(grid, time_resolved))
+    daily = {p: (mda8(readings.values[p]).values if p == "O3"
+                 else daily_means(readings.values[p])).T for p in pollutants}
     return NetworkOutcome(
-        scalars=scalars,
-        by_station=by_station,
-        station_metrics=station_metrics(network, daily_for_metrics, beijing_boundary()),
+        scalars=pd.concat(frames, ignore_index=True),
+        by_station=stats.by_station_raw.copy(),
+        station_metrics=station_metrics(network, daily, beijing_boundary()),
         fields=fields,
         variograms=variograms,
         time_resolved=time_resolved,
     )
+
+
+def _time_resolved_scalars(grid: Grid, bands: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Area means of the day counts of the time-resolved maps (``source = map_time_resolved``)."""
+    rows = []
+    for name, band in bands.items():
+        if name.endswith(("days_above_limit", "aqi_days_meeting_standard")):
+            pollutant, statistic = _band_key(name)
+            means = area_statistics(grid, band)
+            rows += [("map_time_resolved", a, pollutant, statistic, float(v))
+                     for a, v in zip(means["area"], means["mean"], strict=True)]
+    return _scalar_frame(rows)
 
 
 def _band_key(band: str) -> tuple[str, str]:

@@ -112,8 +112,8 @@ GROUP_LABELS: dict[str, str] = {
 }
 
 AREA_DAILY_MODES = ("station_daily", "area_hourly")
-STATION_COLUMNS = ("station_id", "pollutant", "statistic", "value", "valid_days")
-AREA_COLUMNS = ("area", "pollutant", "statistic", "value")
+STATION_COLUMNS = ("station_id", "pollutant", "statistic", "value", "valid_days", "reason")
+AREA_COLUMNS = ("area", "pollutant", "statistic", "value", "reason")
 AQI_STATISTICS = ("days_meeting_standard", "heavy_pollution_days", "valid_days")
 
 
@@ -144,13 +144,15 @@ class AnnualStatistics:
     Attributes
     ----------
     by_station
-        ``station_id, pollutant, statistic, value, valid_days``; ``value`` rounded per
-        GB/T 8170 (integers, CO 1 dp), NaN where invalid; ``valid_days`` counts valid
-        daily values (MDA8 days for O3).
+        ``station_id, pollutant, statistic, value, valid_days, reason``; ``value``
+        rounded per GB/T 8170 (integers, CO 1 dp), NaN where missing; ``valid_days``
+        counts valid daily values (MDA8 days for O3); ``reason`` says why a value is
+        missing (``"not valid: …"``, ``"not computed: …"``; ``""`` when present).
     by_area
-        ``area, pollutant, statistic, value`` (rounded) for ``city``, the districts
-        and the groups; plus ``city``/``AQI`` rows ``days_meeting_standard``,
-        ``heavy_pollution_days``, ``valid_days``.
+        ``area, pollutant, statistic, value, reason`` (rounded) for ``city``, the
+        districts and the groups; plus ``city``/``AQI`` rows ``days_meeting_standard``,
+        ``heavy_pollution_days`` (NaN with a reason when no day has a valid AQI) and
+        ``valid_days``.
     by_station_raw, by_area_raw
         Same rows with unrounded values (for averaging over realisations).
     daily_aqi
@@ -297,6 +299,115 @@ def _annual(
     return out, v.valid_days, v
 
 
+NOT_VALID = "not valid"
+NOT_COMPUTED = "not computed"
+"""Prefixes of every reason (:attr:`AnnualStatistics.by_area` ``reason``): a statistic is
+*not valid* when its data fail the HJ 663 validity rules, *not computed* when its inputs
+are absent (no station of the area in the network, a pollutant without readings)."""
+
+
+@dataclass
+class _Rows:
+    """Rows of the result tables, filled pollutant by pollutant."""
+
+    station: list[tuple] = field(default_factory=list)
+    area: list[tuple] = field(default_factory=list)
+    invalid: list[tuple] = field(default_factory=list)
+    area_daily: dict[str, np.ndarray] = field(default_factory=dict)
+    city_o3_1h: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Areas:
+    """The network's stations, areas and the options every pollutant needs."""
+
+    ids: np.ndarray
+    names: tuple[str, ...]
+    member: np.ndarray
+    year: int
+    rule: AnnualRule
+    o3_limit: float
+    area_daily: str
+    min_stations: int
+
+    def daily(self, hourly: np.ndarray, pollutant: str) -> tuple[np.ndarray, np.ndarray]:
+        """Station daily values (n, D) and area daily values (A, D) of one pollutant."""
+        st_daily = _daily_values(hourly, pollutant, self.o3_limit)
+        if self.area_daily == "station_daily":
+            return st_daily, _area_mean(self.member, st_daily, self.min_stations)
+        a_hourly = _area_mean(self.member, hourly, self.min_stations)
+        return st_daily, _daily_values(a_hourly, pollutant, self.o3_limit)
+
+    def city_o3_1h(self, hourly: np.ndarray) -> np.ndarray:
+        """The city's daily maximum 1-h O3 (for ``aqi_o3_1h``)."""
+        if self.area_daily == "station_daily":
+            return _area_mean(self.member[:1], daily_max_1h(hourly), self.min_stations)[0]
+        return daily_max_1h(_area_mean(self.member[:1], hourly, self.min_stations))[0]
+
+
+def _pollutant_statistics(rows: _Rows, areas: _Areas, hourly: np.ndarray, p: str) -> None:
+    """Station and area annual statistics of pollutant ``p``, with the reason of every gap."""
+    st_daily, a_daily = areas.daily(hourly, p)
+    st_stats, st_valid_days, st_v = _annual(st_daily, p, areas.year, areas.rule)
+    for stat, vals in st_stats.items():
+        for i, sid in enumerate(areas.ids):
+            reason = "" if np.isfinite(vals[i]) else f"{NOT_VALID}: {st_v.reason(i)}"
+            rows.station.append((sid, p, stat, vals[i], int(st_valid_days[i]), reason))
+            if reason:
+                rows.invalid.append(("station", sid, p, stat, reason))
+    rows.area_daily[p] = a_daily
+    a_stats, _, a_v = _annual(a_daily, p, areas.year, areas.rule)
+    n_members = areas.member.sum(axis=1)
+    for stat, vals in a_stats.items():
+        for j, name in enumerate(areas.names):
+            reason = ""
+            if not np.isfinite(vals[j]):
+                reason = (f"{NOT_COMPUTED}: no station of this area in the network"
+                          if n_members[j] == 0 else f"{NOT_VALID}: {a_v.reason(j)}")
+                rows.invalid.append(("area", name, p, stat, reason))
+            rows.area.append((name, p, stat, vals[j], reason))
+
+
+def _aqi_gap_reason(present: list[str], require_all: bool) -> str:
+    """Why the city has no valid AQI day ("" when the AQI could be computed)."""
+    missing = [p for p in POLLUTANT_NAMES if p not in present]
+    if require_all and missing:
+        return (f"{NOT_COMPUTED}: the daily AQI needs all six pollutants (HJ 633-2012); "
+                f"no readings of {', '.join(missing)}")
+    return f"{NOT_VALID}: no day has valid city daily values of all six pollutants"
+
+
+def _city_aqi(rows: _Rows, year: int, *, require_all: bool) -> pd.DataFrame:
+    """The city's daily AQI (HJ 633) and its day counts; appends the ``city``/``AQI`` rows."""
+    n_days = days_in_year(year)
+    city_daily = {
+        p: rows.area_daily[p][0] if p in rows.area_daily else np.full(n_days, np.nan)
+        for p in POLLUTANT_NAMES
+    }
+    aq = daily_aqi(city_daily, o3_1h=rows.city_o3_1h, require_all=require_all)
+    valid = ~np.isnan(aq.aqi)
+    n_valid = int(valid.sum())
+    counts = {
+        "days_meeting_standard": float((aq.aqi[valid] <= AQI_MEETS_STANDARD).sum()),
+        "heavy_pollution_days": float((aq.aqi[valid] > AQI_HEAVY).sum()),
+    }
+    reason = "" if n_valid else _aqi_gap_reason(list(rows.area_daily), require_all)
+    for stat, count in counts.items():
+        rows.area.append(("city", "AQI", stat, count if n_valid else np.nan, reason))
+        if reason:
+            rows.invalid.append(("area", "city", "AQI", stat, reason))
+    rows.area.append(("city", "AQI", "valid_days", float(n_valid), ""))
+    dates = pd.date_range(f"{year}-01-01", periods=n_days, freq="D")
+    return pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "aqi": aq.aqi,
+            "category": aq.category,
+            "primary_pollutant": aq.primary_pollutant,
+        }
+    )
+
+
 def compute_statistics(
     readings: HourlyReadings,
     network: Network,
@@ -341,6 +452,7 @@ def compute_statistics(
     Returns
     -------
     AnnualStatistics
+        Every missing value has its ``reason`` (``"not valid: …"`` or ``"not computed: …"``).
 
     Notes
     -----
@@ -354,92 +466,47 @@ def compute_statistics(
         )
     lim = limits(standard, grade)
     rule = annual_rule or AnnualRule()
-    year = readings.year
     if list(readings.station_ids) != list(network.ids):
         readings = readings.select(network.ids)
-    ids = network.ids
-    n_days = days_in_year(year)
     area_names, member = area_membership(network, city_rule)
-    city = member[0]
-    o3_limit = float(lim.limit("O3", "8h") or 160.0)
-
-    st_rows: list[tuple] = []
-    ar_rows: list[tuple] = []
-    invalid_rows: list[tuple] = []
-    area_daily_values: dict[str, np.ndarray] = {}
-    city_o3_1h = None
-    n_members = member.sum(axis=1)
-
+    areas = _Areas(ids=network.ids, names=area_names, member=member, year=readings.year,
+                   rule=rule, o3_limit=float(lim.limit("O3", "8h") or 160.0),
+                   area_daily=area_daily, min_stations=min_stations)
+    rows = _Rows()
     for p in POLLUTANT_NAMES:
         if p not in readings.values:
             continue
-        hourly = readings.values[p]
-        st_daily = _daily_values(hourly, p, o3_limit)
-        st_stats, st_valid_days, st_v = _annual(st_daily, p, year, rule)
-        for stat, vals in st_stats.items():
-            for i, sid in enumerate(ids):
-                st_rows.append((sid, p, stat, vals[i], int(st_valid_days[i])))
-                if np.isnan(vals[i]):
-                    invalid_rows.append(("station", sid, p, stat, st_v.reason(i)))
-        if area_daily == "station_daily":
-            a_daily = _area_mean(member, st_daily, min_stations)
-        else:
-            a_hourly = _area_mean(member, hourly, min_stations)
-            a_daily = _daily_values(a_hourly, p, o3_limit)
+        _pollutant_statistics(rows, areas, readings.values[p], p)
         if p == "O3" and aqi_o3_1h:
-            if area_daily == "station_daily":
-                city_o3_1h = _area_mean(member[:1], daily_max_1h(hourly), min_stations)[0]
-            else:
-                city_o3_1h = daily_max_1h(_area_mean(member[:1], hourly, min_stations))[0]
-        area_daily_values[p] = a_daily
-        a_stats, _, a_v = _annual(a_daily, p, year, rule)
-        for stat, vals in a_stats.items():
-            for j, name in enumerate(area_names):
-                ar_rows.append((name, p, stat, vals[j]))
-                if np.isnan(vals[j]):
-                    reason = (
-                        "no station of this area in the network"
-                        if n_members[j] == 0
-                        else a_v.reason(j)
-                    )
-                    invalid_rows.append(("area", name, p, stat, reason))
+            rows.city_o3_1h = areas.city_o3_1h(readings.values[p])
         if progress is not None:
             progress(p)
-
-    # city daily AQI (HJ 633) from the city daily values
-    city_daily = {
-        p: area_daily_values[p][0] if p in area_daily_values else np.full(n_days, np.nan)
-        for p in POLLUTANT_NAMES
-    }
-    aq = daily_aqi(city_daily, o3_1h=city_o3_1h, require_all=aqi_require_all)
-    dates = pd.date_range(f"{year}-01-01", periods=n_days, freq="D")
-    daily_aqi_df = pd.DataFrame(
-        {
-            "date": dates.strftime("%Y-%m-%d"),
-            "aqi": aq.aqi,
-            "category": aq.category,
-            "primary_pollutant": aq.primary_pollutant,
-        }
-    )
-    valid = ~np.isnan(aq.aqi)
-    n_valid = int(valid.sum())
-    n_meet = float((aq.aqi[valid] <= AQI_MEETS_STANDARD).sum())
-    ar_rows += [
-        ("city", "AQI", "days_meeting_standard", n_meet),
-        ("city", "AQI", "heavy_pollution_days", float((aq.aqi[valid] > AQI_HEAVY).sum())),
-        ("city", "AQI", "valid_days", float(n_valid)),
-    ]
+    daily_aqi_df = _city_aqi(rows, readings.year, require_all=aqi_require_all)
     if progress is not None:
         progress("AQI")
+    return _assemble(rows, areas, lim, daily_aqi_df, source=readings.source, options={
+        "grade": grade,
+        "city_rule": city_rule if isinstance(city_rule, str) else list(city_rule),
+        "area_daily": area_daily,
+        "min_stations": min_stations,
+        "annual_rule": rule,
+        "aqi_o3_1h": aqi_o3_1h,
+        "aqi_require_all": aqi_require_all,
+    })
 
-    by_station_raw = pd.DataFrame(st_rows, columns=list(STATION_COLUMNS))
-    by_area_raw = pd.DataFrame(ar_rows, columns=list(AREA_COLUMNS))
+
+def _assemble(rows: _Rows, areas: _Areas, lim: StandardLimits, daily_aqi_df: pd.DataFrame,
+              *, source: str, options: dict[str, object]) -> AnnualStatistics:
+    """The :class:`AnnualStatistics` of the collected rows (rounded and raw tables)."""
+    by_station_raw = pd.DataFrame(rows.station, columns=list(STATION_COLUMNS))
+    by_area_raw = pd.DataFrame(rows.area, columns=list(AREA_COLUMNS))
     by_station = by_station_raw.copy()
     by_station["value"] = _round_column(by_station_raw)
     by_area = by_area_raw.copy()
     by_area["value"] = _round_column(by_area_raw)
+    ids = areas.ids
     return AnnualStatistics(
-        year=year,
+        year=areas.year,
         standard=lim.version,
         limits=lim,
         by_station=by_station,
@@ -448,22 +515,14 @@ def compute_statistics(
         by_area_raw=by_area_raw,
         daily_aqi=daily_aqi_df,
         invalid=pd.DataFrame(
-            invalid_rows, columns=["kind", "id", "pollutant", "statistic", "reason"]
+            rows.invalid, columns=["kind", "id", "pollutant", "statistic", "reason"]
         ),
-        city_ids=tuple(ids[city]),
-        area_members={a: tuple(ids[member[j]]) for j, a in enumerate(area_names)},
-        area_names=area_names,
-        area_daily=area_daily_values,
-        options={
-            "grade": grade,
-            "city_rule": city_rule if isinstance(city_rule, str) else list(city_rule),
-            "area_daily": area_daily,
-            "min_stations": min_stations,
-            "annual_rule": rule,
-            "aqi_o3_1h": aqi_o3_1h,
-            "aqi_require_all": aqi_require_all,
-        },
-        source=readings.source,
+        city_ids=tuple(ids[areas.member[0]]),
+        area_members={a: tuple(ids[areas.member[j]]) for j, a in enumerate(areas.names)},
+        area_names=areas.names,
+        area_daily=rows.area_daily,
+        options=options,
+        source=source,
     )
 
 
@@ -538,6 +597,17 @@ def _versus_limit(value: float, limit: float | None, units: str) -> str:
     return f", meeting the limit ({lim})"
 
 
+def _missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
+    """``"not valid (…)"`` / ``"not computed (…)"`` for a missing area value."""
+    m = ((stats.by_area["area"] == area) & (stats.by_area["pollutant"] == pollutant)
+         & (stats.by_area["statistic"] == statistic))
+    reason = str(stats.by_area.loc[m, "reason"].iloc[0]) if m.any() else ""
+    if not reason:
+        return f"{NOT_COMPUTED} (no {pollutant} readings)"
+    kind, _, why = reason.partition(": ")
+    return f"{kind} ({why})" if why else kind
+
+
 def summary_markdown(stats: AnnualStatistics) -> str:
     """The "Air Quality Status" paragraphs of the statement, filled with these statistics.
 
@@ -561,7 +631,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
         units = POLLUTANTS[p].units
         phrase = _STAT_PHRASE[stat].format(p=p)
         if np.isnan(v):
-            parts.append(f"{phrase} could not be computed (invalid under HJ 663)")
+            parts.append(f"{phrase} was {_missing_text(stats, 'city', p, stat)}")
             continue
         limit = lim.statistic_limit(p, stat)
         parts.append(f"{phrase} was {_fmt(v, p)} {units}{_versus_limit(v, limit, units)}")
@@ -572,7 +642,8 @@ def summary_markdown(stats: AnnualStatistics) -> str:
     nvalid = stats.area_value("city", "AQI", "valid_days")
     severe = int((stats.daily_aqi["aqi"] > 300).sum())
     if not nvalid:
-        lines += ["", "No day has a valid city AQI (all six pollutants are needed each day)."]
+        lines += ["", "Days meeting the standard and heavy-pollution days: "
+                  f"{_missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}."]
     else:
         lines += [
             "",
@@ -632,7 +703,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
         lines.append(txt + ".")
     # invalid statistics
     if len(stats.invalid):
-        lines += ["", "## Statistics left empty (HJ 663 validity rules)", ""]
+        lines += ["", "## Statistics not valid or not computed", ""]
         for r in stats.invalid.itertuples(index=False):
             lines.append(f"- {r.kind} {r.id}, {r.pollutant} {r.statistic}: {r.reason}")
     if lim.unverified:

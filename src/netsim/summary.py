@@ -27,6 +27,7 @@ from netsim.standards import STATISTICS, limits, reported
 __all__ = ["HEADLINE", "FieldMeans", "summarise", "write_run"]
 
 KEY = ["source", "area", "pollutant", "statistic"]
+NETWORK_NAMES = ("baseline", "scenario")
 LOW_Q, HIGH_Q = 5.0, 95.0
 
 NUMERICAL_ZERO = 1e-5
@@ -67,16 +68,51 @@ def _long_table(outcomes: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             f = outcome.scalars.copy()
             f["network"], f["realisation"] = net, r
             frames.append(f)
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    if "reason" not in table:
+        table["reason"] = ""
+    table["reason"] = table["reason"].fillna("").astype(str)
+    return table
 
 
 def _reduce(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean and 5th/95th percentiles over the realisations where a value exists.
+
+    Columns added: ``mean, p05, p95`` (NaN when no realisation has a value), ``n``
+    (realisations with a value), ``n_realisations`` and ``reason``: ``""`` when
+    every realisation has a value, else the most frequent reason of the others
+    (``"not valid: …"``/``"not computed: …"``, see :func:`missing_text`).
+    """
     g = values.groupby(by, sort=False)["value"]
     out = g.mean().to_frame("mean")
     out["p05"] = g.quantile(LOW_Q / 100)
     out["p95"] = g.quantile(HIGH_Q / 100)
     out["n"] = g.count()
+    out["n_realisations"] = g.size()
+    out["reason"] = ""
+    if "reason" in values:
+        gaps = values[values["value"].isna()]
+        if len(gaps):
+            reasons = gaps.assign(reason=gaps["reason"].replace("", "not computed")) \
+                .groupby(by, sort=False)["reason"].agg(lambda r: r.value_counts().index[0])
+            out.loc[reasons.index, "reason"] = reasons
     return out.reset_index()
+
+
+def missing_text(row: Mapping[str, Any]) -> str:
+    """How a reduced statistic that is missing in some realisations reads.
+
+    ``"not valid in 8 of 20 realisations (275 valid days < 324 required (HJ 663))"``,
+    ``"not computed (no station of this area in the network)"`` when missing in every
+    realisation, ``""`` when present in all.
+    """
+    n, total = int(row.get("n", 0)), int(row.get("n_realisations", 0))
+    reason = str(row.get("reason") or "")
+    if n >= total:
+        return ""
+    kind, _, why = (reason or "not computed").partition(": ")
+    where = "" if n == 0 else f" in {total - n} of {total} realisations"
+    return f"{kind}{where}" + (f" ({why})" if why else "")
 
 
 _ERROR_LABELS = {
@@ -103,8 +139,23 @@ def _label(key: tuple[str, str, str, str]) -> str:
     return what
 
 
-def _fmt(x: float, digits: int = 2) -> str:
+def _fmt(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def interval_text(entry: Mapping[str, Any] | None, *, digits: int = 2,
+                  signed: bool = False) -> str:
+    """``"38.12 [36.90, 39.40]"``; ``"not valid (…)"`` when missing; a value missing in
+    some realisations gets its reason appended; ``†`` marks a mean outside the interval."""
+    if not entry:
+        return ""
+    if entry.get("mean") is None:
+        return entry.get("missing") or "not computed"
+    f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+    text = f"{f.format(entry['mean'])} [{f.format(entry['p05'])}, {f.format(entry['p95'])}]"
+    if entry.get("missing"):
+        text += f" ({entry['missing']})"
+    return text if interval_contains_mean(entry) else text + " †"
 
 
 def _station_shift(
@@ -140,73 +191,118 @@ def _station_shift(
     return "; ".join(parts)
 
 
+def _clear(row: Mapping[str, float]) -> bool:
+    """The 90 % interval excludes zero by more than round-off (:data:`NUMERICAL_ZERO`)."""
+    tiny = NUMERICAL_ZERO * (1.0 + abs(row["mean"]))
+    return row["p05"] > tiny or row["p95"] < -tiny
+
+
+def _identical(row: Mapping[str, float]) -> bool:
+    return max(abs(row["p05"]), abs(row["p95"])) <= NUMERICAL_ZERO
+
+
+def _lookup(table: pd.DataFrame, key: tuple) -> pd.Series | None:
+    """The row of an indexed table, or None."""
+    return table.loc[key] if key in table.index else None
+
+
+def _network_gaps(s: pd.DataFrame, key: tuple[str, str, str, str]) -> str:
+    """``"baseline: …; scenario: …"`` for the networks where a statistic is missing."""
+    parts = []
+    for net in NETWORK_NAMES:
+        row = _lookup(s, (net, *key))
+        text = missing_text(row) if row is not None else "not computed"
+        if text:
+            parts.append(f"{net}: {text}")
+    return "; ".join(parts)
+
+
+def _map_verdict(d: pd.DataFrame, s: pd.DataFrame, p: str, units: str) -> str:
+    rmse_key = ("error", "city", p, "rmse")
+    rrow = _lookup(d, rmse_key)
+    if rrow is None:
+        gaps = _network_gaps(s, rmse_key)
+        return f". Map error against the truth: {gaps}" if gaps else ""
+    rb = s.loc[("baseline", *rmse_key)]["mean"]
+    rs = s.loc[("scenario", *rmse_key)]["mean"]
+    if _identical(rrow):
+        return f". The map is unchanged (RMSE {rb:.2f} {units} against the truth)"
+    if _clear(rrow):
+        better = "closer to" if rrow["mean"] < 0 else "further from"
+        return (f". The scenario's map is {better} the truth: RMSE {rb:.2f} → {rs:.2f} {units} "
+                f"({rrow['mean']:+.3f}, 90% interval {rrow['p05']:+.3f} to {rrow['p95']:+.3f})")
+    return f". Map error against the truth: no clear change (RMSE {rb:.2f} → {rs:.2f})"
+
+
+def _city_verdict(d: pd.DataFrame, s: pd.DataFrame, p: str, why: str) -> str:
+    """Verdict on the city figure of ``p`` (from stations) and on its map."""
+    stat = STATISTICS[p][0]
+    units = _units(p)
+    key = ("stations", "city", p, stat)
+    what = f"The city {p} figure ({stat}, from stations)"
+    row = _lookup(d, key)
+    if row is None:
+        return f"{what} cannot be compared: {_network_gaps(s, key)}."
+    interval = f"90% interval {row['p05']:+.2f} to {row['p95']:+.2f}"
+    if _identical(row):
+        text = f"{what} is unchanged in every realisation"
+    elif _clear(row):
+        verb = "rises" if row["mean"] > 0 else "drops"
+        text = f"{what} {verb} by {abs(row['mean']):.2f} {units} ({interval})"
+        text += f" because {why}" if why else ""
+    else:
+        text = f"{what} shows no clear change ({row['mean']:+.2f} {units}, {interval})"
+    gaps = _network_gaps(s, key)
+    if gaps:
+        text += f" where both networks have it ({gaps})"
+    truth = _lookup(d, ("truth", "city", p, "annual_mean"))
+    if truth is not None:
+        text += ("; the true city mean is unchanged (same truth realisations)"
+                 if _identical(truth) else f"; the true city mean moves by {truth['mean']:+.2f}")
+    return text + _map_verdict(d, s, p, units) + "."
+
+
+def _day_count_verdict(d: pd.DataFrame, s: pd.DataFrame, stat: str) -> str:
+    key = ("stations", "city", "AQI", stat)
+    name = stat.replace("_", " ").capitalize()
+    row = _lookup(d, key)
+    if row is None:
+        return f"{name}: {_network_gaps(s, key)}."
+    interval = f"90% interval {row['p05']:+.1f} to {row['p95']:+.1f}"
+    gaps = _network_gaps(s, key)
+    tail = f"; {gaps}" if gaps else ""
+    if _identical(row):
+        return f"{name}: unchanged in every realisation{tail}."
+    if _clear(row):
+        return f"{name}: {row['mean']:+.1f} days ({interval}){tail}."
+    return f"{name}: no clear change ({row['mean']:+.1f} days, {interval}){tail}."
+
+
+def _lost_figures(s: pd.DataFrame) -> list[str]:
+    """Figures from stations the baseline has in every realisation but the scenario lacks."""
+    lost: dict[str, list[str]] = {}
+    for key, row in s.loc["scenario"].iterrows():
+        if key[0] != "stations" or not missing_text(row):
+            continue
+        base = _lookup(s, ("baseline", *key))
+        if base is None or missing_text(base):
+            continue
+        lost.setdefault(missing_text(row), []).append(f"{key[1]} {key[2]} {key[3]}")
+    return [f"Figures the scenario loses ({text}): {', '.join(names)}."
+            for text, names in lost.items()]
+
+
 def _verdicts(diff: pd.DataFrame, stats: pd.DataFrame, pollutants: Sequence[str],
               by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str, set[str]]
               ) -> list[str]:
+    """Plain-language verdicts: city figures, day counts, then the figures the scenario loses."""
     d = diff.set_index(KEY)
     s = stats.set_index(["network", *KEY])
-    out = []
-
-    def clear(row) -> bool:
-        """The 90 % interval excludes zero by more than round-off (:data:`NUMERICAL_ZERO`)."""
-        tiny = NUMERICAL_ZERO * (1.0 + abs(row["mean"]))
-        return row["p05"] > tiny or row["p95"] < -tiny
-
-    def identical(row) -> bool:
-        return max(abs(row["p05"]), abs(row["p95"])) <= NUMERICAL_ZERO
-
-    for p in pollutants:
-        stat = STATISTICS[p][0]
-        units = _units(p)
-        key = ("stations", "city", p, stat)
-        if key not in d.index:
-            continue
-        row = d.loc[key]
-        truth = d.loc[("truth", "city", p, "annual_mean")]
-        interval = f"90% interval {row['p05']:+.2f} to {row['p95']:+.2f}"
-        if identical(row):
-            text = (f"The city {p} figure ({stat}, from stations) is unchanged in every "
-                    "realisation")
-        elif clear(row):
-            verb = "rises" if row["mean"] > 0 else "drops"
-            text = (f"The city {p} figure ({stat}, from stations) {verb} by "
-                    f"{abs(row['mean']):.2f} {units} ({interval})")
-            why = _station_shift(by_station, city_ids, p, stat)
-            text += f" because {why}" if why else ""
-        else:
-            text = (f"The city {p} figure ({stat}, from stations) shows no clear change "
-                    f"({row['mean']:+.2f} {units}, {interval})")
-        text += ("; the true city mean is unchanged (same truth realisations)"
-                 if identical(truth) else f"; the true city mean moves by {truth['mean']:+.2f}")
-        rmse_key = ("error", "city", p, "rmse")
-        if rmse_key in d.index:
-            rb = s.loc[("baseline", *rmse_key)]["mean"]
-            rs = s.loc[("scenario", *rmse_key)]["mean"]
-            rrow = d.loc[rmse_key]
-            if identical(rrow):
-                text += f". The map is unchanged (RMSE {rb:.2f} {units} against the truth)"
-            elif clear(rrow):
-                better = "closer to" if rrow["mean"] < 0 else "further from"
-                text += (f". The scenario's map is {better} the truth: RMSE {rb:.2f} → "
-                         f"{rs:.2f} {units} ({rrow['mean']:+.3f}, 90% interval "
-                         f"{rrow['p05']:+.3f} to {rrow['p95']:+.3f})")
-            else:
-                text += f". Map error against the truth: no clear change (RMSE {rb:.2f} → {rs:.2f})"
-        out.append(text + ".")
-    for stat in ("days_meeting_standard", "heavy_pollution_days"):
-        key = ("stations", "city", "AQI", stat)
-        if key in d.index:
-            row = d.loc[key]
-            name = stat.replace("_", " ")
-            if identical(row):
-                out.append(f"{name.capitalize()}: unchanged in every realisation.")
-            elif clear(row):
-                out.append(f"{name.capitalize()}: {row['mean']:+.1f} days "
-                           f"(90% interval {row['p05']:+.1f} to {row['p95']:+.1f}).")
-            else:
-                out.append(f"{name.capitalize()}: no clear change ({row['mean']:+.1f} days, "
-                           f"90% interval {row['p05']:+.1f} to {row['p95']:+.1f}).")
-    return out
+    out = [_city_verdict(d, s, p, _station_shift(by_station, city_ids, p, STATISTICS[p][0]))
+           for p in pollutants]
+    out += [_day_count_verdict(d, s, stat)
+            for stat in ("days_meeting_standard", "heavy_pollution_days")]
+    return out + _lost_figures(s)
 
 
 def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str]
@@ -224,6 +320,12 @@ def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence
                 rmse = s.loc[(net, "error", "city", p, "rmse")]
                 cov = s.loc[(net, "error", "city", p, "coverage90")]
             except KeyError:
+                continue
+            missing = [f"{what} {missing_text(row)}" for what, row in
+                       (("the city figure is", st), ("the map is", rmse)) if missing_text(row)]
+            if missing:
+                out.append(f"{net}: {p}: " + "; ".join(missing) + ".")
+            if not (np.isfinite(st["mean"]) and np.isfinite(rmse["mean"])):
                 continue
             gap = st["mean"] - tr["mean"]
             side = "above" if gap > 0 else "below"
@@ -278,31 +380,16 @@ def summarise(
         },
         "statistics": stats.to_dict(orient="records"),
     }
-    headline = []
-    for key in _headline_keys(scenario.pollutants):
-        units = ("share" if "share" in key[3] or key[3] in ("coverage90", "hj664_pass")
-                 else "districts" if key[3].startswith("districts") else _units(key[2]))
-        entry = {"label": _label(key), **dict(zip(KEY, key, strict=True)), "units": units}
-        for net in networks:
-            m = stats[(stats["network"] == net) & (stats["source"] == key[0])
-                      & (stats["area"] == key[1]) & (stats["pollutant"] == key[2])
-                      & (stats["statistic"] == key[3])]
-            if len(m):
-                entry[net] = {k: float(m.iloc[0][k]) for k in ("mean", "p05", "p95")}
-        headline.append(entry)
-    summary["headline"] = headline
+    summary["headline"] = _headline(stats, scenario.pollutants, networks)
     summary["findings"] = _findings(stats, list(networks), scenario.pollutants)
     if "scenario" in networks:
-        wide = table.pivot_table(index=["realisation", *KEY], columns="network",
-                                 values="value", aggfunc="first").reset_index()
-        wide["value"] = wide["scenario"] - wide["baseline"]
-        diff = _reduce(wide.dropna(subset=["value"]), KEY)
+        diff = _differences(table)
         summary["differences"] = diff.to_dict(orient="records")
-        for entry in headline:
-            k = tuple(entry[c] for c in KEY)
-            m = diff.set_index(KEY)
-            if k in m.index:
-                entry["difference"] = {c: float(m.loc[k][c]) for c in ("mean", "p05", "p95")}
+        indexed = diff.set_index(KEY)
+        for entry in summary["headline"]:
+            row = _lookup(indexed, tuple(entry[c] for c in KEY))
+            if row is not None:
+                entry["difference"] = _entry(row)
         by_station = {net: _mean_station_tables(outcomes, net)[0].rename(
             columns={"mean": "value"}) for net in networks}
         city_ids = {net: _city_ids(networks[net], scenario) for net in networks}
@@ -314,7 +401,66 @@ def summarise(
             }
     if optimisation is not None:
         summary["optimisation"] = optimisation.to_dict()
-    return summary
+    return _json_ready(summary)
+
+
+def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``mean, p05, p95`` (None where missing), ``n`` and the ``missing`` text of a row."""
+    out: dict[str, Any] = {k: float(row[k]) for k in ("mean", "p05", "p95")}
+    out["n"] = int(row["n"])
+    out["missing"] = missing_text(row)
+    return out
+
+
+def _headline(stats: pd.DataFrame, pollutants: Sequence[str], networks: Mapping[str, Any]
+              ) -> list[dict[str, Any]]:
+    """The headline statistics of every network (a missing one says why)."""
+    indexed = stats.set_index(["network", *KEY])
+    headline = []
+    for key in _headline_keys(pollutants):
+        units = ("share" if "share" in key[3] or key[3] in ("coverage90", "hj664_pass")
+                 else "districts" if key[3].startswith("districts") else _units(key[2]))
+        entry = {"label": _label(key), **dict(zip(KEY, key, strict=True)), "units": units}
+        for net in networks:
+            row = _lookup(indexed, (net, *key))
+            entry[net] = (_entry(row) if row is not None else
+                          {"mean": None, "p05": None, "p95": None, "n": 0,
+                           "missing": "not computed (not produced by this run)"})
+        headline.append(entry)
+    return headline
+
+
+def _differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Scenario minus baseline per realisation, reduced like the statistics.
+
+    A realisation where either network lacks the value gives no difference; its
+    reason names the network (``"not valid: scenario: …"``).
+    """
+    wide = table.set_index(["realisation", *KEY, "network"])[["value", "reason"]].unstack(
+        "network")
+    value = wide["value"]
+    out = pd.DataFrame({"value": value["scenario"] - value["baseline"]}, index=wide.index)
+    gap_in_scenario = value["scenario"].isna().to_numpy()
+    net = np.where(gap_in_scenario, "scenario", "baseline")
+    own = pd.Series(np.where(gap_in_scenario, wide["reason"]["scenario"].fillna(""),
+                             wide["reason"]["baseline"].fillna("")), index=wide.index)
+    kind, _, why = own.replace("", "not computed").str.partition(": ").T.to_numpy()
+    text = kind + ": " + net + np.where(why != "", ": " + why, "")
+    out["reason"] = np.where(out["value"].isna(), text, "")
+    return _reduce(out.reset_index(), KEY)
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN and inf become None (JSON ``null``), numpy scalars Python ones."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _city_ids(network: Network, scenario: Scenario) -> set[str]:
@@ -388,72 +534,98 @@ def _write_network_dir(
     outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, stats: pd.DataFrame,
     change_table: pd.DataFrame | None, base: Network,
 ) -> None:
-    from netsim.maps import static_map
-    from netsim.rasters import write_raster
-
+    """One network's directory: the statement's tables, map and truth, stations, fields."""
     out.mkdir(parents=True, exist_ok=True)
-    # annual_by_station (netsim stats format) + intervals
-    reduced, _ = _mean_station_tables(outcomes, net)
-    bs = pd.DataFrame({
+    _write_station_tables(out, _mean_station_tables(outcomes, net)[0])
+    _write_area_tables(out, stats[stats["network"] == net])
+    _network_frame(net, network, change_table, base).to_csv(out / "network.csv", index=False)
+    sm = pd.concat([o[net].station_metrics for o in outcomes], ignore_index=True)
+    sm.groupby(["station_id", "pollutant"], sort=False).mean(numeric_only=True).round(3)\
+        .reset_index().to_csv(out / "station_metrics.csv", index=False)
+    for p in scenario.pollutants:
+        _write_fields(out, net, p, scenario, grid, network, outcomes, means)
+
+
+def _reason_column(reduced: pd.DataFrame) -> list[str]:
+    """The ``reason`` column of the run's tables: :func:`missing_text` of every row."""
+    return [missing_text(row) for row in reduced.to_dict(orient="records")]
+
+
+def _write_station_tables(out: Path, reduced: pd.DataFrame) -> None:
+    """``annual_by_station.csv`` (the ``netsim stats`` format, mean over realisations,
+    empty value + reason where missing) and its 5th/95th-percentile intervals."""
+    reason = _reason_column(reduced)
+    pd.DataFrame({
         "station_id": reduced["station_id"], "pollutant": reduced["pollutant"],
         "statistic": reduced["statistic"],
         "value": [_fmt_value(v, p) for v, p in zip(reduced["mean"], reduced["pollutant"],
                                                      strict=True)],
         "valid_days": reduced["valid_days"].round().astype("Int64"),
-    })
-    bs.to_csv(out / "annual_by_station.csv", index=False)
-    reduced[["station_id", "pollutant", "statistic", "p05", "p95"]].round(3).to_csv(
-        out / "annual_by_station_intervals.csv", index=False)
-    # annual_by_area (netsim stats format) + intervals
-    mine = stats[(stats["network"] == net) & (stats["source"] == "stations")]
-    ba = pd.DataFrame({
-        "area": mine["area"], "pollutant": mine["pollutant"], "statistic": mine["statistic"],
-        "value": [_fmt_value(v, p) for v, p in zip(mine["mean"], mine["pollutant"], strict=True)],
-    })
-    ba.to_csv(out / "annual_by_area.csv", index=False)
-    mine[["area", "pollutant", "statistic", "p05", "p95"]].round(3).to_csv(
-        out / "annual_by_area_intervals.csv", index=False)
-    maps_and_truth = stats[(stats["network"] == net) & (stats["source"] != "stations")]
-    maps_and_truth.drop(columns=["network"]).round(4).to_csv(out / "map_and_truth.csv",
-                                                             index=False)
-    # network.csv with the change of each station
+        "reason": reason,
+    }).to_csv(out / "annual_by_station.csv", index=False)
+    reduced[["station_id", "pollutant", "statistic", "p05", "p95", "n"]].round(3).assign(
+        reason=reason).to_csv(out / "annual_by_station_intervals.csv", index=False)
+
+
+def _write_area_tables(out: Path, mine: pd.DataFrame) -> None:
+    """``annual_by_area.csv`` (+ intervals) from the stations, ``map_and_truth.csv`` the rest."""
+    stations = mine[mine["source"] == "stations"]
+    reason = _reason_column(stations)
+    pd.DataFrame({
+        "area": stations["area"], "pollutant": stations["pollutant"],
+        "statistic": stations["statistic"],
+        "value": [_fmt_value(v, p) for v, p in zip(stations["mean"], stations["pollutant"],
+                                                     strict=True)],
+        "reason": reason,
+    }).to_csv(out / "annual_by_area.csv", index=False)
+    stations[["area", "pollutant", "statistic", "p05", "p95", "n"]].round(3).assign(
+        reason=reason).to_csv(out / "annual_by_area_intervals.csv", index=False)
+    rest = mine[mine["source"] != "stations"]
+    rest[["source", "area", "pollutant", "statistic", "mean", "p05", "p95", "n"]].round(4).assign(
+        reason=_reason_column(rest)).to_csv(out / "map_and_truth.csv", index=False)
+
+
+def _network_frame(net: str, network: Network, change_table: pd.DataFrame | None,
+                   base: Network) -> pd.DataFrame:
+    """``network.csv``: the stations with their change (removed ones appended)."""
     frame = pd.DataFrame(network.stations.drop(columns="geometry"))
-    if net == "scenario" and change_table is not None:
-        change = change_table.set_index("station_id")["change"]
-        frame["change"] = frame["station_id"].map(change).fillna("unchanged")
-        removed_ids = change.index[change == "removed"]
-        removed = pd.DataFrame(base.stations.drop(columns="geometry"))
-        removed = removed[removed["station_id"].isin(removed_ids)].assign(change="removed")
-        frame = pd.concat([frame, removed], ignore_index=True)
-    else:
-        frame["change"] = "unchanged"
-    frame.to_csv(out / "network.csv", index=False)
-    # station metrics (mean over realisations)
-    sm = pd.concat([o[net].station_metrics for o in outcomes], ignore_index=True)
-    sm.groupby(["station_id", "pollutant"], sort=False).mean(numeric_only=True).round(3)\
-        .reset_index().to_csv(out / "station_metrics.csv", index=False)
-    # rasters and maps: means over realisations
-    std_limits = limits(scenario.standard, 2)
-    for p in scenario.pollutants:
-        slug = POLLUTANTS[p].slug
-        mean = {k: means.mean(net, p, k) for k in ("estimate", "std", "truth")}
-        mean["error"] = mean["estimate"] - mean["truth"]
-        if scenario.outputs.rasters or scenario.outputs.web_map:
-            variogram = outcomes[0][net].variograms.get(p, {})
-            write_raster(
-                out / "rasters" / f"{slug}_annual_mean.tif", grid,
-                {k: grid.to_array(v, dtype=np.float32) for k, v in mean.items()},
-                {"pollutant": p, "statistic": "annual_mean", "units": POLLUTANTS[p].units,
-                 "year": scenario.year, "network": str(network.source), "scenario": scenario.name,
-                 "realisations": len(outcomes), "variogram": json.dumps(variogram),
-                 "bands": "mean over realisations of kriged estimate, kriging std, truth, "
-                          "estimate - truth"},
-            )
-        if scenario.outputs.maps:
-            limit = std_limits.statistic_limit(p, "annual_mean") \
-                if p not in ("CO", "O3") else None
-            static_map(grid, mean["estimate"], network, pollutant=p, limit=limit,
-                       path=out / "maps" / f"{slug}_annual_mean.png", std=mean["std"])
+    if net != "scenario" or change_table is None:
+        return frame.assign(change="unchanged")
+    change = change_table.set_index("station_id")["change"]
+    frame["change"] = frame["station_id"].map(change).fillna("unchanged")
+    removed = pd.DataFrame(base.stations.drop(columns="geometry"))
+    removed = removed[removed["station_id"].isin(change.index[change == "removed"])]
+    return pd.concat([frame, removed.assign(change="removed")], ignore_index=True)
+
+
+def _write_fields(out: Path, net: str, p: str, scenario: Scenario, grid: Grid,
+                  network: Network, outcomes: Sequence[Mapping[str, Any]],
+                  means: FieldMeans) -> None:
+    """The pollutant's mean fields as a GeoTIFF and a PNG (nothing when never mapped)."""
+    from netsim.maps import static_map
+    from netsim.rasters import write_raster
+
+    mean = {k: means.mean(net, p, k) for k in ("estimate", "std", "truth")}
+    if mean["estimate"] is None:
+        return  # no realisation had 3 map stations: map_and_truth.csv says why
+    mean["error"] = mean["estimate"] - mean["truth"]
+    slug = POLLUTANTS[p].slug
+    if scenario.outputs.rasters or scenario.outputs.web_map:
+        variogram = next((o[net].variograms[p] for o in outcomes if p in o[net].variograms), {})
+        write_raster(
+            out / "rasters" / f"{slug}_annual_mean.tif", grid,
+            {k: grid.to_array(v, dtype=np.float32) for k, v in mean.items()},
+            {"pollutant": p, "statistic": "annual_mean", "units": POLLUTANTS[p].units,
+             "year": scenario.year, "network": str(network.source), "scenario": scenario.name,
+             "realisations": means.count(net, p), "variogram": json.dumps(variogram),
+             "bands": "mean over realisations of kriged estimate, kriging std, truth, "
+                      "estimate - truth"},
+        )
+    if scenario.outputs.maps:
+        limit = (limits(scenario.standard, 2).statistic_limit(p, "annual_mean")
+                 if p not in ("CO", "O3") else None)
+        static_map(grid, mean["estimate"], network, pollutant=p, limit=limit,
+                   path=out / "maps" / f"{slug}_annual_mean.png", std=mean["std"])
 
 
 def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
@@ -482,45 +654,59 @@ def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
                    path=out / "maps" / "aqi_days_meeting_standard.png")
 
 
+def interval_contains_mean(entry: Mapping[str, float | None]) -> bool:
+    """True when ``p05 <= mean <= p95`` (skewed realisations can put the mean outside)."""
+    return entry["p05"] <= entry["mean"] <= entry["p95"]
+
+
+def _draw_interval(ax, y: float, entry: Mapping[str, float], colour: str) -> None:
+    """The 90 % interval as a capped line and the mean as a dot, wherever the mean lies
+    (a mean outside the interval is drawn hollow instead of as a negative error bar)."""
+    lo, hi, mean = entry["p05"], entry["p95"], entry["mean"]
+    ax.plot([lo, hi], [y, y], color=colour, lw=1.2, solid_capstyle="butt")
+    ax.plot([lo, hi], [y, y], linestyle="none", marker="|", markersize=7, color=colour)
+    inside = interval_contains_mean(entry)
+    ax.plot([mean], [y], marker="o", markersize=5, color=colour,
+            markerfacecolor=colour if inside else "white")
+
+
 def _changes_chart(summary: dict, path: Path) -> None:
     """Scenario-minus-baseline of the headline statistics, one panel per unit.
 
     Blue: the 90 % interval excludes zero (a clear change); grey: it does not.
+    Statistics missing in either network are left out (the report says why).
     """
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [h for h in summary["headline"] if "difference" in h]
+    rows = [h for h in summary["headline"]
+            if h.get("difference") and h["difference"]["mean"] is not None]
     panels: dict[str, list[dict]] = {}
     for r in rows:
         unit = r["units"]
         key = (f"{r['pollutant']} [{unit}]" if unit not in ("share", "days", "districts")
                else unit)
         panels.setdefault(key, []).append(r)
-    heights = [len(v) + 1 for v in panels.values()]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 0.33 * sum(heights) + 1.2),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (title, items) in zip(axes[:, 0], panels.items(), strict=True):
+    heights = [len(v) + 1 for v in panels.values()] or [1]
+    fig = Figure(figsize=(8, 0.33 * sum(heights) + 1.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(heights), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, items) in zip(axes[:, 0], panels.items(), strict=False):
         y = np.arange(len(items))[::-1]
         for yi, r in zip(y, items, strict=True):
             d = r["difference"]
-            tiny = NUMERICAL_ZERO * (1.0 + abs(d["mean"]))
-            clear = d["p05"] > tiny or d["p95"] < -tiny
-            ax.errorbar([d["mean"]], [yi], xerr=[[d["mean"] - d["p05"]], [d["p95"] - d["mean"]]],
-                        fmt="o", color="#0072B2" if clear else "#999999", capsize=3)
+            _draw_interval(ax, yi, d, "#0072B2" if _clear(d) else "#999999")
         ax.axvline(0.0, color="black", lw=0.8)
         ax.set_yticks(y, [r["label"] for r in items], fontsize=8)
         ax.set_ylim(-0.7, len(items) - 0.3)
         ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=8)
     axes[-1, 0].set_xlabel("scenario − baseline: mean and 90% interval over realisations "
-                           "(blue: interval excludes 0)", fontsize=8)
+                           "(blue: interval excludes 0; hollow: mean outside the interval)",
+                           fontsize=8)
     fig.suptitle(f"{summary['scenario']}: change against the baseline ({summary['year']})")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
 
 
 def _report(summary: dict, has_chart: bool) -> str:
@@ -552,19 +738,21 @@ def _report(summary: dict, has_chart: bool) -> str:
         " | scenario − baseline |" if "scenario" in nets else " |")
     lines += ["", "## Headline statistics", "", header,
               "|---|---|" + "---|" * (len(nets) + ("scenario" in nets))]
+    skewed = False
     for h in summary["headline"]:
-        cells = []
-        for n in nets:
-            v = h.get(n)
-            cells.append(f"{_fmt(v['mean'])} [{_fmt(v['p05'])}, {_fmt(v['p95'])}]" if v else "")
+        cells = [interval_text(h.get(n)) for n in nets]
         if "scenario" in nets:
-            d = h.get("difference")
-            cells.append(f"{d['mean']:+.2f} [{d['p05']:+.2f}, {d['p95']:+.2f}]" if d else "")
+            cells.append(interval_text(h.get("difference"), signed=True))
+        skewed |= any(c.endswith("†") for c in cells)
         lines.append(f"| {h['label']} | {h['units']} | " + " | ".join(cells) + " |")
     lines += ["", "Sources: *stations* = the statement's method (HJ 663 from station readings); "
               "*map* = area mean of the kriged annual map; *truth* = the synthetic truth; "
               "RMSE/coverage90 compare the map with the truth cell by cell "
-              "(coverage90 = share of cells inside the 90% kriging interval, ideal 0.90).", ""]
+              "(coverage90 = share of cells inside the 90% kriging interval, ideal 0.90)."]
+    if skewed:
+        lines += ["", "† The mean lies outside its 90% interval: the realisations are skewed "
+                  "(a few far from the rest), so read the interval, not the mean."]
+    lines.append("")
     if summary.get("optimisation"):
         opt = summary["optimisation"]
         lines += ["## New-site optimisation", "", f"Objective: {opt['objective']} "
@@ -599,7 +787,8 @@ def write_run(
     """
     from netsim.rasters import write_raster
 
-    stats = pd.DataFrame(summary["statistics"])
+    stats = pd.DataFrame(summary["statistics"]).astype(
+        {"mean": float, "p05": float, "p95": float})
     for net, network in networks.items():
         _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
                            change_table, networks["baseline"])
@@ -611,8 +800,10 @@ def write_run(
         if scenario.outputs.rasters or scenario.outputs.web_map:
             for p in scenario.pollutants:
                 slug = POLLUTANTS[p].slug
-                diff = (means.mean("scenario", p, "estimate")
-                        - means.mean("baseline", p, "estimate"))
+                scen, base = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
+                if scen is None or base is None:
+                    continue  # a network without a map of p: map_and_truth.csv says why
+                diff = scen - base
                 write_raster(out / "scenario" / "rasters" / f"{slug}_difference.tif", grid,
                              {"difference": grid.to_array(diff, dtype=np.float32)},
                              {"pollutant": p, "statistic": "annual_mean_difference",
