@@ -21,7 +21,7 @@ from netsim.truth import TruthParameters, TruthSettings, TruthWorld, load_calibr
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "stations" / "beijing_35.csv"
-SHARED = ROOT.parent / "shared" / "reference"
+REFERENCE = Path(__file__).parent / "data" / "reference"  # published figures, see README
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def test_targets_file_holds_the_published_figures():
     assert sum(v <= 35 for v in pm[:16]) == 8
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared reference folder not beside the clone")
 def test_targets_file_matches_the_reference_csv():
-    ref = pd.read_csv(SHARED / "beijing_2020_districts.csv")
+    ref = pd.read_csv(REFERENCE / "beijing_2020_districts.csv")
+    assert len(ref) == 17
     t = load_targets()["districts"]
     for _, row in ref.iterrows():
         d = t[row["district"]]

@@ -29,13 +29,21 @@ def _brute_variance(xy, targets, vg):
     return float(np.mean(krige(xy, np.zeros(len(xy)), targets, vg).variance))
 
 
-def test_first_choice_matches_brute_force_variance(layout):
+def test_every_greedy_pick_matches_brute_force_variance(layout):
+    """Each of 5 greedy steps picks the candidate a brute-force re-kriging would pick, with
+    the same mean kriging variance (the rank-one update is exact, step after step)."""
     xy, candidates, targets, vg = layout
-    chosen, after, initial = greedy_sites(xy, candidates, targets, vg, 1)
-    brute = [_brute_variance(np.vstack([xy, c]), targets, vg) for c in candidates]
-    assert chosen[0] == int(np.argmin(brute))
-    assert after[0] == pytest.approx(min(brute), rel=1e-9)
+    chosen, after, initial = greedy_sites(xy, candidates, targets, vg, 5)
     assert initial == pytest.approx(_brute_variance(xy, targets, vg), rel=1e-9)
+    stations = xy
+    for step, pick in enumerate(chosen):
+        brute = np.array([
+            np.inf if j in chosen[:step] else
+            _brute_variance(np.vstack([stations, candidates[j]]), targets, vg)
+            for j in range(len(candidates))])
+        assert pick == int(np.argmin(brute)), f"step {step + 1}"
+        assert after[step] == pytest.approx(brute.min(), rel=1e-9), f"step {step + 1}"
+        stations = np.vstack([stations, candidates[pick]])
 
 
 def test_rmse_objective_matches_brute_force(layout):

@@ -124,14 +124,22 @@ def test_realisation_is_deterministic():
 
 
 def test_kriging_std_is_consistent_with_truth_error():
-    """The map's 90 % interval covers the truth in most cells (a calibration check
-    of the kriging variance against an independent truth, not a tautology)."""
+    """The map's 90 % interval covers the truth in about 90 % of cells (a calibration check
+    of the kriging variance against an independent truth, not a tautology).
+
+    One realisation's coverage varies a lot (neighbouring cells share their errors: 0.83 to
+    0.99 over 8 realisations of PM2.5 on the 5 km grid, sd ≈ 0.05), so the test averages 4
+    realisations and allows 0.90 ± 0.07 (about 3 sd of that mean).
+    """
     sc = _scenario(pollutants=["PM2.5"])
     inputs = RunInputs(sc, {"baseline": sc.load_base_network()}, sc.grid.resolution_m)
-    out = run_realisation(0, inputs)["baseline"].scalars.set_index(
-        ["source", "area", "pollutant", "statistic"])
-    coverage = out.loc[("error", "city", "PM2.5", "coverage90"), "value"]
-    assert 0.6 <= coverage <= 1.0
+    coverage = [
+        run_realisation(r, inputs)["baseline"].scalars.set_index(
+            ["source", "area", "pollutant", "statistic"]).loc[
+            ("error", "city", "PM2.5", "coverage90"), "value"]
+        for r in range(4)
+    ]
+    assert 0.83 <= np.mean(coverage) <= 0.97
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
