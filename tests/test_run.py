@@ -102,7 +102,8 @@ def test_lost_figures_are_not_computed_with_a_reason(retire_traffic_run):
     assert rows and all(r["mean"] is None and r["n"] == 0 for r in rows)
     assert all(r["reason"].startswith("not computed") for r in rows)
     lost = [v for v in summary["verdicts"] if v.startswith("Figures the scenario loses")]
-    assert len(lost) == 1 and "traffic PM2.5 annual_mean" in lost[0]
+    assert len(lost) == 1 and "(not computed;" in lost[0]
+    assert "traffic in every realisation" in lost[0]
 
 
 def test_station_values_are_identical_across_networks(retire_traffic_run):
