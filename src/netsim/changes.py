@@ -468,29 +468,29 @@ class RetypeStations(_ChangeBase):
         return self._rebuild(df, network)
 
 
-class Outage(_ChangeBase):
+class Outage(_Selector, _ChangeBase):
     """Lose hourly data at some stations during a period.
 
-    Which stations: ``stations`` (ids), or a random ``fraction`` of the
-    stations (optionally only those of ``type``).  When: ``start``/``end``
-    (inclusive dates) or ``months`` (1–12, any year-wrap such as ``[12, 1, 2]``);
-    neither means the whole year.  How much: each hour of the period at each
-    affected station is lost independently with probability ``data_loss``
-    (1.0 = a complete outage); a lost hour blanks every pollutant of the
-    station (analyser shelter down).  Stations, hours and the random fraction
+    Which stations: ``stations`` (ids); or a selector (``type``/``district``/
+    ``direction``, AND-ed) — every station it matches; or a random ``fraction``
+    of the stations (of the selected ones when a selector is given).  When:
+    ``start``/``end`` (inclusive dates) or ``months`` (1–12, any year-wrap such
+    as ``[12, 1, 2]``); neither means the whole year.  How much: each hour of the
+    period at each affected station is lost independently with probability
+    ``data_loss`` (1.0 = a complete outage); a lost hour blanks every pollutant of
+    the station (analyser shelter down).  Stations, hours and the random fraction
     are redrawn for every realisation from the scenario seed.
 
-    The network is unchanged; only the readings are masked.  HJ 663 validity
-    rules (≥ 20 hours a day, ≥ 324 days a year, ``standards.md`` §1.1, §7)
-    then decide which statistics survive.
+    The network is unchanged; only the readings are masked (simulated or real).
+    HJ 663 validity rules (≥ 20 hours a day, ≥ 324 days a year, ``standards.md``
+    §1.1, §7) then decide which statistics survive.
     """
 
     kind: Literal["outage"] = Field(description="change kind")
     stations: list[StationId] | None = Field(None, description="affected station ids")
-    fraction: Finite | None = Field(None, gt=0, le=1,
-                                    description="random fraction of stations affected")
-    type: list[StationType] | None = Field(
-        None, description="with fraction: draw only among stations of these classes")
+    fraction: Finite | None = Field(
+        None, gt=0, le=1,
+        description="random fraction of the stations (of the selected ones with a selector)")
     start: date | None = Field(None, description="first day of the period (inclusive)")
     end: date | None = Field(None, description="last day of the period (inclusive)")
     months: list[Annotated[int, Field(ge=1, le=12)]] | None = Field(
@@ -498,22 +498,21 @@ class Outage(_ChangeBase):
     data_loss: Finite = Field(1.0, gt=0, le=1,
                               description="probability that an hour in the period is lost")
 
-    @field_validator("stations", "type", "months", mode="before")
+    @field_validator("stations", "months", mode="before")
     @classmethod
-    def _single(cls, v: Any) -> Any:
+    def _single_list(cls, v: Any) -> Any:
         return _as_list(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Outage:
-        if self.stations is not None and self.fraction is not None:
-            raise ValueError("give either stations or fraction, not both")
-        if self.stations is None and self.fraction is None:
-            raise ValueError("which stations? give stations (ids) or fraction (0-1]")
+        if self.stations is not None and (self.fraction is not None or self._has_selector()):
+            raise ValueError("give either stations (ids) or a selector (type/district/"
+                             "direction) and/or a fraction, not both")
+        if self.stations is None and self.fraction is None and not self._has_selector():
+            raise ValueError("which stations? give stations (ids), a selector (type/district/"
+                             "direction) or a fraction (0-1]")
         if self.stations is not None and len(self.stations) == 0:
             raise ValueError("stations is empty: list at least one station id")
-        if self.type is not None and self.fraction is None:
-            raise ValueError("type selects the stations a fraction is drawn from; "
-                             "use it with fraction")
         if (self.start is None) != (self.end is None):
             raise ValueError("give both start and end dates (inclusive), or months")
         if self.start is not None and self.months is not None:
@@ -528,10 +527,9 @@ class Outage(_ChangeBase):
         """The network, unchanged (an outage loses readings, not stations); checks ids."""
         if self.stations is not None:
             self._check_ids(network, list(self.stations), "stations")
-        elif self.type is not None:
-            if not np.isin(network.types, self.type).any():
-                raise self._error("type", f"no station of type {'/'.join(self.type)} in the "
-                                          "network at this point")
+        elif self._has_selector() and not self._selected(self._frame(network)).any():
+            raise self._error(None, f"the selector ({self._describe()}) matches no station "
+                                    "in the network at this point; check the values")
         return network
 
     def hour_mask(self, year: int, n_hours: int) -> np.ndarray:
@@ -552,9 +550,11 @@ class Outage(_ChangeBase):
         """Ids of the stations hit by the outage (random ones drawn from ``rng``)."""
         if self.stations is not None:
             return np.asarray(self.stations, dtype=object)
-        pool = network.ids if self.type is None else network.ids[np.isin(network.types,
-                                                                         self.type)]
-        assert self.fraction is not None
+        pool = network.ids
+        if self._has_selector():
+            pool = pool[self._selected(self._frame(network))]
+        if self.fraction is None:
+            return np.asarray(pool, dtype=object)
         k = max(1, round(self.fraction * len(pool)))
         return np.asarray(rng.choice(pool, size=min(k, len(pool)), replace=False), dtype=object)
 

@@ -345,25 +345,35 @@ class _Areas:
         return daily_max_1h(_area_mean(self.member[:1], hourly, self.min_stations))[0]
 
 
+NOT_IN_READINGS = f"{NOT_COMPUTED}: not in the readings"
+"""Reason of every statistic of a station without a single reading of the pollutant."""
+
+
 def _pollutant_statistics(rows: _Rows, areas: _Areas, hourly: np.ndarray, p: str) -> None:
     """Station and area annual statistics of pollutant ``p``, with the reason of every gap."""
     st_daily, a_daily = areas.daily(hourly, p)
     st_stats, st_valid_days, st_v = _annual(st_daily, p, areas.year, areas.rule)
+    measured = np.isfinite(hourly).any(axis=-1)
     for stat, vals in st_stats.items():
         for i, sid in enumerate(areas.ids):
-            reason = "" if np.isfinite(vals[i]) else f"{NOT_VALID}: {st_v.reason(i)}"
+            reason = ""
+            if not np.isfinite(vals[i]):
+                reason = NOT_IN_READINGS if not measured[i] else f"{NOT_VALID}: {st_v.reason(i)}"
             rows.station.append((sid, p, stat, vals[i], int(st_valid_days[i]), reason))
             if reason:
                 rows.invalid.append(("station", sid, p, stat, reason))
     rows.area_daily[p] = a_daily
     a_stats, _, a_v = _annual(a_daily, p, areas.year, areas.rule)
     n_members = areas.member.sum(axis=1)
+    n_measured = (areas.member & measured).sum(axis=1)
     for stat, vals in a_stats.items():
         for j, name in enumerate(areas.names):
             reason = ""
             if not np.isfinite(vals[j]):
                 reason = (f"{NOT_COMPUTED}: no station of this area in the network"
-                          if n_members[j] == 0 else f"{NOT_VALID}: {a_v.reason(j)}")
+                          if n_members[j] == 0 else
+                          f"{NOT_COMPUTED}: none of its stations is in the readings"
+                          if n_measured[j] == 0 else f"{NOT_VALID}: {a_v.reason(j)}")
                 rows.invalid.append(("area", name, p, stat, reason))
             rows.area.append((name, p, stat, vals[j], reason))
 
@@ -608,6 +618,40 @@ def _missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic:
     return f"{kind} ({why})" if why else kind
 
 
+def _gaps_markdown(stats: AnnualStatistics) -> list[str]:
+    """The statistics that are missing, with their reasons; stations absent from the
+    readings are listed once, not once per statistic."""
+    gaps = stats.invalid
+    if not len(gaps):
+        return []
+    lines = ["", "## Statistics not valid or not computed", ""]
+    absent_rows = (gaps["kind"] == "station") & (gaps["reason"] == NOT_IN_READINGS)
+    measured = set(gaps.loc[(gaps["kind"] == "station") & ~absent_rows, "id"]) | set(
+        stats.by_station.loc[stats.by_station["reason"] == "", "station_id"])
+    absent = [s for s in dict.fromkeys(gaps.loc[absent_rows, "id"]) if s not in measured]
+    if absent:
+        lines.append(f"- Not in the readings ({len(absent)} station(s) of the network): "
+                     f"{', '.join(absent)}.")
+    partly = gaps[absent_rows & ~gaps["id"].isin(absent)]
+    for sid, g in partly.groupby("id", sort=False):
+        lines.append(f"- station {sid}: no readings of {', '.join(dict.fromkeys(g['pollutant']))}.")
+    rest = gaps[~absent_rows]
+    for reason, g in rest.groupby("reason", sort=False):
+        whole = [a for a, ga in g.groupby("id", sort=False) if len(ga) == _n_statistics(stats)]
+        if whole:
+            lines.append(f"- {', '.join(whole)}: every statistic {reason}.")
+        for (kind, sid), ga in g[~g["id"].isin(whole)].groupby(["kind", "id"], sort=False):
+            what = ", ".join(f"{r.pollutant} {r.statistic}" for r in ga.itertuples(index=False))
+            lines.append(f"- {kind} {sid}, {what}: {reason}")
+    return lines
+
+
+def _n_statistics(stats: AnnualStatistics) -> int:
+    """Statistics per area: every pollutant's annual statistics (plus the AQI day counts
+    for the city)."""
+    return int((stats.by_area["area"] == stats.area_names[-1]).sum())
+
+
 def summary_markdown(stats: AnnualStatistics) -> str:
     """The "Air Quality Status" paragraphs of the statement, filled with these statistics.
 
@@ -702,10 +746,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
                     )
         lines.append(txt + ".")
     # invalid statistics
-    if len(stats.invalid):
-        lines += ["", "## Statistics not valid or not computed", ""]
-        for r in stats.invalid.itertuples(index=False):
-            lines.append(f"- {r.kind} {r.id}, {r.pollutant} {r.statistic}: {r.reason}")
+    lines += _gaps_markdown(stats)
     if lim.unverified:
         lines += [
             "",
