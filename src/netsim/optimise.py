@@ -226,7 +226,7 @@ def optimise_new_sites(scenario, base: Network) -> Optimisation:
     Optimisation
     """
     from netsim.changes import AddStation
-    from netsim.run import MAP_STATION_TYPES
+    from netsim.measure import MAP_STATION_TYPES
     from netsim.scenario import change_table
     from netsim.truth import TruthWorld
 

@@ -77,6 +77,7 @@ __all__ = [
     "KrigingSettings",
     "OptimiseSettings",
     "OutputSettings",
+    "ReadingsSection",
     "Scenario",
     "TruthSection",
     "change_table",
@@ -176,6 +177,33 @@ class OutputSettings(_Model):
         1, ge=1, le=1000, description="realisations (the first N) that get time-resolved maps")
 
 
+def _readings_as_mapping(value: Any) -> Any:
+    """``readings: FILE`` is short for ``readings: {path: FILE}``."""
+    return {"path": value} if isinstance(value, str | os.PathLike) else value
+
+
+class ReadingsSection(_Model):
+    """Real hourly readings measured by the network, in place of the synthetic truth.
+
+    A run on readings computes the statement's figures straight from them (no
+    Monte Carlo: one set of figures, no intervals); only changes that need no
+    model of the air between stations apply: ``remove``, ``retype``, ``outage``.
+    """
+
+    path: str = Field(min_length=1, description="readings file (netsim.readings.load_readings); "
+                                                "relative paths: YAML directory, then CWD")
+    hour_label: Literal["start", "end"] = Field(
+        "start", description="times label the hour's 'start' (default) or 'end'")
+    on_invalid: Literal["raise", "drop"] = Field(
+        "raise", description="invalid rows: reject the file ('raise') or drop and count them")
+
+
+REAL_READINGS_CHANGES: tuple[str, ...] = ("remove", "retype", "outage")
+"""Change kinds a run on real readings can simulate: they only drop, regroup or mask
+stations that exist; ``add``, ``relocate`` and ``sensors`` need values where no
+station measured, i.e. the synthetic truth."""
+
+
 class CandidateSite(_Point):
     """A candidate position for a new station (lon/lat or x/y)."""
 
@@ -241,6 +269,12 @@ class Scenario(_Model):
     outputs: OutputSettings = Field(default_factory=OutputSettings, description="outputs")
     optimise: OptimiseSettings | None = Field(
         None, description="greedy new-site placement (optional)")
+    readings: Annotated[ReadingsSection | None, BeforeValidator(_readings_as_mapping)] = Field(
+        None, description="real hourly readings of year (FILE or {path, hour_label, "
+                          "on_invalid}) in place of the synthetic truth")
+    monthly_rule: bool = Field(
+        True, description="HJ 663 monthly validity rule (>= 27 valid days a month, 25 in "
+                          "February); false keeps only the >= 324 days a year rule")
 
     _source: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
@@ -258,6 +292,8 @@ class Scenario(_Model):
         if self.optimise is not None and self.optimise.pollutant not in self.pollutants:
             raise ValueError(f"optimise.pollutant: {self.optimise.pollutant!r} is not among "
                              f"pollutants {self.pollutants}")
+        if self.readings is not None:
+            self._check_real_readings()
         for i, ch in enumerate(self.changes):
             if isinstance(ch, Outage) and ch.start is not None and ch.end is not None:
                 if ch.end.year < self.year or ch.start.year > self.year:
@@ -265,6 +301,22 @@ class Scenario(_Model):
                         f"changes[{i}]: outage {ch.start}..{ch.end} does not overlap the "
                         f"simulated year {self.year}")
         return self
+
+    def _check_real_readings(self) -> None:
+        """What a run on real readings cannot do (no model of the air between stations)."""
+        for i, ch in enumerate(self.changes):
+            if ch.kind not in REAL_READINGS_CHANGES:
+                raise ValueError(
+                    f"changes[{i}] ({ch.kind}) needs the synthetic truth: with readings: only "
+                    f"{', '.join(REAL_READINGS_CHANGES)} can be simulated (nothing was measured "
+                    "where no station stood); drop readings: to run it on the synthetic truth")
+        if self.optimise is not None:
+            raise ValueError("optimise needs the synthetic truth (new sites have no readings); "
+                             "drop readings: to optimise on the synthetic truth")
+        if "realisations" in self.model_fields_set and self.realisations != 1:
+            raise ValueError(f"realisations: {self.realisations}, but real readings are one "
+                             "measured year (no Monte Carlo); drop realisations")
+        self.realisations = 1
 
     def model_post_init(self, context: Any) -> None:
         self._locate_changes()
@@ -370,7 +422,11 @@ class Scenario(_Model):
         ScenarioError
             The file is in neither place.
         """
-        p = Path(self.base_network).expanduser()
+        return self._resolve(self.base_network, "base_network")
+
+    def _resolve(self, value: str, field: str) -> Path:
+        """A path of the YAML: the YAML's directory first, then the CWD (ScenarioError)."""
+        p = Path(value).expanduser()
         if p.is_absolute():
             tried = [p]
         else:
@@ -379,12 +435,24 @@ class Scenario(_Model):
         for cand in tried:
             if cand.is_file():
                 return Path(os.path.normpath(cand))
-        where = f"{self._source}:{self._lines.get('base_network', '?')}: " if self._source else ""
+        where = f"{self._source}:{self._lines.get(field, '?')}: " if self._source else ""
         raise ScenarioError(
-            f"{where}base_network: file {self.base_network!r} not found (looked in "
+            f"{where}{field}: file {value!r} not found (looked in "
             f"{' and '.join(str(t.parent) for t in tried)}); give a path relative to the "
             "scenario file or an absolute path"
         )
+
+    def readings_path(self) -> Path | None:
+        """``readings.path`` resolved like ``base_network`` (None without readings)."""
+        return None if self.readings is None else self._resolve(self.readings.path,
+                                                                "readings.path")
+
+    @property
+    def annual_rule(self):
+        """The HJ 663 annual validity rule of the run (:class:`netsim.standards.AnnualRule`)."""
+        from netsim.standards import AnnualRule
+
+        return AnnualRule() if self.monthly_rule else AnnualRule(min_days_per_month=None)
 
     def load_base_network(self) -> Network:
         """Load :meth:`base_network_path` with :meth:`netsim.network.Network.from_file`."""

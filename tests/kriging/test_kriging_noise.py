@@ -236,7 +236,7 @@ def test_run_annual_noise_variance_hand_worked():
 
     import pandas as pd
 
-    from netsim.run import _annual_noise_variance
+    from netsim.measure import _annual_noise_variance
 
     stations = pd.DataFrame(
         {"instrument": ["reference", "lowcost", "lowcost"], "noise_pct": [np.nan, 25.0, np.nan]}

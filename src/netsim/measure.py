@@ -1,0 +1,453 @@
+"""One network's figures from its hourly readings: the statement's statistics, maps, errors.
+
+:func:`measure_network` is the common core of every run: ``netsim run`` feeds it the
+readings a network takes of a synthetic truth realisation (:mod:`netsim.run`), a run
+on real readings feeds it the measured year (:mod:`netsim.realdata`).  For each
+network it computes
+
+1. the statement's statistics from the stations (:func:`netsim.stats.compute_statistics`:
+   HJ 663 validity, city/district/group means, AQI day counts);
+2. an annual-mean map per pollutant kriged from the map stations
+   (:data:`MAP_STATION_TYPES`) on the grid, with the kriging standard deviation and
+   a leave-one-out cross-validation of the map at those stations;
+3. when the truth is known: its area means and the map's error against it (bias,
+   RMSE, coverage of the 90 % kriging interval), territory above the Grade II
+   limit and the HJ 664 §5.1 representativeness test (urban stations of the
+   built-up area, :data:`BUILT_UP_AREA`, against the truth there);
+4. NetAssess station metrics (removal bias, area served).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from netsim.areas import area_statistics
+from netsim.assessment import hj664_representativeness, station_metrics
+from netsim.errors import VariogramError
+from netsim.geography import AREA_GROUPS, beijing_boundary
+from netsim.grid import Grid
+from netsim.instruments import StationErrors, annual_mean_error_variance
+from netsim.kriging import cross_validate, krige
+from netsim.network import Network
+from netsim.pollutants import POLLUTANTS
+from netsim.scenario import Scenario
+from netsim.standards import AnnualRule, annual_validity, daily_means, limits, mda8
+from netsim.stats import compute_statistics
+from netsim.variogram import Variogram, fit_variogram
+
+__all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "measure_network"]
+
+MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
+"""Station types whose annual means are kriged into the maps.
+
+Traffic stations are left out: their kerbside increment describes the air
+within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
+stations are not representative of the urban background).
+
+Each station's annual mean enters the kriging with its known measurement-error
+variance (:func:`_annual_noise_variance`: the unit-to-unit bias spread plus the
+hourly random error averaged over the valid hours, from the same
+:mod:`netsim.instruments` model that simulated the readings), so low-cost
+sensors are down-weighted rather than treated as exact; their systematic bias
+(+10 % for "lowcost") is not corrected -- a planner does not know it.
+"""
+
+BUILT_UP_AREA = "central_urban"
+"""Stand-in for Beijing's built-up area in the HJ 664 §5.1 test: the six central districts
+(1,373 km², close to the ≈1,400 km² built-up area of ``standards.md`` §4.2).  The test
+compares the urban stations inside it with the truth over its cells."""
+
+Z90 = 1.6448536269514722
+"""Half-width of the central 90 % interval of a standard normal (kriging coverage)."""
+
+
+@dataclass
+class NetworkOutcome:
+    """One network measuring one truth realisation.
+
+    Attributes
+    ----------
+    scalars
+        Long table ``source, area, pollutant, statistic, value`` (unrounded):
+        ``source`` is ``stations`` (the statement's method), ``map`` (area means
+        of the kriged map), ``truth`` (area means of the truth) or ``error``
+        (map minus truth, coverage, territory above the limit, HJ 664 test).
+    by_station
+        ``station_id, pollutant, statistic, value, valid_days`` (unrounded).
+    station_metrics
+        ``station_id, pollutant, removal_bias, relative_removal_bias_pct, area_served_km2``.
+    fields
+        Pollutant name → dict of (n_cells,) float32 vectors ``estimate``, ``std``,
+        ``truth`` in :meth:`netsim.grid.Grid.targets` order.
+    variograms
+        Pollutant name → fitted (or fixed) variogram as a dict.
+    """
+
+    scalars: pd.DataFrame
+    by_station: pd.DataFrame
+    station_metrics: pd.DataFrame
+    fields: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    variograms: dict[str, dict] = field(default_factory=dict)
+    time_resolved: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    """Per-cell annual statistics from time-resolved maps (:mod:`netsim.timeseries`)
+    band name → (n_cells,), for the first ``outputs.time_resolved_realisations``."""
+
+
+def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | None = None
+                          ) -> dict[str, np.ndarray]:
+    """Annual mean of valid 24-h means per station (NaN where HJ 663 makes it invalid).
+
+    Every pollutant, O3 and CO included, is mapped as the annual mean of its
+    24-h means, the quantity the truth's daily fields hold, so map and truth
+    are compared like with like (the statement's O3 and CO figures are
+    percentiles, reported from the stations).
+    """
+    out = {}
+    for p in pollutants:
+        daily = daily_means(readings.values[p])
+        validity = annual_validity(daily, year, rule)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(daily), daily, np.nan), axis=-1)
+        out[p] = np.where(validity.valid, mean, np.nan)
+    return out
+
+
+def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: np.ndarray
+                   ) -> Variogram:
+    """The scenario's fixed variogram, or a Cressie-WLS fit to the station values.
+
+    Raises
+    ------
+    VariogramError
+        When the fit does not converge (the message suggests a fixed variogram).
+    """
+    fixed = scenario.kriging.variogram_for(pollutant)
+    if fixed is not None:
+        return Variogram(fixed.model, fixed.psill, fixed.range, fixed.nugget)
+    return _fit_variogram(scenario, xy, values, f"the {pollutant} variogram fit",
+                          f"set kriging.variograms.{pollutant} to fixed parameters")
+
+
+def _fit_variogram(scenario: Scenario, xy: np.ndarray, values: np.ndarray, what: str,
+                   fix: str) -> Variogram:
+    """Cressie-WLS fit of the scenario's model: 8 lags to 0.6 × the network extent,
+    range between 5 km and twice the extent (metres); ``values`` (n,) or (T, n)."""
+    extent = float(np.hypot(*np.ptp(xy, axis=0)))
+    fit = fit_variogram(
+        xy, values, scenario.kriging.model, n_lags=8, max_distance=0.6 * extent,
+        bounds={"range": (5_000.0, 2.0 * extent)},
+    )
+    if not fit.success:
+        raise VariogramError(
+            f"scenario {scenario.name}: {what} did not converge ({fit.message}); {fix}")
+    return fit.variogram
+
+
+def _annual_noise_variance(network: Network, hourly: np.ndarray, annual: np.ndarray
+                           ) -> np.ndarray:
+    """Measurement-error variance of each station's annual mean (concentration²).
+
+    The error model that simulated the readings (:mod:`netsim.instruments`), so
+    the map accounts for exactly the error the stations carry:
+    :func:`netsim.instruments.annual_mean_error_variance` over the valid hours.
+    """
+    valid_hours = np.isfinite(hourly).sum(axis=-1)
+    return annual_mean_error_variance(StationErrors.of(network), annual, valid_hours)
+
+
+SCALAR_COLUMNS = ["source", "area", "pollutant", "statistic", "value", "reason"]
+"""Columns of :attr:`NetworkOutcome.scalars`; ``reason`` is ``""`` where ``value`` exists."""
+
+
+@dataclass(frozen=True)
+class _MapSetting:
+    """What every pollutant's map of one network and realisation shares."""
+
+    scenario: Scenario
+    grid: Grid
+    targets: np.ndarray
+    map_stations: np.ndarray
+    built_up_stations: np.ndarray
+    built_up_cells: np.ndarray
+
+    @classmethod
+    def of(cls, scenario: Scenario, network: Network, grid: Grid) -> _MapSetting:
+        built_up = np.isin(network.stations["district"].to_numpy(), AREA_GROUPS[BUILT_UP_AREA])
+        return cls(
+            scenario=scenario,
+            grid=grid,
+            targets=grid.targets(),
+            map_stations=np.isin(network.types, MAP_STATION_TYPES),
+            built_up_stations=(network.types == "urban") & built_up,
+            built_up_cells=grid.area_mask(BUILT_UP_AREA)[grid.mask],
+        )
+
+    def limit(self, pollutant: str) -> float | None:
+        """Grade II annual-mean limit (None for CO and O3, which have none)."""
+        if pollutant in ("CO", "O3"):
+            return None
+        return limits(self.scenario.standard, 2).statistic_limit(pollutant, "annual_mean")
+
+
+def _station_scalars(stats) -> pd.DataFrame:
+    """The statement's figures from the stations (``source = stations``), with reasons."""
+    frame = stats.by_area_raw[["area", "pollutant", "statistic", "value", "reason"]].copy()
+    frame.insert(0, "source", "stations")
+    return frame[SCALAR_COLUMNS]
+
+
+def _scalar_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows ``(source, area, pollutant, statistic, value)`` of computed values."""
+    frame = pd.DataFrame(rows, columns=SCALAR_COLUMNS[:-1])
+    frame["value"] = frame["value"].astype(float)
+    frame["reason"] = ""
+    return frame
+
+
+def _territory(map_areas: pd.DataFrame, limit: float | None, source: str) -> dict[str, float]:
+    """Share of territory and districts above the Grade II annual limit of a field's areas."""
+    if limit is None:
+        return {}
+    city = map_areas.set_index("area").loc["city"]
+    districts = map_areas.loc[map_areas["kind"] == "district", "mean"]
+    return {f"share_above_limit_{source}": float(city["share_above_limit"]),
+            f"districts_above_limit_{source}": float((districts > limit).sum())}
+
+
+def _truth_errors(setting: _MapSetting, p: str, estimate: np.ndarray, std: np.ndarray,
+                  truth: np.ndarray, station_values: np.ndarray) -> dict[str, float]:
+    """The map against the truth: bias, RMSE, 90 % coverage and the HJ 664 test."""
+    err = estimate - truth
+    out = {
+        "bias": float(np.mean(err)),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "coverage90": float(np.mean(np.abs(err) <= Z90 * std)),
+    }
+    urban = station_values[setting.built_up_stations & np.isfinite(station_values)]
+    if urban.size:
+        rep = hj664_representativeness(urban, truth[setting.built_up_cells])
+        out |= {"hj664_mean_relative_error": float(rep.mean_relative_error),
+                "hj664_pass": float(rep.passed)}
+    return out
+
+
+LOO_STATISTICS = ("loo_me", "loo_rmse", "loo_relative_rmse", "loo_msdr")
+"""Leave-one-out cross-validation of a map at its stations (``source = error``):
+mean error, RMSE, RMSE relative to the stations' mean (a share) and the mean
+squared deviation ratio (ideal 1)."""
+
+
+def _loo(xy: np.ndarray, values: np.ndarray, vg: Variogram, p: str) -> list[tuple]:
+    """Leave-one-out rows of a map (NaN with the reason below 4 stations)."""
+    if len(values) < 4:
+        why = f"not computed: leave-one-out needs 4 map stations, {p} has {len(values)}"
+        return [("error", "city", p, s, np.nan, why) for s in LOO_STATISTICS]
+    cv = cross_validate(xy, values, vg)
+    scores = (cv.me, cv.rmse, cv.rmse / float(np.mean(values)), cv.msdr)
+    return [("error", "city", p, s, float(v), "")
+            for s, v in zip(LOO_STATISTICS, scores, strict=True)]
+
+
+@dataclass
+class _PollutantMap:
+    """One pollutant's kriged map of one network and realisation."""
+
+    fields: dict[str, np.ndarray]
+    variogram: dict
+    scalars: pd.DataFrame
+
+
+MAP_ERROR_STATISTICS = ("bias", "rmse", "coverage90", "mean_std")
+
+
+def _unmappable(p: str, n_stations: int) -> _PollutantMap:
+    """No map: fewer than 3 map stations carry a valid annual mean (kriging needs 3)."""
+    reason = (f"not computed: only {n_stations} map station(s) have a valid {p} annual mean "
+              "(kriging needs 3)")
+    rows = [("map", "city", p, "annual_mean", np.nan, reason)]
+    rows += [("error", "city", p, s, np.nan, reason)
+             for s in (*MAP_ERROR_STATISTICS, *LOO_STATISTICS)]
+    return _PollutantMap(fields={}, variogram={},
+                         scalars=pd.DataFrame(rows, columns=SCALAR_COLUMNS))
+
+
+@dataclass(frozen=True)
+class MapInputs:
+    """What a pollutant's map is kriged from: the map stations with a valid annual mean
+    (ordered by id, so the same stations give the same system), their values, their
+    measurement-error variances and the variogram."""
+
+    stations: np.ndarray
+    xy: np.ndarray
+    values: np.ndarray
+    noise_variance: np.ndarray | None
+    variogram: Variogram
+
+
+def map_inputs(scenario: Scenario, network: Network, readings, annual: np.ndarray,
+               map_stations: np.ndarray, p: str) -> MapInputs | None:
+    """The kriging inputs of pollutant ``p``'s map (None below 3 stations)."""
+    use = np.flatnonzero(map_stations & np.isfinite(annual))
+    if use.size < 3:
+        return None
+    use = use[np.argsort(network.ids[use], kind="stable")]
+    xy, v = network.xy[use], annual[use]
+    noise = _annual_noise_variance(network, readings.values[p], annual)[use]
+    return MapInputs(stations=use, xy=xy, values=v,
+                     noise_variance=noise if np.any(noise > 0) else None,
+                     variogram=_variogram_for(scenario, p, xy, v))
+
+
+def krige_map(scenario: Scenario, inputs: MapInputs, targets: np.ndarray):
+    """Krige a map's inputs at ``targets`` with the scenario's kriging settings."""
+    drift = scenario.kriging.drift == "linear"
+    return krige(inputs.xy, inputs.values, targets, inputs.variogram,
+                 n_neighbours=scenario.kriging.n_neighbours, linear_drift=drift,
+                 method="universal" if drift else "ordinary",
+                 noise_variance=inputs.noise_variance)
+
+
+def _map_pollutant(setting: _MapSetting, network: Network, readings, annual: np.ndarray,
+                   truth: np.ndarray | None, p: str) -> _PollutantMap:
+    """Krige the map stations' annual means of ``p``; check the map by leave-one-out and,
+    when the truth is known, against it."""
+    inputs = map_inputs(setting.scenario, network, readings, annual, setting.map_stations, p)
+    if inputs is None:
+        return _unmappable(p, int((setting.map_stations & np.isfinite(annual)).sum()))
+    result = krige_map(setting.scenario, inputs, setting.targets)
+    estimate = result.estimate
+    std = np.sqrt(np.maximum(result.variance, 0.0))
+    limit = setting.limit(p)
+    map_areas = area_statistics(setting.grid, estimate, limit=limit)
+    rows = [("map", a, p, "annual_mean", float(m))
+            for a, m in zip(map_areas["area"], map_areas["mean"], strict=True)]
+    errors = {"mean_std": float(np.mean(std)), **_territory(map_areas, limit, "map")}
+    fields = {"estimate": estimate.astype(np.float32), "std": std.astype(np.float32)}
+    if truth is not None:
+        truth_areas = area_statistics(setting.grid, truth, limit=limit)
+        rows += [("truth", a, p, "annual_mean", float(m))
+                 for a, m in zip(truth_areas["area"], truth_areas["mean"], strict=True)]
+        errors |= _truth_errors(setting, p, estimate, std, truth, annual)
+        errors |= _territory(truth_areas, limit, "truth")
+        fields["truth"] = truth.astype(np.float32)
+    rows += [("error", "city", p, k, v) for k, v in errors.items()]
+    scalars = pd.concat([_scalar_frame(rows), pd.DataFrame(
+        _loo(inputs.xy, inputs.values, inputs.variogram, p), columns=SCALAR_COLUMNS)],
+        ignore_index=True)
+    return _PollutantMap(fields=fields, variogram=inputs.variogram.to_dict(), scalars=scalars)
+
+
+def measure_network(
+    scenario: Scenario, network: Network, readings, grid: Grid, *,
+    truth: Callable[[str], np.ndarray] | None = None, r: int = 0,
+) -> NetworkOutcome:
+    """One network's figures from its readings: statistics, maps and their errors.
+
+    Parameters
+    ----------
+    scenario
+        The run's settings (pollutants, standard, city rule, validity rule, kriging).
+    network
+        The stations; ``readings`` must cover them.
+    readings
+        Hourly readings (simulated, or real with :mod:`netsim.realdata`).
+    grid
+        The map grid.
+    truth
+        ``truth(pollutant) -> (n_cells,)`` annual means of the truth on the grid, or
+        None for real readings (the maps are then checked by leave-one-out only).
+    r
+        Realisation index (time-resolved maps are made for the first ones).
+
+    Returns
+    -------
+    NetworkOutcome
+    """
+    pollutants = list(scenario.pollutants)
+    stats = compute_statistics(
+        readings, network, standard=scenario.standard, city_rule=scenario.city_rule,
+        annual_rule=scenario.annual_rule,
+    )
+    annual = _station_annual_means(readings, pollutants, scenario.year, scenario.annual_rule)
+    setting = _MapSetting.of(scenario, network, grid)
+    frames = [_station_scalars(stats)]
+    fields: dict[str, dict[str, np.ndarray]] = {}
+    variograms: dict[str, dict] = {}
+    for p in pollutants:
+        truth_p = None if truth is None else np.asarray(truth(p), dtype=float)
+        mapped = _map_pollutant(setting, network, readings, annual[p], truth_p, p)
+        frames.append(mapped.scalars)
+        if mapped.fields:
+            fields[p], variograms[p] = mapped.fields, mapped.variogram
+    time_resolved = None
+    if scenario.outputs.time_resolved != "none" and r < scenario.outputs.time_resolved_realisations:
+        time_resolved = _time_resolved_maps(scenario, network, readings, setting.map_stations,
+                                            grid)
+        frames.append(_time_resolved_scalars(grid, time_resolved))
+    daily = {p: (mda8(readings.values[p]).values if p == "O3"
+                 else daily_means(readings.values[p])).T for p in pollutants}
+    return NetworkOutcome(
+        scalars=pd.concat(frames, ignore_index=True),
+        by_station=stats.by_station_raw.copy(),
+        station_metrics=station_metrics(network, daily, beijing_boundary()),
+        fields=fields,
+        variograms=variograms,
+        time_resolved=time_resolved,
+    )
+
+
+
+def _time_resolved_scalars(grid: Grid, bands: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Area means of the day counts of the time-resolved maps (``source = map_time_resolved``)."""
+    rows = []
+    for name, band in bands.items():
+        if name.endswith(("days_above_limit", "aqi_days_meeting_standard")):
+            pollutant, statistic = _band_key(name)
+            means = area_statistics(grid, band)
+            rows += [("map_time_resolved", a, pollutant, statistic, float(v))
+                     for a, v in zip(means["area"], means["mean"], strict=True)]
+    return _scalar_frame(rows)
+
+
+def _band_key(band: str) -> tuple[str, str]:
+    """``pm25_days_above_limit`` → ("PM2.5", "days_above_limit"); ``aqi_…`` → ("AQI", "…")."""
+    slug, _, statistic = band.partition("_")
+    if slug == "aqi":
+        return "AQI", statistic
+    return next(p.name for p in POLLUTANTS.values() if p.slug == slug), statistic
+
+
+def _time_resolved_maps(scenario: Scenario, network: Network, readings, map_mask: np.ndarray,
+                        grid: Grid) -> dict[str, np.ndarray]:
+    """Krige every day (or hour) of the map stations' readings; per-cell annual statistics.
+
+    The variogram of each pollutant is fitted to the pooled daily (hourly)
+    values, not to the annual means (their sill differs).
+    """
+    from netsim.timeseries import annual_statistics
+
+    ids = network.ids[map_mask]
+    ids = ids[np.argsort(ids, kind="stable")]
+    sub = readings.select(ids)
+    xy = network.xy[network.index_of(ids)]
+    step = scenario.outputs.time_resolved
+    values, variograms = {}, {}
+    for p in scenario.pollutants:
+        hourly = sub.values[p]
+        if step == "day":  # daily steps: 24-h means, MDA8 for O3 (netsim.timeseries.STEPS)
+            hourly = mda8(hourly).values if p == "O3" else daily_means(hourly)
+        series = hourly.T  # (T, n)
+        values[p] = np.ascontiguousarray(series)
+        variograms[p] = _fit_variogram(scenario, xy, series,
+                                       f"the {p} {step}-step variogram fit",
+                                       "set outputs.time_resolved: none")
+    maps = annual_statistics(xy, values, grid.targets(), variograms, step=step,
+                             year=scenario.year, standard=scenario.standard,
+                             n_neighbours=scenario.kriging.n_neighbours)
+    return {name: np.asarray(band, dtype=np.float32) for name, band in maps.items()}
+
+
