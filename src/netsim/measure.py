@@ -95,6 +95,9 @@ class NetworkOutcome:
     time_resolved: dict[str, np.ndarray] | None = field(default=None, repr=False)
     """Per-cell annual statistics from time-resolved maps (:mod:`netsim.timeseries`)
     band name → (n_cells,), for the first ``outputs.time_resolved_realisations``."""
+    held_out: pd.DataFrame | None = field(default=None, repr=False)
+    """Runs on real readings: the scenario map's errors at the removed stations
+    (:func:`netsim.realdata.held_out_errors`)."""
 
 
 def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | None = None

@@ -192,16 +192,12 @@ def run_scenario(
 
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
     networks, table, optimisation = prepared or prepare_networks(scenario)
-    inputs = RunInputs(scenario=scenario, networks=networks,
-                       resolution_m=scenario.grid.resolution_m)
     means = FieldMeans()
-    outcomes = []
-    with get_executor(scheduler, progress=progress) as executor:
-        for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):
-            means.add(outcome)  # keeps one running sum per field, not one field per realisation
-            outcomes.append(outcome)
-        executor_info = {"kind": executor.kind, "address": executor.address,
-                         "n_workers": executor.n_workers}
+    if scenario.readings is not None:
+        outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
+    else:
+        outcomes, executor_info = _simulated_outcomes(scenario, networks, means, scheduler,
+                                                      progress)
     summary = summarise(scenario, networks, outcomes, change_table=table,
                         optimisation=optimisation)
     summary["netsim_version"] = __version__
@@ -215,6 +211,39 @@ def run_scenario(
 
             build_web_map(tmp, tmp / "map.html")
     return RunResult(out_dir=Path(out_dir), summary=summary)
+
+
+def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
+                        scheduler: str | None, progress: Callable[[int, int], None] | None
+                        ) -> tuple[list[dict[str, NetworkOutcome]], dict[str, Any]]:
+    """Every realisation measured by every network, on the executor; fields folded into
+    ``means`` one realisation at a time (memory independent of the realisations)."""
+    inputs = RunInputs(scenario=scenario, networks=networks,
+                       resolution_m=scenario.grid.resolution_m)
+    outcomes = []
+    with get_executor(scheduler, progress=progress) as executor:
+        for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):
+            means.add(outcome)
+            outcomes.append(outcome)
+        info = {"kind": executor.kind, "address": executor.address,
+                "n_workers": executor.n_workers}
+    return outcomes, info
+
+
+def _real_outcomes(scenario: Scenario, networks: dict[str, Network], means,
+                   progress: Callable[[int, int], None] | None
+                   ) -> tuple[list[dict[str, NetworkOutcome]], dict[str, Any]]:
+    """The networks measured by the real readings: one set of figures, in-process."""
+    from netsim.realdata import measure_real_readings
+
+    if progress is not None:
+        progress(0, 1)
+    outcome = measure_real_readings(scenario, networks,
+                                    Grid.for_beijing(scenario.grid.resolution_m))
+    means.add(outcome)
+    if progress is not None:
+        progress(1, 1)
+    return [outcome], {"kind": "in-process", "address": None, "n_workers": 1}
 
 
 def _json_default(value):

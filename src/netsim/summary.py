@@ -40,18 +40,24 @@ def _units(pollutant: str) -> str:
     return POLLUTANTS[pollutant].units if pollutant in POLLUTANTS else "days"
 
 
-def _headline_keys(pollutants: Sequence[str]) -> list[tuple[str, str, str, str]]:
+def _headline_keys(pollutants: Sequence[str], *, real: bool = False
+                   ) -> list[tuple[str, str, str, str]]:
+    """Keys of the headline statistics; a run on real readings has no truth, so its map
+    is checked by leave-one-out and at the removed stations instead."""
     keys = []
     for p in pollutants:
         keys.append(("stations", "city", p, STATISTICS[p][0]))
         keys.append(("map", "city", p, "annual_mean"))
-        keys.append(("truth", "city", p, "annual_mean"))
-        keys.append(("error", "city", p, "rmse"))
-        keys.append(("error", "city", p, "coverage90"))
+        if real:
+            keys += [("error", "city", p, "loo_rmse"), ("error", "city", p, "held_out_rmse")]
+        else:
+            keys += [("truth", "city", p, "annual_mean"), ("error", "city", p, "rmse"),
+                     ("error", "city", p, "coverage90")]
         if p not in ("CO", "O3"):
             keys.append(("error", "city", p, "share_above_limit_map"))
             keys.append(("error", "city", p, "districts_above_limit_map"))
-        keys.append(("error", "city", p, "hj664_pass"))
+        if not real:
+            keys.append(("error", "city", p, "hj664_pass"))
     keys.append(("stations", "city", "AQI", "days_meeting_standard"))
     keys.append(("stations", "city", "AQI", "heavy_pollution_days"))
     return keys
@@ -116,6 +122,8 @@ def missing_text(row: Mapping[str, Any]) -> str:
 
 
 _ERROR_LABELS = {
+    "loo_rmse": "leave-one-out RMSE of the map at its stations",
+    "held_out_rmse": "RMSE of the scenario map at the removed stations (their real readings)",
     "rmse": "RMSE of the map against the truth",
     "bias": "mean bias of the map against the truth",
     "coverage90": "share of cells inside the 90% kriging interval",
@@ -144,14 +152,17 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 
 def interval_text(entry: Mapping[str, Any] | None, *, digits: int = 2,
-                  signed: bool = False) -> str:
+                  signed: bool = False, point: bool = False) -> str:
     """``"38.12 [36.90, 39.40]"``; ``"not valid (…)"`` when missing; a value missing in
-    some realisations gets its reason appended; ``†`` marks a mean outside the interval."""
+    some realisations gets its reason appended; ``†`` marks a mean outside the interval.
+    ``point``: the value alone (real readings: one measured year, no interval)."""
     if not entry:
         return ""
     if entry.get("mean") is None:
         return entry.get("missing") or "not computed"
     f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+    if point:
+        return f.format(entry["mean"])
     text = f"{f.format(entry['mean'])} [{f.format(entry['p05'])}, {f.format(entry['p95'])}]"
     if entry.get("missing"):
         text += f" ({entry['missing']})"
@@ -311,13 +322,41 @@ def _lost_figures(s: pd.DataFrame) -> list[str]:
             for kind, items in by_reason.items()]
 
 
+def _real_city_verdict(d: pd.DataFrame, s: pd.DataFrame, p: str, why: str) -> str:
+    """Verdict on a city figure from real readings: measured, so no interval to weigh."""
+    stat = STATISTICS[p][0]
+    key = ("stations", "city", p, stat)
+    what = f"The city {p} figure ({stat}, from the real readings)"
+    row = _lookup(d, key)
+    base, scen = (_lookup(s, (net, *key)) for net in NETWORK_NAMES)
+    if row is None or base is None or scen is None:
+        return f"{what} cannot be compared: {_network_gaps(s, key)}."
+    units = _units(p)
+    published = (f"; published (GB/T 8170) {_fmt_value(base['mean'], p)} → "
+                 f"{_fmt_value(scen['mean'], p)} {units}")
+    if abs(row["mean"]) <= NUMERICAL_ZERO:
+        text = f"{what} is unchanged ({base['mean']:.2f} {units})"
+    else:
+        verb = "rises" if row["mean"] > 0 else "drops"
+        text = (f"{what} {verb} from {base['mean']:.2f} to {scen['mean']:.2f} {units} "
+                f"({row['mean']:+.2f})")
+        text += f" because {why}" if why else ""
+    text += published
+    held = _lookup(s, ("scenario", "error", "city", p, "held_out_rmse"))
+    if held is not None and np.isfinite(held["mean"]):
+        text += (f". At the removed stations the scenario's map misses their real annual "
+                 f"means by {held['mean']:.2f} {units} (RMSE)")
+    return text + "."
+
+
 def _verdicts(diff: pd.DataFrame, stats: pd.DataFrame, pollutants: Sequence[str],
-              by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str, set[str]]
-              ) -> list[str]:
+              by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str, set[str]],
+              *, real: bool = False) -> list[str]:
     """Plain-language verdicts: city figures, day counts, then the figures the scenario loses."""
     d = diff.set_index(KEY)
     s = stats.set_index(["network", *KEY])
-    out = [_city_verdict(d, s, p, _station_shift(by_station, city_ids, p, STATISTICS[p][0]))
+    city = _real_city_verdict if real else _city_verdict
+    out = [city(d, s, p, _station_shift(by_station, city_ids, p, STATISTICS[p][0]))
            for p in pollutants]
     out += [_day_count_verdict(d, s, stat)
             for stat in ("days_meeting_standard", "heavy_pollution_days")]
@@ -360,6 +399,26 @@ def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence
     return out
 
 
+def _real_findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str]
+                   ) -> list[str]:
+    """What the real readings say about each network's map: its leave-one-out error."""
+    s = stats.set_index(["network", *KEY])
+    out = []
+    for net in networks:
+        for p in pollutants:
+            loo = _lookup(s, (net, "error", "city", p, "loo_rmse"))
+            rel = _lookup(s, (net, "error", "city", p, "loo_relative_rmse"))
+            if loo is None or rel is None:
+                continue
+            if not np.isfinite(loo["mean"]):
+                out.append(f"{net}: {p} map not checked: {missing_text(loo)}.")
+                continue
+            out.append(f"{net}: leaving each map station out in turn, the {p} map misses its "
+                       f"real annual mean by {loo['mean']:.2f} {_units(p)} (RMSE, "
+                       f"{100 * rel['mean']:.1f}% of the stations' mean).")
+    return out
+
+
 def _mean_station_tables(outcomes, net: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames = [o[net].by_station.assign(realisation=r) for r, o in enumerate(outcomes)]
     bs = pd.concat(frames, ignore_index=True)
@@ -380,6 +439,7 @@ def summarise(
     """Means, 90 % intervals, differences and verdicts of a run (the ``summary.json`` content)."""
     table = _long_table(outcomes)
     stats = _reduce(table, ["network", *KEY])
+    real = scenario.readings is not None
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "description": scenario.description,
@@ -390,7 +450,9 @@ def summarise(
         "realisations": len(outcomes),
         "seed": scenario.seed,
         "grid_resolution_m": scenario.grid.resolution_m,
-        "interval": "5th-95th percentile over realisations (90%)",
+        "data": _data_source(scenario),
+        "interval": ("none: real readings are one measured year (no Monte Carlo)" if real
+                     else "5th-95th percentile over realisations (90%)"),
         "networks": {
             name: {"source": str(net.source), "n_stations": len(net),
                    "by_type": {t: int(c) for t, c in
@@ -399,8 +461,9 @@ def summarise(
         },
         "statistics": stats.to_dict(orient="records"),
     }
-    summary["headline"] = _headline(stats, scenario.pollutants, networks)
-    summary["findings"] = _findings(stats, list(networks), scenario.pollutants)
+    summary["headline"] = _headline(stats, scenario.pollutants, networks, real=real)
+    summary["findings"] = (_real_findings if real else _findings)(
+        stats, list(networks), scenario.pollutants)
     if "scenario" in networks:
         diff = _differences(table)
         summary["differences"] = diff.to_dict(orient="records")
@@ -412,7 +475,8 @@ def summarise(
         by_station = {net: _mean_station_tables(outcomes, net)[0].rename(
             columns={"mean": "value"}) for net in networks}
         city_ids = {net: _city_ids(networks[net], scenario) for net in networks}
-        summary["verdicts"] = _verdicts(diff, stats, scenario.pollutants, by_station, city_ids)
+        summary["verdicts"] = _verdicts(diff, stats, scenario.pollutants, by_station, city_ids,
+                                        real=real)
         if change_table is not None:
             summary["changes"] = {
                 kind: sorted(change_table.loc[change_table["change"] == kind, "station_id"])
@@ -431,12 +495,27 @@ def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _headline(stats: pd.DataFrame, pollutants: Sequence[str], networks: Mapping[str, Any]
-              ) -> list[dict[str, Any]]:
+def _data_source(scenario: Scenario) -> dict[str, Any]:
+    """What the run measured: the synthetic truth (seed, calibration) or real readings."""
+    if scenario.readings is None:
+        return {"kind": "synthetic truth", "seed": scenario.seed,
+                "calibration": scenario.truth.calibration}
+    return {"kind": "real readings", "path": str(scenario.readings_path()),
+            "year": scenario.year, "hour_label": scenario.readings.hour_label}
+
+
+def _not_produced(net: str, key: tuple[str, str, str, str]) -> str:
+    if key[3].startswith("held_out") and net == "baseline":
+        return "not applicable (the baseline removes no station)"
+    return "not computed (not produced by this run)"
+
+
+def _headline(stats: pd.DataFrame, pollutants: Sequence[str], networks: Mapping[str, Any],
+              *, real: bool = False) -> list[dict[str, Any]]:
     """The headline statistics of every network (a missing one says why)."""
     indexed = stats.set_index(["network", *KEY])
     headline = []
-    for key in _headline_keys(pollutants):
+    for key in _headline_keys(pollutants, real=real):
         units = ("share" if "share" in key[3] or key[3] in ("coverage90", "hj664_pass")
                  else "districts" if key[3].startswith("districts") else _units(key[2]))
         entry = {"label": _label(key), **dict(zip(KEY, key, strict=True)), "units": units}
@@ -444,7 +523,7 @@ def _headline(stats: pd.DataFrame, pollutants: Sequence[str], networks: Mapping[
             row = _lookup(indexed, (net, *key))
             entry[net] = (_entry(row) if row is not None else
                           {"mean": None, "p05": None, "p95": None, "n": 0,
-                           "missing": "not computed (not produced by this run)"})
+                           "missing": _not_produced(net, key)})
         headline.append(entry)
     return headline
 
@@ -561,6 +640,9 @@ def _write_network_dir(
     sm = pd.concat([o[net].station_metrics for o in outcomes], ignore_index=True)
     sm.groupby(["station_id", "pollutant"], sort=False).mean(numeric_only=True).round(3)\
         .reset_index().to_csv(out / "station_metrics.csv", index=False)
+    held_out = getattr(outcomes[0][net], "held_out", None)
+    if held_out is not None:
+        held_out.round(4).to_csv(out / "held_out.csv", index=False)
     for p in scenario.pollutants:
         _write_fields(out, net, p, scenario, grid, network, outcomes, means)
 
@@ -627,7 +709,13 @@ def _write_fields(out: Path, net: str, p: str, scenario: Scenario, grid: Grid,
     mean = {k: means.mean(net, p, k) for k in ("estimate", "std", "truth")}
     if mean["estimate"] is None:
         return  # no realisation had 3 map stations: map_and_truth.csv says why
-    mean["error"] = mean["estimate"] - mean["truth"]
+    if mean["truth"] is None:  # real readings: the truth is known at the stations only
+        del mean["truth"]
+        what = "kriged estimate and kriging std from real readings"
+    else:
+        mean["error"] = mean["estimate"] - mean["truth"]
+        what = ("mean over realisations of kriged estimate, kriging std, truth, "
+                "estimate - truth")
     slug = POLLUTANTS[p].slug
     if scenario.outputs.rasters or scenario.outputs.web_map:
         variogram = next((o[net].variograms[p] for o in outcomes if p in o[net].variograms), {})
@@ -637,8 +725,7 @@ def _write_fields(out: Path, net: str, p: str, scenario: Scenario, grid: Grid,
             {"pollutant": p, "statistic": "annual_mean", "units": POLLUTANTS[p].units,
              "year": scenario.year, "network": str(network.source), "scenario": scenario.name,
              "realisations": means.count(net, p), "variogram": json.dumps(variogram),
-             "bands": "mean over realisations of kriged estimate, kriging std, truth, "
-                      "estimate - truth"},
+             "bands": what},
         )
     if scenario.outputs.maps:
         limit = (limits(scenario.standard, 2).statistic_limit(p, "annual_mean")
@@ -720,9 +807,11 @@ def _changes_chart(summary: dict, path: Path) -> None:
         ax.set_ylim(-0.7, len(items) - 0.3)
         ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=8)
-    axes[-1, 0].set_xlabel("scenario − baseline: mean and 90% interval over realisations "
-                           "(blue: interval excludes 0; hollow: mean outside the interval)",
-                           fontsize=8)
+    real = summary.get("data", {}).get("kind") == "real readings"
+    axes[-1, 0].set_xlabel(
+        "scenario − baseline from the real readings (one measured year, no interval)" if real
+        else "scenario − baseline: mean and 90% interval over realisations "
+             "(blue: interval excludes 0; hollow: mean outside the interval)", fontsize=8)
     fig.suptitle(f"{summary['scenario']}: change against the baseline ({summary['year']})")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
@@ -733,11 +822,24 @@ def _report(summary: dict, has_chart: bool) -> str:
     lines = [f"# netsim run: {summary['scenario']}", ""]
     if summary.get("description"):
         lines += [summary["description"].strip(), ""]
+    real = summary.get("data", {}).get("kind") == "real readings"
+    if real:
+        data = summary["data"]
+        lines += [
+            f"**Real readings.** Every figure below is computed from the measured hourly "
+            f"readings in `{data['path']}` ({summary['year']}), the statement's way: nothing "
+            "is simulated, so there are no intervals. The maps are kriged from each network's "
+            "stations; their error is known only at the stations (leave-one-out) and at the "
+            "stations the scenario removes.", "",
+            f"Standard {summary['standard']}, city rule {summary['city_rule']!s}, "
+            f"grid {summary['grid_resolution_m']:.0f} m.", ""]
+    else:
+        lines += [
+            f"Year {summary['year']}, standard {summary['standard']}, city rule "
+            f"{summary['city_rule']!s}, {summary['realisations']} truth realisations "
+            f"(seed {summary['seed']}), grid {summary['grid_resolution_m']:.0f} m. "
+            f"Intervals: {summary['interval']}.", ""]
     lines += [
-        f"Year {summary['year']}, standard {summary['standard']}, city rule "
-        f"{summary['city_rule']!s}, {summary['realisations']} truth realisations "
-        f"(seed {summary['seed']}), grid {summary['grid_resolution_m']:.0f} m. "
-        f"Intervals: {summary['interval']}.", "",
         "## Networks", "",
         "| network | stations | by type |", "|---|---|---|",
     ]
@@ -748,7 +850,8 @@ def _report(summary: dict, has_chart: bool) -> str:
         lines += ["", "Changes: " + "; ".join(
             f"{k} {', '.join(v)}" for k, v in summary["changes"].items() if v) or "none"]
     if summary.get("findings"):
-        lines += ["", "## Against the truth", ""] + [f"- {f}" for f in summary["findings"]]
+        lines += ["", "## Map error at the stations" if real else "## Against the truth", ""]
+        lines += [f"- {f}" for f in summary["findings"]]
     if summary.get("verdicts"):
         lines += ["", "## Verdict", ""] + [f"- {v}" for v in summary["verdicts"]]
     if has_chart:
@@ -759,9 +862,9 @@ def _report(summary: dict, has_chart: bool) -> str:
               "|---|---|" + "---|" * (len(nets) + ("scenario" in nets))]
     skewed = False
     for h in summary["headline"]:
-        cells = [interval_text(h.get(n)) for n in nets]
+        cells = [interval_text(h.get(n), point=real) for n in nets]
         if "scenario" in nets:
-            cells.append(interval_text(h.get("difference"), signed=True))
+            cells.append(interval_text(h.get("difference"), signed=True, point=real))
         skewed |= any(c.endswith("†") for c in cells)
         lines.append(f"| {h['label']} | {h['units']} | " + " | ".join(cells) + " |")
     lines += ["", "Sources: *stations* = the statement's method (HJ 663 from station readings); "

@@ -1286,6 +1286,9 @@ def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> 
         if run.scenario is not None
         else f"baseline network, {n_now} stations"
     )
+    data = run.summary.get("data") or {}
+    if data.get("kind") == "real readings":
+        net_text += f" and their real readings ({Path(str(data.get('path', ''))).name})"
     title_html = (
         f"{html.escape(scenario_name)}: {html.escape(chosen.name)} annual mean, "
         f"{html.escape(str(year))}"
