@@ -332,7 +332,10 @@ def compute_statistics(
     annual_rule
         Annual validity thresholds (default 324 days, 27 per month, 25 in February).
     aqi_o3_1h
-        Include the O3 daily 1-h maximum in the daily AQI (:func:`netsim.standards.daily_aqi`).
+        Include the O3 daily 1-h maximum in the daily AQI on every day
+        (:func:`netsim.standards.daily_aqi`).  Regardless of this option, days whose city
+        MDA8 exceeds 800 µg/m³ use the 1-h O3 IAQI (HJ 633-2012 Table 1 note 2); where
+        that is missing too the day has no AQI and a row in ``invalid`` says why.
     aqi_require_all
         A day has an AQI only when all six city daily values are valid.
     progress
@@ -386,7 +389,7 @@ def compute_statistics(
         else:
             a_hourly = _area_mean(member, hourly, min_stations)
             a_daily = _daily_values(a_hourly, p, o3_limit)
-        if p == "O3" and aqi_o3_1h:
+        if p == "O3":  # the 1-h IAQI replaces the 8-h one above 800 µg/m³ (HJ 633 note 2)
             if area_daily == "station_daily":
                 city_o3_1h = _area_mean(member[:1], daily_max_1h(hourly), min_stations)[0]
             else:
@@ -411,8 +414,15 @@ def compute_statistics(
         p: area_daily_values[p][0] if p in area_daily_values else np.full(n_days, np.nan)
         for p in POLLUTANT_NAMES
     }
-    aq = daily_aqi(city_daily, o3_1h=city_o3_1h, require_all=aqi_require_all)
+    aq = daily_aqi(
+        city_daily,
+        o3_1h=city_o3_1h,
+        o3_1h_as_indicator=aqi_o3_1h,
+        require_all=aqi_require_all,
+    )
     dates = pd.date_range(f"{year}-01-01", periods=n_days, freq="D")
+    if aq.o3_not_computed.any():
+        invalid_rows.append(_o3_not_computed_row(dates[aq.o3_not_computed]))
     daily_aqi_df = pd.DataFrame(
         {
             "date": dates.strftime("%Y-%m-%d"),
@@ -464,6 +474,20 @@ def compute_statistics(
             "aqi_require_all": aqi_require_all,
         },
         source=readings.source,
+    )
+
+
+def _o3_not_computed_row(days: pd.DatetimeIndex) -> tuple[str, str, str, str, str]:
+    """The ``invalid`` row for days whose O3 IAQI cannot be computed (HJ 633 note 2)."""
+    shown = ", ".join(days[:5].strftime("%Y-%m-%d")) + (" …" if len(days) > 5 else "")
+    return (
+        "aqi",
+        "city",
+        "O3",
+        "daily_iaqi",
+        f"{len(days)} day(s) ({shown}) with MDA8 > 800 µg/m³ and no valid 1-h O3 maximum: "
+        "O3 IAQI not computed (HJ 633-2012 Table 1 note 2 uses the 1-h IAQI there), "
+        "so these days have no AQI and are not counted as valid days",
     )
 
 
