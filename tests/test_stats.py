@@ -291,6 +291,17 @@ def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_cli_stats_never_prints_nan(net, tmp_path, capsys):
+    r = constant_readings(net, 2021, {})
+    r.values["PM2.5"][:, : 24 * 50] = np.nan  # 315 valid days < 324: annual mean invalid
+    readings = write_readings(r, tmp_path / "r.csv")
+    rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
+               str(readings), "--year", "2021", "--out", str(tmp_path / "stats")])  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert rc == 0 and "city PM2.5 not computed (see summary.md)" in out
+    assert "nan" not in out.lower() and "inf" not in out.lower()
+
+
 def test_cli_stats_bad_readings_is_one_line_error(tmp_path, capsys):
     out = tmp_path / "stats"
     rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
