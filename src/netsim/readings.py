@@ -99,7 +99,7 @@ PLAUSIBLE_MAX: dict[str, float] = {
 
 Far above anything measured, so only corrupt values and unit mix-ups are rejected:
 hourly PM10 in Beijing's dust storm of 15 March 2021 exceeded 8 000 µg/m³ at some
-stations (Reuters, via news reports) — the bound is six times that; the top
+stations (Reuters report of 15 March 2021) — the bound is six times that; the top
 breakpoints of HJ 633-2012 (IAQI 500) are 3 840 µg/m³ for NO2 1-h, 2 620 for SO2 24-h
 and 1 200 for O3 1-h (``standards.md`` §3.1), a thirteenth of the bound or less.
 CO's bound, 1 000 mg/m³, is nearly seven times its top breakpoint (150 mg/m³, 1-h);
