@@ -6,6 +6,8 @@ or checked against an independent implementation (NumPy's percentile).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -25,6 +27,7 @@ from netsim.standards import (
     limits,
     mda8,
     month_of_day,
+    o3_iaqi,
     primary_pollutants,
     round_gbt8170,
 )
@@ -267,6 +270,87 @@ def test_gbt8170_array_keeps_nan():
     np.testing.assert_array_equal(out, [[0.0, np.nan], [4.0, 4.0]])
 
 
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [
+        # GB/T 8170 (standards.md §2.4): "5 后无数看奇偶" — 5 followed by nothing: the
+        # kept digit goes to even; "5 后有数进 1" — 5 followed by digits: round up
+        (0.55, 1, 0.6),  # kept 5 is odd -> 6
+        (0.45, 1, 0.4),  # kept 4 is even -> stays
+        (0.4500001, 1, 0.5),  # 5 followed by a non-zero digit
+        (0.5499, 1, 0.5),  # 4 dropped: down
+        (0.5499999999999999, 1, 0.6),  # float mean of CO 0.5/0.6 (exactly 0.55)
+        (38.49999999999999, 0, 38.0),  # float artefact of 38.5: the tie, 8 is even
+        (39.50000000000001, 0, 40.0),
+    ],
+)
+def test_gbt8170_float_error_does_not_decide_a_tie(value, decimals, expected):
+    assert round_gbt8170(value, decimals) == expected
+    assert round_gbt8170(np.array([value]), decimals)[0] == expected
+
+
+def test_gbt8170_of_the_hourly_co_mean():
+    # hourly CO alternating 0.5 / 0.6 mg/m³: the exact daily mean is 0.55, which GB/T 8170
+    # reports as 0.6 (5 followed by nothing, preceding 5 odd); floating point gives
+    # 0.5499999999999999, whose printed text alone would round to 0.5
+    mean = float(np.mean(np.tile([0.5, 0.6], 12)))
+    daily = daily_means(np.tile([0.5, 0.6], 12 * 365))
+    assert mean != 0.55 and abs(mean - 0.55) < 1e-15  # the float artefact is real
+    assert round_gbt8170(mean, 1) == 0.6
+    np.testing.assert_array_equal(round_gbt8170(daily, 1), np.full(365, 0.6))
+
+
+def test_gbt8170_non_finite_and_huge_values_do_not_crash():
+    assert round_gbt8170(1e300) == 1e300 and round_gbt8170(-1e300, 1) == -1e300
+    assert round_gbt8170(float("inf")) == float("inf") and np.isnan(round_gbt8170(float("nan")))
+    a = np.array([1e300, 1.7e308, -np.inf, np.nan, 2.0**52 + 1, 2.5])
+    out = round_gbt8170(a, 1)
+    np.testing.assert_array_equal(out, [1e300, 1.7e308, -np.inf, np.nan, 2.0**52 + 1, 2.5])
+
+
+def _near_tie(k: int, decimals: int, ulps: int) -> float:
+    """(k + 0.5)·10^-decimals as a float, moved ``ulps`` (-1, 0, 1) units in the last place."""
+    x = (k + 0.5) / 10**decimals
+    return float(np.nextafter(x, np.inf * ulps)) if ulps else x
+
+
+def _ties(max_decimals: int = 3):
+    """Values at or within float error of a decimal tie."""
+    return st.builds(
+        _near_tie,
+        st.integers(-(10**7), 10**7),
+        st.integers(0, max_decimals),
+        st.sampled_from([-1, 0, 1]),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(allow_nan=True, allow_infinity=True), _ties()),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 3),
+)
+def test_gbt8170_array_path_equals_scalar_path(values, decimals):
+    a = np.array(values, dtype=float)
+    vec = round_gbt8170(a, decimals)
+    one = np.array([round_gbt8170(float(v), decimals) for v in a])
+    np.testing.assert_array_equal(vec, one)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 999), min_size=1, max_size=200), st.integers(0, 1))
+def test_gbt8170_of_float_means_equals_exact_decimal_rounding(tenths, decimals):
+    # data given to 1 decimal (CO mg/m³): the exact mean is sum/(10 n); Fraction's round()
+    # is exact round-half-to-even, an independent implementation of GB/T 8170
+    exact = round(Fraction(sum(tenths), 10 * len(tenths)), decimals)
+    mean = float(np.mean(np.array(tenths) / 10.0))
+    assert round_gbt8170(mean, decimals) == float(exact)
+    assert round_gbt8170(np.array([mean]), decimals)[0] == float(exact)
+
+
 # ------------------------------------------------------------------------------- AQI
 
 
@@ -372,3 +456,42 @@ def test_o3_one_hour_option():
     assert daily_aqi(d).aqi[0] == 92
     r = daily_aqi(d, o3_1h=np.array([260.0]))  # 1-h: 100 + 50*60/100 = 130
     assert r.aqi[0] == 130 and r.primary_pollutant[0] == "O3"
+
+
+# ------------------------------------------------------------ O3 above 800 µg/m³ (8-h)
+# HJ 633-2012 Table 1 note 2 (standards.md §3.1): O3 8-h values above 800 µg/m³ are not
+# used for the IAQI; the O3 1-h IAQI is used instead.  O3 1-h breakpoints: 800 -> 300,
+# 1000 -> 400, 1200 -> 500.
+
+
+def test_o3_iaqi_above_800_uses_the_one_hour_iaqi():
+    # 900: 300 + 100*(900-800)/200 = 350; 1100: 400 + 100*100/200 = 450
+    out = o3_iaqi(np.array([850.0, 801.0, 800.0]), np.array([900.0, 1100.0, 950.0]))
+    # MDA8 800 is still on the 8-h table (top breakpoint): 300; its 1-h value is not used
+    np.testing.assert_array_equal(out, [350.0, 450.0, 300.0])
+
+
+def test_o3_iaqi_above_800_without_one_hour_value_is_not_computed():
+    out = o3_iaqi(np.array([850.0, 850.0, 150.0]), np.array([np.nan, 900.0, np.nan]))
+    assert np.isnan(out[0]) and out[1] == 350 and out[2] == 92  # 50 + 50*50/60 = 91.7
+    assert np.isnan(o3_iaqi(np.array([850.0]))[0])  # no 1-h series at all
+
+
+def test_o3_iaqi_one_hour_as_indicator_takes_the_larger():
+    # MDA8 150 -> 92; 1-h 260 -> 100 + 50*60/100 = 130
+    assert o3_iaqi(np.array([150.0]), np.array([260.0]), as_indicator=True)[0] == 130
+    assert o3_iaqi(np.array([150.0]), np.array([260.0]), as_indicator=False)[0] == 92
+
+
+def test_daily_aqi_mda8_above_800():
+    d = _daily(O3=850.0)
+    r = daily_aqi(d, o3_1h=np.array([900.0]))
+    assert r.aqi[0] == 350 and r.primary_pollutant[0] == "O3" and not r.o3_not_computed[0]
+    assert daily_aqi(d, o3_1h=np.array([900.0]), o3_1h_as_indicator=False).aqi[0] == 350
+    for kwargs in ({}, {"o3_1h": np.array([np.nan])}, {"require_all": False}):
+        r = daily_aqi(d, **kwargs)
+        # not 500: the O3 IAQI (> 300, unknown) is not computed, and neither is the AQI
+        assert np.isnan(r.iaqi["O3"][0]) and np.isnan(r.aqi[0]) and r.o3_not_computed[0]
+        assert r.category[0] == ""
+    assert not daily_aqi(_daily(O3=800.0)).o3_not_computed[0]
+    assert daily_aqi(_daily(O3=800.0)).aqi[0] == 300

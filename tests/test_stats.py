@@ -131,6 +131,51 @@ def test_aqi_days_not_computed_without_all_six_pollutants(net):
     assert "0 of 0" not in text
 
 
+def test_co_tie_is_decided_by_the_exact_mean_not_the_float(net, tmp_path):
+    # hourly CO alternating 0.5 / 0.6 mg/m³ at every station: every daily mean, and so the
+    # 95th percentile, is exactly 0.55 (hand: 12·0.5 + 12·0.6 = 13.2; 13.2 / 24 = 0.55).
+    # GB/T 8170 (standards.md §2.4): the dropped 5 is followed by nothing and the kept 5 is
+    # odd, so 0.55 -> 0.6.  Floating point computes 0.5499999999999999 (-> 0.5 by its text).
+    r = constant_readings(net, 2021, {})
+    r.values["CO"] = np.tile([0.5, 0.6], (len(net), 8760 // 2))
+    s = compute_statistics(r, net)
+    raw = s.station_value("dongsi", "CO", "p95_daily", raw=True)
+    assert abs(raw - 0.55) < 1e-12
+    assert s.station_value("dongsi", "CO", "p95_daily") == 0.6
+    assert s.area_value("city", "CO", "p95_daily") == 0.6
+    assert s.area_value("traffic", "CO", "p95_daily") == 0.6
+    out = write_statistics(s, tmp_path / "o")
+    by_area = pd.read_csv(out / "annual_by_area.csv", dtype={"value": str})
+    city = by_area.query("area == 'city' and pollutant == 'CO'")["value"].iloc[0]
+    assert city == "0.6"
+    assert "95th percentile of 24-hour mean CO concentrations was 0.6 mg/m³" in (
+        out / "summary.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_o3_above_800_uses_the_one_hour_iaqi_in_the_daily_aqi(net, tmp_path):
+    # HJ 633-2012 Table 1 note 2 (standards.md §3.1): O3 8-h above 800 µg/m³ -> O3 1-h IAQI.
+    r = constant_readings(net, 2020, {})
+    # day 1: O3 850 every hour: MDA8 850, 1-h max 850 -> 300 + 100*(850-800)/200 = 325
+    r.values["O3"][:, 0:24] = 850.0
+    # day 2: only hours 00-07 at 900: windows starting 00, 01, 02 have >= 6 of 8 hours, MDA8
+    # 900 is valid (it exceeds 160), but 8 hours < 20: no valid 1-h maximum -> not computed
+    r.values["O3"][:, 24:48] = np.nan
+    r.values["O3"][:, 24:32] = 900.0
+    s = compute_statistics(r, net)
+    d = s.daily_aqi
+    assert d.iloc[0].tolist() == ["2020-01-01", 325.0, "Severely polluted", "O3"]
+    assert np.isnan(d.iloc[1]["aqi"]) and d.iloc[1]["category"] == ""
+    assert s.area_daily["O3"][0, 1] == 900  # the MDA8 itself is valid
+    assert s.area_value("city", "AQI", "valid_days") == 365  # day 2 not counted
+    assert s.area_value("city", "AQI", "heavy_pollution_days") == 1
+    row = s.invalid.query("kind == 'aqi'")
+    assert len(row) == 1 and row["pollutant"].iloc[0] == "O3"
+    assert "1 day(s) (2020-01-02) with MDA8 > 800 µg/m³" in row["reason"].iloc[0]
+    text = write_statistics(s, tmp_path / "o").joinpath("summary.md").read_text(encoding="utf-8")
+    assert "HJ 633-2012 Table 1 note 2" in text
+
+
 def test_aqi_days_from_city_daily_values(net):
     r = constant_readings(net, 2020, {})
     r.values["PM2.5"][:, 0:24] = 160.0  # day 1: IAQI 200 + 100*10/100 = 210 -> heavy
@@ -265,6 +310,17 @@ def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
     assert list(daily.columns) == ["date", "aqi", "category", "primary_pollutant"]
     assert len(daily) == 365
     assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_stats_never_prints_nan(net, tmp_path, capsys):
+    r = constant_readings(net, 2021, {})
+    r.values["PM2.5"][:, : 24 * 50] = np.nan  # 315 valid days < 324: annual mean invalid
+    readings = write_readings(r, tmp_path / "r.csv")
+    rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
+               str(readings), "--year", "2021", "--out", str(tmp_path / "stats")])  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert rc == 0 and "city PM2.5 not computed (see summary.md)" in out
+    assert "nan" not in out.lower() and "inf" not in out.lower()
 
 
 def test_cli_stats_bad_readings_is_one_line_error(tmp_path, capsys):

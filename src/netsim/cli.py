@@ -162,6 +162,7 @@ def stats_command(
     ] = False,
 ) -> None:
     """Annual GB 3095 / HJ 663 statistics and HJ 633 AQI days of a network (netsim.stats)."""
+    import math
     import warnings
 
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -201,9 +202,10 @@ def stats_command(
     city = result.area_value("city", "PM2.5", "annual_mean")
     meet = result.area_value("city", "AQI", "days_meeting_standard")
     valid = result.area_value("city", "AQI", "valid_days")
+    city_text = "not computed (see summary.md)" if math.isnan(city) else f"{city:.0f} µg/m³"
     console.print(
         f"wrote {path}/ (annual_by_station.csv, annual_by_area.csv, daily_aqi.csv, summary.md); "
-        f"city PM2.5 {city:.0f} µg/m³, {meet:.0f}/{valid:.0f} days meeting the standard",
+        f"city PM2.5 {city_text}, {meet:.0f}/{valid:.0f} days meeting the standard",
         highlight=False,
     )
 

@@ -32,9 +32,10 @@ References
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import numpy as np
 
@@ -482,19 +483,57 @@ def hj663_percentile(values: np.ndarray, p: float) -> np.ndarray:
 # ------------------------------------------------------------------------- rounding
 
 
+TIE_SNAP_DECIMALS = 6
+"""Extra decimal places to which a value is snapped before GB/T 8170 rounding.
+
+Statistics of data given to a few decimals have exact decimal values (the mean of
+hourly CO 0.5, 0.6, 0.5, 0.6 … mg/m³ is exactly 0.55), but floating point misses
+them by a few units in the last place (0.5499999999999999).  Rounding to
+``decimals + 6`` places first restores the exact value, so the GB/T 8170 tie rule
+— not the binary representation — decides.  The float error of a mean of 8784
+hourly values is below 1e-12 relative, i.e. below 5e-8 µg/m³ for concentrations
+within the readings plausibility bounds (≤ 50 000 µg/m³,
+:data:`netsim.readings.PLAUSIBLE_MAX`), ten times less than the snap's half-step
+(5e-7 for integers, 5e-8 for CO at 1 decimal).  The price: a value that truly
+lies within half a snap step of a tie (closer than 5e-7 to ``x.5``) is treated as
+the tie; data given to a few decimals cannot produce such a value in practice.
+"""
+
+_EXACT_INTEGERS = 2.0**52
+"""Every double of at least this magnitude is an integer: rounding it is a no-op."""
+
+_DECIMAL_CONTEXT = Context(prec=400, rounding=ROUND_HALF_EVEN)
+"""Enough digits for any finite double (at most 309 before the point) and its snap places."""
+
+
 def _round_one(v: float, decimals: int) -> float:
-    if not np.isfinite(v):
+    """GB/T 8170 rounding of one float (see :func:`round_gbt8170`)."""
+    if not math.isfinite(v) or (decimals >= 0 and abs(v) >= _EXACT_INTEGERS):
         return float(v)
-    q = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(float(v))).quantize(q, rounding=ROUND_HALF_EVEN))
+    text = Decimal(repr(float(v)))  # shortest decimal text that round-trips
+    snapped = text.quantize(
+        Decimal(1).scaleb(-(decimals + TIE_SNAP_DECIMALS)), context=_DECIMAL_CONTEXT
+    )
+    return float(snapped.quantize(Decimal(1).scaleb(-decimals), context=_DECIMAL_CONTEXT))
 
 
 def round_gbt8170(values: float | np.ndarray, decimals: int = 0) -> float | np.ndarray:
     """Round per GB/T 8170 ("四舍六入五成双": round half to even on an exact trailing 5).
 
-    The decimal text of each float (``repr``, the shortest string that round-trips)
-    is rounded with :data:`decimal.ROUND_HALF_EVEN`, so 2.675 rounds to 2.68 even
-    though the binary double is slightly below 2.675.  NaN is kept.
+    GB/T 8170 ("4 舍 6 入 5 看右, 5 后有数进 1, 5 后无数看奇偶"): a dropped 4 or less
+    rounds down, 6 or more rounds up; a dropped 5 followed by non-zero digits rounds
+    up, and a 5 followed by nothing rounds to the even neighbour (0.55 → 0.6,
+    0.45 → 0.4).  The value is first snapped to ``decimals`` + :data:`TIE_SNAP_DECIMALS`
+    decimal places, so that floating-point error does not decide a tie: the mean of
+    hourly CO 0.5/0.6 mg/m³, computed as 0.5499999999999999, is the exact 0.55 and
+    reports as 0.6.  Likewise 2.675 rounds to 2.68 although the binary double is
+    slightly below 2.675.
+
+    NaN stays NaN and ±inf stays ±inf (non-finite values have no digits to round;
+    :func:`netsim.readings.load_readings` rejects infinite readings, so none reach
+    the statistics).  Doubles of magnitude ≥ 2**52 are integers and are returned
+    unchanged (no overflow or :class:`decimal.InvalidOperation` for 1e300).  The
+    array path equals the scalar path element by element.
 
     Parameters
     ----------
@@ -507,6 +546,8 @@ def round_gbt8170(values: float | np.ndarray, decimals: int = 0) -> float | np.n
     --------
     >>> round_gbt8170(38.5), round_gbt8170(39.5), round_gbt8170(1.25, 1), round_gbt8170(1.35, 1)
     (38.0, 40.0, 1.2, 1.4)
+    >>> round_gbt8170(0.5499999999999999, 1), round_gbt8170(0.5499, 1)
+    (0.6, 0.5)
 
     References
     ----------
@@ -516,13 +557,16 @@ def round_gbt8170(values: float | np.ndarray, decimals: int = 0) -> float | np.n
         return _round_one(float(values), decimals)
     a = np.asarray(values, dtype=float)
     # Away from a decimal tie GB/T 8170 is rounding to nearest, which numpy does exactly;
-    # only values within 1e-6 of the last digit's tie need the decimal text.
-    scaled = a * 10.0**decimals
-    with np.errstate(invalid="ignore"):
+    # values within 1e-6 (in units of the last kept digit) of a tie — a superset of the
+    # snap tolerance, 5e-7 — and values too large to scale exactly take the decimal path.
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = a * 10.0**decimals
         near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-    out = np.round(a, decimals)
-    if near_tie.any():
-        out[near_tie] = [_round_one(v, decimals) for v in a[near_tie].tolist()]
+        unscalable = np.isfinite(a) & (np.abs(scaled) >= _EXACT_INTEGERS)
+        out = np.round(a, decimals)
+    exact = near_tie | unscalable
+    if exact.any():
+        out[exact] = [_round_one(v, decimals) for v in a[exact].tolist()]
     return out
 
 
@@ -638,18 +682,21 @@ class DailyAQI:
     aqi
         AQI (float holding integers), NaN on days without a valid AQI.
     iaqi
-        IAQI per pollutant (``"O3"`` is the O3 IAQI used: MDA8, or the 1-h max where larger
-        when ``o3_1h`` is given).
+        IAQI per pollutant (``"O3"`` is the O3 IAQI used, see :func:`o3_iaqi`).
     category
         English category name ("" when missing).
     primary_pollutant
         Primary pollutant(s) joined by ``";"`` when AQI > 50 (ties: all), else "".
+    o3_not_computed
+        Bool: the MDA8 exceeds 800 µg/m³ and no 1-h O3 value is available, so the O3
+        IAQI — and the day's AQI — is not computed (HJ 633-2012 Table 1 note 2).
     """
 
     aqi: np.ndarray
     iaqi: dict[str, np.ndarray]
     category: np.ndarray
     primary_pollutant: np.ndarray
+    o3_not_computed: np.ndarray
 
 
 def primary_pollutants(iaqis: Mapping[str, np.ndarray], aqi: np.ndarray) -> np.ndarray:
@@ -672,10 +719,70 @@ def primary_pollutants(iaqis: Mapping[str, np.ndarray], aqi: np.ndarray) -> np.n
     return out
 
 
+O3_8H_IAQI_MAX = 800.0
+"""µg/m³: O3 8-h means above this get no 8-h IAQI (HJ 633-2012 Table 1 note 2, §3.1)."""
+
+
+def o3_iaqi(
+    mda8_values: np.ndarray,
+    o3_1h: np.ndarray | None = None,
+    *,
+    as_indicator: bool = False,
+) -> np.ndarray:
+    """Daily O3 IAQI from the MDA8 and, where needed or asked for, the 1-h maximum.
+
+    HJ 633-2012 Table 1 note 2 (``standards.md`` §3.1): O3 8-h concentrations above
+    800 µg/m³ are not used for the IAQI — the O3 1-h IAQI is used instead.  So:
+
+    * MDA8 ≤ 800 µg/m³: the 8-h IAQI (or, with ``as_indicator``, the larger of the
+      8-h and 1-h IAQIs: HJ 633 lists the O3 1-h maximum among the daily indicators,
+      §3.2 **[UNVERIFIED]**, which most implementations leave out);
+    * MDA8 > 800 µg/m³: the 1-h IAQI of ``o3_1h``.  Without a 1-h value (``o3_1h``
+      None or NaN that day) the IAQI is **NaN, not computed** — the reference gives
+      no other rule, and the 500 some implementations report would be invented.
+
+    Parameters
+    ----------
+    mda8_values
+        (..., D) daily maximum 8-h O3 (µg/m³), NaN = invalid day.
+    o3_1h
+        (..., D) daily maximum 1-h O3 (µg/m³), NaN = missing; or None.
+    as_indicator
+        Also use the 1-h IAQI on days with MDA8 ≤ 800 (the larger of the two).
+
+    Returns
+    -------
+    ndarray
+        IAQI (float holding integers), NaN where missing or not computed.
+
+    Examples
+    --------
+    MDA8 850 µg/m³ with a 1-h maximum of 900 µg/m³: 300 + 100·(900 − 800)/(1000 − 800)
+    = 350 (O3 1-h breakpoints 800 → 300, 1000 → 400).
+
+    >>> o3_iaqi(np.array([850.0, 850.0, 150.0]), np.array([900.0, np.nan, 260.0])).tolist()
+    [350.0, nan, 92.0]
+
+    References
+    ----------
+    HJ 633-2012 Table 1 and its note 2 (``standards.md`` §3.1, §3.2).
+    """
+    c8 = np.asarray(mda8_values, dtype=float)
+    i8 = iaqi(c8, "O3", "8h")  # NaN above 800: undefined there
+    if o3_1h is None:
+        return i8
+    i1 = iaqi(np.broadcast_to(np.asarray(o3_1h, dtype=float), c8.shape), "O3", "1h")
+    above = c8 > O3_8H_IAQI_MAX
+    if as_indicator:
+        return np.where(above, i1, np.fmax(i8, i1))
+    return np.where(above, i1, i8)
+
+
 def daily_aqi(
     daily: Mapping[str, np.ndarray],
     *,
     o3_1h: np.ndarray | None = None,
+    o3_1h_as_indicator: bool = True,
     round_concentrations: bool = True,
     require_all: bool = True,
 ) -> DailyAQI:
@@ -687,11 +794,16 @@ def daily_aqi(
         ``{"PM2.5", "PM10", "NO2", "SO2", "CO": 24-h means, "O3": MDA8}``; arrays of equal
         shape (..., D), NaN = invalid day.
     o3_1h
-        Optional daily maximum 1-h O3.  HJ 633-2012 lists O3 1-h among the daily
-        indicators (``standards.md`` §3.2, **[UNVERIFIED]**); most implementations
-        use the MDA8 only, which is the default here.  When given, the O3 IAQI is
-        the larger of the 8-h and 1-h IAQIs.  An MDA8 above 800 µg/m³ always uses
-        the 1-h IAQI (HJ 633 note 2), or 500 when no 1-h value is given.
+        Optional daily maximum 1-h O3 (µg/m³).  Used on days whose MDA8 exceeds
+        800 µg/m³ (HJ 633 note 2: the 1-h IAQI replaces the 8-h one) and, with
+        ``o3_1h_as_indicator``, on every day (:func:`o3_iaqi`).  Days with an MDA8
+        above 800 and no 1-h value have no O3 IAQI and no AQI — even with
+        ``require_all=False``, since their AQI is certainly above 300 but unknown —
+        and are flagged in :attr:`DailyAQI.o3_not_computed`.
+    o3_1h_as_indicator
+        Use the 1-h O3 IAQI as a daily indicator on every day (the larger of the 8-h
+        and 1-h IAQIs; ``standards.md`` §3.2, **[UNVERIFIED]**).  Default True, so that
+        passing ``o3_1h`` includes it; pass False to use it only above 800 µg/m³.
     round_concentrations
         Round daily concentrations to their reported precision (integers, CO 1 dp;
         GB/T 8170) before the IAQI, as published daily values are (default).
@@ -707,31 +819,28 @@ def daily_aqi(
     if missing:
         raise NetsimError(f"daily_aqi needs all six pollutants; missing {', '.join(missing)}")
     conc = {p: np.asarray(daily[p], dtype=float) for p in POLLUTANT_NAMES}
+    one_hour = None if o3_1h is None else np.asarray(o3_1h, dtype=float)
     if round_concentrations:
         conc = {p: reported(v, p) for p, v in conc.items()}
-    ia: dict[str, np.ndarray] = {}
-    for p in POLLUTANT_NAMES:
-        if p == "O3":
-            i8 = iaqi(conc[p], "O3", "8h")
-            above = conc[p] > IAQI_BREAKPOINTS[("O3", "8h")][-1]
-            if o3_1h is not None:
-                c1 = np.asarray(o3_1h, dtype=float)
-                i1 = iaqi(reported(c1, "O3") if round_concentrations else c1, "O3", "1h")
-                i8 = np.where(above, i1, np.fmax(i8, i1))
-            else:
-                i8 = np.where(above, 500.0, i8)
-            ia[p] = i8
-        else:
-            ia[p] = iaqi(conc[p], p, "24h")
+        one_hour = None if one_hour is None else reported(one_hour, "O3")
+    ia: dict[str, np.ndarray] = {
+        p: o3_iaqi(conc[p], one_hour, as_indicator=o3_1h_as_indicator)
+        if p == "O3"
+        else iaqi(conc[p], p, "24h")
+        for p in POLLUTANT_NAMES
+    }
+    o3_not_computed = (conc["O3"] > O3_8H_IAQI_MAX) & np.isnan(ia["O3"])
     stack = np.stack([ia[p] for p in POLLUTANT_NAMES], axis=0)
     if require_all:
         a = np.where(np.isnan(stack).any(axis=0), np.nan, np.max(stack, axis=0))
     else:
         with np.errstate(invalid="ignore"):
             a = np.fmax.reduce(stack, axis=0)
+    a = np.where(o3_not_computed, np.nan, a)
     return DailyAQI(
         aqi=a,
         iaqi=ia,
         category=aqi_category(a),
         primary_pollutant=primary_pollutants(ia, a),
+        o3_not_computed=o3_not_computed,
     )

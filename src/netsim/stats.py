@@ -387,14 +387,19 @@ def _aqi_gap_reason(present: list[str], require_all: bool) -> str:
     return f"{NOT_VALID}: no day has valid city daily values of all six pollutants"
 
 
-def _city_aqi(rows: _Rows, year: int, *, require_all: bool) -> pd.DataFrame:
+def _city_aqi(rows: _Rows, year: int, *, require_all: bool, o3_1h_every_day: bool
+              ) -> pd.DataFrame:
     """The city's daily AQI (HJ 633) and its day counts; appends the ``city``/``AQI`` rows."""
     n_days = days_in_year(year)
     city_daily = {
         p: rows.area_daily[p][0] if p in rows.area_daily else np.full(n_days, np.nan)
         for p in POLLUTANT_NAMES
     }
-    aq = daily_aqi(city_daily, o3_1h=rows.city_o3_1h, require_all=require_all)
+    aq = daily_aqi(city_daily, o3_1h=rows.city_o3_1h, o3_1h_as_indicator=o3_1h_every_day,
+                   require_all=require_all)
+    dates = pd.date_range(f"{year}-01-01", periods=n_days, freq="D")
+    if aq.o3_not_computed.any():
+        rows.invalid.append(_o3_not_computed_row(dates[aq.o3_not_computed]))
     valid = ~np.isnan(aq.aqi)
     n_valid = int(valid.sum())
     counts = {
@@ -407,7 +412,6 @@ def _city_aqi(rows: _Rows, year: int, *, require_all: bool) -> pd.DataFrame:
         if reason:
             rows.invalid.append(("area", "city", "AQI", stat, reason))
     rows.area.append(("city", "AQI", "valid_days", float(n_valid), ""))
-    dates = pd.date_range(f"{year}-01-01", periods=n_days, freq="D")
     return pd.DataFrame(
         {
             "date": dates.strftime("%Y-%m-%d"),
@@ -415,6 +419,20 @@ def _city_aqi(rows: _Rows, year: int, *, require_all: bool) -> pd.DataFrame:
             "category": aq.category,
             "primary_pollutant": aq.primary_pollutant,
         }
+    )
+
+
+def _o3_not_computed_row(days: pd.DatetimeIndex) -> tuple[str, str, str, str, str]:
+    """The ``invalid`` row for days whose O3 IAQI cannot be computed (HJ 633 note 2)."""
+    shown = ", ".join(days[:5].strftime("%Y-%m-%d")) + (" …" if len(days) > 5 else "")
+    return (
+        "aqi",
+        "city",
+        "O3",
+        "daily_iaqi",
+        f"{NOT_COMPUTED}: {len(days)} day(s) ({shown}) with MDA8 > 800 µg/m³ and no valid "
+        "1-h O3 maximum: O3 IAQI not computed (HJ 633-2012 Table 1 note 2 uses the 1-h IAQI "
+        "there), so these days have no AQI and are not counted as valid days",
     )
 
 
@@ -453,7 +471,10 @@ def compute_statistics(
     annual_rule
         Annual validity thresholds (default 324 days, 27 per month, 25 in February).
     aqi_o3_1h
-        Include the O3 daily 1-h maximum in the daily AQI (:func:`netsim.standards.daily_aqi`).
+        Include the O3 daily 1-h maximum in the daily AQI on every day
+        (:func:`netsim.standards.daily_aqi`).  Regardless of this option, days whose city
+        MDA8 exceeds 800 µg/m³ use the 1-h O3 IAQI (HJ 633-2012 Table 1 note 2); where
+        that is missing too the day has no AQI and a row in ``invalid`` says why.
     aqi_require_all
         A day has an AQI only when all six city daily values are valid.
     progress
@@ -487,11 +508,12 @@ def compute_statistics(
         if p not in readings.values:
             continue
         _pollutant_statistics(rows, areas, readings.values[p], p)
-        if p == "O3" and aqi_o3_1h:
+        if p == "O3":  # the 1-h IAQI replaces the 8-h one above 800 µg/m³ (HJ 633 note 2)
             rows.city_o3_1h = areas.city_o3_1h(readings.values[p])
         if progress is not None:
             progress(p)
-    daily_aqi_df = _city_aqi(rows, readings.year, require_all=aqi_require_all)
+    daily_aqi_df = _city_aqi(rows, readings.year, require_all=aqi_require_all,
+                             o3_1h_every_day=aqi_o3_1h)
     if progress is not None:
         progress("AQI")
     return _assemble(rows, areas, lim, daily_aqi_df, source=readings.source, options={
