@@ -168,7 +168,7 @@ def test_changes_that_need_the_truth_are_refused(readings_file, change):
     with pytest.raises(ScenarioError, match="needs the synthetic truth") as info:
         _scenario(readings_file, changes=[change])
     assert "\n" not in str(info.value)
-    assert f"changes[0] ({change['kind']})" in str(info.value)
+    assert f"changes[0]: kind {change['kind']} needs" in str(info.value)
 
 
 def test_real_readings_have_one_realisation(readings_file):

@@ -245,12 +245,16 @@ def validate_command(
     ] = None,
 ) -> None:
     """Check a scenario: schema, base network, and every change applied in order."""
+    from netsim.measure import check_mappable
     from netsim.network import Network
     from netsim.scenario import load_scenario
 
     sc = load_scenario(scenario)
     base = Network.from_file(network) if network is not None else sc.load_base_network()
+    check_mappable(base, sc, "baseline")
+    sc.readings_path()  # with readings: the file must exist
     changed, table = sc.build_network(base)
+    check_mappable(changed, sc, "scenario")
     counts = table["change"].value_counts()
     summary = ", ".join(f"{int(counts[c])} {c}" for c in
                         ("unchanged", "added", "removed", "moved", "retyped") if c in counts)

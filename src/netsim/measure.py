@@ -27,7 +27,7 @@ import pandas as pd
 
 from netsim.areas import area_statistics
 from netsim.assessment import hj664_representativeness, station_metrics
-from netsim.errors import VariogramError
+from netsim.errors import ScenarioError, VariogramError
 from netsim.geography import AREA_GROUPS, beijing_boundary
 from netsim.grid import Grid
 from netsim.instruments import StationErrors, annual_mean_error_variance
@@ -39,7 +39,7 @@ from netsim.standards import AnnualRule, annual_validity, daily_means, limits, m
 from netsim.stats import compute_statistics
 from netsim.variogram import Variogram, fit_variogram
 
-__all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "measure_network"]
+__all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "check_mappable", "measure_network"]
 
 MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
 """Station types whose annual means are kriged into the maps.
@@ -98,6 +98,24 @@ class NetworkOutcome:
     held_out: pd.DataFrame | None = field(default=None, repr=False)
     """Runs on real readings: the scenario map's errors at the removed stations
     (:func:`netsim.realdata.held_out_errors`)."""
+
+
+def check_mappable(network: Network, scenario: Scenario, which: str) -> None:
+    """Refuse a network whose maps cannot be kriged: fewer than 3 map stations.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the scenario file, the network and the fix.
+    """
+    n = int(np.isin(network.types, MAP_STATION_TYPES).sum())
+    if n >= 3:
+        return
+    where = f"{scenario.source}: " if scenario.source is not None else ""
+    raise ScenarioError(
+        f"{where}the {which} network has {n} map station(s) ({', '.join(MAP_STATION_TYPES)}); "
+        "its annual maps need at least 3: keep more stations, or add some (kind: add or "
+        "sensors)")
 
 
 def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | None = None

@@ -35,7 +35,7 @@ from netsim.atomic import atomic_directory
 from netsim.blas import single_threaded_blas
 from netsim.distributed import get_executor
 from netsim.grid import Grid
-from netsim.measure import MAP_STATION_TYPES, NetworkOutcome, measure_network
+from netsim.measure import MAP_STATION_TYPES, NetworkOutcome, check_mappable, measure_network
 from netsim.network import Network
 from netsim.scenario import Scenario
 from netsim.truth import TruthSettings, TruthWorld
@@ -140,6 +140,8 @@ def prepare_networks(scenario: Scenario) -> tuple[dict[str, Network], pd.DataFra
     from netsim.optimise import optimise_new_sites
 
     base = scenario.load_base_network()
+    scenario.readings_path()  # a missing readings file fails before any work
+    check_mappable(base, scenario, "baseline")
     networks = {"baseline": base}
     if scenario.optimise is not None:
         optimisation = optimise_new_sites(scenario, base)
@@ -147,6 +149,7 @@ def prepare_networks(scenario: Scenario) -> tuple[dict[str, Network], pd.DataFra
         return networks, optimisation.change_table, optimisation
     if scenario.has_changes:
         changed, table = scenario.build_network(base)
+        check_mappable(changed, scenario, "scenario")
         networks["scenario"] = changed
         return networks, table, None
     return networks, None, None

@@ -307,7 +307,7 @@ class Scenario(_Model):
         for i, ch in enumerate(self.changes):
             if ch.kind not in REAL_READINGS_CHANGES:
                 raise ValueError(
-                    f"changes[{i}] ({ch.kind}) needs the synthetic truth: with readings: only "
+                    f"changes[{i}]: kind {ch.kind} needs the synthetic truth: with readings: only "
                     f"{', '.join(REAL_READINGS_CHANGES)} can be simulated (nothing was measured "
                     "where no station stood); drop readings: to run it on the synthetic truth")
         if self.optimise is not None:
@@ -435,7 +435,9 @@ class Scenario(_Model):
         for cand in tried:
             if cand.is_file():
                 return Path(os.path.normpath(cand))
-        where = f"{self._source}:{self._lines.get(field, '?')}: " if self._source else ""
+        line = line_of(field, self._lines)
+        where = (f"{self._source}:{line if line is not None else '?'}: " if self._source
+                 else "")
         raise ScenarioError(
             f"{where}{field}: file {value!r} not found (looked in "
             f"{' and '.join(str(t.parent) for t in tried)}); give a path relative to the "
