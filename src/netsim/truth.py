@@ -53,8 +53,18 @@ baseline and scenario runs (common random numbers).
 
 Memory
 ------
-Daily fields are (n_days, n_cells) float32 (≈ 24 MB per pollutant on the 1 km
-grid), computed lazily per pollutant; hourly values are only made at stations.
+A run needs only the annual means of the truth on the grid (n_cells float64 per
+pollutant), computed in one pass over the days without keeping the daily fields;
+:meth:`TruthRealisation.daily` keeps them, (n_days, n_cells) float32 (≈ 24 MB per
+pollutant on the 1 km grid), only when asked.  Hourly values are only made at stations.
+
+Computation
+-----------
+The random fields, the daily fields and the stations' hourly readings are numba
+kernels (:mod:`netsim.truth_kernels`) in float64, parallel over independent outputs
+with every sum taken in a fixed order, so the numbers do not depend on BLAS or on
+the thread count.  The stations' random streams are numpy's ``SeedSequence`` and
+``PCG64`` streams rebuilt draw for draw inside the kernels (:mod:`netsim.truth_rng`).
 
 References
 ----------
@@ -85,7 +95,8 @@ from netsim.errors import ScenarioError
 from netsim.instruments import INSTRUMENTS, InstrumentClass, StationErrors
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth_fields import SpectralField
-from netsim.truth_kernels import hourly_kernel
+from netsim.truth_kernels import daily_field, hourly_readings, outage_hours
+from netsim.truth_rng import entropy_words
 from netsim.truth_roads import road_weight
 
 __all__ = [
@@ -584,7 +595,11 @@ class TruthWorld:
 
 
 class TruthRealisation:
-    """One realisation of the truth world (see :class:`TruthWorld`)."""
+    """One realisation of the truth world (see :class:`TruthWorld`).
+
+    Its grid fields are computed once and cached (:meth:`annual_mean`, :meth:`daily`),
+    so every network measuring the realisation shares them.
+    """
 
     def __init__(self, world: TruthWorld, r: int) -> None:
         self.world = world
@@ -601,6 +616,7 @@ class TruthRealisation:
             for k in range(an.n_basis + 1)
         ]
         self._daily: dict[str, np.ndarray] = {}
+        self._annual: dict[str, np.ndarray] = {}
 
     @property
     def n_days(self) -> int:
@@ -617,6 +633,7 @@ class TruthRealisation:
 
     @cached_property
     def _coefficients(self) -> dict[str, np.ndarray]:
+        """Daily coefficients ``a_k(d)`` (n_days, K) per pollutant (float32 values)."""
         an = self.world.parameters.anomaly
         k, n = an.n_basis, self.n_days
         shared = _ar1(_rng(self.seed, self.r, _TAG_BASIS, 1000), (k, n), an.rho_coef)
@@ -625,7 +642,7 @@ class TruthRealisation:
             own = _ar1(_rng(self.seed, self.r, _TAG_BASIS, 1001, _key(p)), (k, n), an.rho_coef)
             c = 0.0 if p == "O3" else an.shared
             a = (math.sqrt(c) * shared + math.sqrt(1.0 - c) * own) / math.sqrt(k)
-            out[p] = np.ascontiguousarray(a.T, dtype=np.float32)  # (n_days, K)
+            out[p] = np.ascontiguousarray(a.T, dtype=np.float32).astype(np.float64)
         return out
 
     def basis_at(self, xy: np.ndarray) -> np.ndarray:
@@ -635,30 +652,48 @@ class TruthRealisation:
 
     @cached_property
     def _grid_basis(self) -> np.ndarray:
+        """Basis fields (K+1, n_cells) float64 at the grid cells (only masked cells computed)."""
         grid = self.world._require_grid()
         mask = np.asarray(grid.mask)
         xs, ys = np.asarray(grid.x_centres), np.asarray(grid.y_centres)
-        out = np.empty((len(self._basis), int(mask.sum())), dtype=np.float32)
+        columns = _mask_columns(mask)
+        out = np.empty((len(self._basis), int(mask.sum())))
         for i, f in enumerate(self._basis):
-            out[i] = f.on_lattice(xs, ys)[mask]
+            out[i] = f.on_lattice(xs, ys, columns=columns)[mask]
         return out
 
-    def _field(self, p: str, base: np.ndarray, basis: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """``B · T · A`` (n_days, n) from base (n,) and basis (K+1, n)."""
+    def _field_inputs(self, p: str, base: np.ndarray, basis: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """Arguments of the daily-field kernels: ``B · T · A`` = exp(s Σ a_k φ_k) · T · scale,
+        scale = B · exp(s₀ φ₀ − s₀²/2 − s² v/2) (n,), v = Σ_k φ_k²/K."""
         an = self.world.parameters.anomaly
         strength = self.world.settings.anomaly_strength
         s_d = strength * an.s_daily[p]
         s_0 = strength * an.s_persistent[p]
-        phi0 = basis[0].astype(np.float64)
-        phi = basis[1:].astype(dtype, copy=False)
-        v = (phi.astype(np.float64) ** 2).sum(axis=0) / phi.shape[0]
+        phi0, phi = basis[0], np.ascontiguousarray(basis[1:], dtype=np.float64)
+        v = (phi**2).sum(axis=0) / phi.shape[0]
         scale = base * np.exp(s_0 * phi0 - 0.5 * s_0 * s_0 - 0.5 * s_d * s_d * v)
-        g = self._coefficients[p].astype(dtype, copy=False) @ phi  # (n_days, n)
-        g *= dtype(s_d)
-        np.exp(g, out=g)
-        g *= self.temporal_factor(p).astype(dtype)[:, None]
-        g *= scale.astype(dtype)[None, :]
-        return g
+        temporal = np.asarray(self.temporal_factor(p), dtype=np.float64)
+        return np.ascontiguousarray(scale), self._coefficients[p], phi, temporal, float(s_d)
+
+    def _station_daily(self, p: str, base: np.ndarray, basis: np.ndarray) -> np.ndarray:
+        """Daily truth (n, n_days) float64 at points of ``base`` (n,) and ``basis`` (K+1, n)."""
+        daily = np.empty((self.n_days, len(base)))
+        daily_field(*self._field_inputs(p, base, basis), daily, np.empty(len(base)))
+        return np.ascontiguousarray(daily.T)
+
+    def _grid_fields(self, p: str, keep_daily: bool) -> None:
+        """Annual mean (and, with ``keep_daily``, the daily fields) of ``p`` on the grid."""
+        n_cells = self._grid_basis.shape[1]
+        daily = np.empty((self.n_days, n_cells) if keep_daily else (0, 0), dtype=np.float32)
+        annual = np.empty(n_cells)
+        daily_field(*self._field_inputs(p, self.world.grid_base(p), self._grid_basis), daily,
+                    annual)
+        annual.setflags(write=False)
+        self._annual[p] = annual
+        if keep_daily:
+            daily.setflags(write=False)
+            self._daily[p] = daily
 
     # ------------------------------------------------------------ public API
     def daily(self, pollutant: str) -> np.ndarray:
@@ -668,21 +703,29 @@ class TruthRealisation:
         """
         p = _canonical(pollutant)
         if p not in self._daily:
-            arr = self._field(p, self.world.grid_base(p), self._grid_basis)
-            arr.setflags(write=False)
-            self._daily[p] = arr
+            self._grid_fields(p, keep_daily=True)
         return self._daily[p]
 
     def annual_mean(self, pollutant: str) -> np.ndarray:
-        """Annual mean truth (n_cells,) float64: mean of :meth:`daily` over the year."""
-        return self.daily(pollutant).mean(axis=0, dtype=np.float64)
+        """Annual mean truth (n_cells,) float64: the mean over the year of :meth:`daily`
+        (summed in float64 before the daily values are rounded to float32).
+
+        Cached per pollutant (read-only) without keeping the daily fields, so the
+        networks measuring this realisation share one computation.
+        """
+        p = _canonical(pollutant)
+        if p not in self._annual:
+            self._grid_fields(p, keep_daily=False)
+        return self._annual[p]
 
     def release(self, pollutant: str | None = None) -> None:
-        """Drop cached daily fields (all, or one pollutant) to free memory."""
+        """Drop cached grid fields (all, or one pollutant) to free memory."""
         if pollutant is None:
             self._daily.clear()
+            self._annual.clear()
         else:
             self._daily.pop(_canonical(pollutant), None)
+            self._annual.pop(_canonical(pollutant), None)
 
     def at_points(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
         """Daily mean truth (n_days, n_points) float64 at arbitrary points (EPSG:32650 m).
@@ -691,7 +734,7 @@ class TruthRealisation:
         """
         p = _canonical(pollutant)
         xy = _check_xy(xy)
-        return self._field(p, self.world.base_at(xy, p), self.basis_at(xy), dtype=np.float64)
+        return self._station_daily(p, self.world.base_at(xy, p), self.basis_at(xy)).T
 
     def sample_hourly(
         self,
@@ -733,10 +776,11 @@ class TruthRealisation:
         miss = settings.missing_data if missing is None else missing
         sites = _Sites.of(network)
         errors = StationErrors.of(network)
-        outage = self._outage_hours(sites, errors) if miss else None
+        outage = self._outage_hours(sites, errors) if miss else np.zeros((0, 0), dtype=bool)
         basis = self.basis_at(sites.xy) if len(sites.ids) else np.zeros((len(self._basis), 0))
         names = POLLUTANT_NAMES if pollutants is None else tuple(_canonical(p) for p in pollutants)
-        values = {p: self._hourly_at(p, sites, errors, basis, err, outage) for p in names}
+        draws = _Draws(err=bool(err), miss=bool(miss), outage=outage)
+        values = {p: self._hourly_at(p, sites, errors, basis, draws) for p in names}
         return HourlyReadings(
             station_ids=sites.ids,
             year=self.world.year,
@@ -746,73 +790,85 @@ class TruthRealisation:
 
     def _outage_hours(self, sites: _Sites, errors: StationErrors) -> np.ndarray:
         """Hours (n, n_hours) lost to multi-hour outages, keyed by station and location."""
-        nd, nh = self.n_days, self.world.n_hours
-        outage = np.zeros((len(sites.ids), nh), dtype=bool)
-        for i, c in enumerate(errors.classes):
-            rng = _rng(self.seed, self.r, _TAG_OUTAGE, sites.keys[i], *sites.locs[i])
-            k = rng.poisson(c.outages_per_year * nd / 365.0)
-            starts = rng.integers(0, nh, size=k)
-            lengths = rng.integers(c.outage_hours[0], c.outage_hours[1] + 1, size=k)
-            for start, length in zip(starts, lengths, strict=True):
-                outage[i, start : start + length] = True
-        return outage
-
-    def _fluctuation(self, p: str, sites: _Sites) -> np.ndarray:
-        """Standard normals (n, n_hours + 1) of the truth's hourly AR(1), keyed by location."""
-        z = np.empty((len(sites.ids), self.world.n_hours + 1), dtype=np.float32)
-        for i, loc in enumerate(sites.locs):
-            _rng(self.seed, self.r, _TAG_HOURLY, _key(p), *loc).standard_normal(
-                out=z[i], dtype=np.float32
-            )
-        return z
-
-    def _instrument_draws(
-        self, p: str, sites: _Sites, errors: StationErrors, err: bool, outage: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-station gain, hourly error normals and dropped hours of pollutant ``p``.
-
-        Keyed by (seed, realisation, station id, location, pollutant): the unit's bias
-        ``b_unit`` first, then the hourly errors, then the missing-hour uniforms.
-        """
-        n, nh = len(sites.ids), self.world.n_hours
-        miss = outage is not None
-        eps = np.empty((n, nh) if err else (0, 0), dtype=np.float32)
-        drop = np.zeros((n, nh) if miss else (0, 0), dtype=bool)
-        gain = np.ones(n)
-        if not (err or miss):
-            return gain, eps, drop
-        u = np.empty(nh, dtype=np.float32)
-        for i, c in enumerate(errors.classes):
-            irng = _rng(self.seed, self.r, _TAG_INSTRUMENT, sites.keys[i], *sites.locs[i], _key(p))
-            unit = irng.standard_normal()
-            gain[i] = 1.0 + (errors.bias_pct[i] + errors.unit_bias_sd_pct[i] * unit) / 100.0
-            irng.standard_normal(out=eps[i] if err else u, dtype=np.float32)
-            if miss:
-                irng.random(out=u, dtype=np.float32)
-                drop[i] = (u < c.missing_pct / 100.0) | outage[i]
-        return gain, eps, drop
+        nd = self.n_days
+        out = np.zeros((len(sites.ids), self.world.n_hours), dtype=bool)
+        outage_hours(
+            _stream_words((self.seed, self.r, _TAG_OUTAGE), sites.keys_and_locations),
+            np.array([c.outages_per_year * nd / 365.0 for c in errors.classes], dtype=float),
+            np.array([c.outage_hours[0] for c in errors.classes], dtype=np.int64),
+            np.array([c.outage_hours[1] for c in errors.classes], dtype=np.int64),
+            out,
+        )
+        return out
 
     def _hourly_at(self, p: str, sites: _Sites, errors: StationErrors, basis: np.ndarray,
-                   err: bool, outage: np.ndarray | None) -> np.ndarray:
-        """Measured hourly values (n, n_hours) of pollutant ``p`` at the stations."""
+                   draws: _Draws) -> np.ndarray:
+        """Measured hourly values (n, n_hours) of pollutant ``p`` at the stations.
+
+        Random streams (numpy's SeedSequence/PCG64, rebuilt in :mod:`netsim.truth_rng`):
+        the truth's hourly fluctuation keyed by (seed, realisation, pollutant,
+        location), so co-located instruments see the same truth; the instrument's
+        draws keyed by (seed, realisation, station id, location, pollutant): the
+        unit's bias first, then the hourly errors, then the missing-hour uniforms.
+        """
         hp = self.world.parameters.hourly
-        daily = self._field(p, self.world.base_at(sites.xy, p, traffic=sites.traffic), basis,
-                            np.float64)
-        gain, eps, drop = self._instrument_draws(p, sites, errors, err, outage)
-        hourly = np.empty((len(sites.ids), self.world.n_hours))
-        hourly_kernel(
-            np.ascontiguousarray(daily.T),
+        daily = self._station_daily(p, self.world.base_at(sites.xy, p, traffic=sites.traffic),
+                                    basis)
+        key = _key(p)
+        n = len(sites.ids)
+        hourly = np.empty((n, self.world.n_hours))
+        hourly_readings(
+            daily,
             np.ascontiguousarray(diurnal_profiles(p, self.n_days, hp)),
-            self._fluctuation(p, sites),
             float(hp.sigma[p]),
             float(hp.rho),
-            eps,
-            gain,
-            errors.noise_pct / 100.0,
-            drop,
+            _stream_words((self.seed, self.r, _TAG_HOURLY, key), sites.locations),
+            _stream_words((self.seed, self.r, _TAG_INSTRUMENT),
+                          np.column_stack([sites.keys_and_locations, np.full(n, key)])),
+            draws.err,
+            draws.miss,
+            np.asarray(errors.bias_pct, dtype=float),
+            np.asarray(errors.unit_bias_sd_pct, dtype=float),
+            np.asarray(errors.noise_pct, dtype=float) / 100.0,
+            np.array([c.missing_pct / 100.0 for c in errors.classes], dtype=np.float32),
+            draws.outage,
             hourly,
         )
         return hourly
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Which instrument draws a sampling applies, and the stations' outage hours."""
+
+    err: bool
+    miss: bool
+    outage: np.ndarray
+
+
+def _stream_words(prefix: tuple[int, ...], per_station: np.ndarray) -> np.ndarray:
+    """Entropy words (n, m) uint32 of ``_rng(*prefix, *per_station[i])`` for every station.
+
+    Each per-station value is below 2³² (CRC-32 keys, locations masked to 32 bits), so it
+    is one word; the prefix (seed, realisation, tag …) may take several.
+    """
+    per_station = np.asarray(per_station, dtype=np.int64).reshape(len(per_station), -1)
+    if np.any((per_station < 0) | (per_station > 0xFFFFFFFF)):
+        raise ValueError("per-station entropy values must be 32-bit unsigned integers")
+    head = entropy_words(*prefix)
+    words = np.empty((len(per_station), len(head) + per_station.shape[1]), dtype=np.uint32)
+    words[:, : len(head)] = head
+    words[:, len(head):] = per_station
+    return words
+
+
+def _mask_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and end (exclusive) masked column of each row (0, 0 for an empty row)."""
+    mask = np.asarray(mask, dtype=bool)
+    any_cell = mask.any(axis=1)
+    first = np.where(any_cell, mask.argmax(axis=1), 0)
+    end = np.where(any_cell, mask.shape[1] - mask[:, ::-1].argmax(axis=1), 0)
+    return first.astype(np.int64), end.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -837,3 +893,13 @@ class _Sites:
             locs=tuple(_location_key(x, y) for x, y in xy),
             keys=tuple(_key(s) for s in ids),
         )
+
+    @property
+    def locations(self) -> np.ndarray:
+        """(n, 2) int64 location keys (whole metres, 32 bits)."""
+        return np.array(self.locs, dtype=np.int64).reshape(-1, 2)
+
+    @property
+    def keys_and_locations(self) -> np.ndarray:
+        """(n, 3) int64: station-id key, location keys."""
+        return np.column_stack([np.array(self.keys, dtype=np.int64), self.locations])
