@@ -39,6 +39,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import numpy as np
 
+from netsim import standards_kernels as kernels
 from netsim.errors import NetsimError
 from netsim.pollutants import POLLUTANT_NAMES, POLLUTANTS
 
@@ -204,6 +205,14 @@ def _by_day(hourly: np.ndarray) -> np.ndarray:
     return a.reshape(*a.shape[:-1], a.shape[-1] // HOURS_PER_DAY, HOURS_PER_DAY)
 
 
+def _day_rows(hourly: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Hourly values as a C-contiguous (m, D, 24) float64 array, and the leading shape."""
+    h = _by_day(hourly)
+    lead = h.shape[:-2]
+    rows = np.ascontiguousarray(h.reshape(-1, *h.shape[-2:]), dtype=np.float64)
+    return rows, lead
+
+
 def daily_means(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_DAILY) -> np.ndarray:
     """24-h (calendar-day) means from hourly values.
 
@@ -223,13 +232,10 @@ def daily_means(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_DAILY) -> np.n
     ----------
     GB 3095-2012 Table 4 / HJ 663-2013 §6 (``standards.md`` §1.1).
     """
-    h = _by_day(hourly)
-    ok = ~np.isnan(h)
-    n = ok.sum(axis=-1)
-    total = np.where(ok, h, 0.0).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / n
-    return np.where(n >= min_hours, mean, np.nan)
+    rows, lead = _day_rows(hourly)
+    out = np.empty(rows.shape[:2])
+    kernels.daily_means(rows, int(min_hours), out)
+    return out.reshape(*lead, rows.shape[1])
 
 
 def daily_max_1h(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_DAILY) -> np.ndarray:
@@ -238,10 +244,10 @@ def daily_max_1h(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_DAILY) -> np.
     Used only for the optional O3 1-h IAQI in :func:`daily_aqi`.  The validity
     threshold (20 h, as for daily means) is netsim's choice: the reference gives none.
     """
-    h = _by_day(hourly)
-    ok = ~np.isnan(h)
-    mx = np.where(ok, h, -np.inf).max(axis=-1)
-    return np.where(ok.sum(axis=-1) >= min_hours, mx, np.nan)
+    rows, lead = _day_rows(hourly)
+    out = np.empty(rows.shape[:2])
+    kernels.daily_max(rows, int(min_hours), out)
+    return out.reshape(*lead, rows.shape[1])
 
 
 def eight_hour_means(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_8H) -> np.ndarray:
@@ -260,19 +266,12 @@ def eight_hour_means(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_8H) -> np
         (..., D, 17): element ``j`` is the mean of hours ``j … j+7`` of the day,
         i.e. the window *ending* at ``(j+8):00`` (08:00 … 24:00); NaN if invalid.
     """
-    h = _by_day(hourly)
-    ok = ~np.isnan(h)
-    filled = np.where(ok, h, 0.0)
-    # window sums as differences of running sums over the day (two passes instead of
+    # window sums as differences of running sums over the day (one pass instead of
     # eight); exact for integer-valued hourly data, ~1e-13 relative otherwise
-    zero = np.zeros((*h.shape[:-1], 1))
-    csum = np.concatenate([zero, np.cumsum(filled, axis=-1)], axis=-1)
-    ccnt = np.concatenate([zero.astype(np.int16), np.cumsum(ok, axis=-1, dtype=np.int16)], axis=-1)
-    total = csum[..., 8:] - csum[..., :-8]
-    count = ccnt[..., 8:] - ccnt[..., :-8]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-    return np.where(count >= min_hours, mean, np.nan)
+    rows, lead = _day_rows(hourly)
+    out = np.empty((*rows.shape[:2], N_WINDOWS_MDA8))
+    kernels.eight_hour_means(rows, int(min_hours), out)
+    return out.reshape(*lead, rows.shape[1], N_WINDOWS_MDA8)
 
 
 @dataclass(frozen=True)
@@ -319,12 +318,13 @@ def mda8(
     ----------
     GB 3095-2012 Table 4, HJ 663-2013 (``standards.md`` §1.1, §7 item 1).
     """
-    m8 = eight_hour_means(hourly, min_hours=min_hours)
-    ok = ~np.isnan(m8)
-    n = ok.sum(axis=-1)
-    mx = np.where(ok, m8, -np.inf).max(axis=-1)
-    valid = (n >= min_windows) | ((n >= 1) & (mx > exceedance_limit))
-    return MDA8(values=np.where(valid, mx, np.nan), n_windows=n)
+    rows, lead = _day_rows(hourly)
+    values = np.empty(rows.shape[:2])
+    n_windows = np.empty(rows.shape[:2], dtype=np.int64)
+    kernels.mda8(rows, int(min_hours), int(min_windows), float(exceedance_limit), values,
+                 n_windows)
+    shape = (*lead, rows.shape[1])
+    return MDA8(values=values.reshape(shape), n_windows=n_windows.reshape(shape))
 
 
 # --------------------------------------------------------------------------- annual

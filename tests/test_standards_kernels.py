@@ -1,0 +1,134 @@
+"""The numba daily statistics (netsim.standards_kernels) equal the NumPy expressions they
+replaced, bit for bit, on random data with gaps, whatever the thread count."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from netsim.standards import daily_max_1h, daily_means, eight_hour_means, mda8
+
+# ----------------------------------------------------------------------------
+# The NumPy implementations before the kernels (netsim 0.x, standards.py)
+# ----------------------------------------------------------------------------
+
+
+def _by_day(hourly):
+    a = np.asarray(hourly, dtype=float)
+    return a.reshape(*a.shape[:-1], a.shape[-1] // 24, 24)
+
+
+def reference_daily_means(hourly, min_hours=20):
+    h = _by_day(hourly)
+    ok = ~np.isnan(h)
+    n = ok.sum(axis=-1)
+    total = np.where(ok, h, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+    return np.where(n >= min_hours, mean, np.nan)
+
+
+def reference_daily_max(hourly, min_hours=20):
+    h = _by_day(hourly)
+    ok = ~np.isnan(h)
+    mx = np.where(ok, h, -np.inf).max(axis=-1)
+    return np.where(ok.sum(axis=-1) >= min_hours, mx, np.nan)
+
+
+def reference_eight_hour_means(hourly, min_hours=6):
+    h = _by_day(hourly)
+    ok = ~np.isnan(h)
+    filled = np.where(ok, h, 0.0)
+    zero = np.zeros((*h.shape[:-1], 1))
+    csum = np.concatenate([zero, np.cumsum(filled, axis=-1)], axis=-1)
+    ccnt = np.concatenate([zero.astype(np.int16), np.cumsum(ok, axis=-1, dtype=np.int16)], axis=-1)
+    total = csum[..., 8:] - csum[..., :-8]
+    count = ccnt[..., 8:] - ccnt[..., :-8]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    return np.where(count >= min_hours, mean, np.nan)
+
+
+def reference_mda8(hourly, min_hours=6, min_windows=14, exceedance_limit=160.0):
+    m8 = reference_eight_hour_means(hourly, min_hours)
+    ok = ~np.isnan(m8)
+    n = ok.sum(axis=-1)
+    mx = np.where(ok, m8, -np.inf).max(axis=-1)
+    valid = (n >= min_windows) | ((n >= 1) & (mx > exceedance_limit))
+    return np.where(valid, mx, np.nan), n
+
+
+def _hourly(seed: int, shape=(37, 366 * 24), missing=0.12, scale=60.0) -> np.ndarray:
+    """Skewed concentrations with scattered gaps and whole missing days."""
+    rng = np.random.default_rng(seed)
+    h = rng.gamma(2.0, scale / 2.0, size=shape)
+    h[rng.random(shape) < missing] = np.nan
+    days = h.reshape(*shape[:-1], -1, 24)
+    days[rng.random(days.shape[:-1]) < 0.03] = np.nan
+    return h
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_daily_means_equal_the_numpy_pairwise_sum(seed):
+    h = _hourly(seed)
+    np.testing.assert_array_equal(daily_means(h), reference_daily_means(h))
+    np.testing.assert_array_equal(daily_means(h, min_hours=0), reference_daily_means(h, 0))
+
+
+def test_daily_means_of_one_series_and_of_a_3d_stack():
+    h = _hourly(5, shape=(2, 3, 48))
+    np.testing.assert_array_equal(daily_means(h), reference_daily_means(h))
+    np.testing.assert_array_equal(daily_means(h[0, 0]), reference_daily_means(h[0, 0]))
+
+
+def test_daily_mean_of_hand_values():
+    day = np.arange(24, dtype=float)  # mean 11.5
+    day[:4] = np.nan  # 20 valid hours 4..23: mean 13.5
+    assert daily_means(day)[0] == 13.5
+    day[4] = np.nan  # 19 valid hours: not valid
+    assert np.isnan(daily_means(day)[0])
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_daily_max_equals_numpy(seed):
+    h = _hourly(seed)
+    np.testing.assert_array_equal(daily_max_1h(h), reference_daily_max(h))
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_eight_hour_means_equal_the_running_sum_expression(seed):
+    h = _hourly(seed, missing=0.25)
+    np.testing.assert_array_equal(eight_hour_means(h), reference_eight_hour_means(h))
+
+
+@pytest.mark.parametrize("seed", [0, 6, 7])
+def test_mda8_equals_numpy_including_the_exceedance_rule(seed):
+    h = _hourly(seed, missing=0.3, scale=150.0)  # many days below 14 windows, some > 160
+    values, n = mda8(h).values, mda8(h).n_windows
+    ref_values, ref_n = reference_mda8(h)
+    np.testing.assert_array_equal(values, ref_values)
+    np.testing.assert_array_equal(n, ref_n)
+    few = (ref_n < 14) & (ref_n >= 1)
+    assert np.isfinite(ref_values[few]).any() and np.isnan(ref_values[few]).any()
+
+
+def test_mda8_of_a_hand_worked_day():
+    day = np.full(24, 50.0)
+    day[10:18] = 130.0  # the window of hours 10..17 averages 130
+    result = mda8(day)
+    assert result.values[0] == 130.0 and result.n_windows[0] == 17
+
+
+def test_statistics_do_not_depend_on_the_thread_count():
+    h = _hourly(9, shape=(64, 366 * 24))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = (daily_means(h), mda8(h).values, eight_hour_means(h))
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = (daily_means(h), mda8(h).values, eight_hour_means(h))
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, many, strict=True):
+        assert a.tobytes() == b.tobytes()
