@@ -22,6 +22,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import Delaunay, QhullError
 
+from netsim.assessment_kernels import REMOVAL_BIAS_COLUMNS
+from netsim.assessment_kernels import removal_bias as kernel_removal_bias
 from netsim.errors import NetsimError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,6 +215,11 @@ def removal_bias(
         ``sd``), ``mean_relative_bias_pct``, ``min_relative_bias_pct``,
         ``max_relative_bias_pct`` (value units; NaN when no day qualifies).
 
+    Notes
+    -----
+    A numba kernel (:mod:`netsim.assessment_kernels`), one station per thread, sums
+    in day and neighbour order.
+
     References
     ----------
     NetAssess "removal bias" tool, ``standards.md`` §5.2.
@@ -224,33 +231,55 @@ def removal_bias(
     if values.ndim != 2 or values.shape[1] != len(coords):
         raise NetsimError(f"daily values have shape {values.shape}; expected (n_days, "
                           f"{len(coords)}) for {len(coords)} stations")
-    neigh = delaunay_neighbours(coords)
-    rows = []
-    for i, nb in enumerate(neigh):
-        d2 = ((coords[nb] - coords[i]) ** 2).sum(axis=1)
-        w = 1.0 / d2
-        vals = values[:, nb]
-        ok = np.isfinite(vals)
-        wsum = (w * ok).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = np.where(ok, vals, 0.0) @ w / wsum
-        measured = values[:, i]
-        day_ok = np.isfinite(measured) & (wsum > 0)
-        bias = est[day_ok] - measured[day_ok]
-        m = measured[day_ok]
-        rel = 100.0 * bias[m != 0] / m[m != 0]
-        rows.append({
-            "n_neighbours": len(nb),
-            "n_days": int(day_ok.sum()),
-            "mean_bias": bias.mean() if bias.size else np.nan,
-            "min_bias": bias.min() if bias.size else np.nan,
-            "max_bias": bias.max() if bias.size else np.nan,
-            "sd_bias": bias.std(ddof=1) if bias.size > 1 else np.nan,
-            "mean_relative_bias_pct": rel.mean() if rel.size else np.nan,
-            "min_relative_bias_pct": rel.min() if rel.size else np.nan,
-            "max_relative_bias_pct": rel.max() if rel.size else np.nan,
-        })
-    return pd.DataFrame(rows, index=pd.Index(labels, name="station_id"))
+    graph = _neighbour_graph(coords)
+    table = _removal_bias_table(graph, values)
+    table.insert(0, "n_neighbours", np.diff(graph.indptr))
+    table.index = pd.Index(labels, name="station_id")
+    return table
+
+
+@dataclass(frozen=True)
+class _NeighbourGraph:
+    """Delaunay neighbours in CSR form with their inverse-squared-distance weights."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+
+
+_GRAPHS: dict[bytes, _NeighbourGraph] = {}
+"""Neighbour graphs by station coordinates (a network's graph does not change between
+realisations); a few networks per process."""
+
+
+def _neighbour_graph(coords: np.ndarray) -> _NeighbourGraph:
+    """The (cached) Delaunay neighbour graph of ``coords`` with weights 1/d²."""
+    key = np.ascontiguousarray(coords, dtype=float).tobytes()
+    if key not in _GRAPHS:
+        neigh = delaunay_neighbours(coords)
+        weights = [1.0 / ((coords[nb] - coords[i]) ** 2).sum(axis=1)
+                   for i, nb in enumerate(neigh)]
+        if len(_GRAPHS) >= _MAX_CACHED:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[key] = _NeighbourGraph(
+            indptr=np.concatenate([[0], np.cumsum([len(nb) for nb in neigh])]).astype(np.int64),
+            indices=np.concatenate(neigh).astype(np.int64),
+            weights=np.concatenate(weights).astype(float))
+    return _GRAPHS[key]
+
+
+_MAX_CACHED = 8
+"""Networks whose neighbour graph and area served are kept per process."""
+
+
+def _removal_bias_table(graph: _NeighbourGraph, values: np.ndarray) -> pd.DataFrame:
+    """The kernel's per-station figures as a DataFrame (``n_days`` as int)."""
+    out = np.empty((values.shape[1], len(REMOVAL_BIAS_COLUMNS)))
+    kernel_removal_bias(np.ascontiguousarray(values.T), graph.indptr, graph.indices,
+                        graph.weights, out)
+    table = pd.DataFrame(out, columns=list(REMOVAL_BIAS_COLUMNS))
+    table["n_days"] = table["n_days"].astype(int)
+    return table
 
 
 def correlation_matrix(
@@ -493,18 +522,48 @@ def station_metrics(
         Columns ``station_id, pollutant, removal_bias, relative_removal_bias_pct,
         area_served_km2`` (mean bias and mean relative bias; area does not depend
         on the pollutant).
+
+    Notes
+    -----
+    The areas served and the Delaunay graph depend only on the stations, so they are
+    computed once per network and process and reused for every realisation.
     """
-    area = area_served(network, boundary)
+    xy, ids = np.asarray(network.xy, dtype=float), network.ids
+    area = _cached_area_served(xy, ids, boundary)
+    graph = _neighbour_graph(xy)
     frames = []
     for name, values in daily.items():
-        rb = removal_bias(network, values)
+        rb = _removal_bias_table(graph, np.asarray(values, dtype=float))
         frames.append(pd.DataFrame({
-            "station_id": network.ids, "pollutant": name,
+            "station_id": ids, "pollutant": name,
             "removal_bias": rb["mean_bias"].to_numpy(),
             "relative_removal_bias_pct": rb["mean_relative_bias_pct"].to_numpy(),
-            "area_served_km2": area.to_numpy(),
+            "area_served_km2": area.copy(),
         }))
     if not frames:
         return pd.DataFrame(columns=["station_id", "pollutant", "removal_bias",
                                      "relative_removal_bias_pct", "area_served_km2"])
     return pd.concat(frames, ignore_index=True)
+
+
+_AREAS: dict[bytes, tuple[Any, np.ndarray]] = {}
+"""Areas served by station coordinates, with the boundary they were clipped to: the
+Voronoi clipping is the slow part of :func:`station_metrics` and depends only on the
+network, not on the realisation."""
+
+
+def _cached_area_served(xy: np.ndarray, ids: np.ndarray, boundary: BaseGeometry | None
+                        ) -> np.ndarray:
+    """:func:`area_served` (km², station order) of ``xy``, computed once per boundary."""
+    if boundary is None:
+        from netsim.geography import beijing_boundary
+
+        boundary = beijing_boundary()
+    key = np.ascontiguousarray(xy).tobytes()
+    cached = _AREAS.get(key)
+    if cached is None or cached[0] is not boundary:
+        if len(_AREAS) >= _MAX_CACHED:
+            _AREAS.pop(next(iter(_AREAS)))
+        cached = (boundary, area_served(xy, boundary, ids=ids).to_numpy())
+        _AREAS[key] = cached
+    return cached[1]
