@@ -253,3 +253,20 @@ def test_web_map_gets_the_days_meeting_layer_with_time_resolved_maps(tmp_path):
     run_scenario(plain, tmp_path / "plain")
     assert "netsim-overlay-aqi-days-meeting" not in (tmp_path / "plain" / "map.html").read_text(
         encoding="utf-8")
+
+
+def test_summary_times_every_stage_apart_from_the_results(retire_traffic_run):
+    """summary.json "timing": wall seconds per stage (netsim.timing), each ≥ 0 and together
+    within the run's total; the realisations carry their own stage times."""
+    from netsim.timing import STAGES
+
+    timing = json.loads((retire_traffic_run / "summary.json").read_text())["timing"]
+    stages = timing["stages_s"]
+    assert list(stages) == list(STAGES)
+    assert all(v >= 0 for v in stages.values())
+    assert stages["truth"] > 0 and stages["kriging"] > 0 and stages["outputs"] > 0
+    assert sum(stages.values()) <= timing["total_s"] + 0.01
+    sc = _scenario(pollutants=["PM2.5"])
+    outcome = run_realisation(0, RunInputs(sc, {"baseline": sc.load_base_network()}, 5000.0))
+    assert set(outcome) == {"baseline"} and set(outcome.timing) == set(STAGES)
+    assert outcome.timing["outputs"] == 0.0 and outcome.timing["sampling"] > 0

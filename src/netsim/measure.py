@@ -37,6 +37,7 @@ from netsim.pollutants import POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import AnnualRule, annual_validity, daily_means, limits, mda8
 from netsim.stats import compute_statistics
+from netsim.timing import stage
 from netsim.variogram import Variogram, fit_variogram
 
 __all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "check_mappable", "measure_network"]
@@ -389,32 +390,37 @@ def measure_network(
     NetworkOutcome
     """
     pollutants = list(scenario.pollutants)
-    stats = compute_statistics(
-        readings, network, standard=scenario.standard, city_rule=scenario.city_rule,
-        annual_rule=scenario.annual_rule,
-    )
-    annual = _station_annual_means(readings, pollutants, scenario.year, scenario.annual_rule)
+    with stage("statistics"):
+        stats = compute_statistics(
+            readings, network, standard=scenario.standard, city_rule=scenario.city_rule,
+            annual_rule=scenario.annual_rule,
+        )
+        annual = _station_annual_means(readings, pollutants, scenario.year, scenario.annual_rule)
     setting = _MapSetting.of(scenario, network, grid)
     frames = [_station_scalars(stats)]
     fields: dict[str, dict[str, np.ndarray]] = {}
     variograms: dict[str, dict] = {}
-    for p in pollutants:
-        truth_p = None if truth is None else np.asarray(truth(p), dtype=float)
-        mapped = _map_pollutant(setting, network, readings, annual[p], truth_p, p)
-        frames.append(mapped.scalars)
-        if mapped.fields:
-            fields[p], variograms[p] = mapped.fields, mapped.variogram
-    time_resolved = None
-    if scenario.outputs.time_resolved != "none" and r < scenario.outputs.time_resolved_realisations:
-        time_resolved = _time_resolved_maps(scenario, network, readings, setting.map_stations,
-                                            grid)
-        frames.append(_time_resolved_scalars(grid, time_resolved))
-    daily = {p: (mda8(readings.values[p]).values if p == "O3"
-                 else daily_means(readings.values[p])).T for p in pollutants}
+    with stage("kriging"):
+        for p in pollutants:
+            truth_p = None if truth is None else np.asarray(truth(p), dtype=float)
+            mapped = _map_pollutant(setting, network, readings, annual[p], truth_p, p)
+            frames.append(mapped.scalars)
+            if mapped.fields:
+                fields[p], variograms[p] = mapped.fields, mapped.variogram
+        time_resolved = None
+        if (scenario.outputs.time_resolved != "none"
+                and r < scenario.outputs.time_resolved_realisations):
+            time_resolved = _time_resolved_maps(scenario, network, readings,
+                                                setting.map_stations, grid)
+            frames.append(_time_resolved_scalars(grid, time_resolved))
+    with stage("metrics"):
+        daily = {p: (mda8(readings.values[p]).values if p == "O3"
+                     else daily_means(readings.values[p])).T for p in pollutants}
+        metrics = station_metrics(network, daily, beijing_boundary())
     return NetworkOutcome(
         scalars=pd.concat(frames, ignore_index=True),
         by_station=stats.by_station_raw.copy(),
-        station_metrics=station_metrics(network, daily, beijing_boundary()),
+        station_metrics=metrics,
         fields=fields,
         variograms=variograms,
         time_resolved=time_resolved,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from netsim import __version__
+from netsim import __version__, timing
 from netsim.atomic import atomic_directory
 from netsim.blas import single_threaded_blas
 from netsim.distributed import get_executor
@@ -62,16 +63,15 @@ class RunInputs:
     resolution_m: float
 
 
-def _measure(
-    inputs: RunInputs, world_realisation, network: Network, net_name: str, r: int, grid: Grid
-) -> NetworkOutcome:
+def _measure(inputs: RunInputs, world_realisation, truth: dict[str, np.ndarray],
+             network: Network, net_name: str, r: int, grid: Grid) -> NetworkOutcome:
     """One network measuring one truth realisation (its outages applied in the scenario)."""
     scenario = inputs.scenario
-    readings = world_realisation.sample_hourly(network, pollutants=list(scenario.pollutants))
-    if net_name == "scenario":
-        readings = scenario.mask_readings(readings, network, r)
-    return measure_network(scenario, network, readings, grid, truth=world_realisation.annual_mean,
-                           r=r)
+    with timing.stage("sampling"):
+        readings = world_realisation.sample_hourly(network, pollutants=list(scenario.pollutants))
+        if net_name == "scenario":
+            readings = scenario.mask_readings(readings, network, r)
+    return measure_network(scenario, network, readings, grid, truth=truth.__getitem__, r=r)
 
 
 @lru_cache(maxsize=2)
@@ -81,21 +81,34 @@ def _world(resolution_m: float, settings_json: str) -> TruthWorld:
     return TruthWorld(Grid.for_beijing(resolution_m), settings)
 
 
+class RealisationOutcomes(dict):
+    """Network name → :class:`NetworkOutcome` of one realisation, with ``timing``: the
+    seconds of its stages (:mod:`netsim.timing`), measured where it ran."""
+
+    timing: dict[str, float]
+
+
 @single_threaded_blas()
-def run_realisation(r: int, inputs: RunInputs) -> dict[str, NetworkOutcome]:
+def run_realisation(r: int, inputs: RunInputs) -> RealisationOutcomes:
     """Measure truth realisation ``r`` with every network of ``inputs``.
 
     A pure function of its arguments (all randomness is keyed by the scenario
     seed and ``r``; BLAS on one thread, :mod:`netsim.blas`), so a dask worker
     returns bit for bit what the local run does, whatever the thread counts.
+    The truth's annual fields are computed once and shared by every network.
     """
     grid = Grid.for_beijing(inputs.resolution_m)
     world = _world(inputs.resolution_m, inputs.scenario.truth.model_dump_json())
-    realisation = world.realise(r)
-    return {
-        name: _measure(inputs, realisation, network, name, r, grid)
-        for name, network in inputs.networks.items()
-    }
+    with timing.collecting() as times:
+        realisation = world.realise(r)
+        with timing.stage("truth"):
+            truth = {p: realisation.annual_mean(p) for p in inputs.scenario.pollutants}
+        outcome = RealisationOutcomes(
+            (name, _measure(inputs, realisation, truth, network, name, r, grid))
+            for name, network in inputs.networks.items()
+        )
+    outcome.timing = dict(times.seconds)
+    return outcome
 
 
 # ----------------------------------------------------------------------------
@@ -193,14 +206,19 @@ def run_scenario(
     """
     from netsim.summary import FieldMeans, summarise, write_run
 
+    started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
     networks, table, optimisation = prepared or prepare_networks(scenario)
     means = FieldMeans()
+    times = timing.StageTimes()
     if scenario.readings is not None:
-        outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
+        with timing.collecting() as real_times:
+            outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
+        times.add(real_times.seconds)
     else:
         outcomes, executor_info = _simulated_outcomes(scenario, networks, means, scheduler,
-                                                      progress)
+                                                      progress, times)
+    realisations_done = time.perf_counter()
     summary = summarise(scenario, networks, outcomes, change_table=table,
                         optimisation=optimisation)
     summary["netsim_version"] = __version__
@@ -208,25 +226,47 @@ def run_scenario(
     grid = Grid.for_beijing(scenario.grid.resolution_m)
     with atomic_directory(out_dir) as tmp:
         write_run(tmp, scenario, grid, networks, outcomes, means, summary, change_table=table)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+        _write_summary(tmp, summary)  # the web map reads it
         if scenario.outputs.web_map if web_map is None else web_map:
             from netsim.webmap import build_web_map
 
             build_web_map(tmp, tmp / "map.html")
+        times.add({"outputs": time.perf_counter() - realisations_done})
+        summary["timing"] = _timing_record(times, started, realisations_done)
+        _write_summary(tmp, summary)
     return RunResult(out_dir=Path(out_dir), summary=summary)
 
 
+def _write_summary(run_dir: Path, summary: dict) -> None:
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+
+
+def _timing_record(times: timing.StageTimes, started: float, realisations_done: float
+                   ) -> dict[str, Any]:
+    """``summary.json`` "timing": wall-clock seconds of the run and of its stages."""
+    return {
+        "total_s": round(time.perf_counter() - started, 3),
+        "realisations_s": round(realisations_done - started, 3),
+        "stages_s": times.rounded(),
+        "note": "stages summed over realisations where they ran (several workers overlap); "
+                "outputs = summary, files and maps",
+    }
+
+
 def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
-                        scheduler: str | None, progress: Callable[[int, int], None] | None
+                        scheduler: str | None, progress: Callable[[int, int], None] | None,
+                        times: timing.StageTimes,
                         ) -> tuple[list[dict[str, NetworkOutcome]], dict[str, Any]]:
     """Every realisation measured by every network, on the executor; fields folded into
-    ``means`` one realisation at a time (memory independent of the realisations)."""
+    ``means`` one realisation at a time (memory independent of the realisations); the
+    realisations' stage times added to ``times``."""
     inputs = RunInputs(scenario=scenario, networks=networks,
                        resolution_m=scenario.grid.resolution_m)
     outcomes = []
     with get_executor(scheduler, progress=progress) as executor:
         for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):
             means.add(outcome)
+            times.add(getattr(outcome, "timing", {}))
             outcomes.append(outcome)
         info = {"kind": executor.kind, "address": executor.address,
                 "n_workers": executor.n_workers}
