@@ -222,3 +222,34 @@ def test_hourly_readings_do_not_depend_on_the_thread_count():
         lambda: truth.sample_hourly(network, pollutants=["NO2", "CO"]).values)
     for p in ("NO2", "CO"):
         assert one[p].tobytes() == many[p].tobytes()
+
+
+def test_networks_sampled_together_read_as_when_sampled_alone():
+    """A station shared by two networks is sampled once, so it reads identically in both;
+    every station (shared, moved, retyped, added) reads as in its network's own sampling —
+    to 1e-13: the pattern's thin-plate spline (scipy, BLAS) rounds differently with the
+    batch of points it is evaluated on."""
+    base = Network.from_file(BASELINE)
+    cols = ["station_id", "type", "district", "lon", "lat"]
+    frame = base.stations[cols].copy()
+    frame.loc[0, "lon"] += 0.05  # moved: another location key
+    frame.loc[1, "type"] = "traffic" if frame.loc[1, "type"] != "traffic" else "urban"
+    added = pd.DataFrame({"station_id": ["new1", "a0"], "type": ["urban", "urban"],
+                          "district": ["", ""], "lon": [116.7, frame.loc[0, "lon"]],
+                          "lat": [40.2, frame.loc[0, "lat"]]})
+    changed = Network.from_frame(pd.concat([frame.iloc[3:], added], ignore_index=True))
+    truth = TruthWorld(None, TruthSettings(seed=8)).realise(3)
+    together = truth.sample_networks({"baseline": base, "scenario": changed},
+                                     pollutants=["PM10", "O3"])
+    shared = [sid for sid in changed.ids if sid in set(base.ids[3:])]
+    for p in ("PM10", "O3"):
+        a = together["baseline"].select(shared).values[p]
+        b = together["scenario"].select(shared).values[p]
+        assert a.tobytes() == b.tobytes()
+    for name, net in (("baseline", base), ("scenario", changed)):
+        alone = truth.sample_hourly(net, pollutants=["PM10", "O3"])
+        assert list(together[name].station_ids) == list(alone.station_ids)
+        for p in ("PM10", "O3"):
+            np.testing.assert_array_equal(np.isnan(together[name].values[p]),
+                                          np.isnan(alone.values[p]))
+            np.testing.assert_allclose(together[name].values[p], alone.values[p], rtol=1e-13)

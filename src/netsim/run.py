@@ -63,13 +63,12 @@ class RunInputs:
     resolution_m: float
 
 
-def _measure(inputs: RunInputs, world_realisation, truth: dict[str, np.ndarray],
-             network: Network, net_name: str, r: int, grid: Grid) -> NetworkOutcome:
+def _measure(inputs: RunInputs, readings, truth: dict[str, np.ndarray], network: Network,
+             net_name: str, r: int, grid: Grid) -> NetworkOutcome:
     """One network measuring one truth realisation (its outages applied in the scenario)."""
     scenario = inputs.scenario
-    with timing.stage("sampling"):
-        readings = world_realisation.sample_hourly(network, pollutants=list(scenario.pollutants))
-        if net_name == "scenario":
+    if net_name == "scenario":
+        with timing.stage("sampling"):
             readings = scenario.mask_readings(readings, network, r)
     return measure_network(scenario, network, readings, grid, truth=truth.__getitem__, r=r)
 
@@ -95,16 +94,20 @@ def run_realisation(r: int, inputs: RunInputs) -> RealisationOutcomes:
     A pure function of its arguments (all randomness is keyed by the scenario
     seed and ``r``; BLAS on one thread, :mod:`netsim.blas`), so a dask worker
     returns bit for bit what the local run does, whatever the thread counts.
-    The truth's annual fields are computed once and shared by every network.
+    The truth's annual fields are computed once and shared by every network, and a
+    station common to several networks is sampled once.
     """
     grid = Grid.for_beijing(inputs.resolution_m)
     world = _world(inputs.resolution_m, inputs.scenario.truth.model_dump_json())
+    pollutants = list(inputs.scenario.pollutants)
     with timing.collecting() as times:
         realisation = world.realise(r)
         with timing.stage("truth"):
-            truth = {p: realisation.annual_mean(p) for p in inputs.scenario.pollutants}
+            truth = {p: realisation.annual_mean(p) for p in pollutants}
+        with timing.stage("sampling"):
+            readings = realisation.sample_networks(inputs.networks, pollutants=pollutants)
         outcome = RealisationOutcomes(
-            (name, _measure(inputs, realisation, truth, network, name, r, grid))
+            (name, _measure(inputs, readings.pop(name), truth, network, name, r, grid))
             for name, network in inputs.networks.items()
         )
     outcome.timing = dict(times.seconds)

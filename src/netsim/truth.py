@@ -79,6 +79,7 @@ import calendar
 import json
 import math
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -769,24 +770,52 @@ class TruthRealisation:
         NetworkError
             A station's instrument class is unknown.
         """
+        return self.sample_networks({"network": network}, pollutants=pollutants,
+                                    measurement_error=measurement_error,
+                                    missing=missing)["network"]
+
+    def sample_networks(
+        self,
+        networks: Mapping[str, Any],
+        *,
+        pollutants: tuple[str, ...] | list[str] | None = None,
+        measurement_error: bool | None = None,
+        missing: bool | None = None,
+    ) -> dict[str, Any]:
+        """Hourly readings of several networks measuring this realisation (name → readings).
+
+        Same values as :meth:`sample_hourly` of each network, but a station present in
+        several networks with the same id, position, type and instrument errors is
+        sampled once (its readings are the same in every network by construction:
+        common random numbers).  The largest network's readings are views of the
+        sampled array, the others' copies of their rows.
+        """
         from netsim.readings import HourlyReadings
 
         settings = self.world.settings
         err = settings.measurement_error if measurement_error is None else measurement_error
         miss = settings.missing_data if missing is None else missing
-        sites = _Sites.of(network)
-        errors = StationErrors.of(network)
+        names = POLLUTANT_NAMES if pollutants is None else tuple(_canonical(p) for p in pollutants)
+        parts = {name: (_Sites.of(net), StationErrors.of(net)) for name, net in networks.items()}
+        sites, errors, rows = _union_of(parts)
+        values = self._sample(sites, errors, names, bool(err), bool(miss))
+        return {
+            name: HourlyReadings(
+                station_ids=parts[name][0].ids,
+                year=self.world.year,
+                values={p: _take_rows(v, rows[name]) for p, v in values.items()},
+                source=f"truth seed={self.seed} r={self.r}",
+            )
+            for name in networks
+        }
+
+    def _sample(self, sites: _Sites, errors: StationErrors, names: tuple[str, ...], err: bool,
+                miss: bool) -> dict[str, np.ndarray]:
+        """Hourly values (n, n_hours) per pollutant of the stations of ``sites``."""
         outage = self._outage_hours(sites, errors) if miss else np.zeros((0, 0), dtype=bool)
         basis = self.basis_at(sites.xy) if len(sites.ids) else np.zeros((len(self._basis), 0))
-        names = POLLUTANT_NAMES if pollutants is None else tuple(_canonical(p) for p in pollutants)
-        draws = _Draws(err=bool(err), miss=bool(miss), outage=outage)
-        values = {p: self._hourly_at(p, sites, errors, basis, draws) for p in names}
-        return HourlyReadings(
-            station_ids=sites.ids,
-            year=self.world.year,
-            values=values,
-            source=f"truth seed={self.seed} r={self.r}",
-        )
+        draws = _Draws(err=err, miss=miss, outage=outage)
+        return {p: self._hourly_at(p, sites, errors, basis, draws) for p in names}
 
     def _outage_hours(self, sites: _Sites, errors: StationErrors) -> np.ndarray:
         """Hours (n, n_hours) lost to multi-hour outages, keyed by station and location."""
@@ -869,6 +898,63 @@ def _mask_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = np.where(any_cell, mask.argmax(axis=1), 0)
     end = np.where(any_cell, mask.shape[1] - mask[:, ::-1].argmax(axis=1), 0)
     return first.astype(np.int64), end.astype(np.int64)
+
+
+def _take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]``, a view when ``rows`` are the first len(rows) rows in order."""
+    if np.array_equal(rows, np.arange(len(rows))):
+        return values[: len(rows)]
+    return values[rows]
+
+
+def _union_of(parts: Mapping[str, tuple[_Sites, StationErrors]]
+              ) -> tuple[_Sites, StationErrors, dict[str, np.ndarray]]:
+    """The distinct stations of several networks (largest network first, in its order) and
+    each network's rows in them.  Two stations are the same when their id, position (whole
+    metres), traffic type and error parameters are."""
+    order = sorted(parts, key=lambda name: -len(parts[name][0].ids))
+    index: dict[tuple, int] = {}
+    picks: list[tuple[str, int]] = []
+    rows = {}
+    for name in order:
+        sites, errors = parts[name]
+        net_rows = np.empty(len(sites.ids), dtype=np.int64)
+        for i, signature in enumerate(_signatures(sites, errors)):
+            if signature not in index:
+                index[signature] = len(picks)
+                picks.append((name, i))
+            net_rows[i] = index[signature]
+        rows[name] = net_rows
+    return (*_gather(parts, picks), rows)
+
+
+def _signatures(sites: _Sites, errors: StationErrors) -> list[tuple]:
+    """What makes a station's readings: id, location key, traffic, errors and class."""
+    return [(sites.ids[i], sites.locs[i], bool(sites.traffic[i]), errors.classes[i],
+             float(errors.noise_pct[i]), float(errors.bias_pct[i]))
+            for i in range(len(sites.ids))]
+
+
+def _gather(parts: Mapping[str, tuple[_Sites, StationErrors]], picks: list[tuple[str, int]]
+            ) -> tuple[_Sites, StationErrors]:
+    """Sites and errors of the picked (network, row) stations, in order."""
+    def pick(get):
+        return [get(parts[name])[i] for name, i in picks]
+
+    sites = _Sites(
+        ids=np.array(pick(lambda p: p[0].ids), dtype=object).astype(str),
+        xy=np.array(pick(lambda p: p[0].xy), dtype=float).reshape(-1, 2),
+        traffic=np.array(pick(lambda p: p[0].traffic), dtype=bool),
+        locs=tuple(pick(lambda p: p[0].locs)),
+        keys=tuple(pick(lambda p: p[0].keys)),
+    )
+    errors = StationErrors(
+        classes=tuple(pick(lambda p: p[1].classes)),
+        noise_pct=np.array(pick(lambda p: p[1].noise_pct), dtype=float),
+        bias_pct=np.array(pick(lambda p: p[1].bias_pct), dtype=float),
+        unit_bias_sd_pct=np.array(pick(lambda p: p[1].unit_bias_sd_pct), dtype=float),
+    )
+    return sites, errors
 
 
 @dataclass(frozen=True)
