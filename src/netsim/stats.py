@@ -165,6 +165,9 @@ class AnnualStatistics:
     area_daily
         ``pollutant -> (n_areas, days)`` unrounded area daily series (areas in
         ``area_names`` order; O3 = MDA8).
+    station_daily
+        ``pollutant -> (n_stations, days)`` the stations' daily values the statistics
+        come from (24-h means; O3 MDA8), network order, NaN = invalid day.
     """
 
     year: int
@@ -181,6 +184,7 @@ class AnnualStatistics:
     area_names: tuple[str, ...]
     area_daily: dict[str, np.ndarray] = field(repr=False)
     options: dict[str, object] = field(default_factory=dict)
+    station_daily: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     source: str = "<memory>"
 
     def area_value(self, area: str, pollutant: str, statistic: str, *, raw: bool = False) -> float:
@@ -314,6 +318,7 @@ class _Rows:
     area: list[tuple] = field(default_factory=list)
     invalid: list[tuple] = field(default_factory=list)
     area_daily: dict[str, np.ndarray] = field(default_factory=dict)
+    station_daily: dict[str, np.ndarray] = field(default_factory=dict)
     city_o3_1h: np.ndarray | None = None
 
 
@@ -363,6 +368,7 @@ def _pollutant_statistics(rows: _Rows, areas: _Areas, hourly: np.ndarray, p: str
             if reason:
                 rows.invalid.append(("station", sid, p, stat, reason))
     rows.area_daily[p] = a_daily
+    rows.station_daily[p] = st_daily
     a_stats, _, a_v = _annual(a_daily, p, areas.year, areas.rule)
     n_members = areas.member.sum(axis=1)
     n_measured = (areas.member & measured).sum(axis=1)
@@ -553,6 +559,7 @@ def _assemble(rows: _Rows, areas: _Areas, lim: StandardLimits, daily_aqi_df: pd.
         area_members={a: tuple(ids[areas.member[j]]) for j, a in enumerate(areas.names)},
         area_names=areas.names,
         area_daily=rows.area_daily,
+        station_daily=rows.station_daily,
         options=options,
         source=source,
     )
