@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from netsim.standards import daily_max_1h, daily_means, eight_hour_means, mda8
+from netsim.standards import daily_max_1h, daily_means, eight_hour_means, has_values, mda8
 
 # ----------------------------------------------------------------------------
 # The NumPy implementations before the kernels (netsim 0.x, standards.py)
@@ -132,3 +132,12 @@ def test_statistics_do_not_depend_on_the_thread_count():
         numba.set_num_threads(before)
     for a, b in zip(one, many, strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+def test_has_values_equals_any_finite():
+    h = _hourly(2, shape=(6, 48))
+    h[1] = np.nan
+    h[4, :-1] = np.nan  # only the last hour
+    np.testing.assert_array_equal(has_values(h), np.isfinite(h).any(axis=-1))
+    assert has_values(h.reshape(2, 3, 48)).shape == (2, 3)
+    assert has_values(np.full(5, np.nan)).shape == () and not has_values(np.full(5, np.nan))

@@ -238,6 +238,19 @@ def daily_means(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_DAILY) -> np.n
     return out.reshape(*lead, rows.shape[1])
 
 
+def has_values(hourly: np.ndarray) -> np.ndarray:
+    """Bool (...): each series (last axis) has at least one value that is not NaN.
+
+    ``np.isfinite(hourly).any(axis=-1)`` for readings (which hold no infinities,
+    :class:`netsim.readings.HourlyReadings`) without a pass over every value.
+    """
+    a = np.asarray(hourly, dtype=float)
+    rows = np.ascontiguousarray(a.reshape(-1, a.shape[-1]))
+    out = np.empty(rows.shape[0], dtype=bool)
+    kernels.has_values(rows, out)
+    return out.reshape(a.shape[:-1])
+
+
 def daily_max_1h(hourly: np.ndarray, *, min_hours: int = MIN_HOURS_DAILY) -> np.ndarray:
     """Daily maximum 1-h value (..., D); NaN where fewer than ``min_hours`` hours are valid.
 
@@ -373,6 +386,11 @@ def month_of_day(year: int) -> np.ndarray:
     ).astype(np.int8)
 
 
+_MONTH_ABBR = tuple(calendar.month_abbr)
+"""Month abbreviations ('' first), looked up once (``calendar.month_abbr`` formats a date
+on every access)."""
+
+
 @dataclass(frozen=True)
 class AnnualValidity:
     """Result of :func:`annual_validity` (arrays over the leading axes)."""
@@ -397,7 +415,7 @@ class AnnualValidity:
             need = self.rule.month_minimum(m + 1)
             if need is not None and md[m] < need:
                 return (
-                    f"{calendar.month_abbr[m + 1]} has {int(md[m])} valid days < {need} "
+                    f"{_MONTH_ABBR[m + 1]} has {int(md[m])} valid days < {need} "
                     "required (HJ 663 monthly rule)"
                 )
         return "invalid"  # pragma: no cover - unreachable

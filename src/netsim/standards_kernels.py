@@ -114,3 +114,16 @@ def mda8(hourly: np.ndarray, min_hours: int, min_windows: int, exceedance_limit:
             ok = valid >= min_windows or (valid >= 1 and best > exceedance_limit)
             values[i, d] = best if ok else np.nan
             n_windows[i, d] = valid
+
+
+@njit(cache=True, parallel=True)
+def has_values(values: np.ndarray, out: np.ndarray) -> None:
+    """out[i]: row i of the (m, n) array has a non-NaN value (stops at the first)."""
+    for i in prange(values.shape[0]):
+        row = values[i]
+        found = False
+        for k in range(row.size):
+            if row[k] == row[k]:
+                found = True
+                break
+        out[i] = found

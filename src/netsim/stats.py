@@ -64,6 +64,7 @@ from netsim.standards import (
     daily_max_1h,
     daily_means,
     days_in_year,
+    has_values,
     hj663_percentile,
     limits,
     mda8,
@@ -358,15 +359,8 @@ def _pollutant_statistics(rows: _Rows, areas: _Areas, hourly: np.ndarray, p: str
     """Station and area annual statistics of pollutant ``p``, with the reason of every gap."""
     st_daily, a_daily = areas.daily(hourly, p)
     st_stats, st_valid_days, st_v = _annual(st_daily, p, areas.year, areas.rule)
-    measured = np.isfinite(hourly).any(axis=-1)
-    for stat, vals in st_stats.items():
-        for i, sid in enumerate(areas.ids):
-            reason = ""
-            if not np.isfinite(vals[i]):
-                reason = NOT_IN_READINGS if not measured[i] else f"{NOT_VALID}: {st_v.reason(i)}"
-            rows.station.append((sid, p, stat, vals[i], int(st_valid_days[i]), reason))
-            if reason:
-                rows.invalid.append(("station", sid, p, stat, reason))
+    measured = has_values(hourly)
+    _station_rows(rows, areas.ids, p, st_stats, st_valid_days, st_v, measured)
     rows.area_daily[p] = a_daily
     rows.station_daily[p] = st_daily
     a_stats, _, a_v = _annual(a_daily, p, areas.year, areas.rule)
@@ -382,6 +376,29 @@ def _pollutant_statistics(rows: _Rows, areas: _Areas, hourly: np.ndarray, p: str
                           if n_measured[j] == 0 else f"{NOT_VALID}: {a_v.reason(j)}")
                 rows.invalid.append(("area", name, p, stat, reason))
             rows.area.append((name, p, stat, vals[j], reason))
+
+
+def _station_rows(rows: _Rows, ids: np.ndarray, p: str, stats: dict[str, np.ndarray],
+                  valid_days: np.ndarray, validity, measured: np.ndarray) -> None:
+    """The stations' rows of pollutant ``p`` (one per statistic), with the reason of every gap
+    (a station's reason worked out once for all its statistics)."""
+    reasons: dict[int, str] = {}
+
+    def reason(i: int) -> str:
+        if i not in reasons:
+            reasons[i] = (NOT_IN_READINGS if not measured[i]
+                          else f"{NOT_VALID}: {validity.reason(i)}")
+        return reasons[i]
+
+    ids_list, days = ids.tolist(), valid_days.tolist()
+    for stat, vals in stats.items():
+        finite = np.isfinite(vals).tolist()
+        for i, (sid, value, n_days, ok) in enumerate(
+                zip(ids_list, vals.tolist(), days, finite, strict=True)):
+            why = "" if ok else reason(i)
+            rows.station.append((sid, p, stat, value, int(n_days), why))
+            if why:
+                rows.invalid.append(("station", sid, p, stat, why))
 
 
 def _aqi_gap_reason(present: list[str], require_all: bool) -> str:
@@ -568,9 +585,10 @@ def _assemble(rows: _Rows, areas: _Areas, lim: StandardLimits, daily_aqi_df: pd.
 def _round_column(df: pd.DataFrame) -> np.ndarray:
     """GB/T 8170 rounding to each row's reported precision (AQI counts are integers)."""
     out = df["value"].to_numpy(dtype=float).copy()
-    for p in df["pollutant"].unique():
-        m = (df["pollutant"] == p).to_numpy()
+    pollutants = df["pollutant"].to_numpy(dtype=object)
+    for p in dict.fromkeys(pollutants.tolist()):
         if p in POLLUTANTS:
+            m = pollutants == p
             out[m] = reported(out[m], p)
     return out
 
