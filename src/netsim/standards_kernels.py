@@ -17,28 +17,16 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def _valid(v: float) -> float:
-    return v if v == v else 0.0
-
-
-@njit(cache=True)
-def _pairwise24(h: np.ndarray) -> tuple[float, int]:
-    """Sum and count of the valid values of one day (24,), as ``np.where(ok, h, 0).sum()``."""
-    r0, r1, r2, r3 = _valid(h[0]), _valid(h[1]), _valid(h[2]), _valid(h[3])
-    r4, r5, r6, r7 = _valid(h[4]), _valid(h[5]), _valid(h[6]), _valid(h[7])
-    for base in (8, 16):
-        r0 += _valid(h[base])
-        r1 += _valid(h[base + 1])
-        r2 += _valid(h[base + 2])
-        r3 += _valid(h[base + 3])
-        r4 += _valid(h[base + 4])
-        r5 += _valid(h[base + 5])
-        r6 += _valid(h[base + 6])
-        r7 += _valid(h[base + 7])
+def _day_total(h: np.ndarray, r: np.ndarray) -> tuple[float, int]:
+    """Sum and count of the valid values of one day (24,), as ``np.where(ok, h, 0).sum()``:
+    eight running sums r_j = h_j + h_{j+8} + h_{j+16} (``r``: (8,) scratch), combined
+    pairwise."""
     count = 0
-    for k in range(24):
-        count += h[k] == h[k]
-    return 0.0 + (((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))), count
+    for j in range(8):
+        a, b, c = h[j], h[j + 8], h[j + 16]
+        count += (a == a) + (b == b) + (c == c)
+        r[j] = ((a if a == a else 0.0) + (b if b == b else 0.0)) + (c if c == c else 0.0)
+    return 0.0 + (((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))), count
 
 
 @njit(cache=True, parallel=True)
@@ -46,8 +34,9 @@ def daily_means(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> None:
     """24-h means (m, D); NaN where fewer than ``min_hours`` hours are valid."""
     m, n_days = out.shape
     for i in prange(m):
+        r = np.empty(8)
         for d in range(n_days):
-            total, count = _pairwise24(hourly[i, d])
+            total, count = _day_total(hourly[i, d], r)
             out[i, d] = total / count if count >= min_hours and count > 0 else np.nan
 
 
