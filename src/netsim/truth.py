@@ -527,6 +527,7 @@ class TruthWorld:
         self.anchor_xy = np.column_stack(lonlat_to_xy(lon, lat))
         self._patterns: dict[str, tuple[RBFInterpolator, float, float]] = {}
         self._grid_base: dict[str, np.ndarray] = {}
+        self._road_weights: dict[bytes, np.ndarray] = {}
 
     # ------------------------------------------------------------ pattern
     def _pattern(self, p: str) -> tuple[RBFInterpolator, float, float]:
@@ -560,7 +561,7 @@ class TruthWorld:
         base = self.pattern_at(xy, p)
         par = self.parameters
         if self.settings.roads:
-            w = road_weight(xy, par.roads.decay_m)
+            w = self._road_weight(xy)
             if p == "O3":
                 base = base * (1.0 - par.roads.o3_titration * w)
             else:
@@ -572,6 +573,18 @@ class TruthWorld:
             else:
                 base = base + traffic * par.kerb.increment(p)
         return base
+
+    def _road_weight(self, xy: np.ndarray) -> np.ndarray:
+        """Road weights exp(−d/decay) at ``xy``, kept for the last few sets of points (every
+        pollutant and realisation asks again for the grid's and the stations')."""
+        key = np.ascontiguousarray(xy).tobytes()
+        if key not in self._road_weights:
+            if len(self._road_weights) >= 8:
+                self._road_weights.pop(next(iter(self._road_weights)))
+            weights = road_weight(xy, self.parameters.roads.decay_m)
+            weights.setflags(write=False)
+            self._road_weights[key] = weights
+        return self._road_weights[key]
 
     def grid_base(self, pollutant: str) -> np.ndarray:
         """``B_p`` at the grid cells (n_cells,), cached."""
