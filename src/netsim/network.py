@@ -31,6 +31,7 @@ import pandas as pd
 
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS, lonlat_to_xy
 from netsim.errors import GeographyError, NetworkError
+from netsim.i18n import canonical_district
 
 STATION_TYPES: tuple[str, ...] = ("urban", "traffic", "border", "background", "sensor")
 """Station classes.
@@ -228,7 +229,8 @@ class Network:
         out.loc[out["name"] == "", "name"] = out["station_id"]
         out["name_zh"] = _text(df["name_zh"]) if "name_zh" in df else ""
         out["type"] = _text(df["type"]).str.lower()
-        out["district"] = _text(df["district"]) if "district" in df else ""
+        # districts may be written in Chinese (通州区 / 通州): stored by their canonical name
+        out["district"] = _text(df["district"]).map(canonical_district) if "district" in df else ""
         out["direction"] = _text(df["direction"]).str.upper() if "direction" in df else ""
         out["instrument"] = _text(df["instrument"]) if "instrument" in df else INSTRUMENT_DEFAULT
         out.loc[out["instrument"] == "", "instrument"] = INSTRUMENT_DEFAULT
