@@ -191,7 +191,8 @@ def run_scenario(
     -------
     RunResult
     """
-    from netsim.summary import FieldMeans, summarise, write_run
+    from netsim.outputs import write_run
+    from netsim.summary import FieldMeans, summarise
 
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
     networks, table, optimisation = prepared or prepare_networks(scenario)

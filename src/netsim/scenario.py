@@ -275,6 +275,9 @@ class Scenario(_Model):
     monthly_rule: bool = Field(
         True, description="HJ 663 monthly validity rule (>= 27 valid days a month, 25 in "
                           "February); false keeps only the >= 324 days a year rule")
+    lang: Literal["en", "zh"] = Field(
+        "en", description="language of report.md, report.html, the PNG maps and map.html: "
+                          "'en' or 'zh' (Chinese)")
 
     _source: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
@@ -374,10 +377,15 @@ class Scenario(_Model):
 
     def with_overrides(
         self, *, realisations: int | None = None, seed: int | None = None,
-        pollutants: list[str] | None = None,
+        pollutants: list[str] | None = None, lang: str | None = None,
     ) -> Scenario:
-        """A validated copy with command-line overrides (``--realisations``, ``--seed``)."""
+        """A validated copy with command-line overrides (``--realisations``, ``--seed``,
+        ``--lang``)."""
         data = self.model_dump()
+        if lang is not None:
+            from netsim.i18n import check_lang
+
+            data["lang"] = check_lang(lang)
         if realisations is not None:
             data["realisations"] = realisations
         if seed is not None:
