@@ -39,3 +39,7 @@ class RasterError(NetsimError):
 
 class ScenarioError(NetsimError):
     """Invalid scenario YAML: syntax, unknown keys, wrong types, unknown stations."""
+
+
+class ClusterError(NetsimError):
+    """A dask scheduler that cannot be reached, or a cluster that failed during a run."""
