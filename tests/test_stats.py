@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netsim.atomic import MARKER_NAME
 from netsim.cli import main
 from netsim.errors import NetsimError, NetworkError
 from netsim.network import Network
@@ -231,7 +232,8 @@ def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
                str(readings), "--year", "2021", "--out", str(out)])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv", "summary.md"]
+    assert files == [MARKER_NAME, "annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv",
+                     "summary.md"]
     by_area = pd.read_csv(out / "annual_by_area.csv", dtype={"value": str})
     assert list(by_area.columns) == ["area", "pollutant", "statistic", "value"]
     expected = compute_statistics(r, net)

@@ -39,3 +39,12 @@ class RasterError(NetsimError):
 
 class ScenarioError(NetsimError):
     """Invalid scenario YAML: syntax, unknown keys, wrong types, unknown stations."""
+
+
+class OutputError(NetsimError):
+    """An output netsim must not or cannot write.
+
+    A folder or file netsim did not write, a previous output without
+    ``--overwrite``, a target another netsim process holds, the working
+    directory, or a full, read-only or forbidden destination.
+    """

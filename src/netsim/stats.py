@@ -488,18 +488,25 @@ def _fmt(value: float, pollutant: str) -> str:
 
 
 def write_statistics(
-    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = True
+    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
     """Write ``annual_by_station.csv``, ``annual_by_area.csv``, ``daily_aqi.csv``, ``summary.md``.
 
-    The directory is written atomically (:func:`netsim.atomic.atomic_directory`).
-    Values are the rounded ones; empty cells mark statistics the validity rules
-    make invalid (reasons in ``summary.md``).  Returns the directory.
+    The directory is written atomically and guarded
+    (:func:`netsim.atomic.output_directory`): it must be missing or empty, or a
+    previous netsim output replaced only with ``overwrite``.  Values are the
+    rounded ones; empty cells mark statistics the validity rules make invalid
+    (reasons in ``summary.md``).  Returns the directory.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
-    from netsim.atomic import atomic_directory
+    from netsim.atomic import output_directory
 
     out = Path(out_dir)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with output_directory(out, overwrite=overwrite) as tmp:
         bs = stats.by_station.copy()
         bs["value"] = [_fmt(v, p) for v, p in zip(bs["value"], bs["pollutant"], strict=True)]
         bs.to_csv(tmp / "annual_by_station.csv", index=False)

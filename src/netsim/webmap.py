@@ -67,12 +67,12 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-from netsim.atomic import atomic_file
+from netsim.atomic import output_file
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS
 from netsim.errors import NetsimError, RasterError, ScenarioError
 from netsim.pollutants import POLLUTANTS, Pollutant
 
-__all__ = ["STATION_STYLES", "build_web_map"]
+__all__ = ["STATION_STYLES", "build_web_map", "web_map_html"]
 
 LEAFLET_VERSION = "1.9.4"
 """Version of the Leaflet build bundled in ``netsim/static`` and inlined into maps."""
@@ -994,8 +994,47 @@ def build_web_map(
     *,
     pollutant: str | None = None,
     tiles: TileChoice = "none",
+    overwrite: bool = False,
 ) -> Path:
     """Write the interactive map of a ``netsim run`` directory as one HTML file.
+
+    Parameters
+    ----------
+    run_dir
+        Directory written by ``netsim run`` (see :func:`web_map_html`).
+    out_path
+        HTML file to write, atomically and guarded
+        (:func:`netsim.atomic.output_file`; parent directories are created).
+    pollutant, tiles
+        See :func:`web_map_html`.
+    overwrite
+        Replace a file netsim wrote earlier at ``out_path`` (never one it did
+        not write).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    OutputError
+        ``out_path`` cannot or must not be written (see :mod:`netsim.atomic`).
+    ScenarioError, RasterError, NetsimError
+        See :func:`web_map_html`.
+    """
+    with output_file(out_path, overwrite=overwrite) as tmp:
+        tmp.write_text(web_map_html(run_dir, pollutant=pollutant, tiles=tiles), encoding="utf-8")
+    return Path(out_path)
+
+
+def web_map_html(
+    run_dir: str | os.PathLike[str],
+    *,
+    pollutant: str | None = None,
+    tiles: TileChoice = "none",
+) -> str:
+    """The interactive map of a ``netsim run`` directory: one self-contained HTML page.
 
     Parameters
     ----------
@@ -1003,8 +1042,6 @@ def build_web_map(
         Directory written by ``netsim run`` (``summary.json``, ``baseline/``
         and, for scenario runs, ``scenario/``; see the README's run-directory
         layout).
-    out_path
-        HTML file to write (atomically; parent directories are created).
     pollutant
         Pollutant shown first and given the full set of layers (kriging std,
         truth, error, baseline and difference).  Default: PM2.5 if mapped,
@@ -1016,8 +1053,8 @@ def build_web_map(
 
     Returns
     -------
-    Path
-        ``out_path``.
+    str
+        The HTML page.
 
     Raises
     ------
@@ -1268,11 +1305,7 @@ def build_web_map(
     _PageFurniture(title_html, legend_html, attribution).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
 
-    page = root.render()
-    out = Path(out_path)
-    with atomic_file(out) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return out
+    return root.render()
 
 
 def _standard_label(standard: str) -> str:
