@@ -356,37 +356,12 @@ def _small_scenario(tmp: Path, stem: str, source: str) -> Path:
     return path
 
 
-def test_sweep_rejects_empty_and_duplicate_stems(tmp_path):
-    from netsim.distributed import sweep_scenarios
-
-    with pytest.raises(NetsimError, match="no scenario files"):
-        sweep_scenarios([], tmp_path / "out")
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    for d in ("a", "b"):
-        (tmp_path / d / "same.yaml").write_text("name: x\n")
-    with pytest.raises(NetsimError, match="rename one"):
-        sweep_scenarios(
-            [tmp_path / "a" / "same.yaml", tmp_path / "b" / "same.yaml"], tmp_path / "o"
-        )
-    assert not (tmp_path / "o").exists()
-
-
-def test_sweep_bad_scenario_fails_before_any_run(tmp_path):
-    from netsim.cli import main
-
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nrealisations: many\n")
-    assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
-    assert not (tmp_path / "out").exists()
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_cluster_sweep_equals_in_process(dask_cluster, tmp_path):
     """`netsim sweep` of a scenario with changes: cluster tasks write what the local run writes."""
     pytest.importorskip("netsim.run")
-    from netsim.distributed import sweep_scenarios
+    from netsim.sweep import sweep_scenarios
 
     path = _small_scenario(tmp_path, "retire", "retire_traffic.yaml")
     local = sweep_scenarios([path], tmp_path / "local", realisations=1, seed=5)

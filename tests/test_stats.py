@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netsim.atomic import MARKER_NAME
 from netsim.cli import main
 from netsim.errors import NetsimError, NetworkError
 from netsim.network import Network
@@ -297,7 +298,8 @@ def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
                str(readings), "--year", "2021", "--out", str(out)])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv", "summary.md"]
+    assert files == [MARKER_NAME, "annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv",
+                     "summary.md"]
     by_area = pd.read_csv(out / "annual_by_area.csv", dtype={"value": str})
     assert list(by_area.columns) == ["area", "pollutant", "statistic", "value", "reason"]
     expected = compute_statistics(r, net)
@@ -319,7 +321,7 @@ def test_cli_stats_never_prints_nan(net, tmp_path, capsys):
     rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
                str(readings), "--year", "2021", "--out", str(tmp_path / "stats")])  # fmt: skip
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
-    assert rc == 0 and "city PM2.5 not computed (see summary.md)" in out
+    assert rc == 0 and "city PM2.5 not valid (315 valid days < 324 required (HJ 663))" in out
     assert "nan" not in out.lower() and "inf" not in out.lower()
 
 

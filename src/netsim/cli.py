@@ -1,16 +1,34 @@
 """The ``netsim`` command line: parse, call one library function, print.
 
-Every :class:`netsim.errors.NetsimError` is printed as a single line on
-stderr (``error: ...``) with exit status 2; no traceback is shown.
+Every failure ends in one line on stderr, never a traceback.  Exit status:
+
+* 2: a :class:`netsim.errors.NetsimError` (bad input; an output netsim must
+  not or cannot write) or a usage mistake (unknown option or command, missing
+  option), with click's own message;
+* 1: another OS error, or an unexpected internal error (``NETSIM_TRACEBACK=1``
+  shows its traceback);
+* 130: Ctrl-C (``interrupted``); 143: SIGTERM (``terminated``).
+
+Outputs (``--out``) follow :mod:`netsim.atomic`: a missing or empty folder
+is written, a previous netsim output is replaced only with ``--overwrite``,
+anything else is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import signal
 import sys
-from typing import Annotated
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
+from rich.text import Text
 
 from netsim import __version__
 from netsim.errors import NetsimError
@@ -25,6 +43,21 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace a previous netsim output at --out. Never replaces a folder or file "
+        "netsim did not write.",
+    ),
+]
+
+
+def _progress(*columns: Any, transient: bool) -> Progress:
+    """A rich progress display on stderr, drawn only on a terminal (logs get no bar lines)."""
+    return Progress(*columns, console=err_console, transient=transient,
+                    disable=not err_console.is_terminal)
 
 
 def _version_callback(value: bool) -> None:
@@ -74,6 +107,7 @@ def krige_command(
         int | None, typer.Option("--neighbours", help="Local kriging with k nearest stations.")
     ] = None,
     no_map: Annotated[bool, typer.Option("--no-map", help="Do not write the PNG.")] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Krige station values to a GeoTIFF, <stem>_districts.csv and a PNG (netsim.mapping)."""
     from netsim.mapping import krige_to_raster, read_station_values
@@ -99,6 +133,7 @@ def krige_command(
         n_neighbours=neighbours,
         write_map=not no_map,
         values_source=str(values),
+        overwrite=overwrite,
     )
     vg = result.variogram
     source = "fitted" if result.fit is not None else "from file"
@@ -160,24 +195,23 @@ def stats_command(
     no_boundary_check: Annotated[
         bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
     ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Annual GB 3095 / HJ 663 statistics and HJ 633 AQI days of a network (netsim.stats)."""
-    import math
     import warnings
 
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from netsim.atomic import check_output_directory
+
+    check_output_directory(out, overwrite=overwrite)
     from netsim.network import Network
     from netsim.readings import ReadingsWarning, load_readings
-    from netsim.stats import compute_statistics, write_statistics
+    from netsim.stats import compute_statistics, missing_text, write_statistics
 
     network = Network.from_file(stations, check_boundary=not no_boundary_check)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
+    with _progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         transient=True,
     ) as bar:
         task = bar.add_task(f"reading {readings}", total=None)
@@ -196,17 +230,22 @@ def stats_command(
             progress=lambda _label: bar.advance(task),
         )
         bar.add_task(f"writing {out}", total=None)
-        path = write_statistics(result, out)
+        path = write_statistics(result, out, overwrite=overwrite)
     for w in caught:
-        err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("warning:", "yellow"), f" {w.message}"),
+                          highlight=False, soft_wrap=True)
     city = result.area_value("city", "PM2.5", "annual_mean")
     meet = result.area_value("city", "AQI", "days_meeting_standard")
     valid = result.area_value("city", "AQI", "valid_days")
-    city_text = "not computed (see summary.md)" if math.isnan(city) else f"{city:.0f} µg/m³"
+    pm25 = (f"city PM2.5 {city:.0f} µg/m³" if math.isfinite(city)
+            else f"city PM2.5 {missing_text(result, 'city', 'PM2.5', 'annual_mean')}")
+    days = (f"{meet:.0f}/{valid:.0f} days meeting the standard" if math.isfinite(meet)
+            else f"days meeting the standard "
+                 f"{missing_text(result, 'city', 'AQI', 'days_meeting_standard')}")
     console.print(
         f"wrote {path}/ (annual_by_station.csv, annual_by_area.csv, daily_aqi.csv, summary.md); "
-        f"city PM2.5 {city_text}, {meet:.0f}/{valid:.0f} days meeting the standard",
-        highlight=False,
+        f"{pm25}, {days}",
+        highlight=False, soft_wrap=True,
     )
 
 
@@ -219,6 +258,7 @@ def schema_command(
         str | None,
         typer.Option("--out", help="Write the JSON Schema to this file instead of stdout."),
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Print (or write) the JSON Schema of the scenario YAML."""
     import json
@@ -229,9 +269,9 @@ def schema_command(
     if out is None:
         sys.stdout.write(text)
         return
-    from netsim.atomic import atomic_file
+    from netsim.atomic import output_file
 
-    with atomic_file(out) as tmp:
+    with output_file(out, overwrite=overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     console.print(f"wrote {out}")
 
@@ -281,28 +321,36 @@ def run_command(
         typer.Option("--scheduler", help="Dask scheduler: tcp://HOST:PORT, local:N "
                      "(default in-process, or $DASK_SCHEDULER_ADDRESS)."),
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Run a scenario and its baseline on the synthetic truth (an OSSE) and write DIR.
 
     DIR gets summary.json, report.md, changes.png (with changes), map.html and
     baseline/ (and scenario/) with annual_by_area.csv, annual_by_station.csv
-    in the `netsim stats` format, intervals, rasters and maps.
+    in the `netsim stats` format, intervals, rasters and maps.  DIR must be new
+    or empty, or a previous netsim run replaced with --overwrite.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
 
-    from netsim.run import prepare_networks, run_scenario
+    from netsim.atomic import check_output_directory
+
+    if out is not None:  # before the heavy imports: a bad --out fails in a second
+        check_output_directory(out, overwrite=overwrite)
     from netsim.scenario import load_scenario
 
     sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed)
-    prepared = prepare_networks(sc)
     target = out or f"runs/{sc.name}"
+    if out is None:
+        check_output_directory(target, overwrite=overwrite)
+    from netsim.run import prepare_networks, run_scenario
+
+    prepared = prepare_networks(sc)
     n = sc.realisations
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
-                  transient=False) as bar:
+    with _progress("[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as bar:
         task = bar.add_task(f"{sc.name}: realisations", total=n)
         result = run_scenario(
-            sc, target, scheduler=scheduler, prepared=prepared,
+            sc, target, scheduler=scheduler, prepared=prepared, overwrite=overwrite,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     for verdict in result.summary.get("verdicts", []):
@@ -321,11 +369,14 @@ def map_command(
     tiles: Annotated[
         str, typer.Option("--tiles", help="Base map: 'none' (offline, default) or 'osm'.")
     ] = "none",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Write the interactive offline map (Leaflet) of a run directory."""
     from netsim.webmap import build_web_map
 
-    path = build_web_map(run_dir, out, pollutant=pollutant, tiles=tiles)  # type: ignore[arg-type]
+    path = build_web_map(
+        run_dir, out, pollutant=pollutant, tiles=tiles, overwrite=overwrite  # type: ignore[arg-type]
+    )
     console.print(f"wrote {path}")
 
 
@@ -352,14 +403,27 @@ def sweep_command(
             "(default in-process, or $DASK_SCHEDULER_ADDRESS).",
         ),
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
-    """Run many scenarios (one dask task each) into OUT/<file stem>/, plus OUT/sweep.json."""
-    from netsim.distributed import rich_progress, sweep_scenarios
+    """Run many scenarios (one dask task each) into OUT/<file stem>/, plus OUT/sweep.json.
 
-    with rich_progress("sweep: scenarios", console=err_console) as progress:
+    OUT is written as a whole when every scenario has run; it must be new or
+    empty, or a previous netsim output replaced with --overwrite.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from netsim.atomic import check_output_directory
+
+    check_output_directory(out, overwrite=overwrite)
+    from netsim.sweep import sweep_scenarios
+
+    with _progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                   MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as bar:
+        task = bar.add_task("sweep: scenarios", total=len(scenarios))
         rows = sweep_scenarios(
             scenarios, out, realisations=realisations, seed=seed, scheduler=scheduler,
-            progress=progress,
+            overwrite=overwrite,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     for row in rows:
         console.print(f"{row['scenario']}: {row['out_dir']}", highlight=False, soft_wrap=True)
@@ -369,32 +433,114 @@ def sweep_command(
 # --- end command: sweep ---
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn :class:`NetsimError` into a one-line message and exit status 2."""
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so outputs are cleaned up as on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while the CLI runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        app(args=argv, standalone_mode=False)
-    except NetsimError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    except FileNotFoundError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.filename or exc}: file not found",
-                          soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted; no partial output was left behind", soft_wrap=True)
-        return 130
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        return 1
-    except Exception as exc:  # click usage errors
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _click_exception_types() -> tuple[tuple[type[BaseException], ...], ...]:
+    """``(errors, aborts, exits)`` of the installed typer: ``typer._click`` and/or click.
+
+    Recent typer (0.29) vendors click as ``typer._click``, with its own
+    exception classes; older typer raises click's.  Both are caught.
+    """
+    errors: list[type[BaseException]] = []
+    aborts: list[type[BaseException]] = [typer.Abort]
+    exits: list[type[BaseException]] = [typer.Exit]
+    with contextlib.suppress(ImportError):
+        from typer._click import exceptions as vendored
+
+        errors.append(vendored.ClickException)
+    with contextlib.suppress(ImportError):
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+        errors.append(click.ClickException)
+        aborts.append(click.Abort)
+        exits.append(click.exceptions.Exit)
+    return tuple(errors), tuple(aborts), tuple(exits)
+
+
+_CLICK_ERRORS, _ABORTS, _EXITS = _click_exception_types()
+
+
+def _error(message: str) -> None:
+    """Print ``error: MESSAGE`` on one line of stderr (no rich markup in the message)."""
+    line = " ".join(str(message).splitlines())
+    err_console.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True,
+                      highlight=False)
+
+
+def _usage_error(exc: Any) -> int:
+    """Click's own short message on one line, plus where to find help; returns its exit code."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare `netsim`: the help text
+        exc.show()
+        return int(exc.exit_code)
+    ctx = getattr(exc, "ctx", None)
+    hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    _error(exc.format_message().strip().rstrip(".") + hint)
+    return int(exc.exit_code)
+
+
+def _stopped(what: str, code: int) -> int:
+    err_console.print(f"{what}; no partial output was left behind", highlight=False)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status.  Every failure is one line on stderr (module doc)."""
+    try:
+        with _sigterm_raises():
+            code = app(args=argv, prog_name="netsim", standalone_mode=False)
+    except NetsimError as exc:
+        _error(str(exc))
+        return 2
+    except _CLICK_ERRORS as exc:
+        return _usage_error(exc)
+    except KeyboardInterrupt:
+        return _stopped("interrupted", 130)
+    except _Terminated:
+        return _stopped("terminated", 143)
+    except _ABORTS as exc:  # click < 8.2 turns Ctrl-C into Abort
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            return _stopped("interrupted", 130)
+        _error("aborted")
+        return 1
+    except _EXITS as exc:
+        return int(getattr(exc, "exit_code", 1))
+    except FileNotFoundError as exc:
+        _error(f"{exc.filename or exc}: file not found")
+        return 2
+    except OSError as exc:
+        _error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        return 1
+    except MemoryError:
+        _error("out of memory; use fewer realisations or a coarser grid resolution")
+        return 1
+    except Exception as exc:
+        if os.environ.get("NETSIM_TRACEBACK"):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (please report it; "
+               "NETSIM_TRACEBACK=1 shows the traceback)")
+        return 1
+    if code == 130:  # typer turns Ctrl-C into Exit(130) and returns its code
+        return _stopped("interrupted", 130)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from netsim.errors import ClusterError, NetsimError
@@ -66,7 +65,6 @@ __all__ = [
     "get_executor",
     "resolve_scheduler",
     "rich_progress",
-    "sweep_scenarios",
 ]
 
 T = TypeVar("T")
@@ -984,98 +982,3 @@ def chunk_slices(n: int, chunk: int) -> Sequence[slice]:
         raise NetsimError(f"chunk size must be >= 1, got {chunk}")
     return [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
 
-
-# ----------------------------------------------------------------------------- sweeps
-
-
-def _sweep_task(
-    item: tuple[str, Any], out_dir: str, realisations: int | None, seed: int | None
-) -> dict[str, Any]:
-    """Run one scenario of a sweep in the calling process (one task)."""
-    from netsim.run import run_scenario
-
-    stem, scenario = item
-    target = Path(out_dir) / stem
-    # realisations run in this task's process: no nested cluster from inside a worker
-    result = run_scenario(scenario, target, realisations=realisations, seed=seed, scheduler="sync")
-    summary = result.summary
-    return {
-        "file_stem": stem,
-        "scenario": getattr(scenario, "name", stem),
-        "out_dir": str(target),
-        "realisations": summary.get("realisations"),
-        "verdicts": list(summary.get("verdicts", [])),
-    }
-
-
-def sweep_scenarios(
-    paths: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    *,
-    realisations: int | None = None,
-    seed: int | None = None,
-    scheduler: str | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[dict[str, Any]]:
-    """Run several scenarios, one task each, into ``out_dir/<file stem>/``.
-
-    Every scenario file is validated first (a bad file fails the sweep before
-    any work starts); each task then calls :func:`netsim.run.run_scenario` with
-    its realisations in the task's own process.  With a cluster, the workers
-    write the run directories themselves, so ``out_dir`` must be on a
-    filesystem they share with the caller (always true for ``local:N`` and
-    workers on this machine).  Each run directory is written atomically; a
-    ``sweep.json`` index is written last.
-
-    Parameters
-    ----------
-    paths
-        Scenario YAML files (``scenarios/*.yaml``).
-    out_dir
-        Directory receiving one run directory per scenario, named by file stem.
-    realisations, seed
-        Override every scenario's ``realisations`` / ``truth.seed``.
-    scheduler
-        See :func:`get_executor` (None: in-process or ``$DASK_SCHEDULER_ADDRESS``).
-    progress
-        ``callback(done, total)`` over scenarios.
-
-    Returns
-    -------
-    list of dict
-        Per scenario: ``file_stem``, ``scenario`` (name), ``out_dir``,
-        ``realisations``, ``verdicts``; also written to ``out_dir/sweep.json``.
-
-    Raises
-    ------
-    NetsimError
-        No files, two files with the same stem, or any invalid scenario
-        (:class:`netsim.errors.ScenarioError`).
-    """
-    import json
-
-    from netsim.atomic import atomic_file
-    from netsim.scenario import load_scenario
-
-    files = [Path(p).expanduser().resolve() for p in paths]
-    if not files:
-        raise NetsimError(
-            "sweep: no scenario files given; e.g. netsim sweep scenarios/*.yaml --out DIR"
-        )
-    stems: dict[str, Path] = {}
-    for f in files:
-        if f.stem in stems:
-            raise NetsimError(
-                f"sweep: {stems[f.stem]} and {f} would both write {f.stem}/; rename one of them"
-            )
-        stems[f.stem] = f
-    items = [(f.stem, load_scenario(f)) for f in files]
-    out = Path(out_dir).expanduser().resolve()
-    with get_executor(scheduler, progress=progress) as executor:
-        out.mkdir(parents=True, exist_ok=True)
-        rows = executor.map(_sweep_task, items, str(out), realisations, seed)
-        where = {"kind": executor.kind, "address": executor.address}
-    index = {"executor": where, "realisations": realisations, "seed": seed, "runs": rows}
-    with atomic_file(out / "sweep.json") as tmp:
-        tmp.write_text(json.dumps(index, indent=2, default=str))
-    return rows

@@ -43,3 +43,12 @@ class ScenarioError(NetsimError):
 
 class ClusterError(NetsimError):
     """A dask scheduler that cannot be reached, or a cluster that failed during a run."""
+
+
+class OutputError(NetsimError):
+    """An output netsim must not or cannot write.
+
+    A folder or file netsim did not write, a previous output without
+    ``--overwrite``, a target another netsim process holds, the working
+    directory, or a full, read-only or forbidden destination.
+    """

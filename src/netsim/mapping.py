@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from netsim.areas import area_statistics, block_kriged_area_means, territory_meeting
-from netsim.atomic import atomic_file
+from netsim.atomic import output_files
 from netsim.errors import NetworkError, ReadingsError, VariogramError
 from netsim.grid import Grid
 from netsim.kriging import cross_validate, krige
@@ -261,8 +261,12 @@ def krige_to_raster(
     write_map: bool = True,
     values_source: str = "",
     progress: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> KrigeOutput:
     """Krige one value per station onto the Beijing grid and write raster, CSV and PNG.
+
+    The outputs are guarded before anything is computed
+    (:func:`netsim.atomic.output_files`) and moved into place together at the end.
 
     Parameters
     ----------
@@ -291,93 +295,102 @@ def krige_to_raster(
         CSV always use the global neighbourhood.
     write_map
         Also write the PNG.
+    overwrite
+        Replace files netsim wrote earlier at these paths (never files it did
+        not write).
 
     Returns
     -------
     KrigeOutput
+
+    Raises
+    ------
+    OutputError
+        An output cannot or must not be written (see :mod:`netsim.atomic`),
+        e.g. ``out`` ends in ``.png`` (the map would overwrite the raster).
     """
     from netsim.pollutants import POLLUTANTS
 
-    say = progress or (lambda _msg: None)
-    ids = np.asarray(network.ids).astype(str)
-    vals = values.reindex(ids).to_numpy(dtype=float)
-    have = np.isfinite(vals)
-    left_out = tuple(ids[~have])
-    if have.sum() < 4:
-        raise ReadingsError(
-            f"{values_source or 'values'}: only {int(have.sum())} stations have a value; "
-            "kriging needs at least 4"
-        )
-    xy = np.asarray(network.xy, dtype=float)[have]
-    v = vals[have]
-    used_ids = ids[have]
-
-    if limit is None:
-        try:
-            from netsim.standards import limits
-
-            limit = limits("gb3095-2012", 2).statistic_limit(pollutant, statistic)
-        except (ImportError, KeyError):
-            limit = None
-
-    say("variogram")
-    vg, fit = _resolve_variogram(variogram, xy, v, model)
-    say("cross-validation")
-    cv = leave_one_out(xy, v, vg, station_ids=used_ids, n_neighbours=n_neighbours)
-
-    say("kriging")
-    grid = Grid.for_beijing(resolution_m)
-    result = krige(xy, v, grid.targets(), vg, n_neighbours=n_neighbours)
-    estimate = grid.to_array(result.estimate, dtype=np.float32)
-    std = grid.to_array(np.sqrt(np.maximum(result.variance, 0.0)), dtype=np.float32)
-
-    units = POLLUTANTS[pollutant].units if pollutant in POLLUTANTS else ""
-    tags = {
-        "pollutant": pollutant,
-        "statistic": statistic,
-        "units": units,
-        "year": "" if year is None else str(year),
-        "network": str(getattr(network, "source", "")),
-        "values": values_source,
-        "variogram": vg.to_dict(),
-        "cross_validation": cv.to_dict(),
-        "stations_used": len(v),
-        "stations_left_out": list(left_out),
-        "method": "ordinary" + ("" if n_neighbours is None else f", {n_neighbours} neighbours"),
-    }
     raster_path = Path(out)
-    say("writing")
-    write_raster(raster_path, grid, {"estimate": estimate, "std": std}, tags)
-
-    stats = area_statistics(grid, estimate, limit=limit)
-    std_stats = area_statistics(grid, std)
-    stats["std_mean"] = std_stats["mean"].to_numpy()
-    say("block kriging")
-    blocks = block_kriged_area_means(grid, xy, v, vg, areas=stats["area"].tolist())
-    stats["block_mean"] = blocks["block_mean"].to_numpy()
-    stats["block_se"] = blocks["block_se"].to_numpy()
-    territory = territory_meeting(grid, estimate, limit) if limit is not None else None
     districts_path = raster_path.with_name(f"{raster_path.stem}_districts.csv")
-    with atomic_file(districts_path) as tmp:
-        stats.to_csv(tmp, index=False, float_format="%.4g")
+    map_path = raster_path.with_suffix(".png") if write_map else None
+    targets = [raster_path, districts_path, *([map_path] if map_path is not None else [])]
+    with output_files(targets, overwrite=overwrite) as (tmp_raster, tmp_districts, *tmp_maps):
+        tmp_map = tmp_maps[0] if tmp_maps else None
+        say = progress or (lambda _msg: None)
+        ids = np.asarray(network.ids).astype(str)
+        vals = values.reindex(ids).to_numpy(dtype=float)
+        have = np.isfinite(vals)
+        left_out = tuple(ids[~have])
+        if have.sum() < 4:
+            raise ReadingsError(
+                f"{values_source or 'values'}: only {int(have.sum())} stations have a value; "
+                "kriging needs at least 4"
+            )
+        xy = np.asarray(network.xy, dtype=float)[have]
+        v = vals[have]
+        used_ids = ids[have]
 
-    map_path = None
-    if write_map:
-        map_path = raster_path.with_suffix(".png")
-        static_map(
-            grid, estimate, network, pollutant=pollutant, limit=limit, path=map_path, std=std,
-            units=units,
-        )  # fmt: skip
-    return KrigeOutput(
-        raster_path=raster_path,
-        districts_path=districts_path,
-        map_path=map_path,
-        variogram=vg,
-        fit=fit,
-        cross_validation=cv,
-        station_ids=used_ids,
-        left_out=left_out,
-        area_statistics=stats,
-        territory=territory,
-        limit=limit,
-    )
+        if limit is None:
+            try:
+                from netsim.standards import limits
+
+                limit = limits("gb3095-2012", 2).statistic_limit(pollutant, statistic)
+            except (ImportError, KeyError):
+                limit = None
+
+        say("variogram")
+        vg, fit = _resolve_variogram(variogram, xy, v, model)
+        say("cross-validation")
+        cv = leave_one_out(xy, v, vg, station_ids=used_ids, n_neighbours=n_neighbours)
+
+        say("kriging")
+        grid = Grid.for_beijing(resolution_m)
+        result = krige(xy, v, grid.targets(), vg, n_neighbours=n_neighbours)
+        estimate = grid.to_array(result.estimate, dtype=np.float32)
+        std = grid.to_array(np.sqrt(np.maximum(result.variance, 0.0)), dtype=np.float32)
+
+        units = POLLUTANTS[pollutant].units if pollutant in POLLUTANTS else ""
+        tags = {
+            "pollutant": pollutant,
+            "statistic": statistic,
+            "units": units,
+            "year": "" if year is None else str(year),
+            "network": str(getattr(network, "source", "")),
+            "values": values_source,
+            "variogram": vg.to_dict(),
+            "cross_validation": cv.to_dict(),
+            "stations_used": len(v),
+            "stations_left_out": list(left_out),
+            "method": "ordinary" + ("" if n_neighbours is None else f", {n_neighbours} neighbours"),
+        }
+        say("writing")
+        write_raster(tmp_raster, grid, {"estimate": estimate, "std": std}, tags)
+
+        stats = area_statistics(grid, estimate, limit=limit)
+        std_stats = area_statistics(grid, std)
+        stats["std_mean"] = std_stats["mean"].to_numpy()
+        say("block kriging")
+        blocks = block_kriged_area_means(grid, xy, v, vg, areas=stats["area"].tolist())
+        stats["block_mean"] = blocks["block_mean"].to_numpy()
+        stats["block_se"] = blocks["block_se"].to_numpy()
+        territory = territory_meeting(grid, estimate, limit) if limit is not None else None
+        stats.to_csv(tmp_districts, index=False, float_format="%.4g")
+        if map_path is not None:
+            static_map(
+                grid, estimate, network, pollutant=pollutant, limit=limit, path=tmp_map, std=std,
+                units=units,
+            )  # fmt: skip
+        return KrigeOutput(
+            raster_path=raster_path,
+            districts_path=districts_path,
+            map_path=map_path,
+            variogram=vg,
+            fit=fit,
+            cross_validation=cv,
+            station_ids=used_ids,
+            left_out=left_out,
+            area_statistics=stats,
+            territory=territory,
+            limit=limit,
+        )

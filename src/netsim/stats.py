@@ -579,18 +579,25 @@ def _fmt(value: float, pollutant: str) -> str:
 
 
 def write_statistics(
-    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = True
+    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
     """Write ``annual_by_station.csv``, ``annual_by_area.csv``, ``daily_aqi.csv``, ``summary.md``.
 
-    The directory is written atomically (:func:`netsim.atomic.atomic_directory`).
-    Values are the rounded ones; empty cells mark statistics the validity rules
-    make invalid (reasons in ``summary.md``).  Returns the directory.
+    The directory is written atomically and guarded
+    (:func:`netsim.atomic.output_directory`): it must be missing or empty, or a
+    previous netsim output replaced only with ``overwrite``.  Values are the
+    rounded ones; empty cells mark statistics the validity rules make invalid
+    (reasons in ``summary.md``).  Returns the directory.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
-    from netsim.atomic import atomic_directory
+    from netsim.atomic import output_directory
 
     out = Path(out_dir)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with output_directory(out, overwrite=overwrite) as tmp:
         bs = stats.by_station.copy()
         bs["value"] = [_fmt(v, p) for v, p in zip(bs["value"], bs["pollutant"], strict=True)]
         bs.to_csv(tmp / "annual_by_station.csv", index=False)
@@ -629,7 +636,7 @@ def _versus_limit(value: float, limit: float | None, units: str) -> str:
     return f", meeting the limit ({lim})"
 
 
-def _missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
+def missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
     """``"not valid (…)"`` / ``"not computed (…)"`` for a missing area value."""
     m = ((stats.by_area["area"] == area) & (stats.by_area["pollutant"] == pollutant)
          & (stats.by_area["statistic"] == statistic))
@@ -697,7 +704,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
         units = POLLUTANTS[p].units
         phrase = _STAT_PHRASE[stat].format(p=p)
         if np.isnan(v):
-            parts.append(f"{phrase} was {_missing_text(stats, 'city', p, stat)}")
+            parts.append(f"{phrase} was {missing_text(stats, 'city', p, stat)}")
             continue
         limit = lim.statistic_limit(p, stat)
         parts.append(f"{phrase} was {_fmt(v, p)} {units}{_versus_limit(v, limit, units)}")
@@ -709,7 +716,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
     severe = int((stats.daily_aqi["aqi"] > 300).sum())
     if not nvalid:
         lines += ["", "Days meeting the standard and heavy-pollution days: "
-                  f"{_missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}."]
+                  f"{missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}."]
     else:
         lines += [
             "",
