@@ -150,6 +150,62 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "实测数据：所有数据均按公报方法由实测小时数据 {path}（{year}年）计算，未作模拟，"
               "故无区间。"},
     "file_list": {"en": "Files", "zh": "文件"},
+    "settings": {"en": "Year {year}, standard {standard}, city rule {city_rule}, grid {res:.0f} m, "
+                       "{n} truth realisations (seed {seed}). Intervals: 5th-95th percentile over "
+                       "realisations (90%).",
+                 "zh": "年份{year}，标准{standard}，城市规则{city_rule}，网格{res:.0f}米，{n}次真值"
+                       "模拟（种子{seed}）。区间：各次模拟的第5–95百分位（90%）。"},
+    "settings_real": {"en": "Year {year}, standard {standard}, city rule {city_rule}, grid "
+                            "{res:.0f} m.",
+                      "zh": "年份{year}，标准{standard}，城市规则{city_rule}，网格{res:.0f}米。"},
+    # --- findings (summary.py)
+    "finding_truth": {
+        "en": "{net}: the city {p} figure from stations, {st:.1f} [{lo:.1f}, {hi:.1f}] {units}, is "
+              "{gap:.1f} {side} the true territory-wide mean {truth:.1f}{why}; the kriged map's "
+              "RMSE against the truth is {rmse:.2f} {units} and its 90% intervals cover {cov:.0f}% "
+              "of cells.",
+        "zh": "{net}：由站点计算的全市{p}为{st:.1f} [{lo:.1f}, {hi:.1f}] {units}，比全域真实均值"
+              "{truth:.1f}{side}{gap:.1f}{why}；插值图相对真值的RMSE为{rmse:.2f} {units}，其90%区间"
+              "覆盖{cov:.0f}%的网格。"},
+    "above": {"en": "above", "zh": "高"},
+    "below": {"en": "below", "zh": "低"},
+    "towns": {"en": " (the city stations sit in the towns, not evenly over the territory)",
+              "zh": "（城市评价站点位于城镇，并非均匀分布于全域）"},
+    "finding_missing": {"en": "{net}: {p}: {what}.", "zh": "{net}：{p}：{what}。"},
+    "city_figure_is": {"en": "the city figure is {gap}", "zh": "全市数据{gap}"},
+    "map_is": {"en": "the map is {gap}", "zh": "插值图{gap}"},
+    "finding_loo": {
+        "en": "{net}: leaving each map station out in turn, the {p} map misses its real annual "
+              "mean by {rmse:.2f} {units} (RMSE, {rel:.1f}% of the stations' mean).",
+        "zh": "{net}：逐一剔除插值站点后，{p}插值图与其实测年均值的偏差为{rmse:.2f} {units}"
+              "（RMSE，为站点均值的{rel:.1f}%）。"},
+    "finding_loo_missing": {"en": "{net}: {p} map not checked: {gap}.",
+                            "zh": "{net}：{p}插值图未检验：{gap}。"},
+    # --- changes in plain words (summary.py)
+    "change_sensors": {
+        "en": "adds {count} low-cost sensors (type sensor, placement {placement}, instrument "
+              "{instrument}{extra})",
+        "zh": "增加{count}个低成本传感器（类型sensor，布设方式{placement}，"
+              "仪器{instrument}{extra}）"},
+    "hourly_error": {"en": ", hourly error {v:g} %", "zh": "，小时误差{v:g}%"},
+    "bias": {"en": ", bias {v:+g} %", "zh": "，偏差{v:+g}%"},
+    "change_outage": {"en": "outage: {who} lose {loss} in {when}",
+                      "zh": "停运：{who}在{when}{loss}"},
+    "random_share": {"en": "a random {v:g} % of the stations", "zh": "随机{v:g}%的站点"},
+    "all_stations": {"en": "all stations", "zh": "全部站点"},
+    "redrawn": {"en": ", redrawn in every realisation", "zh": "（每次模拟重新抽取）"},
+    "months": {"en": "months {v}", "zh": "{v}月"},
+    "period": {"en": "{a} to {b}", "zh": "{a}至{b}"},
+    "whole_year": {"en": "the whole year", "zh": "全年"},
+    "every_hour": {"en": "every hour", "zh": "丢失全部小时数据"},
+    "hour_probability": {"en": "each hour with probability {v:g}",
+                         "zh": "每小时以{v:g}的概率丢失数据"},
+    "change_stations": {"en": "{verb} {n} station(s): {list}", "zh": "{verb}{n}个站点：{list}"},
+    "added": {"en": "adds", "zh": "新增"},
+    "removed": {"en": "removes", "zh": "撤销"},
+    "moved": {"en": "moves", "zh": "迁移"},
+    "retyped": {"en": "retypes", "zh": "变更类型"},
+    "and_others": {"en": " and others", "zh": "等"},
 }
 """Report phrases by key and language (``{name}`` fields filled by :func:`text`)."""
 

@@ -73,13 +73,18 @@ def _figure_name(pollutant: str, statistic: str, lang: str) -> str:
     return f"{pollutant}{name}" if lang == "zh" else f"{pollutant} {name}"
 
 
+def _units(pollutant: str, lang: str) -> str:
+    u = units(pollutant)
+    return text("days", lang) if u == "days" else u
+
+
 def _published_rows(entries: Sequence[Mapping[str, Any]], nets: Sequence[str], lang: str,
                     real: bool, *, first: str) -> list[list[str]]:
     rows = []
     for e in entries:
         label = (_figure_name(e["pollutant"], e["statistic"], lang) if first == "statistic"
                  else area_name(e["area"], lang))
-        cells = [label] + ([units(e["pollutant"])] if first == "statistic" else [])
+        cells = [label] + ([_units(e["pollutant"], lang)] if first == "statistic" else [])
         cells += [_published_cell(e[n], lang, real) for n in nets]
         if "scenario" in nets:
             cells += [_change_cell(e, real), _FLAGS[e.get("flag", "")]]
@@ -190,12 +195,10 @@ def _intro(summary: Mapping[str, Any], lang: str) -> list[str]:
     if warnings:
         lines += [f"**{text('section_warnings', lang)}**", ""]
         lines += [f"- {w}" for w in warnings] + [""]
-    setting = (f"Year {summary['year']}, standard {summary['standard']}, city rule "
-               f"{summary['city_rule']!s}, grid {summary['grid_resolution_m']:.0f} m")
-    if not _is_real(summary):
-        setting += (f", {summary['realisations']} truth realisations (seed {summary['seed']}). "
-                    f"Intervals: {summary['interval']}")
-    return [*lines, setting + "."]
+    return [*lines, text("settings_real" if _is_real(summary) else "settings", lang,
+                         year=summary["year"], standard=summary["standard"],
+                         city_rule=summary["city_rule"], res=summary["grid_resolution_m"],
+                         n=summary["realisations"], seed=summary["seed"])]
 
 
 def report_markdown(summary: Mapping[str, Any], has_chart: bool) -> str:

@@ -27,7 +27,7 @@ from netsim.ensemble import (
     reduce,
     units,
 )
-from netsim.i18n import text, translate_reason
+from netsim.i18n import area_name, text, translate_reason
 from netsim.network import Network
 from netsim.scenario import Scenario
 from netsim.standards import STATISTICS
@@ -150,7 +150,7 @@ def summarise(
     }
     summary["headline"] = _headline(stats, scenario.pollutants, networks, real=real)
     summary["findings"] = (_real_findings if real else _findings)(
-        stats, list(networks), scenario.pollutants)
+        stats, list(networks), scenario.pollutants, lang)
     summary["findings"] += coverage_notes(stats, list(networks), scenario.pollutants, lang)
     diff = differences(table) if "scenario" in networks else None
     summary["published"] = _published(stats, diff, by_station, networks, scenario)
@@ -382,8 +382,8 @@ def _station_shift(by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str
     return "; ".join(parts)
 
 
-def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str]
-              ) -> list[str]:
+def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str],
+              lang: str = "en") -> list[str]:
     """How far each network's published-style figures and map are from the truth."""
     s = stats.set_index(["network", *KEY])
     out = []
@@ -397,27 +397,32 @@ def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence
             if any(r is None for r in rows):
                 continue
             st, tr, rmse, cov = rows
-            missing = [f"{what} {missing_text(row)}" for what, row in
-                       (("the city figure is", st), ("the map is", rmse)) if missing_text(row)]
+            missing = [text(key, lang, gap=_gap(row, lang)) for key, row in
+                       (("city_figure_is", st), ("map_is", rmse)) if missing_text(row)]
             if missing:
-                out.append(f"{net}: {p}: " + "; ".join(missing) + ".")
+                out.append(text("finding_missing", lang, net=text(net, lang), p=p,
+                                what="; ".join(missing)))
             if not (np.isfinite(st["mean"]) and np.isfinite(rmse["mean"])):
                 continue
             gap = st["mean"] - tr["mean"]
-            side = "above" if gap > 0 else "below"
-            why = (" (the city stations sit in the towns, not evenly over the territory)"
-                   if gap > 0 else "")
-            out.append(
-                f"{net}: the city {p} figure from stations, {st['mean']:.1f} "
-                f"[{st['p05']:.1f}, {st['p95']:.1f}] {units(p)}, is {abs(gap):.1f} {side} the "
-                f"true territory-wide mean {tr['mean']:.1f}{why}; the kriged map's RMSE against "
-                f"the truth is {rmse['mean']:.2f} {units(p)} and its 90% intervals cover "
-                f"{100 * cov['mean']:.0f}% of cells.")
+            out.append(text("finding_truth", lang, net=text(net, lang), p=p, st=st["mean"],
+                            lo=st["p05"], hi=st["p95"], units=units(p), gap=abs(gap),
+                            side=text("above" if gap > 0 else "below", lang),
+                            truth=tr["mean"], why=text("towns", lang) if gap > 0 else "",
+                            rmse=rmse["mean"], cov=100 * cov["mean"]))
     return out
 
 
-def _real_findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str]
-                   ) -> list[str]:
+def _gap(row: Mapping[str, Any], lang: str) -> str:
+    """:func:`missing_text` in ``lang``."""
+    gap = missing_text(row)
+    if lang != "zh" or not gap:
+        return gap
+    return translate_reason(str(row.get("reason") or "not computed"), lang)
+
+
+def _real_findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str],
+                   lang: str = "en") -> list[str]:
     """What the real readings say about each network's map: its leave-one-out error."""
     s = stats.set_index(["network", *KEY])
     out = []
@@ -428,11 +433,11 @@ def _real_findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Seq
             if loo is None or rel is None:
                 continue
             if not np.isfinite(loo["mean"]):
-                out.append(f"{net}: {p} map not checked: {missing_text(loo)}.")
+                out.append(text("finding_loo_missing", lang, net=text(net, lang), p=p,
+                                gap=_gap(loo, lang)))
                 continue
-            out.append(f"{net}: leaving each map station out in turn, the {p} map misses its "
-                       f"real annual mean by {loo['mean']:.2f} {units(p)} (RMSE, "
-                       f"{100 * rel['mean']:.1f}% of the stations' mean).")
+            out.append(text("finding_loo", lang, net=text(net, lang), p=p, rmse=loo["mean"],
+                            units=units(p), rel=100 * rel["mean"]))
     return out
 
 
@@ -441,56 +446,58 @@ SENSOR_LIST_LIMIT = 12
 
 
 def describe_changes(scenario: Scenario, change_table: pd.DataFrame) -> list[str]:
-    """The scenario's changes in plain words (English), outage periods included; large
-    sensor networks summarised by count, placement and instrument."""
+    """The scenario's changes in plain words (``scenario.lang``), outage periods included;
+    large sensor networks summarised by count, placement and instrument."""
     from netsim.changes import Outage, Sensors
 
+    lang = scenario.lang
     out = []
     for change in scenario.changes:
         if isinstance(change, Sensors):
-            out.append(f"adds {change.count} low-cost sensors (type sensor, placement "
-                       f"{change.placement}, instrument {change.instrument}"
-                       + (f", hourly error {change.noise_pct:g} %" if change.noise_pct else "")
-                       + (f", bias {change.bias_pct:+g} %" if change.bias_pct else "") + ")")
+            extra = (text("hourly_error", lang, v=change.noise_pct) if change.noise_pct else "")
+            extra += text("bias", lang, v=change.bias_pct) if change.bias_pct else ""
+            out.append(text("change_sensors", lang, count=change.count,
+                            placement=change.placement, instrument=change.instrument,
+                            extra=extra))
         elif isinstance(change, Outage):
-            out.append(_describe_outage(change))
-    for kind, verb in (("added", "adds"), ("removed", "removes"), ("moved", "moves"),
-                       ("retyped", "retypes")):
+            out.append(_describe_outage(change, lang))
+    for kind in ("added", "removed", "moved", "retyped"):
         rows = change_table[(change_table["change"] == kind)
                             & (change_table["type"] != "sensor")]
         if len(rows):
-            out.append(f"{verb} {len(rows)} station(s): {_list_stations(rows)}")
+            out.append(text("change_stations", lang, verb=text(kind, lang), n=len(rows),
+                            list=_list_stations(rows, lang)))
     return out
 
 
-def _describe_outage(change: Any) -> str:
+def _describe_outage(change: Any, lang: str) -> str:
     if change.stations is not None:
         who = ", ".join(change.stations)
     else:
-        who = (f"a random {100 * change.fraction:g} % of the " if change.fraction else "all ")
-        who += "stations" + (f" ({change._describe()})" if change._has_selector() else "")
-        if change.fraction:
-            who += ", redrawn in every realisation"
+        who = (text("random_share", lang, v=100 * change.fraction) if change.fraction
+               else text("all_stations", lang))
+        who += f" ({change._describe()})" if change._has_selector() else ""
+        who += text("redrawn", lang) if change.fraction else ""
     if change.months is not None:
-        when = "months " + ", ".join(str(m) for m in change.months)
+        when = text("months", lang, v=", ".join(str(m) for m in change.months))
     elif change.start is not None:
-        when = f"{change.start} to {change.end}"
+        when = text("period", lang, a=change.start, b=change.end)
     else:
-        when = "the whole year"
-    loss = ("every hour" if change.data_loss >= 1 else
-            f"each hour with probability {change.data_loss:g}")
-    return f"outage: {who} lose {loss} in {when}"
+        when = text("whole_year", lang)
+    loss = (text("every_hour", lang) if change.data_loss >= 1
+            else text("hour_probability", lang, v=change.data_loss))
+    return text("change_outage", lang, who=who, loss=loss, when=when)
 
 
-def _list_stations(rows: pd.DataFrame) -> str:
+def _list_stations(rows: pd.DataFrame, lang: str) -> str:
     if len(rows) <= SENSOR_LIST_LIMIT:
-        return ", ".join(f"{r.station_id} ({r.type}, {r.district})"
+        return ", ".join(f"{r.station_id} ({r.type}, {area_name(r.district, lang)})"
                          for r in rows.itertuples(index=False))
     types = rows["type"].value_counts()
     districts = rows["district"].value_counts()
-    return ("; ".join(f"{n} {t}" for t, n in types.items()) + " in "
-            + ", ".join(f"{d} {n}" for d, n in districts.head(6).items())
-            + (" and others" if len(districts) > 6 else ""))
+    return ("; ".join(f"{n} {t}" for t, n in types.items()) + " — "
+            + ", ".join(f"{area_name(d, lang)} {n}" for d, n in districts.head(6).items())
+            + (text("and_others", lang) if len(districts) > 6 else ""))
 
 
 def _json_ready(value: Any) -> Any:

@@ -170,6 +170,16 @@ _PHRASES: dict[str, dict[str, str]] = {
 }
 
 
+def _stop(lang: str) -> str:
+    """The full stop of a sentence in ``lang``."""
+    return "。" if lang == "zh" else "."
+
+
+def _sep(lang: str) -> str:
+    """The separator of a list of clauses in ``lang``."""
+    return "；" if lang == "zh" else "; "
+
+
 def _say(key: str, lang: str, **fields: Any) -> str:
     entry = _PHRASES[key]
     return entry.get(lang, entry["en"]).format(**fields)
@@ -278,7 +288,8 @@ def _city_verdict(d, s, p: str, why: str, lang: str, real: bool) -> str:
     v = classify(key, d, s, real=real)
     u = units(p)
     if v.kind == "not_comparable":
-        return _say("not_comparable", lang, what=what, gaps=_network_gaps(s, key, lang)) + "."
+        gaps = _network_gaps(s, key, lang)
+        return _say("not_comparable", lang, what=what, gaps=gaps) + _stop(lang)
     nums = {"what": what, "units": u, "diff": v.mean, "abs": abs(v.mean), "lo": v.p05,
             "hi": v.p95, "pub": v.published_baseline, "pub_b": v.published_baseline,
             "pub_s": v.published_scenario, "thr": v.threshold,
@@ -299,7 +310,8 @@ def _city_verdict(d, s, p: str, why: str, lang: str, real: bool) -> str:
         if truth is not None:
             text += (_say("truth_same", lang) if _identical(truth)
                      else _say("truth_moves", lang, d=truth["mean"]))
-    return text + (_held_out_clause(s, p, lang) if real else _map_clause(d, s, p, lang)) + "."
+    tail = _held_out_clause(s, p, lang) if real else _map_clause(d, s, p, lang)
+    return text + tail + _stop(lang)
 
 
 def _map_clause(d, s, p: str, lang: str) -> str:
@@ -333,14 +345,14 @@ def _day_count_verdict(d, s, stat: str, lang: str, real: bool) -> str:
     name = name[0].upper() + name[1:]
     v = classify(key, d, s, real=real)
     if v.kind == "not_comparable":
-        return _say("days_gaps", lang, name=name, gaps=_network_gaps(s, key, lang)) + "."
+        return _say("days_gaps", lang, name=name, gaps=_network_gaps(s, key, lang)) + _stop(lang)
     fields = {"name": name, "d": v.mean, "lo": v.p05, "hi": v.p95,
               "pub_b": v.published_baseline, "pub_s": v.published_scenario}
     phrase = {"unchanged": "days_same", "real": "days_real", "negligible": "days_small",
               "no_clear_change": "days_unclear"}[v.kind]
     text = _say(phrase, lang, **fields)
     gaps = _network_gaps(s, key, lang)
-    return text + (f"; {gaps}" if gaps else "") + "."
+    return text + (f"; {gaps}" if gaps else "") + _stop(lang)
 
 
 def _lost_figures(s: pd.DataFrame, lang: str) -> list[str]:
@@ -369,7 +381,8 @@ def _lost_figures(s: pd.DataFrame, lang: str) -> list[str]:
         kind = str(e["why"]).split(":")[0] or "not computed"
         by_kind.setdefault(kind, []).append((e["n"], f"{label} {when}"))
     return [_say("lost", lang, kind=translate_reason(kind, lang),
-                 items="; ".join(t for _, t in sorted(items, key=lambda t: -t[0]))) + "."
+                 items=_sep(lang).join(t for _, t in sorted(items, key=lambda t: -t[0])))
+            + _stop(lang)
             for kind, items in by_kind.items()]
 
 
