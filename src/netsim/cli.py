@@ -321,6 +321,11 @@ def run_command(
         typer.Option("--scheduler", help="Dask scheduler: tcp://HOST:PORT, local:N "
                      "(default in-process, or $DASK_SCHEDULER_ADDRESS)."),
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Language of the report: en or zh (default: the YAML's "
+                     "lang, else en)."),
+    ] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Run a scenario and its baseline on the synthetic truth (an OSSE) and write DIR.
@@ -338,7 +343,7 @@ def run_command(
         check_output_directory(out, overwrite=overwrite)
     from netsim.scenario import load_scenario
 
-    sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed)
+    sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed, lang=lang)
     target = out or f"runs/{sc.name}"
     if out is None:
         check_output_directory(target, overwrite=overwrite)
@@ -353,6 +358,8 @@ def run_command(
             sc, target, scheduler=scheduler, prepared=prepared, overwrite=overwrite,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    for warning in result.summary.get("warnings", []):
+        err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     for verdict in result.summary.get("verdicts", []):
         console.print(f"- {verdict}", highlight=False, soft_wrap=True)
     console.print(f"wrote {result.out_dir} (report.md, summary.json, map.html)", highlight=False)
@@ -427,6 +434,9 @@ def sweep_command(
         )
     for row in rows:
         console.print(f"{row['scenario']}: {row['out_dir']}", highlight=False, soft_wrap=True)
+        for warning in row.get("warnings", []):
+            err_console.print(f"warning: {row['scenario']}: {warning}", highlight=False,
+                              soft_wrap=True, markup=False)
     console.print(f"wrote {len(rows)} run directories and {out}/sweep.json", highlight=False)
 
 

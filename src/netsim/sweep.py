@@ -40,6 +40,7 @@ def _sweep_task(
         "scenario": getattr(scenario, "name", stem),
         "out_dir": str(Path(out_dir) / stem),
         "realisations": summary.get("realisations"),
+        "warnings": list(summary.get("warnings", [])),
         "verdicts": list(summary.get("verdicts", [])),
     }
 
