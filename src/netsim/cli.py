@@ -17,7 +17,6 @@ anything else is refused.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import sys
@@ -168,30 +167,79 @@ def krige_command(
 
 # --- end command: krige ---
 # --- command: stats ---
+HourLabelOption = Annotated[
+    str | None,
+    typer.Option("--hour-label", help="Times label the hour's 'start' or 'end' (default: the "
+                 "layout's own: long and UCI start, national end)."),
+]
+UnitsOption = Annotated[
+    list[str] | None,
+    typer.Option("--units", help="Units of values the files do not state, per pollutant: "
+                 "CO=ug/m3 (repeat or comma-separate; ug/m3 or mg/m3)."),
+]
+OnInvalidOption = Annotated[
+    str, typer.Option("--on-invalid", help="Invalid readings rows: 'raise' (default) or 'drop'.")
+]
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", help="Readings layout: auto (from the header), long, uci, national."),
+]
+EncodingOption = Annotated[
+    str, typer.Option("--encoding", help="CSV text: auto (UTF-8 or GB18030), utf-8, gb18030.")
+]
+
+
+def _share(share: float) -> str:
+    """A missing share as a percentage; never 0.0 % or 100.0 % unless exactly so."""
+    near_edge = 0 < share < 0.001 or 0.999 < share < 1
+    return f"{share:.3%}" if near_edge else f"{share:.1%}"
+
+
+def _print_readings(data: Any, network: Any) -> None:
+    """How the readings were read: files, conversions, names matched, stations absent."""
+    for note in data.notes:
+        console.print(f"read: {note}", highlight=False, soft_wrap=True)
+    cover = data.coverage()
+    names = ", ".join(f"{k} -> {v}" for k, v in list(data.matched.items())[:12])
+    more = f", … ({len(data.matched)} names)" if len(data.matched) > 12 else ""
+    console.print(f"stations: {len(cover.stations)} of {len(network)} in the readings"
+                  + (f" (names matched: {names}{more})" if names else ""),
+                  highlight=False, soft_wrap=True)
+    missing = ", ".join(f"{p} {_share(share)}" for p, share in cover.missing.items())
+    console.print(f"{data.year}: {cover.hours} hours; missing over those stations: {missing}",
+                  highlight=False, soft_wrap=True)
+
+
 @app.command("stats")
 def stats_command(
     stations: Annotated[str, typer.Option("--stations", help="Network file (CSV/GeoJSON/GPKG).")],
     readings: Annotated[
-        str, typer.Option("--readings", help="Hourly readings, long format (CSV or Parquet).")
+        list[str],
+        typer.Option("--readings", help="Hourly readings: a file or folder in any layout "
+                     "(long, UCI per-site, national wide; .csv, .csv.gz/.xz/.bz2, .zip, "
+                     ".parquet); repeat for several."),
     ],
     year: Annotated[int, typer.Option("--year", help="Calendar year (Beijing time).")],
     out: Annotated[str, typer.Option("--out", help="Output directory (written atomically).")],
     standard: Annotated[
         str, typer.Option("--standard", help="gb3095-2012 | gb3095-2026 | gb3095-2026-phase1")
     ] = "gb3095-2012",
-    hour_label: Annotated[
-        str, typer.Option("--hour-label", help="Times label the hour 'start' (default) or 'end'.")
-    ] = "start",
+    hour_label: HourLabelOption = None,
     city_rule: Annotated[
         str,
         typer.Option(
             "--city-rule", help="'urban' (default), 'central12' or comma-separated station ids."
         ),
     ] = "urban",
-    on_invalid: Annotated[
+    monthly_rule: Annotated[
         str,
-        typer.Option("--on-invalid", help="Invalid readings rows: 'raise' (default) or 'drop'."),
-    ] = "raise",
+        typer.Option("--monthly-rule", help="HJ 663 annual validity: 'keep' (default; >= 27 "
+                     "valid days every month, 25 in February) or 'relax' (only >= 324 days)."),
+    ] = "keep",
+    units: UnitsOption = None,
+    on_invalid: OnInvalidOption = "raise",
+    layout: FormatOption = "auto",
+    encoding: EncodingOption = "auto",
     no_boundary_check: Annotated[
         bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
     ] = False,
@@ -207,19 +255,24 @@ def stats_command(
     check_output_directory(out, overwrite=overwrite)
     from netsim.network import Network
     from netsim.readings import ReadingsWarning, load_readings
-    from netsim.stats import compute_statistics, missing_text, write_statistics
+    from netsim.standards import AnnualRule
+    from netsim.stats import compute_statistics, value_text, write_statistics
 
+    if monthly_rule not in ("keep", "relax"):
+        raise NetsimError(f"--monthly-rule {monthly_rule!r}: expected 'keep' or 'relax'")
+    rule = AnnualRule() if monthly_rule == "keep" else AnnualRule(min_days_per_month=None)
     network = Network.from_file(stations, check_boundary=not no_boundary_check)
+    sources = readings[0] if len(readings) == 1 else readings
     with _progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         transient=True,
     ) as bar:
-        task = bar.add_task(f"reading {readings}", total=None)
+        task = bar.add_task(f"reading {', '.join(readings)}", total=None)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ReadingsWarning)
-            data = load_readings(
-                readings, network, year, hour_label=hour_label, on_invalid=on_invalid
-            )
+            data = load_readings(sources, network, year, hour_label=hour_label,
+                                 on_invalid=on_invalid, units=units, layout=layout,
+                                 encoding=encoding)
         bar.update(task, total=1, completed=1)
         task = bar.add_task("computing statistics", total=len(data.values) + 1)
         result = compute_statistics(
@@ -227,6 +280,7 @@ def stats_command(
             network,
             standard=standard,
             city_rule=city_rule,
+            annual_rule=rule,
             progress=lambda _label: bar.advance(task),
         )
         bar.add_task(f"writing {out}", total=None)
@@ -234,19 +288,70 @@ def stats_command(
     for w in caught:
         err_console.print(Text.assemble(("warning:", "yellow"), f" {w.message}"),
                           highlight=False, soft_wrap=True)
-    city = result.area_value("city", "PM2.5", "annual_mean")
-    meet = result.area_value("city", "AQI", "days_meeting_standard")
+    _print_readings(data, network)
     valid = result.area_value("city", "AQI", "valid_days")
-    pm25 = (f"city PM2.5 {city:.0f} µg/m³" if math.isfinite(city)
-            else f"city PM2.5 {missing_text(result, 'city', 'PM2.5', 'annual_mean')}")
-    days = (f"{meet:.0f}/{valid:.0f} days meeting the standard" if math.isfinite(meet)
-            else f"days meeting the standard "
-                 f"{missing_text(result, 'city', 'AQI', 'days_meeting_standard')}")
+    days = (f"{result.area_value('city', 'AQI', 'days_meeting_standard'):.0f}/{valid:.0f} days "
+            "meeting the standard" if valid > 0 else "days meeting the standard "
+            + value_text(result, "city", "AQI", "days_meeting_standard"))
     console.print(
         f"wrote {path}/ (annual_by_station.csv, annual_by_area.csv, daily_aqi.csv, summary.md); "
-        f"{pm25}, {days}",
+        f"city PM2.5 {value_text(result, 'city', 'PM2.5', 'annual_mean')}, {days} "
+        f"({len(result.city_ids)} city stations)",
         highlight=False, soft_wrap=True,
     )
+
+
+@app.command("readings")
+def readings_command(
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Readings files or folders in any layout (long, UCI per-site, "
+                       "national wide; .csv, .csv.gz/.xz/.bz2, .zip, .parquet)."),
+    ],
+    stations: Annotated[str, typer.Option("--stations", help="Network file (CSV/GeoJSON/GPKG).")],
+    out: Annotated[str, typer.Option("--out", help="Long-format .parquet to write (atomically).")],
+    year: Annotated[
+        list[int] | None,
+        typer.Option("--year", help="Year(s) to keep (repeat; default every year in the files)."),
+    ] = None,
+    hour_label: HourLabelOption = None,
+    units: UnitsOption = None,
+    on_invalid: OnInvalidOption = "raise",
+    layout: FormatOption = "auto",
+    encoding: EncodingOption = "auto",
+    no_boundary_check: Annotated[
+        bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
+    ] = False,
+) -> None:
+    """Normalise readings files into netsim's long Parquet (netsim.readings.convert_readings).
+
+    Station names become network ids, values netsim's units (µg/m³, CO mg/m³), times
+    hour-beginning Beijing time; prints the stations matched, hours and missing shares.
+    """
+    import warnings
+
+    from netsim.network import Network
+    from netsim.readings import ReadingsWarning, convert_readings
+
+    network = Network.from_file(stations, check_boundary=not no_boundary_check)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReadingsWarning)
+        done = convert_readings(sources[0] if len(sources) == 1 else sources, network, out,
+                                years=year, hour_label=hour_label, on_invalid=on_invalid,
+                                units=units, layout=layout, encoding=encoding)
+    for w in caught:
+        err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+    for note in done[0].notes:
+        console.print(f"read: {note}", highlight=False, soft_wrap=True)
+    names = ", ".join(f"{k} -> {v}" for k, v in done[0].matched.items())
+    if names:
+        console.print(f"names matched: {names}", highlight=False, soft_wrap=True)
+    for item in done:
+        cover = item.coverage
+        missing = ", ".join(f"{p} {_share(share)}" for p, share in cover.missing.items())
+        console.print(f"{item.year}: {len(cover.stations)} of {len(network)} stations, "
+                      f"{cover.hours} hours; missing: {missing}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out} ({sum(d.rows for d in done)} rows)", highlight=False)
 
 
 # --- end command: stats ---

@@ -70,6 +70,11 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("noise_pct", "bias_pct")
 """Optional per-station instrument overrides (%, NaN = the instrument class default,
 :data:`netsim.instruments.INSTRUMENTS`), kept when present."""
 
+ALIASES_COLUMN = "aliases"
+"""Optional text column: other names of the station in readings files, ``;``-separated
+(e.g. ``Changping;昌平``); matched with the id, ``name`` and ``name_zh`` by
+:class:`netsim.station_names.StationMatcher`.  Kept (and written) when present."""
+
 _REQUIRED = ("station_id", "type")
 _DUPLICATE_DISTANCE_M = 1.0
 """Two stations closer than this (metres) are duplicates."""
@@ -125,7 +130,8 @@ class Network:
         ----------
         path
             ``.csv`` with columns ``station_id, type, lon, lat`` (WGS84 degrees)
-            and optionally ``name, name_zh, district, direction, instrument``;
+            and optionally ``name, name_zh, district, direction, instrument``,
+            ``noise_pct, bias_pct`` and ``aliases`` (:data:`ALIASES_COLUMN`);
             or ``.geojson``/``.json``/``.gpkg`` with point geometries in any CRS
             (transformed to WGS84/UTM 50N) and the same attribute columns.
         check_boundary
@@ -136,7 +142,8 @@ class Network:
         NetworkError
             Unreadable file, missing column, unknown type, duplicate id or
             coordinates, missing or out-of-range coordinates, station outside
-            Beijing; the message names the file, line/feature and field.
+            Beijing, an alias naming another station; the message names the file,
+            line/feature and field.
         GeographyError
             A GeoJSON/GeoPackage file without a CRS.
         FileNotFoundError
@@ -300,6 +307,10 @@ class Network:
                 )
             out[field] = num
             extra.append(field)
+        if ALIASES_COLUMN in df:
+            out[ALIASES_COLUMN] = _text(df[ALIASES_COLUMN])
+            _check_aliases(out, loc)
+            extra.append(ALIASES_COLUMN)
         out = out[[*COLUMNS, *extra]]
         gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(x, y), crs=PROJECTED_CRS)
         return cls(stations=gdf, source=source)
@@ -390,7 +401,8 @@ class Network:
         suffix = p.suffix.lower()
         with atomic_file(p) as tmp:
             if suffix == ".csv":
-                columns = [*FILE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in self.stations)]
+                optional = (*OPTIONAL_COLUMNS, ALIASES_COLUMN)
+                columns = [*FILE_COLUMNS, *(c for c in optional if c in self.stations)]
                 df = pd.DataFrame(self.stations[columns])
                 df.to_csv(tmp, index=False, float_format="%.6f")
             elif suffix in (".geojson", ".json", ".gpkg"):
@@ -424,6 +436,20 @@ def _check_duplicate_coordinates(out: pd.DataFrame, loc: _Locator, source: str) 
             f"{loc(j)}, fields 'lon','lat': same position as station "
             f"{out['station_id'].iloc[i]!r} ({loc(i).removeprefix(source + ' ')}); "
             "two stations cannot share coordinates — fix the coordinates or remove the duplicate"
+        )
+
+
+def _check_aliases(out: pd.DataFrame, loc: _Locator) -> None:
+    """Raise for an alias that names another station (its id, name, Chinese name or alias)."""
+    from netsim.station_names import alias_conflicts
+
+    conflict = alias_conflicts(out)
+    if conflict is not None:
+        i, j, alias = conflict
+        raise NetworkError(
+            f"{loc(i)}, field '{ALIASES_COLUMN}': {alias!r} also names station "
+            f"{out['station_id'].iloc[j]!r} ({loc(j).removeprefix(loc.source + ' ')}); a name "
+            "in readings files must match one station — remove or change the alias"
         )
 
 

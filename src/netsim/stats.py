@@ -647,6 +647,16 @@ def missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: 
     return f"{kind} ({why})" if why else kind
 
 
+def value_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
+    """A reported value with its units (``"79 µg/m³"``), or why it is missing
+    (``"not valid (Sep has 26 valid days < 27 required …)"``) — never ``nan``."""
+    v = stats.area_value(area, pollutant, statistic)
+    if np.isnan(v):
+        return missing_text(stats, area, pollutant, statistic)
+    units = f" {POLLUTANTS[pollutant].units}" if pollutant in POLLUTANTS else ""
+    return f"{_fmt(v, pollutant)}{units}"
+
+
 def _gaps_markdown(stats: AnnualStatistics) -> list[str]:
     """The statistics that are missing, with their reasons; stations absent from the
     readings are listed once, not once per statistic."""
@@ -760,7 +770,8 @@ def summary_markdown(stats: AnnualStatistics) -> str:
             lines.append(f"- No {label.split(' (')[0]} in the network.")
             continue
         if np.isnan(v):
-            lines.append(f"- The {label} ({', '.join(members)}): PM2.5 invalid under HJ 663.")
+            lines.append(f"- The {label} ({', '.join(members)}): PM2.5 "
+                         f"{missing_text(stats, g, 'PM2.5', 'annual_mean')}.")
             continue
         txt = f"- The {len(members)} {label} ({', '.join(members)}): PM2.5 {v:.0f} µg/m³"
         if not np.isnan(city_pm) and city_pm:

@@ -222,8 +222,10 @@ def _data_source(scenario: Scenario) -> dict[str, Any]:
     if scenario.readings is None:
         return {"kind": "synthetic truth", "seed": scenario.seed,
                 "calibration": scenario.truth.calibration}
-    return {"kind": "real readings", "path": str(scenario.readings_path()),
-            "year": scenario.year, "hour_label": scenario.readings.hour_label}
+    return {"kind": "real readings",
+            "path": ", ".join(str(p) for p in scenario.readings_paths()),
+            "year": scenario.year,
+            "hour_label": scenario.readings.hour_label or "the layout's default"}
 
 
 def _not_produced(net: str, key: tuple[str, str, str, str]) -> str:
