@@ -403,22 +403,26 @@ def _covariance_route_rcond(c, cinv, rvec, rsum, k, simple, sill, gmax, nvm, e):
 
 
 @njit(cache=True)
-def _rcond_lower_bound(colabs, isc, rvec, rsum, k, simple, sill, g):
+def _rcond_lower_bound(trace, isc, rvec, rsum, k, simple, sill, g):
     """A lower bound of :func:`_covariance_route_rcond` in O(k) (the local kernel's fast path).
 
     Every entry of the scaled system ``EAE`` is at most 1 in absolute value,
-    so ``‖EAE‖₁ <= k + 1`` (k for simple kriging); ``‖(EAE)⁻¹‖₁`` is bounded
-    by the triangle inequality on ``rrᵀ/s - C⁻¹``, with
-    ``colabs_j = Σ_i |C⁻¹_ij| isc_i`` and ``isc_i = sqrt(g + nv_i)``.
-    When this bound reaches the threshold the exact value does too.
+    so ``‖EAE‖₁ <= k + 1`` (k for simple kriging).  ``‖(EAE)⁻¹‖₁`` is bounded
+    by the triangle inequality on ``rrᵀ/s - C⁻¹`` and, for the symmetric
+    positive definite ``C⁻¹`` (``trace`` = its trace),
+    ``Σ_i |C⁻¹_ij| isc_i <= max(isc) sqrt(k) ‖C⁻¹‖₂ <= max(isc) sqrt(k) trace``,
+    with ``isc_i = sqrt(g + nv_i)``.  When this bound reaches the threshold
+    the exact value does too; it is looser by at most ~k^1.5, so only sets
+    within a few orders of magnitude of the threshold need the exact value.
     """
-    if rsum == 0.0:
+    if rsum == 0.0 or not trace > 0.0:
         return 0.0
+    big_i = 0.0
+    for i in range(k):
+        big_i = max(big_i, isc[i])
+    col = big_i * math.sqrt(float(k)) * trace  # bounds Σ_i |C⁻¹_ij| isc_i for every j
     if simple:
-        ub = 0.0
-        for j in range(k):
-            ub = max(ub, isc[j] * colabs[j])
-        return _reciprocal(float(k), ub)
+        return _reciprocal(float(k), big_i * col)
     ek = math.sqrt(g)
     inv_s = abs(1.0 / rsum)
     big_r = 0.0
@@ -426,7 +430,7 @@ def _rcond_lower_bound(colabs, isc, rvec, rsum, k, simple, sill, g):
         big_r += abs(rvec[i]) * isc[i]
     ub = big_r * inv_s / ek + abs(1.0 / rsum - sill) / g
     for j in range(k):
-        ub = max(ub, isc[j] * (abs(rvec[j]) * inv_s * (big_r + 1.0 / ek) + colabs[j]))
+        ub = max(ub, isc[j] * (abs(rvec[j]) * inv_s * (big_r + 1.0 / ek) + col))
     return _reciprocal(float(k + 1), ub)
 
 
@@ -804,27 +808,25 @@ def _factorise_set(
             kind = 0
             # the criterion's station scales (system_rcond): g = sill (simple) or
             # the largest member semivariance (ordinary); isc_i = sqrt(g + nv_i)
-            gmax = sill - cmin
-            g = sill if simple else gmax
-            g = g if g > 0.0 else 1.0
-            isc = e[1]
-            for r in range(k):
-                nvm[r] = nv[members[slot, r]]
-                isc[r] = math.sqrt(g + nvm[r])
-            colabs = e[0]
             tot = 0.0
             for r in range(k):
                 acc = 0.0
-                cab = 0.0
                 for c in range(k):
-                    m = mats[slot, r, c]
-                    acc += m
-                    cab += abs(m) * isc[c]
+                    acc += mats[slot, r, c]
                 rvec[slot, r] = acc
-                colabs[r] = cab
                 tot += acc
             rsum[slot] = tot
-            rc = _rcond_lower_bound(colabs, isc, rvec[slot], tot, k, simple, sill, g)
+            gmax = sill - cmin
+            g = sill if simple else gmax
+            g = g if g > 0.0 else 1.0
+            sg = math.sqrt(g)
+            isc = e[1]
+            trace = 0.0
+            for r in range(k):
+                nvm[r] = nv[members[slot, r]]
+                isc[r] = sg if nvm[r] == 0.0 else math.sqrt(g + nvm[r])
+                trace += mats[slot, r, r]
+            rc = _rcond_lower_bound(trace, isc, rvec[slot], tot, k, simple, sill, g)
             if not rc >= rcond_min:  # the bound does not settle it: the exact value decides
                 rc = _covariance_route_rcond(
                     a, mats[slot], rvec[slot], tot, k, simple, sill, gmax, nvm, e
