@@ -107,8 +107,22 @@ def krige_command(
     ] = None,
     no_map: Annotated[bool, typer.Option("--no-map", help="Do not write the PNG.")] = False,
     overwrite: OverwriteOption = False,
+    include_traffic: Annotated[
+        bool,
+        typer.Option(
+            "--include-traffic",
+            help="Krige traffic stations too (left out by default, as netsim run leaves them "
+            "out of its maps).",
+        ),
+    ] = False,
 ) -> None:
-    """Krige station values to a GeoTIFF, <stem>_districts.csv and a PNG (netsim.mapping)."""
+    """Krige station values to a GeoTIFF, <stem>_districts.csv and a PNG (netsim.mapping).
+
+    Traffic stations are left out unless --include-traffic; an auto variogram is fitted
+    as netsim run fits it (range at most 2 x the network extent). Doubts about the fit
+    (fewer than 10 stations, a range at its bound, a leave-one-out MSDR outside
+    [0.5, 2]) are printed as 'warning:' lines on stderr. Values must be finite and >= 0.
+    """
     from netsim.mapping import krige_to_raster, read_station_values
     from netsim.network import Network
     from netsim.pollutants import pollutant as lookup
@@ -133,7 +147,10 @@ def krige_command(
         write_map=not no_map,
         values_source=str(values),
         overwrite=overwrite,
+        include_traffic=include_traffic,
     )
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     vg = result.variogram
     source = "fitted" if result.fit is not None else "from file"
     console.print(
@@ -152,6 +169,12 @@ def krige_command(
     if result.left_out:
         console.print(
             f"left out (no value): {', '.join(result.left_out)}", highlight=False, soft_wrap=True
+        )
+    if result.excluded:
+        console.print(
+            f"left out (traffic; --include-traffic keeps them): {', '.join(result.excluded)}",
+            highlight=False,
+            soft_wrap=True,
         )
     city = result.area_statistics.set_index("area").loc["city"]
     line = f"city mean {city['mean']:.1f}"

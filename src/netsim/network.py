@@ -43,6 +43,15 @@ border (区域背景传输点); ``background``: urban clean-control station (Din
 ``sensor``: low-cost sensor added by a scenario.
 """
 
+MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
+"""Station types whose values are kriged into maps (``netsim run``, ``netsim krige``,
+the ``optimise`` section).
+
+Traffic stations are left out: their kerbside increment describes the air
+within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
+stations are not representative of the urban background).
+"""
+
 DIRECTIONS: tuple[str, ...] = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 """Allowed values of ``direction`` (the side of Beijing a border station faces)."""
 
