@@ -86,7 +86,7 @@ def _wait_for_scratch(proc: subprocess.Popen, folder: Path, timeout_s: float = 6
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "X.yaml", "--out", "D", "--lang", "zh"],
      "error: No such option: --lang; see 'netsim run --help'"),
-    (["comapre", "a", "b"], "error: No such command 'comapre'; see 'netsim --help'"),
+    (["frobnicate", "a", "b"], "error: No such command 'frobnicate'; see 'netsim --help'"),
     (["krige", "--values", "v.csv"],
      "error: Missing option '--stations'; see 'netsim krige --help'"),
     (["run"], "error: Missing argument 'scenario'; see 'netsim run --help'"),

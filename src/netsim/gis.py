@@ -13,7 +13,8 @@ not computed, with the reason beside them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from netsim.pollutants import POLLUTANTS
 __all__ = ["district_layer", "station_layer", "write_gis"]
 
 GEOGRAPHIC_CRS = "EPSG:4326"
+FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: see _fixed_gdal_date
 STATION_COLUMNS = ("station_id", "name", "name_zh", "type", "district", "change")
 
 
@@ -91,10 +93,25 @@ def _flags(summary: Mapping[str, Any], net: str) -> dict[tuple[str, str], str]:
             if e["statistic"] == "annual_mean" and net in e}
 
 
+@contextmanager
+def _fixed_gdal_date() -> Iterator[None]:
+    """GDAL stamps GeoPackages with the current time; a fixed stamp keeps same seed, same
+    bytes (GDAL config option ``OGR_CURRENT_DATE``), restored afterwards."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_DATE})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
 def _write_pair(layer: gpd.GeoDataFrame, directory: Path, name: str) -> None:
     """``name.gpkg`` in EPSG:32650 and ``name.geojson`` in EPSG:4326."""
-    layer.to_crs(PROJECTED_CRS).to_file(directory / f"{name}.gpkg", layer=name, driver="GPKG",
-                                        engine="pyogrio")
+    with _fixed_gdal_date():
+        layer.to_crs(PROJECTED_CRS).to_file(directory / f"{name}.gpkg", layer=name,
+                                            driver="GPKG", engine="pyogrio")
     layer.to_crs(GEOGRAPHIC_CRS).to_file(directory / f"{name}.geojson", driver="GeoJSON",
                                          engine="pyogrio")
 
