@@ -130,6 +130,14 @@ def test_a_folder_that_is_not_a_run_is_refused_in_one_line(runs, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def test_output_may_not_replace_a_run(runs):
+    with pytest.raises(NetsimError, match="would replace the run directory"):
+        compare_runs(runs, runs[0], overwrite=True)
+    with pytest.raises(NetsimError, match="would replace the run directory"):
+        compare_runs(runs, runs[0].parent, overwrite=True)
+    assert (runs[0] / "summary.json").is_file()
+
+
 def test_cli_compare_writes_the_three_files(runs, tmp_path):
     assert main(["compare", *map(str, runs), "--out", str(tmp_path / "c")]) == 0
     assert {p.name for p in (tmp_path / "c").iterdir()} >= {

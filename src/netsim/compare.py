@@ -256,7 +256,8 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | os.P
     Raises
     ------
     NetsimError
-        No run directories, or one that is not a run directory.
+        No run directories, one that is not a run directory, or ``out_dir``
+        that is (or holds) one of them.
     OutputError
         ``out_dir`` cannot or must not be written.
     """
@@ -266,6 +267,11 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | os.P
     for d in run_dirs:  # fail before touching the output
         load_summary(d)
     out = Path(out_dir).expanduser().absolute()
+    for d in run_dirs:
+        run = Path(d).expanduser().resolve()
+        if out.resolve() == run or out.resolve() in run.parents:
+            raise NetsimError(f"compare: --out {out_dir} would replace the run directory {d}; "
+                              "choose another output folder")
     with output_directory(out, overwrite=overwrite) as work:
         write_comparison(run_dirs, work)
     return out
