@@ -80,12 +80,13 @@ def test_sweep_is_one_output_replaced_only_with_overwrite(tmp_path):
     assert [r["out_dir"] for r in rows] == [str(out / "a"), str(out / "b")]
     index = json.loads((out / "sweep.json").read_text())
     assert [r["file_stem"] for r in index["runs"]] == ["a", "b"]
-    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "a", "b", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "a", "b", "comparison",
+                                                  "sweep.json"]
     assert (out / "a" / MARKER_NAME).is_file()  # each run directory is a netsim output too
     with pytest.raises(OutputError, match="pass --overwrite"):
         sweep_scenarios(files[:1], out)
     sweep_scenarios(files[:1], out, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "a", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "a", "comparison", "sweep.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml", "b.yaml", "sweep"]
 
 

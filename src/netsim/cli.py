@@ -516,6 +516,30 @@ def map_command(
 
 
 # --- end command: map ---
+# --- command: compare ---
+@app.command("compare")
+def compare_command(
+    run_dirs: Annotated[
+        list[str], typer.Argument(help="Run directories written by `netsim run` / `netsim sweep`.")
+    ],
+    out: Annotated[str, typer.Option("--out", help="Directory receiving the comparison.")],
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Compare the published figures of many runs: OUT/comparison.csv, .md and .png.
+
+    One tidy table (run, network, area, pollutant, statistic, published value,
+    mean and 90 % interval, scenario - baseline and its verdict class) of the
+    city statistics and every district/group figure; a Markdown table per
+    statistic; a chart of the city PM2.5 difference per run.
+    """
+    from netsim.compare import compare_runs
+
+    path = compare_runs(run_dirs, out, overwrite=overwrite)
+    console.print(f"compared {len(run_dirs)} runs: wrote {path}/comparison.csv, "
+                  "comparison.md, comparison.png", highlight=False, soft_wrap=True)
+
+
+# --- end command: compare ---
 # --- command: sweep ---
 @app.command("sweep")
 def sweep_command(
@@ -540,7 +564,8 @@ def sweep_command(
     ] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Run many scenarios (one dask task each) into OUT/<file stem>/, plus OUT/sweep.json.
+    """Run many scenarios (one dask task each) into OUT/<file stem>/, plus OUT/sweep.json
+    and OUT/comparison/ (`netsim compare` of the runs).
 
     OUT is written as a whole when every scenario has run; it must be new or
     empty, or a previous netsim output replaced with --overwrite.
@@ -565,7 +590,8 @@ def sweep_command(
         for warning in row.get("warnings", []):
             err_console.print(f"warning: {row['scenario']}: {warning}", highlight=False,
                               soft_wrap=True, markup=False)
-    console.print(f"wrote {len(rows)} run directories and {out}/sweep.json", highlight=False)
+    console.print(f"wrote {len(rows)} run directories, {out}/sweep.json and {out}/comparison/",
+                  highlight=False)
 
 
 # --- end command: sweep ---

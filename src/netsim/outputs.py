@@ -5,6 +5,7 @@ Layout (README "The run directory")::
     DIR/report.md  DIR/changes.png (scenario only)
     DIR/<network>/annual_by_area.csv, annual_by_station.csv   netsim stats format
     DIR/<network>/*_intervals.csv, map_and_truth.csv, network.csv, station_metrics.csv
+    DIR/<network>/stations.gpkg, .geojson, districts.gpkg, .geojson   (netsim.gis)
     DIR/<network>/rasters/<pollutant>_annual_mean.tif, maps/<pollutant>_annual_mean.png
     DIR/scenario/held_out.csv (runs on real readings), rasters/<pollutant>_difference.tif
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from netsim.charts import changes_chart
 from netsim.ensemble import NETWORK_NAMES, missing_text, published_text
+from netsim.gis import write_gis
 from netsim.grid import Grid
 from netsim.network import Network
 from netsim.pollutants import POLLUTANTS
@@ -58,6 +60,7 @@ def write_run(
                            change_table, networks["baseline"])
     for net in networks:
         _write_time_resolved(out / net, net, scenario, grid, means)
+        write_gis(out / net, net, summary)
     has_chart = "scenario" in networks
     if has_chart:
         changes_chart(summary, out / "changes.png")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.atomic import atomic_file, output_directory
+from netsim.compare import write_comparison
 from netsim.distributed import ProgressCallback, get_executor
 from netsim.errors import NetsimError
 
@@ -80,7 +81,9 @@ def sweep_scenarios(
     write the run directories themselves, so ``out_dir`` must be on a
     filesystem they share with the caller (always true for ``local:N`` and
     workers on this machine).  The whole sweep directory, with a ``sweep.json``
-    index, is written atomically and guarded (:func:`netsim.atomic.output_directory`).
+    index and ``comparison/`` (:func:`netsim.compare.write_comparison` of the
+    runs, labelled by file stem), is written atomically and guarded
+    (:func:`netsim.atomic.output_directory`).
 
     Parameters
     ----------
@@ -104,6 +107,7 @@ def sweep_scenarios(
     list of dict
         Per scenario: ``file_stem``, ``scenario`` (name), ``out_dir``,
         ``realisations``, ``verdicts``; also written to ``out_dir/sweep.json``.
+        ``out_dir/comparison/`` holds ``comparison.csv``, ``.md`` and ``.png``.
 
     Raises
     ------
@@ -124,4 +128,7 @@ def sweep_scenarios(
         index = {"executor": where, "realisations": realisations, "seed": seed, "runs": rows}
         with atomic_file(work / "sweep.json") as tmp:
             tmp.write_text(json.dumps(index, indent=2, default=str))
+        (work / "comparison").mkdir()
+        write_comparison([work / row["file_stem"] for row in rows], work / "comparison",
+                         labels=[row["file_stem"] for row in rows])
     return rows
