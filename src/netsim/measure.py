@@ -116,8 +116,9 @@ def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | No
     for p in pollutants:
         daily = daily_means(readings.values[p])
         validity = annual_validity(daily, year, rule)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(np.where(np.isfinite(daily), daily, np.nan), axis=-1)
+        ok = np.isfinite(daily)
+        with np.errstate(invalid="ignore", divide="ignore"):  # stations without a valid day
+            mean = np.where(ok, daily, 0.0).sum(axis=-1) / ok.sum(axis=-1)
         out[p] = np.where(validity.valid, mean, np.nan)
     return out
 
