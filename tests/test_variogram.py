@@ -231,8 +231,8 @@ def test_run_fit_unchanged_on_the_35_station_network(model, steps):
     from pathlib import Path
     from types import SimpleNamespace
 
+    from netsim.measure import _fit_variogram
     from netsim.network import MAP_STATION_TYPES, Network
-    from netsim.run import _fit_variogram
 
     net = Network.from_file(Path(__file__).resolve().parents[1] / "stations" / "beijing_35.csv")
     use = np.isin(net.types, MAP_STATION_TYPES)
