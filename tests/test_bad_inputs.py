@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
 BASELINE = ROOT / "scenarios" / "baseline_2020.yaml"
 SMALL_NETWORK = ROOT / "tests" / "data" / "stations_small.csv"
+GOOD_READINGS = ROOT / "tests" / "data" / "readings_small.csv"  # valid for SMALL_NETWORK
 
 SCENARIOS = sorted(BAD.glob("scenario_*"))
 NETWORKS = sorted(BAD.glob("network_*"))
@@ -32,7 +33,7 @@ def _commands() -> set[str]:
 def _check_failure(capsys: pytest.CaptureFixture[str], argv: list[str], out_root: Path) -> str:
     code = main(argv)
     captured = capsys.readouterr()
-    lines = [line for line in captured.err.splitlines() if line.strip()]
+    lines = captured.err.splitlines()  # blank lines count: stderr must be exactly one line
     assert code == 2, f"exit {code} for {argv}; stderr: {captured.err!r}"
     assert "Traceback" not in captured.err
     assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
@@ -45,6 +46,17 @@ def _check_failure(capsys: pytest.CaptureFixture[str], argv: list[str], out_root
 def test_corpus_is_large_enough() -> None:
     assert len(SCENARIOS) + len(NETWORKS) + len(READINGS) >= 30
     assert len(SCENARIOS) >= 20
+
+
+def test_good_files_pass(tmp_path: Path, capsys) -> None:
+    """The control: the good network and readings the bad files are paired with are accepted."""
+    out = tmp_path / "out"
+    code = main(["stats", "--stations", str(SMALL_NETWORK), "--readings", str(GOOD_READINGS),
+                 "--year", "2020", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.err == ""
+    assert (out / "annual_by_area.csv").is_file()
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
@@ -70,7 +82,7 @@ def test_bad_network_stats(path: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     _check_failure(
         capsys,
-        ["stats", "--stations", str(path), "--readings", str(path), "--year", "2020",
+        ["stats", "--stations", str(path), "--readings", str(GOOD_READINGS), "--year", "2020",
          "--out", str(out)],
         tmp_path,
     )

@@ -8,11 +8,8 @@ identical results.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -83,7 +80,9 @@ def test_malformed_scheduler_is_one_line_error(bad):
 
 
 def test_unreachable_scheduler_names_address_and_hint():
-    port = _free_port()
+    from conftest import free_port
+
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     start = time.perf_counter()
     with pytest.raises(NetsimError) as info:
@@ -105,92 +104,20 @@ def test_chunk_slices_cover_range_once():
 # real cluster
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask_command(sub: str) -> list[str]:
-    exe = Path(sys.executable).parent / "dask"
-    if exe.exists():
-        return [str(exe), sub]
-    return [sys.executable, "-m", f"distributed.cli.dask_{sub}"]
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
     """A real ``dask scheduler`` and two single-threaded ``dask worker`` processes."""
-    from distributed import Client
+    from conftest import DaskProcesses  # imported here: subprocesses import this module too
 
-    tmp = tmp_path_factory.mktemp("dask")
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs: list[subprocess.Popen] = []
-    logs = []
-
-    def spawn(args: list[str], name: str) -> None:
-        log = open(tmp / f"{name}.log", "wb")
-        logs.append(log)
-        procs.append(
-            subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True
-            )
-        )
-
+    procs = DaskProcesses(tmp_path_factory.mktemp("dask"))
     try:
-        spawn(
-            [
-                *_dask_command("scheduler"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-dashboard",
-            ],
-            "scheduler",
-        )
+        procs.start_scheduler()
         for i in range(2):
-            spawn(
-                [
-                    *_dask_command("worker"),
-                    address,
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                    "--local-directory",
-                    str(tmp / f"w{i}"),
-                    "--name",
-                    f"w{i}",
-                ],
-                f"worker{i}",
-            )
-        deadline = time.monotonic() + 40
-        with Client(address, timeout=30) as client:
-            while len(client.scheduler_info(n_workers=-1)["workers"]) < 2:
-                if time.monotonic() > deadline:
-                    text = "\n".join(
-                        (tmp / f.name).read_text(errors="replace") for f in tmp.glob("*.log")
-                    )
-                    pytest.fail(f"dask workers did not connect within 40 s:\n{text}")
-                time.sleep(0.2)
-        yield address
+            procs.start_worker(f"w{i}")
+        procs.wait_for_workers(2, timeout_s=40)
+        yield procs.address
     finally:
-        for proc in reversed(procs):
-            _kill_group(proc)
-        for log in logs:
-            log.close()
+        procs.close()
 
 
 @pytest.mark.cluster
@@ -356,37 +283,12 @@ def _small_scenario(tmp: Path, stem: str, source: str) -> Path:
     return path
 
 
-def test_sweep_rejects_empty_and_duplicate_stems(tmp_path):
-    from netsim.distributed import sweep_scenarios
-
-    with pytest.raises(NetsimError, match="no scenario files"):
-        sweep_scenarios([], tmp_path / "out")
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    for d in ("a", "b"):
-        (tmp_path / d / "same.yaml").write_text("name: x\n")
-    with pytest.raises(NetsimError, match="rename one"):
-        sweep_scenarios(
-            [tmp_path / "a" / "same.yaml", tmp_path / "b" / "same.yaml"], tmp_path / "o"
-        )
-    assert not (tmp_path / "o").exists()
-
-
-def test_sweep_bad_scenario_fails_before_any_run(tmp_path):
-    from netsim.cli import main
-
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nrealisations: many\n")
-    assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
-    assert not (tmp_path / "out").exists()
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_cluster_sweep_equals_in_process(dask_cluster, tmp_path):
     """`netsim sweep` of a scenario with changes: cluster tasks write what the local run writes."""
     pytest.importorskip("netsim.run")
-    from netsim.distributed import sweep_scenarios
+    from netsim.sweep import sweep_scenarios
 
     path = _small_scenario(tmp_path, "retire", "retire_traffic.yaml")
     local = sweep_scenarios([path], tmp_path / "local", realisations=1, seed=5)

@@ -61,10 +61,10 @@ def test_stations_without_value_are_left_out(tmp_path, network):
     values.iloc[:3] = np.nan
     out = krige_to_raster(
         network, values, pollutant="NO2", out=tmp_path / "no2.tif", resolution_m=5000,
-        variogram=VARIOGRAM, write_map=True,
+        variogram=VARIOGRAM, write_map=True, include_traffic=True,
     )  # fmt: skip
     assert out.left_out == tuple(network.ids[:3])
-    assert len(out.station_ids) == 32
+    assert len(out.station_ids) == 32 and out.excluded == ()
     assert out.map_path is not None and out.map_path.exists()
     assert out.limit == 40  # NO2 annual Grade II
     tags = read_raster(out.raster_path).tags
@@ -207,3 +207,139 @@ def test_cli_krige_unknown_station_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "atlantis" in err and "Traceback" not in err
     assert not (tmp_path / "x.tif").exists()
+
+
+# ------------------------------------------------------- maps as netsim run makes them
+
+
+@pytest.fixture(scope="module")
+def readme_year(tmp_path_factory, network) -> Path:
+    """The README example: a synthetic year (seed 1) through netsim stats' writer."""
+    from netsim.stats import compute_statistics, write_statistics
+    from netsim.truth import TruthSettings, TruthWorld
+
+    readings = TruthWorld(None, TruthSettings(seed=1)).realise(0).sample_hourly(network)
+    out = tmp_path_factory.mktemp("stats_2020")
+    write_statistics(compute_statistics(readings, network), out)
+    return out / "annual_by_station.csv"
+
+
+def _cli_krige(tmp_path, values, *extra) -> list[str]:
+    return [
+        "krige", "--stations", str(STATIONS), "--values", str(values), "--pollutant", "PM2.5",
+        "--resolution", "5000", "--out", str(tmp_path / "pm25.tif"), *extra,
+    ]  # fmt: skip
+
+
+def test_traffic_stations_are_left_out_unless_included(tmp_path, network):
+    values = pd.Series(30 + (network.xy[:, 0] - 450_000) / 1e4, index=network.ids)
+    traffic = tuple(network.ids[network.types == "traffic"])
+    assert len(traffic) == 5  # stations/README.md: 5 traffic stations
+    kw = {"pollutant": "PM2.5", "resolution_m": 5000, "variogram": VARIOGRAM, "write_map": False}
+    default = krige_to_raster(network, values, out=tmp_path / "a.tif", **kw)
+    assert len(default.station_ids) == 30 and default.excluded == traffic
+    assert not set(traffic) & set(default.station_ids)
+    tags = read_raster(default.raster_path).tags
+    assert json.loads(tags["stations_excluded_by_type"]) == list(traffic)
+    kept = krige_to_raster(network, values, out=tmp_path / "b.tif", include_traffic=True, **kw)
+    assert len(kept.station_ids) == 35 and kept.excluded == ()
+
+
+def test_cli_include_traffic_counts(tmp_path, network, capsys):
+    values = tmp_path / "values.csv"
+    v = 38 + (4_430_000 - network.xy[:, 1]) / 5e3
+    pd.DataFrame({"station_id": network.ids, "value": v}).to_csv(values, index=False)
+    vfile = tmp_path / "variogram.json"
+    vfile.write_text(json.dumps(VARIOGRAM.to_dict()))
+    counts = []
+    for extra in ([], ["--include-traffic", "--overwrite"]):  # the 2nd replaces the 1st output
+        args = _cli_krige(tmp_path, values, "--variogram", str(vfile), "--no-map", *extra)
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        counts.append(int(out.split("leave one out, ")[1].split(" stations")[0]))
+        assert ("left out (traffic" in out) == (not extra)
+    assert counts == [30, 35]
+
+
+def test_readme_example_range_is_bounded_by_the_extent(tmp_path, network, readme_year, capsys):
+    from netsim.network import MAP_STATION_TYPES
+    from netsim.variogram import fit_variogram, network_extent
+
+    code = main(_cli_krige(tmp_path, readme_year, "--statistic", "annual_mean", "--no-map"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    vg = read_raster(tmp_path / "pm25.tif").variogram
+    series = read_station_values(readme_year, network.ids, pollutant="PM2.5",
+                                 statistic="annual_mean")  # fmt: skip
+    use = np.isin(network.types, MAP_STATION_TYPES) & series.notna().to_numpy()
+    xy, v = network.xy[use], series.to_numpy()[use]
+    extent = network_extent(xy)
+    # the fit of netsim krige before: range unbounded by the extent (606 km in issue 12)
+    runaway = fit_variogram(xy, v, "spherical", n_lags=8).variogram.range
+    assert runaway > 2 * extent
+    assert 5_000.0 <= vg["range"] <= 2 * extent * (1 + 1e-9)
+    if vg["range"] >= 2 * extent * (1 - 1e-6):
+        assert "warning: fitted range" in captured.err and "upper bound" in captured.err
+
+
+def test_six_stations_give_warnings_on_stderr(tmp_path, network, capsys):
+    values = tmp_path / "six.csv"
+    ids = [i for i, t in zip(network.ids, network.types, strict=True) if t == "urban"][:6]
+    pd.DataFrame({"station_id": ids, "value": [31.0, 35.5, 33.0, 40.2, 37.1, 30.4]}).to_csv(
+        values, index=False
+    )
+    assert main(_cli_krige(tmp_path, values, "--no-map")) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("warning: ") for ln in lines)
+    assert any("only 6 stations carry values" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("bad, what", [("-3.5", "is negative"), ("inf", "is infinite")])
+def test_negative_or_infinite_value_is_refused(tmp_path, network, capsys, bad, what):
+    values = tmp_path / "values.csv"
+    ids = network.ids[:6]
+    rows = ["station_id,value"] + [f"{i},{30 + n}" for n, i in enumerate(ids)]
+    rows[3] = f"{ids[2]},{bad}"  # file line 4
+    values.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ReadingsError, match=rf"values.csv line 4: .*'{ids[2]}' {what}"):
+        read_station_values(values, network.ids)
+    code = main(_cli_krige(tmp_path, values))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "line 4" in err and ids[2] in err
+    assert not (tmp_path / "pm25.tif").exists()
+    # the library refuses them too (values given in memory)
+    series = pd.Series(30.0, index=network.ids)
+    series.iloc[7] = float(bad)
+    with pytest.raises(ReadingsError, match=rf"'{network.ids[7]}' {what}"):
+        krige_to_raster(network, series, pollutant="PM2.5", out=tmp_path / "x.tif",
+                        variogram=VARIOGRAM, write_map=False)  # fmt: skip
+
+
+def test_png_draws_stations_with_values_filled_and_counts_them(tmp_path, network, monkeypatch):
+    import netsim.mapping as mapping
+    from netsim.maps import map_figure
+
+    seen = {}
+
+    def spy(grid, field, stations, **kw):
+        kw.pop("path")
+        fig = map_figure(grid, field, stations, **kw)
+        seen["legend"] = [t.get_text() for t in fig.legends[0].get_texts()]
+        seen["types"] = stations["type"].tolist()
+
+    monkeypatch.setattr(mapping, "static_map", spy)
+    values = pd.Series(np.nan, index=network.ids)
+    with_values = ["dongsi", "tiantan", "guanyuan", "dingling", "badaling", "qianmen"]
+    values[with_values] = [36.0, 37.0, 34.5, 25.0, 22.0, 45.0]
+    krige_to_raster(network, values, pollutant="PM2.5", out=tmp_path / "p.tif",
+                    resolution_m=5000, variogram=VARIOGRAM)  # fmt: skip
+    # qianmen is a traffic station: left out, not drawn; 30 map stations, 5 with values
+    assert len(seen["types"]) == 30 and "traffic" not in seen["types"]
+    assert "5 stations with values, 25 without (hollow)" in seen["legend"]
+    assert "Urban assessment (3)" in seen["legend"] and "Background (1)" in seen["legend"]
+    krige_to_raster(network, values, pollutant="PM2.5", out=tmp_path / "q.tif",
+                    resolution_m=5000, variogram=VARIOGRAM, include_traffic=True)  # fmt: skip
+    assert len(seen["types"]) == 35
+    assert "6 stations with values, 29 without (hollow)" in seen["legend"]
+    assert "Traffic (1)" in seen["legend"]

@@ -74,3 +74,53 @@ def test_bad_inputs_are_errors(tmp_path, grid):
             limit=35, path=tmp_path / "b.png",
         )  # fmt: skip
     assert not list(tmp_path.iterdir())
+
+
+def _legend_texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_legend_counts_stations_by_type_without_has_value(grid):
+    from netsim.maps import map_figure
+    from netsim.network import Network
+
+    net = Network.from_file(REPO / "stations" / "beijing_35.csv")
+    fig = map_figure(grid, np.zeros(grid.n_cells), net, pollutant="PM2.5", limit=35)
+    texts = _legend_texts(fig)
+    # beijing_35: 23 urban, 5 traffic, 6 border, 1 background (stations/README.md)
+    assert texts[:4] == [
+        "Urban assessment (23)", "Traffic (5)", "Border (regional) (6)", "Background (1)",
+    ]  # fmt: skip
+    assert not any("without" in t for t in texts)
+
+
+def test_stations_without_value_are_hollow_and_counted(grid):
+    from netsim.maps import map_figure
+
+    stations = _stations(grid)  # urban, traffic, border, background, sensor
+    has_value = np.array([True, False, True, False, False])
+    fig = map_figure(
+        grid, np.zeros(grid.n_cells), stations, pollutant="PM2.5", limit=35, has_value=has_value
+    )
+    texts = _legend_texts(fig)
+    assert "2 stations with values, 3 without (hollow)" in texts
+    # type counts are of stations with values; types with none get no entry
+    assert "Urban assessment (1)" in texts and "Border (regional) (1)" in texts
+    assert not any(t.startswith(("Traffic", "Background", "Low-cost")) for t in texts)
+    # on the axes: 2 filled markers, 3 with no face colour
+    from matplotlib.collections import PathCollection
+
+    scatters = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    faces = [c.get_facecolor() for c in scatters]
+    filled = sum(1 for f in faces if len(f) and f[0][3] > 0)
+    hollow = sum(1 for f in faces if not len(f) or f[0][3] == 0)
+    assert (filled, hollow) == (2, 3)
+
+
+def test_has_value_must_match_the_stations(tmp_path, grid):
+    with pytest.raises(GeographyError, match="has_value must be 5 booleans"):
+        static_map(
+            grid, np.zeros(grid.n_cells), _stations(grid), pollutant="PM2.5", limit=35,
+            path=tmp_path / "a.png", has_value=np.ones(4, bool),
+        )  # fmt: skip
+    assert not list(tmp_path.iterdir())

@@ -12,7 +12,7 @@ from shapely.geometry import Point
 
 from netsim.crs import lonlat_to_xy
 from netsim.errors import GeographyError, NetworkError
-from netsim.network import COLUMNS, Network
+from netsim.network import ALIASES_COLUMN, COLUMNS, Network
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING_35 = ROOT / "stations" / "beijing_35.csv"
@@ -61,7 +61,7 @@ def test_beijing_35_district_names_match_the_statement(beijing):
 def test_projection_to_utm50n(beijing):
     st = beijing.stations
     assert st.crs.to_epsg() == 32650
-    assert list(st.columns) == [*COLUMNS, "geometry"]
+    assert list(st.columns) == [*COLUMNS, ALIASES_COLUMN, "geometry"]  # the file has aliases
     x, y = lonlat_to_xy(st["lon"], st["lat"])
     np.testing.assert_allclose(beijing.xy, np.c_[x, y])
     # Dongsi (116.417 E, 39.929 N) lies ~35 km east of the 117 E central meridian's

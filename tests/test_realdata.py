@@ -91,10 +91,13 @@ def test_real_run_writes_real_figures_without_intervals(real_run):
     assert summary["realisations"] == 1
     assert summary["interval"].startswith("none")
     report = (out / "report.md").read_text(encoding="utf-8")
-    assert "**Real readings.**" in report and "no intervals" in report
+    assert "- Real readings: every figure is computed from the measured" in report
+    assert "no intervals" in report
     assert "[" not in report.split("## Headline statistics")[1].split("Sources")[0]
+    published = report.split("## The published figures")[1].split("## Headline")[0]
+    assert "[" not in published.replace("[scenario", "")
     assert "real readings" in (out / "map.html").read_text(encoding="utf-8")
-    assert summary["verdicts"][0].startswith("The city PM2.5 figure (annual_mean, from the real")
+    assert summary["verdicts"][0].startswith("The city PM2.5 figure (annual mean, from the real")
     assert not list((out / "baseline" / "rasters").glob("*truth*"))
     bands = read_raster(out / "baseline" / "rasters" / "pm25_annual_mean.tif").bands
     assert set(bands) == {"estimate", "std"}

@@ -103,7 +103,7 @@ def test_lost_figures_are_not_computed_with_a_reason(retire_traffic_run):
     assert all(r["reason"].startswith("not computed") for r in rows)
     lost = [v for v in summary["verdicts"] if v.startswith("Figures the scenario loses")]
     assert len(lost) == 1 and "(not computed;" in lost[0]
-    assert "traffic in every realisation" in lost[0]
+    assert "Traffic stations in every realisation" in lost[0]
 
 
 def test_station_values_are_identical_across_networks(retire_traffic_run):
@@ -144,12 +144,12 @@ def test_kriging_std_is_consistent_with_truth_error():
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
-    import netsim.summary
+    import netsim.outputs
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(netsim.summary, "write_run", boom)
+    monkeypatch.setattr(netsim.outputs, "write_run", boom)
     out = tmp_path / "never"
     with pytest.raises(KeyboardInterrupt):
         run_scenario(_scenario(realisations=1), out)

@@ -180,3 +180,28 @@ def test_cli_validate_summarises_changes(capsys) -> None:
     assert main(["validate", str(ROOT / "scenarios" / "retire_traffic.yaml")]) == 0
     out = capsys.readouterr().out
     assert "35 -> 30 stations" in out and "5 removed" in out
+
+
+def test_districts_in_chinese_are_accepted():
+    """YAML may name districts as the statement does in Chinese (通州区) or without the
+    suffix (通州); they are stored by their canonical name."""
+    from netsim.scenario import Scenario
+
+    sc = Scenario.from_dict({
+        "name": "zh", "base_network": str(ROOT / "stations" / "beijing_35.csv"),
+        "changes": [{"kind": "remove", "district": ["通州区", "大兴"]},
+                    {"kind": "add", "id": "n1", "lon": 116.65, "lat": 39.9,
+                     "district": "亦庄"}]})
+    assert sc.changes[0].district == ["Tongzhou", "Daxing"]
+    assert sc.changes[1].district == "Beijing Economic-Technological Development Area"
+    _, table = sc.build_network()
+    assert set(table.loc[table["change"] == "removed", "district"]) == {"Tongzhou", "Daxing"}
+
+
+def test_network_file_districts_in_chinese(tmp_path):
+    from netsim.network import Network
+
+    f = tmp_path / "net.csv"
+    f.write_text("station_id,type,district,lon,lat\na,urban,通州区,116.66,39.89\n"
+                 "b,urban,海淀,116.29,39.99\n", encoding="utf-8")
+    assert list(Network.from_file(f).stations["district"]) == ["Tongzhou", "Haidian"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netsim.atomic import MARKER_NAME
 from netsim.cli import main
 from netsim.errors import NetsimError, NetworkError
 from netsim.network import Network
@@ -297,7 +298,8 @@ def test_cli_stats_on_a_small_readings_file(net, tmp_path, capsys):
                str(readings), "--year", "2021", "--out", str(out)])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv", "summary.md"]
+    assert files == [MARKER_NAME, "annual_by_area.csv", "annual_by_station.csv", "daily_aqi.csv",
+                     "summary.md"]
     by_area = pd.read_csv(out / "annual_by_area.csv", dtype={"value": str})
     assert list(by_area.columns) == ["area", "pollutant", "statistic", "value", "reason"]
     expected = compute_statistics(r, net)
@@ -319,7 +321,8 @@ def test_cli_stats_never_prints_nan(net, tmp_path, capsys):
     rc = main(["stats", "--stations", str(DATA / "stations_small.csv"), "--readings",
                str(readings), "--year", "2021", "--out", str(tmp_path / "stats")])  # fmt: skip
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
-    assert rc == 0 and "city PM2.5 not computed (see summary.md)" in out
+    # an invalid figure says "not valid" and why (issue 12), never nan
+    assert rc == 0 and "city PM2.5 not valid (315 valid days < 324 required (HJ 663))" in out
     assert "nan" not in out.lower() and "inf" not in out.lower()
 
 
@@ -378,3 +381,166 @@ def test_missing_pollutant_leaves_aqi_days_empty(net, tmp_path):
     text = write_statistics(s, tmp_path / "o").joinpath("summary.md").read_text()
     assert ("Days meeting the standard and heavy-pollution days: not computed (the daily AQI "
             "needs all six pollutants (HJ 633-2012); no readings of SO2)") in text
+
+
+# ------------------------------------------------------------ real readings: UCI 2015 (issue 12)
+
+UCI_2015 = ROOT / "scenarios" / "readings" / "uci_beijing_2015"
+UCI_SITES = ("aotizhongxin", "pingchang", "dingling", "dongsi", "guanyuan", "gucheng",
+             "huairou", "nongzhanguan", "shunyi", "tiantan", "wanliu", "wanshouxigong")
+PUBLISHED_2015 = {"PM2.5": 80.6, "PM10": 101.5, "NO2": 50.0, "SO2": 13.5}
+"""Beijing's published 2015 annual means, µg/m³ (35 stations; UCI data set README)."""
+PUBLISHED_DAYS_2015 = 186
+
+HJ633_LEVELS = (0, 50, 100, 150, 200, 300, 400, 500)
+HJ633_24H = {  # HJ 633-2012 Table 1 (standards.md §3.1); O3 is the 8-h column
+    "SO2": (0, 50, 150, 475, 800, 1600, 2100, 2620),
+    "NO2": (0, 40, 80, 180, 280, 565, 750, 940),
+    "PM10": (0, 50, 150, 250, 350, 420, 500, 600),
+    "CO": (0, 2, 4, 14, 24, 36, 48, 60),
+    "O3": (0, 100, 160, 215, 265, 800),
+    "PM2.5": (0, 35, 75, 115, 150, 250, 350, 500),
+}
+
+
+def _gbt8170(x: float, decimals: int):
+    """GB/T 8170 rounding (half to even on an exact 5) as an exact Fraction."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+    from fractions import Fraction
+
+    d = Decimal(f"{x:.{decimals + 6}f}").quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN)
+    return Fraction(d)
+
+
+def _iaqi_by_hand(c, p: str) -> int:
+    """IAQI of a rounded daily concentration (exact arithmetic), rounded up (HJ 633 §5)."""
+    import math
+
+    bp = HJ633_24H[p]
+    if c > bp[-1]:
+        return 500
+    i = next(k for k in range(1, len(bp)) if c <= bp[k])
+    lo, hi = HJ633_LEVELS[i - 1], HJ633_LEVELS[i]
+    return math.ceil(lo + (hi - lo) * (c - bp[i - 1]) / (bp[i] - bp[i - 1]))
+
+
+def _uci_city_by_hand(monthly_rule: bool = True) -> dict[str, float]:
+    """HJ 663 / HJ 633 with pandas from the raw UCI files, the 12 sites as the city.
+
+    Station daily mean: >= 20 valid hours; O3: 8-h means with >= 6 hours, MDA8 over the
+    17 windows inside the day (>= 14 valid, or fewer but above 160); city daily = mean
+    of the valid station daily values; annual: >= 324 valid days (and >= 27 each month,
+    25 in February, unless relaxed); AQI from the six city daily values rounded as
+    published (integers, CO 1 decimal)."""
+    df = pd.concat([pd.read_csv(f) for f in sorted(UCI_2015.glob("*.csv.gz"))])
+    df = df[df["year"] == 2015].copy()
+    df["CO"] = df["CO"] / 1000.0  # the data set gives CO in µg/m³
+    df["time"] = pd.to_datetime(df[["year", "month", "day", "hour"]])
+    hours = pd.date_range("2015-01-01", periods=8760, freq="h")
+    city: dict[str, pd.Series] = {}
+    for p in ("PM2.5", "PM10", "NO2", "SO2", "CO", "O3"):
+        wide = df.pivot(index="time", columns="station", values=p).reindex(hours)
+        if p == "O3":
+            m8 = wide.rolling(8, min_periods=6).mean()  # window ending at each hour
+            inside = m8[m8.index.hour >= 7]  # windows lying inside the day
+            day = inside.index.normalize()
+            n, top = inside.notna().groupby(day).sum(), inside.groupby(day).max()
+            daily = top.where((n >= 14) | ((n >= 1) & (top > 160)))
+        else:
+            day = wide.index.normalize()
+            daily = wide.groupby(day).mean().where(wide.notna().groupby(day).sum() >= 20)
+        city[p] = daily.mean(axis=1, skipna=True)
+    out = {}
+    for p, series in city.items():
+        valid = series.dropna()
+        per_month = valid.groupby(valid.index.month).size().reindex(range(1, 13), fill_value=0)
+        need = np.where(per_month.index == 2, 25, 27)
+        ok = len(valid) >= 324 and (not monthly_rule or (per_month.to_numpy() >= need).all())
+        out[p] = valid.mean() if ok else np.nan
+        if p == "CO":
+            out["CO p95"] = np.percentile(valid, 95) if ok else np.nan
+        if p == "O3":
+            out["O3 p90"] = np.percentile(valid, 90) if ok else np.nan
+    table = pd.DataFrame(city).dropna()
+    aqi = [max(_iaqi_by_hand(_gbt8170(row[p], 1 if p == "CO" else 0), p) for p in HJ633_24H)
+           for _, row in table.iterrows()]
+    out["valid days"] = float(len(aqi))
+    out["days meeting"] = float(sum(a <= 100 for a in aqi))
+    out["heavy days"] = float(sum(a > 200 for a in aqi))
+    return out
+
+
+@pytest.fixture(scope="module")
+def uci_2015_stats(tmp_path_factory):
+    """``netsim stats`` on the raw UCI 2015 files (as downloaded, no conversion)."""
+    out = tmp_path_factory.mktemp("uci") / "stats_2015"
+    rc = main(["stats", "--stations", str(ROOT / "stations" / "beijing_35.csv"), "--readings",
+               str(UCI_2015), "--year", "2015", "--city-rule", ",".join(UCI_SITES),
+               "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    return out
+
+
+def _area(out: Path, pollutant: str, statistic: str) -> float:
+    df = pd.read_csv(out / "annual_by_area.csv", keep_default_na=False)
+    row = df.query("area == 'city' and pollutant == @pollutant and statistic == @statistic")
+    return float(row["value"].iloc[0])
+
+
+@pytest.mark.slow
+def test_uci_2015_city_figures_match_the_published_ones(uci_2015_stats):
+    for p, published in PUBLISHED_2015.items():
+        got = _area(uci_2015_stats, p, "annual_mean")
+        assert abs(got - published) <= 0.05 * published, (p, got, published)
+    days = _area(uci_2015_stats, "AQI", "days_meeting_standard")
+    assert abs(days - PUBLISHED_DAYS_2015) <= 3
+
+
+@pytest.mark.slow
+def test_uci_2015_city_figures_equal_a_hand_computation(uci_2015_stats):
+    hand = _uci_city_by_hand()
+    for p in PUBLISHED_2015:
+        assert _area(uci_2015_stats, p, "annual_mean") == float(_gbt8170(hand[p], 0)), p
+    assert _area(uci_2015_stats, "CO", "p95_daily") == float(_gbt8170(hand["CO p95"], 1))
+    assert _area(uci_2015_stats, "O3", "p90_mda8") == float(_gbt8170(hand["O3 p90"], 0))
+    assert _area(uci_2015_stats, "AQI", "valid_days") == hand["valid days"]
+    assert _area(uci_2015_stats, "AQI", "days_meeting_standard") == hand["days meeting"]
+    assert _area(uci_2015_stats, "AQI", "heavy_pollution_days") == hand["heavy days"]
+
+
+@pytest.mark.slow
+def test_uci_2015_stations_absent_from_the_readings_are_listed_once(uci_2015_stats):
+    text = (uci_2015_stats / "summary.md").read_text(encoding="utf-8")
+    assert text.count("Not in the readings (23 station(s) of the network): beibuxinqu,") == 1
+    assert text.count("beibuxinqu") == 1
+    assert ("traffic (roadside) stations (qianmen, yongdingmennei, xizhimenbei, nansanhuan, "
+            "dongsihuan): PM2.5 not computed (none of its stations is in the readings)") in text
+    assert "nan" not in text.lower().replace("nansanhuan", "")
+
+
+@pytest.mark.slow
+def test_monthly_rule_can_be_relaxed_on_the_command_line(uci_2015_stats, tmp_path, capsys):
+    """Nongzhanguan's 2015 PM2.5 has 347 valid days but only 26 in September."""
+    kept = pd.read_csv(uci_2015_stats / "annual_by_station.csv", keep_default_na=False)
+    row = kept.query("station_id == 'nongzhanguan' and pollutant == 'PM2.5' and "
+                     "statistic == 'annual_mean'").iloc[0]
+    assert row["value"] == "" and row["reason"].startswith("not valid: Sep has 26 valid days")
+    out = tmp_path / "relaxed"
+    rc = main(["stats", "--stations", str(ROOT / "stations" / "beijing_35.csv"), "--readings",
+               str(UCI_2015), "--year", "2015", "--monthly-rule", "relax", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    relaxed = pd.read_csv(out / "annual_by_station.csv", keep_default_na=False)
+    row = relaxed.query("station_id == 'nongzhanguan' and pollutant == 'PM2.5' and "
+                        "statistic == 'annual_mean'").iloc[0]
+    raw = pd.read_csv(UCI_2015 / "PRSA_Data_Nongzhanguan_20150101-20151231.csv.gz")
+    daily = raw.groupby(["month", "day"])["PM2.5"].agg(["mean", "count"])
+    daily = daily[daily["count"] >= 20]["mean"]
+    assert len(daily) == 347 and row["valid_days"] == 347
+    assert float(row["value"]) == float(_gbt8170(daily.mean(), 0))
+    rc = main(["stats", "--stations", str(SMALL_NET), "--readings", str(UCI_2015), "--year",
+               "2015", "--monthly-rule", "sometimes", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--monthly-rule 'sometimes': expected 'keep' or 'relax'" in err
+
+
+SMALL_NET = DATA / "stations_small.csv"

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netsim.summary import (
-    _changes_chart,
-    _differences,
-    _reduce,
+from netsim.charts import changes_chart
+from netsim.ensemble import (
+    differences,
     interval_contains_mean,
     interval_text,
     missing_text,
+    reduce,
 )
 
 KEY = ["source", "area", "pollutant", "statistic"]
@@ -31,7 +31,7 @@ def test_skewed_realisations_put_the_mean_outside_the_interval():
     """19 realisations at 0 and one at 1000: mean 50, 95th percentile 0.05 × 1000 = 50 (up to
     round-off) — a mean on or beyond the edge of its interval is a real case, not a bug."""
     values = [0.0] * 19 + [1000.0]
-    reduced = _reduce(_table({"baseline": values}), ["network", *KEY]).iloc[0]
+    reduced = reduce(_table({"baseline": values}), ["network", *KEY]).iloc[0]
     assert reduced["mean"] == pytest.approx(50.0)
     assert reduced["p95"] == pytest.approx(50.0)
     skewed = {"mean": 10.0, "p05": 0.0, "p95": 9.0}
@@ -51,7 +51,7 @@ def test_changes_chart_draws_a_mean_outside_its_interval(tmp_path):
         {"label": "c", "pollutant": "AQI", "units": "days",
          "difference": {"mean": None, "p05": None, "p95": None, "missing": "not computed"}},
     ]}
-    _changes_chart(summary, tmp_path / "changes.png")
+    changes_chart(summary, tmp_path / "changes.png")
     assert (tmp_path / "changes.png").stat().st_size > 1000
 
 
@@ -59,12 +59,12 @@ def test_missing_in_some_realisations_reads_with_counts_and_reason():
     values = [30.0, np.nan, 31.0, np.nan]
     why = ["", "not valid: 275 valid days < 324 required (HJ 663)", "",
            "not valid: 300 valid days < 324 required (HJ 663)"]
-    row = _reduce(_table({"scenario": values}, {"scenario": why}), ["network", *KEY]).iloc[0]
+    row = reduce(_table({"scenario": values}, {"scenario": why}), ["network", *KEY]).iloc[0]
     assert row["n"] == 2 and row["n_realisations"] == 4
     assert row["mean"] == pytest.approx(30.5)
     assert missing_text(row) == (
         "not valid in 2 of 4 realisations (275 valid days < 324 required (HJ 663))")
-    nothing = _reduce(_table({"scenario": [np.nan, np.nan]},
+    nothing = reduce(_table({"scenario": [np.nan, np.nan]},
                              {"scenario": ["not computed: no station of this area in the "
                                            "network"] * 2}), ["network", *KEY]).iloc[0]
     assert np.isnan(nothing["mean"]) and nothing["n"] == 0
@@ -74,7 +74,7 @@ def test_missing_in_some_realisations_reads_with_counts_and_reason():
 def test_differences_skip_realisations_missing_in_either_network_and_say_which():
     table = _table({"baseline": [50.0, 52.0, 51.0], "scenario": [49.0, np.nan, 50.5]},
                    {"scenario": ["", "not valid: Jan has 20 valid days < 27 required", ""]})
-    diff = _differences(table).iloc[0]
+    diff = differences(table).iloc[0]
     assert diff["n"] == 2 and diff["mean"] == pytest.approx((-1.0 - 0.5) / 2)
     assert missing_text(diff) == (
         "not valid in 1 of 3 realisations (scenario: Jan has 20 valid days < 27 required)")

@@ -187,3 +187,85 @@ def test_models_tuple():
     assert math.isclose(
         Variogram("linear", 4.0, 2.0).to_pykrige()["variogram_parameters"]["slope"], 2.0
     )
+
+
+# --------------------------------------------------------------- the network recipe
+
+
+def test_range_bounds_hand_values():
+    from netsim.variogram import range_bounds
+
+    # a 146 km network (Beijing's 35 stations): 5 km to 2 x 146 km, as netsim run always had
+    assert range_bounds(145_749.7) == pytest.approx((5_000.0, 291_499.4))
+    # a 3.4 km network (3 stations close together): 0.1 x and 2 x the extent
+    assert range_bounds(3_418.0) == pytest.approx((341.8, 6_836.0))
+    # the switch is at 50 km, where both rules give 5 km
+    assert range_bounds(50_000.0) == pytest.approx((5_000.0, 100_000.0))
+
+
+def test_three_close_stations_fit_within_bounds_and_warn():
+    # issue 11.8: 3 map stations within ~3.4 km gave "bounds['range']: expected low < high"
+    from netsim.variogram import fit_network_variogram
+
+    xy = np.array([[450_000.0, 4_420_000.0], [452_400.0, 4_420_300.0], [451_000.0, 4_422_600.0]])
+    out = fit_network_variogram(xy, np.array([41.0, 44.5, 39.0]))
+    lo, hi = out.range_bounds_m
+    assert out.extent_m == pytest.approx(np.hypot(2_400.0, 2_600.0))
+    assert lo < hi and lo <= out.variogram.range <= hi
+    assert any("only 3 stations" in w for w in out.warnings)
+
+
+def _old_run_recipe(xy, values, model):
+    """netsim run's fit before the recipe moved to netsim.variogram (run.py at 2cd0c39)."""
+    extent = float(np.hypot(*np.ptp(xy, axis=0)))
+    return fit_variogram(
+        xy, values, model, n_lags=8, max_distance=0.6 * extent,
+        bounds={"range": (5_000.0, 2.0 * extent)},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("model", ["spherical", "exponential"])
+@pytest.mark.parametrize("steps", [1, 20])
+def test_run_fit_unchanged_on_the_35_station_network(model, steps):
+    """Same parameters as before for the map stations of beijing_35 (annual and (T, n) values)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from netsim.measure import _fit_variogram
+    from netsim.network import MAP_STATION_TYPES, Network
+
+    net = Network.from_file(Path(__file__).resolve().parents[1] / "stations" / "beijing_35.csv")
+    use = np.isin(net.types, MAP_STATION_TYPES)
+    xy = net.xy[use]
+    rng = np.random.default_rng(11)
+    trend = 38.0 + (4_430_000.0 - xy[:, 1]) / 4e3
+    values = trend + rng.normal(0.0, 3.0, (steps, len(xy)))
+    values = values[0] if steps == 1 else values
+    scenario = SimpleNamespace(name="t", kriging=SimpleNamespace(model=model))
+    new = _fit_variogram(scenario, xy, values, "fit", "fix")
+    old = _old_run_recipe(xy, values, model).variogram
+    assert new == old  # every parameter identical (dataclass equality)
+
+
+def test_network_fit_warns_when_the_range_runs_to_its_bound():
+    from netsim.variogram import fit_network_variogram
+
+    # a pure linear trend: the semivariogram rises over every lag, never levels off
+    rng = np.random.default_rng(2)
+    xy = rng.random((30, 2)) * 60_000.0
+    z = 40.0 + xy[:, 0] / 1_000.0
+    out = fit_network_variogram(xy, z)
+    assert out.variogram.range == pytest.approx(out.range_bounds_m[1], rel=1e-6)
+    assert len(out.warnings) == 1 and "upper bound" in out.warnings[0]
+    # unbounded (fit_variogram's defaults: up to 10 x the largest lag) it runs further
+    assert fit_variogram(xy, z, n_lags=8).variogram.range > out.range_bounds_m[1]
+
+
+def test_msdr_warning_thresholds():
+    from netsim.variogram import msdr_warning
+
+    assert msdr_warning(1.0, 30) is None and msdr_warning(0.5, 30) is None
+    assert msdr_warning(2.0, 30) is None and msdr_warning(float("nan"), 30) is None
+    low, high = msdr_warning(0.25, 30), msdr_warning(4.0, 30)
+    assert "overstate" in low and "2-fold" in low  # std twice the errors: sqrt(1 / 0.25)
+    assert "understate" in high and "2-fold" in high

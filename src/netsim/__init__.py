@@ -53,7 +53,7 @@ _EXPORTS: dict[str, str] = {
     "build_web_map": "netsim.webmap",
     # --- scale-out ---
     "get_executor": "netsim.distributed",
-    "sweep_scenarios": "netsim.distributed",
+    "sweep_scenarios": "netsim.sweep",
     "AnnualMaps": "netsim.timeseries",
     "annual_statistics": "netsim.timeseries",
 }
@@ -114,7 +114,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers see the real names
     from netsim.areas import area_statistics, block_kriged_area_means
-    from netsim.distributed import get_executor, sweep_scenarios
+    from netsim.distributed import get_executor
     from netsim.geography import beijing_boundary, districts
     from netsim.grid import Grid
     from netsim.kriging import (
@@ -133,6 +133,7 @@ if TYPE_CHECKING:  # static analysers see the real names
     from netsim.run import run_scenario
     from netsim.scenario import Scenario, load_scenario
     from netsim.stats import AnnualStatistics, compute_statistics
+    from netsim.sweep import sweep_scenarios
     from netsim.timeseries import AnnualMaps, annual_statistics
     from netsim.truth import TruthSettings, TruthWorld
     from netsim.variogram import (

@@ -38,6 +38,7 @@ import pandas as pd
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -47,6 +48,7 @@ from pydantic import (
 )
 
 from netsim.errors import NetsimError, ScenarioError
+from netsim.i18n import canonical_district
 
 if TYPE_CHECKING:  # pragma: no cover
     from netsim.network import Network
@@ -96,6 +98,9 @@ District = Literal[
 """The 16 districts plus the Development Area, as named in ``beijing_2020_districts.csv``."""
 
 DISTRICT_NAMES: tuple[str, ...] = District.__args__  # type: ignore[attr-defined]
+
+DistrictName = Annotated[District, BeforeValidator(canonical_district)]
+"""A district written in English or Chinese (``Tongzhou``, ``通州区``, ``通州``)."""
 
 StationId = Annotated[
     str,
@@ -311,7 +316,7 @@ class AddStation(_Point, _ChangeBase):
     type: StationType = Field("urban", description="station class")
     name: str | None = Field(None, description="English name (default: the id)")
     name_zh: str = Field("", description="Chinese name")
-    district: District | None = Field(None, description="district (derived if absent)")
+    district: DistrictName | None = Field(None, description="district (derived if absent)")
     direction: Direction | None = Field(None, description="side of Beijing (border stations)")
     instrument: InstrumentName = Field(
         "reference", description="instrument class (netsim.instruments.INSTRUMENTS)")
@@ -344,7 +349,8 @@ class _Selector(_Model):
     """Selection by ``type``/``district``/``direction`` (each a value or a list; AND-ed)."""
 
     type: list[StationType] | None = Field(None, description="station class(es)")
-    district: list[District] | None = Field(None, description="district(s)")
+    district: list[DistrictName] | None = Field(
+        None, description="district(s), in English or Chinese (Tongzhou, 通州区)")
     direction: list[Direction] | None = Field(None, description="border direction(s)")
 
     @field_validator("type", "district", "direction", mode="before")
@@ -415,7 +421,7 @@ class RelocateStation(_Point, _ChangeBase):
 
     kind: Literal["relocate"] = Field(description="change kind")
     id: StationId = Field(description="station to move")
-    district: District | None = Field(None, description="new district (derived if absent)")
+    district: DistrictName | None = Field(None, description="new district (derived if absent)")
     name: str | None = Field(None, description="new English name (default: unchanged)")
     name_zh: str | None = Field(None, description="new Chinese name (default: unchanged)")
 

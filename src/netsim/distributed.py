@@ -36,16 +36,27 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import os
+import queue
 import re
+import reprlib
+import socket
+import threading
+import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from netsim.errors import NetsimError
+from netsim.errors import ClusterError, NetsimError
 
 __all__ = [
+    "CONNECT_TIMEOUT_ENV",
     "SCHEDULER_ENV",
+    "WORKER_TIMEOUT_ENV",
+    "ClusterTimeouts",
     "DistributedExecutor",
     "Executor",
     "LocalExecutor",
@@ -54,7 +65,6 @@ __all__ = [
     "get_executor",
     "resolve_scheduler",
     "rich_progress",
-    "sweep_scenarios",
 ]
 
 T = TypeVar("T")
@@ -65,9 +75,17 @@ SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: ``callback(done, total)`` called after each finished task (``done`` counts up to ``total``).
 ProgressCallback = Callable[[int, int], None]
 
+#: Environment variable: seconds to wait for a scheduler's handshake (default 10).
+CONNECT_TIMEOUT_ENV = "NETSIM_DASK_CONNECT_TIMEOUT"
+#: Environment variable: seconds to wait for a worker (default 30).
+WORKER_TIMEOUT_ENV = "NETSIM_DASK_WORKER_TIMEOUT"
+
 _ADDRESS_RE = re.compile(r"^(tcp|tls|ucx|inproc|ws|wss)://\S+$")
 _LOCAL_RE = re.compile(r"^local(?::(\d+))?$")
-_CONNECT_TIMEOUT_S = 10.0
+_DEFAULT_CONNECT_TIMEOUT_S = 10.0
+_DEFAULT_WORKER_TIMEOUT_S = 30.0
+_MAX_FETCH_WAIT_S = 300.0
+_IN_PROCESS_HINT = f"or drop --scheduler / unset {SCHEDULER_ENV} to run in-process"
 
 
 @runtime_checkable
@@ -193,10 +211,17 @@ class LocalExecutor:
 class DistributedExecutor:
     """Run tasks on a dask.distributed cluster through a :class:`distributed.Client`.
 
-    Shared arguments are scattered to every worker once per :meth:`map` call
-    (large arrays travel once, not once per task); results are gathered in item
-    order while progress is reported in completion order
-    (:func:`distributed.as_completed`).
+    Shared arguments go to the cluster once per :meth:`map` call, as the result
+    of a task that returns them (large arrays travel once, not once per task;
+    workers copy them from each other, and the cluster recomputes them if the
+    worker holding them dies); results are gathered in item order while
+    progress is reported in completion order.
+
+    While it waits for results the executor watches the cluster: a lost
+    scheduler, workers that are all gone for longer than
+    ``timeouts.workers_s``, or a task that killed every worker that ran it
+    (:class:`distributed.KilledWorker`) end the call with one
+    :class:`~netsim.errors.ClusterError` line instead of a traceback or a hang.
 
     Parameters
     ----------
@@ -208,6 +233,8 @@ class DistributedExecutor:
         The :class:`distributed.LocalCluster` to close with the executor, if any.
     progress
         Default progress callback for :meth:`map`.
+    timeouts
+        How long to wait for workers and a silent scheduler (s).
     """
 
     def __init__(
@@ -217,17 +244,31 @@ class DistributedExecutor:
         kind: str = "distributed",
         cluster: Any = None,
         progress: ProgressCallback | None = None,
+        timeouts: ClusterTimeouts | None = None,
     ) -> None:
         self.client = client
         self.kind = kind
         self._cluster = cluster
         self._progress = progress
+        self.timeouts = timeouts or ClusterTimeouts()
         self.address: str | None = client.scheduler.address
 
     @property
     def n_workers(self) -> int:
-        """Number of workers currently connected to the scheduler."""
-        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+        """Number of workers currently connected to the scheduler.
+
+        Raises
+        ------
+        ClusterError
+            If the scheduler does not answer within ``timeouts.connect_s``.
+        """
+        count = self._worker_count()
+        if count is None:
+            raise ClusterError(
+                f"the dask scheduler at {self.address} does not answer; "
+                f"restart it and its workers, {_IN_PROCESS_HINT}"
+            )
+        return count
 
     def map(
         self,
@@ -247,18 +288,19 @@ class DistributedExecutor:
         items
             One task per item.
         *args
-            Shared arguments, scattered once to every worker.
+            Shared arguments, sent to the cluster once (see :meth:`_share`).
         progress
             ``callback(done, total)`` after each finished task.
 
         Raises
         ------
+        ClusterError
+            The scheduler was lost, every worker was gone for longer than
+            ``timeouts.workers_s``, or a task killed every worker that ran it.
         Exception
             The first exception raised by a task, re-raised here with its type
             (a :class:`NetsimError` from a task stays a :class:`NetsimError`).
         """
-        from distributed import as_completed
-
         items = list(items)
         report = progress or self._progress
         total = len(items)
@@ -266,38 +308,14 @@ class DistributedExecutor:
             report(0, total)
         if total == 0:
             return []
-        futures, scattered = self._submit(func, items, args)
-        index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * total
-        try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[index[future.key]] = future.result()
+        with self._submitted(func, items, args) as (futures, watch):
+            for done, i in enumerate(self._finished(futures, watch), start=1):
+                results[i] = self._result(futures[i], i, items, watch)
+                watch.received = done
                 if report is not None:
                     report(done, total)
-        finally:
-            for f in futures:
-                f.release()
-            for s in scattered:
-                s.release()
         return results
-
-    def _submit(self, func: Callable[..., T], items: list[Any], args: tuple[Any, ...]
-                ) -> tuple[list[Any], list[Any]]:
-        """Submit one task per item; large shared arguments are scattered once to every worker.
-
-        Returns the futures (item order) and the scattered arguments to release.
-        """
-        scattered = []
-        shared = []
-        for a in args:
-            if _worth_scattering(a):
-                # Wrap in a list so that containers are scattered whole.
-                a = self.client.scatter([a], broadcast=True, hash=False)[0]
-                scattered.append(a)
-            shared.append(a)
-        task = _portable(func)
-        futures = [self.client.submit(task, item, *shared, pure=False) for item in items]
-        return futures, scattered
 
     def imap(
         self,
@@ -319,27 +337,208 @@ class DistributedExecutor:
             report(0, total)
         if total == 0:
             return
-        futures, scattered = self._submit(func, items, args)
-        try:
-            for done, future in enumerate(futures, start=1):
-                result = future.result()
+        with self._submitted(func, items, args) as (futures, watch):
+            finished = self._finished(futures, watch)
+            ready: set[int] = set()
+            for i, future in enumerate(futures):
+                while i not in ready:
+                    ready.add(next(finished))
+                result = self._result(future, i, items, watch)
                 future.release()
+                watch.received = i + 1
                 yield result
                 if report is not None:
-                    report(done, total)
+                    report(i + 1, total)
+
+    @contextlib.contextmanager
+    def _submitted(
+        self, func: Callable[..., Any], items: list[Any], args: tuple[Any, ...]
+    ) -> Iterator[tuple[list[Any], _Watch]]:
+        """Submit one task per item; release every future (and shared argument) on exit."""
+        self._require_workers()
+        watch = _Watch(total=len(items))
+        futures: list[Any] = []
+        shared: list[Any] = []
+        try:
+            try:
+                self._submit(func, items, args, futures, shared)
+            except (OSError, CancelledError) as exc:  # TimeoutError, CommClosedError included
+                raise self._fault(exc, watch) from None
+            yield futures, watch
         finally:
-            for f in futures:
-                f.release()
-            for s in scattered:
-                s.release()
+            for f in (*futures, *shared):
+                with contextlib.suppress(Exception):
+                    f.release()
+
+    def _submit(self, func: Callable[..., Any], items: list[Any], args: tuple[Any, ...],
+                futures: list[Any], shared: list[Any]) -> None:
+        """Submit one task per item into ``futures`` (item order).
+
+        Shared arguments other than small scalars go to the cluster once
+        (their futures are listed in ``shared``); scalars travel inside each task.
+        """
+        task_args = []
+        for a in args:
+            if _worth_sharing(a):
+                a = self._share(a)
+                shared.append(a)
+            task_args.append(a)
+        task = _portable(func)
+        futures.extend(self.client.submit(task, item, *task_args, pure=False) for item in items)
+
+    def _share(self, value: Any) -> Any:
+        """A future of ``value``: a task returning it, computed once, fetched by the workers.
+
+        Unlike ``client.scatter(..., broadcast=True)``, whose replication loops
+        for ever when a worker dies during it (dask.distributed 2026.8), a task
+        result is recomputed when its worker dies, so a run survives losing a
+        worker.  The value is pickled into the task (held by the scheduler).
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            # getitem([value], 0) is value; the list keeps containers whole
+            return self.client.submit(operator.getitem, [value], 0, pure=False)
+
+    def _finished(self, futures: list[Any], watch: _Watch) -> Iterator[int]:
+        """Yield the index of each future as it finishes; check the cluster while waiting."""
+        finished: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i, future in enumerate(futures):
+            future.add_done_callback(functools.partial(_put_index, finished, i))
+        for _ in futures:
+            while True:
+                try:
+                    index = finished.get(timeout=self.timeouts.poll_s)
+                except queue.Empty:
+                    self._check_cluster(watch)
+                    continue
+                yield index
+                break
+
+    def _result(self, future: Any, index: int, items: list[Any], watch: _Watch) -> Any:
+        """Fetch a finished future's result; translate cluster faults into a ClusterError.
+
+        Exceptions raised by the task itself propagate with their own type.
+        """
+        from distributed import KilledWorker
+
+        wait_s = self.timeouts.poll_s
+        while True:
+            try:
+                return future.result(timeout=wait_s)
+            except KilledWorker as exc:
+                raise self._killed_worker_error(exc, index, items) from None
+            except Exception as exc:
+                if future.status == "error":
+                    raise  # the task's own exception
+                if isinstance(exc, TimeoutError) and self.client.status == "running":
+                    # Recomputed (its worker died) or a slow transfer, which a timeout
+                    # restarts: wait twice as long each time, checking the cluster in between.
+                    self._check_cluster(watch)
+                    wait_s = min(2 * wait_s, _MAX_FETCH_WAIT_S)
+                    continue
+                raise self._fault(exc, watch) from None
+
+    def _require_workers(self) -> None:
+        """Wait up to ``timeouts.workers_s`` for a worker; raise ClusterError if none comes."""
+        deadline = time.monotonic() + self.timeouts.workers_s
+        while True:
+            count = self._worker_count()
+            if count:
+                return
+            if time.monotonic() > deadline or self.client.status != "running":
+                break
+            time.sleep(min(self.timeouts.poll_s, 0.2))
+        if count is None:
+            raise self._scheduler_lost("before any task started")
+        raise ClusterError(
+            f"the dask scheduler at {self.address} has no workers after waiting "
+            f"{self.timeouts.workers_s:g} s; start some with `dask worker {self.address}` "
+            f"(or wait longer: {WORKER_TIMEOUT_ENV}=SECONDS), {_IN_PROCESS_HINT}"
+        )
+
+    def _worker_count(self) -> int | None:
+        """Workers known to the scheduler, or None if it does not answer in time."""
+        if self.client.status != "running":
+            return None
+        try:
+            return len(self.client.nthreads(callback_timeout=self.timeouts.connect_s))
+        except (OSError, CancelledError):  # TimeoutError and CommClosedError included
+            return None
+
+    def _check_cluster(self, watch: _Watch) -> None:
+        """Raise ClusterError if the scheduler is gone or silent, or no worker is left, too long."""
+        if self.client.status != "running":
+            raise self._scheduler_lost(watch.describe())
+        count = self._worker_count()
+        now = time.monotonic()
+        watch.silent_since = (watch.silent_since or now) if count is None else None
+        watch.idle_since = (watch.idle_since or now) if count == 0 else None
+        limit = self.timeouts.workers_s
+        if watch.silent_since is not None and now - watch.silent_since > limit:
+            raise ClusterError(
+                f"the dask scheduler at {self.address} stopped answering for {limit:g} s "
+                f"({watch.describe()}); restart the scheduler and its workers and run again, "
+                f"{_IN_PROCESS_HINT}"
+            )
+        if watch.idle_since is not None and now - watch.idle_since > limit:
+            raise self._workers_lost(watch, f"no worker for {limit:g} s")
+
+    def _fault(self, exc: BaseException, watch: _Watch) -> ClusterError:
+        """The ClusterError for a failure that is not the task's own exception."""
+        reason = getattr(exc, "reason", None)
+        if self.client.status != "running" or reason == "scheduler-connection-lost":
+            return self._scheduler_lost(watch.describe())
+        if self._worker_count() == 0:
+            return self._workers_lost(watch, "with the data they held")
+        if isinstance(exc, CancelledError):
+            return ClusterError(
+                f"the dask scheduler at {self.address} cancelled the tasks "
+                f"(reason: {reason or 'unknown'}; {watch.describe()}); another client or an "
+                f"administrator may have cancelled them: run again, {_IN_PROCESS_HINT}"
+            )
+        return ClusterError(
+            f"the dask cluster at {self.address} failed ({_first_line(exc)}; "
+            f"{watch.describe()}); restart the scheduler and its workers and run again, "
+            f"{_IN_PROCESS_HINT}"
+        )
+
+    def _scheduler_lost(self, context: str) -> ClusterError:
+        return ClusterError(
+            f"lost the connection to the dask scheduler at {self.address} ({context}): "
+            f"the scheduler stopped or the network failed; restart the scheduler and its "
+            f"workers and run again, {_IN_PROCESS_HINT}"
+        )
+
+    def _workers_lost(self, watch: _Watch, detail: str) -> ClusterError:
+        return ClusterError(
+            f"all workers of the dask scheduler at {self.address} are gone ({detail}; "
+            f"{watch.describe()}); restart them with `dask worker {self.address}` and run "
+            f"again, {_IN_PROCESS_HINT}"
+        )
+
+    def _killed_worker_error(self, exc: Exception, index: int, items: list[Any]) -> ClusterError:
+        allowed = getattr(exc, "allowed_failures", None)
+        count = (f"{allowed + 1} worker{'s' if allowed else ''}" if isinstance(allowed, int)
+                 else "every worker")
+        return ClusterError(
+            f"the task for item {index} ({reprlib.repr(items[index])}) killed {count} of the "
+            f"dask cluster at {self.address}, one after the other (out of memory, or a crash in "
+            f"compiled code?); run without --scheduler to see the error in-process, or give "
+            f"the workers more memory"
+        )
 
     def close(self) -> None:
-        """Close the client and the local cluster it started (if any)."""
-        with contextlib.suppress(Exception):
-            self.client.close()
-        if self._cluster is not None:
+        """Close the client and the local cluster it started (if any).
+
+        Bounded by ``timeouts.connect_s`` each, even when the scheduler is gone;
+        dask's shutdown log messages are silenced.
+        """
+        with _quiet_dask_logs():
             with contextlib.suppress(Exception):
-                self._cluster.close()
+                self.client.close(timeout=self.timeouts.connect_s)
+            if self._cluster is not None:
+                with contextlib.suppress(Exception):
+                    self._cluster.close(timeout=self.timeouts.connect_s)
 
     def __enter__(self) -> DistributedExecutor:
         return self
@@ -349,6 +548,23 @@ class DistributedExecutor:
 
     def __repr__(self) -> str:
         return f"DistributedExecutor(kind={self.kind!r}, address={self.address!r})"
+
+
+@dataclass
+class _Watch:
+    """What one map/imap call has received so far, and since when the cluster looks dead."""
+
+    total: int
+    received: int = 0
+    idle_since: float | None = None  # time.monotonic() when no worker was first seen
+    silent_since: float | None = None  # ... when the scheduler first did not answer
+
+    def describe(self) -> str:
+        return f"{self.received} of {self.total} results received"
+
+
+def _put_index(finished: queue.SimpleQueue[int], index: int, _future: Any) -> None:
+    finished.put(index)
 
 
 def _portable(func: Callable[..., T]) -> Callable[..., T]:
@@ -373,8 +589,8 @@ def _call_pickled(payload: bytes, *args: Any) -> Any:
     return cloudpickle.loads(payload)(*args)
 
 
-def _worth_scattering(arg: Any) -> bool:
-    """Small scalars travel inside the task; everything else is scattered once."""
+def _worth_sharing(arg: Any) -> bool:
+    """Small scalars travel inside the task; everything else goes to the cluster once."""
     return not isinstance(arg, (int, float, str, bool, bytes, type(None)))
 
 
@@ -424,7 +640,8 @@ def get_executor(
     scheduler: str | None = None,
     *,
     progress: ProgressCallback | None = None,
-    timeout_s: float = _CONNECT_TIMEOUT_S,
+    timeout_s: float | None = None,
+    worker_timeout_s: float | None = None,
 ) -> LocalExecutor | DistributedExecutor:
     """Return an executor for ``scheduler`` (use it as a context manager).
 
@@ -438,7 +655,12 @@ def get_executor(
     progress
         Default ``callback(done, total)`` for :meth:`~LocalExecutor.map`.
     timeout_s
-        Seconds to wait for the scheduler (s).
+        Seconds to wait for the scheduler's handshake (s); default
+        ``$NETSIM_DASK_CONNECT_TIMEOUT`` or 10 s.
+    worker_timeout_s
+        Seconds to wait for a first worker, and how long a run tolerates having
+        no worker or a silent scheduler (s); default ``$NETSIM_DASK_WORKER_TIMEOUT``
+        or 30 s.
 
     Returns
     -------
@@ -449,17 +671,20 @@ def get_executor(
     Raises
     ------
     NetsimError
-        If the scheduler string is malformed or the scheduler cannot be reached
-        within ``timeout_s`` (one line naming the address, with a hint).
+        If the scheduler string is malformed.
+    ClusterError
+        If no dask scheduler answers within ``timeout_s``, or it has no worker
+        within ``worker_timeout_s`` (one line naming the address, with a hint).
     """
     resolved = resolve_scheduler(scheduler)
     if resolved is None:
         return LocalExecutor(progress)
-
-    from distributed import Client, LocalCluster
+    timeouts = ClusterTimeouts.from_environment(timeout_s, worker_timeout_s)
 
     match = _LOCAL_RE.match(resolved)
     if match:
+        from distributed import Client, LocalCluster
+
         n = int(match.group(1)) if match.group(1) else (os.cpu_count() or 1)
         cluster = LocalCluster(
             n_workers=n,
@@ -468,22 +693,244 @@ def get_executor(
             dashboard_address=None,
         )
         try:
-            client = Client(cluster, timeout=timeout_s)
+            client = Client(cluster, timeout=timeouts.connect_s)
         except BaseException:
             cluster.close()
             raise
-        return DistributedExecutor(client, kind="local-cluster", cluster=cluster, progress=progress)
+        return DistributedExecutor(client, kind="local-cluster", cluster=cluster,
+                                   progress=progress, timeouts=timeouts)
+
+    client = _connect(resolved, timeouts)
+    executor = DistributedExecutor(client, kind="distributed", progress=progress,
+                                   timeouts=timeouts)
+    try:
+        executor._require_workers()
+    except BaseException:
+        executor.close()
+        raise
+    return executor
+
+
+# ----------------------------------------------------------------------------- cluster faults
+
+
+@dataclass(frozen=True)
+class ClusterTimeouts:
+    """How long an executor waits for a dask cluster before giving up (seconds).
+
+    Defaults come from ``$NETSIM_DASK_CONNECT_TIMEOUT`` and
+    ``$NETSIM_DASK_WORKER_TIMEOUT`` when set (see :meth:`from_environment`).
+    """
+
+    #: Scheduler handshake; also bounds each query to it and closing the client (s).
+    connect_s: float = _DEFAULT_CONNECT_TIMEOUT_S
+    #: First worker; and how long the cluster may have no worker, or the scheduler
+    #: may not answer, in the middle of a run (s).
+    workers_s: float = _DEFAULT_WORKER_TIMEOUT_S
+    #: Interval between cluster checks while waiting for results (s).
+    poll_s: float = 1.0
+
+    @classmethod
+    def from_environment(
+        cls, connect_s: float | None = None, workers_s: float | None = None
+    ) -> ClusterTimeouts:
+        """Explicit values, else the environment variables, else the defaults (s)."""
+        if connect_s is None:
+            connect_s = _env_seconds(CONNECT_TIMEOUT_ENV, _DEFAULT_CONNECT_TIMEOUT_S)
+        if workers_s is None:
+            workers_s = _env_seconds(WORKER_TIMEOUT_ENV, _DEFAULT_WORKER_TIMEOUT_S)
+        for name, value in (("connect timeout", connect_s), ("worker timeout", workers_s)):
+            if not value > 0:
+                raise NetsimError(f"the dask {name} must be > 0 s, got {value!r}")
+        return cls(connect_s=float(connect_s), workers_s=float(workers_s))
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise NetsimError(f"environment variable {name}={raw!r}: expected a number of seconds > 0")
+    return value
+
+
+def _connect(address: str, timeouts: ClusterTimeouts) -> Any:
+    """Return a :class:`distributed.Client` connected to ``address`` within a hard time limit.
+
+    A ``tcp://`` address is first probed with a plain socket, so that nothing
+    listening, a silent port and a server speaking another protocol (e.g. HTTP)
+    each get their own message instead of dask's retries or an endless wait.
+
+    Raises
+    ------
+    ClusterError
+        If no dask scheduler answers at ``address`` within ``timeouts.connect_s``.
+    """
+    started = time.monotonic()
+    if address.startswith("tcp://"):
+        _probe_tcp(address, timeouts.connect_s)
+    remaining = max(timeouts.connect_s - (time.monotonic() - started), 1.0)
+    return _client_within(address, remaining)
+
+
+def _probe_tcp(address: str, timeout_s: float) -> None:
+    """Check within ``timeout_s`` that a dask server answers at a ``tcp://`` address.
+
+    A dask scheduler writes its handshake as soon as it accepts a connection;
+    its messages start with their length as a little-endian 64-bit integer.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
-        client = Client(resolved, timeout=timeout_s)
-    except (OSError, TimeoutError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        host, port = parse_host_port(parse_address(address)[1])
+    except ValueError as exc:
         raise NetsimError(
-            f"cannot reach the dask scheduler at {resolved} within {timeout_s:g} s ({reason}); "
-            f"start one with `dask scheduler --port PORT` and `dask worker {resolved}`, "
-            f"or drop --scheduler / unset {SCHEDULER_ENV} to run in-process"
+            f"--scheduler {address!r}: {exc}; expected tcp://HOST:PORT"
         ) from None
-    return DistributedExecutor(client, kind="distributed", progress=progress)
+    deadline = time.monotonic() + timeout_s
+    with _tcp_connect(address, host, port, deadline, timeout_s) as sock:
+        head = _read_some(sock, deadline, 8)
+        if head is None and _answers_http(sock):
+            raise ClusterError(
+                f"{address} is an HTTP server, not a dask scheduler (the dask dashboard listens "
+                f"on port 8787 by default); point --scheduler at the scheduler's port (8786 by "
+                f"default), {_IN_PROCESS_HINT}"
+            )
+        if head is None:
+            raise ClusterError(
+                f"{address} accepts connections but sent no dask handshake within "
+                f"{timeout_s:g} s: not a dask scheduler, or a hung one; check the port (8786 by "
+                f"default) or restart the scheduler, {_IN_PROCESS_HINT}"
+            )
+        if len(head) < 8 or int.from_bytes(head[:8], "little") >= 2**32:
+            said = f"answered {head[:16]!r}" if head else "closed the connection without a word"
+            raise ClusterError(
+                f"{address} {said}, which is not the dask protocol: not a dask scheduler; "
+                f"point --scheduler at the scheduler's port (8786 by default), {_IN_PROCESS_HINT}"
+            )
+
+
+def _tcp_connect(address: str, host: str, port: int, deadline: float,
+                 timeout_s: float) -> socket.socket:
+    """Open a TCP connection, retrying while it is refused (a scheduler still starting)."""
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return socket.create_connection((host, port), timeout=max(remaining, 0.05))
+        except ConnectionRefusedError:
+            if remaining > 0.1:
+                time.sleep(0.1)
+                continue
+            reason = f"nothing is listening on port {port} (refused for {timeout_s:g} s)"
+        except TimeoutError:
+            reason = f"no answer to a TCP connection within {timeout_s:g} s (host, firewall?)"
+        except OSError as exc:  # unknown host, network unreachable, ...
+            reason = exc.strerror or type(exc).__name__
+        raise ClusterError(
+            f"cannot reach the dask scheduler at {address}: {reason}; start one with "
+            f"`dask scheduler --port {port}` and `dask worker {address}`, {_IN_PROCESS_HINT}"
+        )
+
+
+def _read_some(sock: socket.socket, deadline: float, n: int) -> bytes | None:
+    """Up to ``n`` bytes the peer sends before ``deadline`` (b"" if it closed, None if silent)."""
+    data = b""
+    while len(data) < n:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(n - len(data))
+        except TimeoutError:
+            break
+        except OSError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+    return data or None
+
+
+def _answers_http(sock: socket.socket, wait_s: float = 2.0) -> bool:
+    """Whether a peer that sent nothing answers an HTTP request within ``wait_s``."""
+    try:
+        sock.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+    except OSError:
+        return False
+    head = _read_some(sock, time.monotonic() + wait_s, 5)
+    return head == b"HTTP/"
+
+
+def _client_within(address: str, timeout_s: float) -> Any:
+    """``distributed.Client(address)`` with a hard wall-clock limit (dask's own can hang).
+
+    A client that connects after the limit has passed is closed when it does.
+    """
+    from distributed import Client
+
+    outcome: dict[str, Any] = {"abandoned": False}
+    lock = threading.Lock()
+
+    def connect() -> None:
+        try:
+            client = Client(address, timeout=timeout_s)
+        except Exception as exc:
+            outcome["error"] = exc
+            return
+        with lock:
+            outcome["client"] = client
+            too_late = outcome["abandoned"]
+        if too_late:
+            with _quiet_dask_logs(), contextlib.suppress(Exception):
+                client.close(timeout=timeout_s)
+
+    thread = threading.Thread(target=connect, name="netsim-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 2.0)
+    with lock:
+        outcome["abandoned"] = "client" not in outcome
+    if "client" in outcome:
+        return outcome["client"]
+    reason = _first_line(outcome["error"]) if "error" in outcome else "no answer"
+    raise ClusterError(
+        f"cannot connect to the dask scheduler at {address} within {timeout_s:g} s ({reason}); "
+        f"check that it is a running `dask scheduler` (restart it if it hangs), "
+        f"{_IN_PROCESS_HINT}"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: Loggers that report a lost scheduler or a cancelled reconnection while a client closes.
+_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+@contextlib.contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Silence dask's log records (tracebacks of cancelled reconnections, ...) for a while."""
+    import logging
+
+    names = [
+        name for name in list(logging.root.manager.loggerDict)
+        if name.split(".")[0] in _DASK_LOGGERS
+    ]
+    loggers = [logging.getLogger(name) for name in {*names, *_DASK_LOGGERS}]
+    saved = [(lg, lg.disabled) for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, disabled in saved:
+            lg.disabled = disabled
 
 
 @contextlib.contextmanager
@@ -535,98 +982,3 @@ def chunk_slices(n: int, chunk: int) -> Sequence[slice]:
         raise NetsimError(f"chunk size must be >= 1, got {chunk}")
     return [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
 
-
-# ----------------------------------------------------------------------------- sweeps
-
-
-def _sweep_task(
-    item: tuple[str, Any], out_dir: str, realisations: int | None, seed: int | None
-) -> dict[str, Any]:
-    """Run one scenario of a sweep in the calling process (one task)."""
-    from netsim.run import run_scenario
-
-    stem, scenario = item
-    target = Path(out_dir) / stem
-    # realisations run in this task's process: no nested cluster from inside a worker
-    result = run_scenario(scenario, target, realisations=realisations, seed=seed, scheduler="sync")
-    summary = result.summary
-    return {
-        "file_stem": stem,
-        "scenario": getattr(scenario, "name", stem),
-        "out_dir": str(target),
-        "realisations": summary.get("realisations"),
-        "verdicts": list(summary.get("verdicts", [])),
-    }
-
-
-def sweep_scenarios(
-    paths: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    *,
-    realisations: int | None = None,
-    seed: int | None = None,
-    scheduler: str | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[dict[str, Any]]:
-    """Run several scenarios, one task each, into ``out_dir/<file stem>/``.
-
-    Every scenario file is validated first (a bad file fails the sweep before
-    any work starts); each task then calls :func:`netsim.run.run_scenario` with
-    its realisations in the task's own process.  With a cluster, the workers
-    write the run directories themselves, so ``out_dir`` must be on a
-    filesystem they share with the caller (always true for ``local:N`` and
-    workers on this machine).  Each run directory is written atomically; a
-    ``sweep.json`` index is written last.
-
-    Parameters
-    ----------
-    paths
-        Scenario YAML files (``scenarios/*.yaml``).
-    out_dir
-        Directory receiving one run directory per scenario, named by file stem.
-    realisations, seed
-        Override every scenario's ``realisations`` / ``truth.seed``.
-    scheduler
-        See :func:`get_executor` (None: in-process or ``$DASK_SCHEDULER_ADDRESS``).
-    progress
-        ``callback(done, total)`` over scenarios.
-
-    Returns
-    -------
-    list of dict
-        Per scenario: ``file_stem``, ``scenario`` (name), ``out_dir``,
-        ``realisations``, ``verdicts``; also written to ``out_dir/sweep.json``.
-
-    Raises
-    ------
-    NetsimError
-        No files, two files with the same stem, or any invalid scenario
-        (:class:`netsim.errors.ScenarioError`).
-    """
-    import json
-
-    from netsim.atomic import atomic_file
-    from netsim.scenario import load_scenario
-
-    files = [Path(p).expanduser().resolve() for p in paths]
-    if not files:
-        raise NetsimError(
-            "sweep: no scenario files given; e.g. netsim sweep scenarios/*.yaml --out DIR"
-        )
-    stems: dict[str, Path] = {}
-    for f in files:
-        if f.stem in stems:
-            raise NetsimError(
-                f"sweep: {stems[f.stem]} and {f} would both write {f.stem}/; rename one of them"
-            )
-        stems[f.stem] = f
-    items = [(f.stem, load_scenario(f)) for f in files]
-    out = Path(out_dir).expanduser().resolve()
-    with get_executor(scheduler, progress=progress) as executor:
-        out.mkdir(parents=True, exist_ok=True)
-        rows = executor.map(_sweep_task, items, str(out), realisations, seed)
-        where = {"kind": executor.kind, "address": executor.address}
-    index = {"executor": where, "realisations": realisations, "seed": seed, "runs": rows}
-    with atomic_file(out / "sweep.json") as tmp:
-        tmp.write_text(json.dumps(index, indent=2, default=str))
-    return rows

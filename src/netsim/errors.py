@@ -39,3 +39,16 @@ class RasterError(NetsimError):
 
 class ScenarioError(NetsimError):
     """Invalid scenario YAML: syntax, unknown keys, wrong types, unknown stations."""
+
+
+class ClusterError(NetsimError):
+    """A dask scheduler that cannot be reached, or a cluster that failed during a run."""
+
+
+class OutputError(NetsimError):
+    """An output netsim must not or cannot write.
+
+    A folder or file netsim did not write, a previous output without
+    ``--overwrite``, a target another netsim process holds, the working
+    directory, or a full, read-only or forbidden destination.
+    """

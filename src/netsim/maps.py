@@ -34,7 +34,7 @@ from netsim.atomic import atomic_file
 from netsim.errors import GeographyError
 from netsim.grid import Grid
 
-__all__ = ["STATION_STYLES", "default_title", "static_map"]
+__all__ = ["STATION_STYLES", "default_title", "map_figure", "static_map"]
 
 STATION_STYLES: dict[str, dict[str, Any]] = {
     "urban": {"marker": "o", "color": "#E69F00", "label": "Urban assessment", "size": 34},
@@ -134,27 +134,34 @@ def _draw_outlines(ax) -> None:
                                      linewidths=0.8, linestyles="--"))
 
 
-def _draw_stations(ax, stations) -> list[Line2D]:
+def _draw_stations(ax, stations, has_value: np.ndarray | None = None) -> list[Line2D]:
+    """Scatter the stations by type; legend handles (counts per type).
+
+    With ``has_value`` (bool per station) the stations without a value are
+    drawn hollow in their type's colour, the type counts are of stations with
+    values, and one more handle says "6 stations with values, 24 without".
+    """
     handles: list[Line2D] = []
     if stations is None or len(stations) == 0:
         return handles
     types = stations["type"].astype(str).to_numpy()
+    x, y = stations["x"].to_numpy(), stations["y"].to_numpy()
+    filled = np.ones(len(types), bool) if has_value is None else has_value
     order = [*STATION_STYLES, *sorted(set(types) - set(STATION_STYLES))]
     for t in order:
-        sel = types == t
-        if not sel.any():
-            continue
         st = STATION_STYLES.get(t, _OTHER_STYLE)
-        ax.scatter(
-            stations["x"].to_numpy()[sel],
-            stations["y"].to_numpy()[sel],
-            marker=st["marker"],
-            s=st["size"],
-            c=st["color"],
-            edgecolors="black",
-            linewidths=0.7,
-            zorder=5,
-        )
+        for solid in (True, False):
+            sel = (types == t) & (filled == solid)
+            if sel.any():
+                ax.scatter(
+                    x[sel], y[sel], marker=st["marker"], s=st["size"],
+                    c=st["color"] if solid else "none",
+                    edgecolors="black" if solid else st["color"],
+                    linewidths=0.7 if solid else 1.1, zorder=5 if solid else 4,
+                )  # fmt: skip
+        n_type = int(((types == t) & filled).sum())
+        if not (types == t).any() or (has_value is not None and n_type == 0):
+            continue
         label = st["label"] if t in STATION_STYLES else t
         handles.append(
             Line2D(
@@ -165,9 +172,16 @@ def _draw_stations(ax, stations) -> list[Line2D]:
                 markersize=np.sqrt(st["size"]),
                 markerfacecolor=st["color"],
                 markeredgecolor="black",
-                label=f"{label} ({int(sel.sum())})",
+                label=f"{label} ({n_type})",
             )
         )
+    if has_value is not None:
+        n_with = int(filled.sum())
+        handles.append(
+            Line2D([], [], linestyle="none", marker="o", markersize=np.sqrt(30),
+                   markerfacecolor="none", markeredgecolor="#555555",
+                   label=f"{n_with} stations with values, {len(filled) - n_with} without (hollow)")
+        )  # fmt: skip
     return handles
 
 
@@ -249,6 +263,7 @@ def static_map(
     limit_label: str = "Grade II limit",
     dpi: int = 150,
     cmap: str = "RdYlBu_r",
+    has_value: np.ndarray | None = None,
 ) -> Path:
     """Draw a field over Beijing and write it as a PNG.
 
@@ -283,15 +298,63 @@ def static_map(
     cmap
         Matplotlib colour map of the field (default ``RdYlBu_r``: red = high; use
         ``RdYlBu`` where high is good, e.g. days meeting the standard).
+    has_value
+        Bool per station of ``network`` (its row order): True for the stations
+        whose values made the field.  The others are drawn hollow and the
+        legend counts both ("6 stations with values, 24 without"); the type
+        counts are then of stations with values.  None: every station filled.
 
     Returns
     -------
     pathlib.Path
         ``path``.
     """
+    fig = map_figure(
+        grid, field, network, pollutant=pollutant, limit=limit, title=title, std=std,
+        units=units, limit_label=limit_label, cmap=cmap, has_value=has_value,
+    )  # fmt: skip
+    out = Path(path)
+    with atomic_file(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs={"compress_level": PNG_COMPRESSION})
+    return out
+
+
+def _has_value_mask(has_value, stations) -> np.ndarray | None:
+    if has_value is None:
+        return None
+    mask = np.asarray(has_value)
+    n = 0 if stations is None else len(stations)
+    if mask.dtype != bool or mask.shape != (n,):
+        raise GeographyError(
+            f"static_map: has_value must be {n} booleans (one per station), got "
+            f"{mask.dtype} {mask.shape}"
+        )
+    return mask
+
+
+def map_figure(
+    grid: Grid,
+    field: np.ndarray,
+    network: Any = None,
+    *,
+    pollutant: str,
+    limit: float | None,
+    title: str | None = None,
+    std: np.ndarray | None = None,
+    units: str | None = None,
+    limit_label: str = "Grade II limit",
+    cmap: str = "RdYlBu_r",
+    has_value: np.ndarray | None = None,
+) -> Figure:
+    """The figure :func:`static_map` writes (same parameters, without ``path`` and ``dpi``).
+
+    A matplotlib :class:`~matplotlib.figure.Figure` on an Agg canvas (no
+    pyplot state); its station legend is ``fig.legends[0]``.
+    """
     arr = _as_field(grid, field, "field")
     std_arr = None if std is None else _as_field(grid, std, "std")
     stations = _stations_frame(network)
+    mask = _has_value_mask(has_value, stations)
     units = _units(pollutant) if units is None else units
     ncols = 1 if std_arr is None else 2
     fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN))
@@ -309,7 +372,7 @@ def static_map(
         interpolation="nearest",
     )
     _draw_outlines(ax)
-    handles = _draw_stations(ax, stations)
+    handles = _draw_stations(ax, stations, mask)
     _decorate(ax, grid)
     cbar = fig.colorbar(im, cax=caxes[0])
     cbar.set_label(f"{pollutant} ({units})" if units else pollutant, fontsize=9)
@@ -328,27 +391,27 @@ def static_map(
     ax.set_title("Annual average" if std_arr is not None else "", fontsize=9)
 
     if std_arr is not None:
-        ax2 = axes[1]
-        finite = std_arr[np.isfinite(std_arr)]
-        vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
-        im2 = ax2.imshow(
-            np.ma.masked_invalid(std_arr),
-            extent=grid.extent,
-            origin="upper",
-            cmap="viridis",
-            norm=Normalize(0.0, vmax if vmax > 0 else 1.0),
-            interpolation="nearest",
-        )
-        _draw_outlines(ax2)
-        _draw_stations(ax2, stations)
-        _decorate(ax2, grid)
-        cb2 = fig.colorbar(im2, cax=caxes[1])
-        cb2.set_label(f"Kriging standard deviation ({units})" if units else "std", fontsize=9)
-        ax2.set_title("Kriging standard deviation", fontsize=9)
+        _std_panel(fig, axes[1], caxes[1], grid, std_arr, stations, mask, units)
 
     fig.suptitle(title if title is not None else default_title(pollutant), fontsize=12,
                  y=1.0 - 0.12 / FIGURE_HEIGHT_IN, va="top")
-    out = Path(path)
-    with atomic_file(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs={"compress_level": PNG_COMPRESSION})
-    return out
+    return fig
+
+
+def _std_panel(fig, ax2, cax, grid: Grid, std_arr, stations, mask, units: str) -> None:
+    finite = std_arr[np.isfinite(std_arr)]
+    vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+    im2 = ax2.imshow(
+        np.ma.masked_invalid(std_arr),
+        extent=grid.extent,
+        origin="upper",
+        cmap="viridis",
+        norm=Normalize(0.0, vmax if vmax > 0 else 1.0),
+        interpolation="nearest",
+    )
+    _draw_outlines(ax2)
+    _draw_stations(ax2, stations, mask)
+    _decorate(ax2, grid)
+    cb2 = fig.colorbar(im2, cax=cax)
+    cb2.set_label(f"Kriging standard deviation ({units})" if units else "std", fontsize=9)
+    ax2.set_title("Kriging standard deviation", fontsize=9)

@@ -32,30 +32,15 @@ from netsim.geography import AREA_GROUPS, beijing_boundary
 from netsim.grid import Grid
 from netsim.instruments import StationErrors, annual_mean_error_variance
 from netsim.kriging import cross_validate, krige
-from netsim.network import Network
+from netsim.network import MAP_STATION_TYPES, Network
 from netsim.pollutants import POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import AnnualRule, annual_validity, daily_means, limits, mda8
 from netsim.stats import compute_statistics
 from netsim.timing import stage
-from netsim.variogram import Variogram, fit_variogram
+from netsim.variogram import Variogram, fit_network_variogram
 
 __all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "check_mappable", "measure_network"]
-
-MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
-"""Station types whose annual means are kriged into the maps.
-
-Traffic stations are left out: their kerbside increment describes the air
-within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
-stations are not representative of the urban background).
-
-Each station's annual mean enters the kriging with its known measurement-error
-variance (:func:`_annual_noise_variance`: the unit-to-unit bias spread plus the
-hourly random error averaged over the valid hours, from the same
-:mod:`netsim.instruments` model that simulated the readings), so low-cost
-sensors are down-weighted rather than treated as exact; their systematic bias
-(+10 % for "lowcost") is not corrected -- a planner does not know it.
-"""
 
 BUILT_UP_AREA = "central_urban"
 """Stand-in for Beijing's built-up area in the HJ 664 §5.1 test: the six central districts
@@ -134,8 +119,9 @@ def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | No
     for p in pollutants:
         means = known[p] if p in known else daily_means(readings.values[p])
         validity = annual_validity(means, year, rule)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(np.where(np.isfinite(means), means, np.nan), axis=-1)
+        ok = np.isfinite(means)
+        with np.errstate(invalid="ignore", divide="ignore"):  # stations without a valid day
+            mean = np.where(ok, means, 0.0).sum(axis=-1) / ok.sum(axis=-1)
         out[p] = np.where(validity.valid, mean, np.nan)
     return out
 
@@ -158,13 +144,9 @@ def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: n
 
 def _fit_variogram(scenario: Scenario, xy: np.ndarray, values: np.ndarray, what: str,
                    fix: str) -> Variogram:
-    """Cressie-WLS fit of the scenario's model: 8 lags to 0.6 × the network extent,
-    range between 5 km and twice the extent (metres); ``values`` (n,) or (T, n)."""
-    extent = float(np.hypot(*np.ptp(xy, axis=0)))
-    fit = fit_variogram(
-        xy, values, scenario.kriging.model, n_lags=8, max_distance=0.6 * extent,
-        bounds={"range": (5_000.0, 2.0 * extent)},
-    )
+    """Fit of the scenario's model by :func:`netsim.variogram.fit_network_variogram`
+    (the recipe ``netsim krige`` uses too); ``values`` (n,) or (T, n)."""
+    fit = fit_network_variogram(xy, values, scenario.kriging.model).fit
     if not fit.success:
         raise VariogramError(
             f"scenario {scenario.name}: {what} did not converge ({fit.message}); {fix}")

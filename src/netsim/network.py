@@ -31,6 +31,7 @@ import pandas as pd
 
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS, lonlat_to_xy
 from netsim.errors import GeographyError, NetworkError
+from netsim.i18n import canonical_district
 
 STATION_TYPES: tuple[str, ...] = ("urban", "traffic", "border", "background", "sensor")
 """Station classes.
@@ -40,6 +41,15 @@ city and district values (HJ 663 §2.1 in ``standards.md``); ``traffic``: roadsi
 station; ``border``: regional background/transport station near the municipal
 border (区域背景传输点); ``background``: urban clean-control station (Dingling);
 ``sensor``: low-cost sensor added by a scenario.
+"""
+
+MAP_STATION_TYPES: tuple[str, ...] = ("urban", "border", "background", "sensor")
+"""Station types whose values are kriged into maps (``netsim run``, ``netsim krige``,
+the ``optimise`` section).
+
+Traffic stations are left out: their kerbside increment describes the air
+within metres of a road, not the 1 km cell around it (HJ 664 §3: roadside
+stations are not representative of the urban background).
 """
 
 DIRECTIONS: tuple[str, ...] = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
@@ -68,6 +78,11 @@ FILE_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("x", "y"))
 OPTIONAL_COLUMNS: tuple[str, ...] = ("noise_pct", "bias_pct")
 """Optional per-station instrument overrides (%, NaN = the instrument class default,
 :data:`netsim.instruments.INSTRUMENTS`), kept when present."""
+
+ALIASES_COLUMN = "aliases"
+"""Optional text column: other names of the station in readings files, ``;``-separated
+(e.g. ``Changping;昌平``); matched with the id, ``name`` and ``name_zh`` by
+:class:`netsim.station_names.StationMatcher`.  Kept (and written) when present."""
 
 _REQUIRED = ("station_id", "type")
 _DUPLICATE_DISTANCE_M = 1.0
@@ -124,7 +139,8 @@ class Network:
         ----------
         path
             ``.csv`` with columns ``station_id, type, lon, lat`` (WGS84 degrees)
-            and optionally ``name, name_zh, district, direction, instrument``;
+            and optionally ``name, name_zh, district, direction, instrument``,
+            ``noise_pct, bias_pct`` and ``aliases`` (:data:`ALIASES_COLUMN`);
             or ``.geojson``/``.json``/``.gpkg`` with point geometries in any CRS
             (transformed to WGS84/UTM 50N) and the same attribute columns.
         check_boundary
@@ -135,7 +151,8 @@ class Network:
         NetworkError
             Unreadable file, missing column, unknown type, duplicate id or
             coordinates, missing or out-of-range coordinates, station outside
-            Beijing; the message names the file, line/feature and field.
+            Beijing, an alias naming another station; the message names the file,
+            line/feature and field.
         GeographyError
             A GeoJSON/GeoPackage file without a CRS.
         FileNotFoundError
@@ -228,7 +245,8 @@ class Network:
         out.loc[out["name"] == "", "name"] = out["station_id"]
         out["name_zh"] = _text(df["name_zh"]) if "name_zh" in df else ""
         out["type"] = _text(df["type"]).str.lower()
-        out["district"] = _text(df["district"]) if "district" in df else ""
+        # districts may be written in Chinese (通州区 / 通州): stored by their canonical name
+        out["district"] = _text(df["district"]).map(canonical_district) if "district" in df else ""
         out["direction"] = _text(df["direction"]).str.upper() if "direction" in df else ""
         out["instrument"] = _text(df["instrument"]) if "instrument" in df else INSTRUMENT_DEFAULT
         out.loc[out["instrument"] == "", "instrument"] = INSTRUMENT_DEFAULT
@@ -298,6 +316,10 @@ class Network:
                 )
             out[field] = num
             extra.append(field)
+        if ALIASES_COLUMN in df:
+            out[ALIASES_COLUMN] = _text(df[ALIASES_COLUMN])
+            _check_aliases(out, loc)
+            extra.append(ALIASES_COLUMN)
         out = out[[*COLUMNS, *extra]]
         gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(x, y), crs=PROJECTED_CRS)
         return cls(stations=gdf, source=source)
@@ -388,7 +410,8 @@ class Network:
         suffix = p.suffix.lower()
         with atomic_file(p) as tmp:
             if suffix == ".csv":
-                columns = [*FILE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in self.stations)]
+                optional = (*OPTIONAL_COLUMNS, ALIASES_COLUMN)
+                columns = [*FILE_COLUMNS, *(c for c in optional if c in self.stations)]
                 df = pd.DataFrame(self.stations[columns])
                 df.to_csv(tmp, index=False, float_format="%.6f")
             elif suffix in (".geojson", ".json", ".gpkg"):
@@ -422,6 +445,20 @@ def _check_duplicate_coordinates(out: pd.DataFrame, loc: _Locator, source: str) 
             f"{loc(j)}, fields 'lon','lat': same position as station "
             f"{out['station_id'].iloc[i]!r} ({loc(i).removeprefix(source + ' ')}); "
             "two stations cannot share coordinates — fix the coordinates or remove the duplicate"
+        )
+
+
+def _check_aliases(out: pd.DataFrame, loc: _Locator) -> None:
+    """Raise for an alias that names another station (its id, name, Chinese name or alias)."""
+    from netsim.station_names import alias_conflicts
+
+    conflict = alias_conflicts(out)
+    if conflict is not None:
+        i, j, alias = conflict
+        raise NetworkError(
+            f"{loc(i)}, field '{ALIASES_COLUMN}': {alias!r} also names station "
+            f"{out['station_id'].iloc[j]!r} ({loc(j).removeprefix(loc.source + ' ')}); a name "
+            "in readings files must match one station — remove or change the alias"
         )
 
 

@@ -42,7 +42,7 @@ from netsim.crs import xy_to_lonlat
 from netsim.errors import ScenarioError
 from netsim.geography import district_at
 from netsim.grid import Grid
-from netsim.network import Network
+from netsim.network import MAP_STATION_TYPES, Network
 from netsim.variogram import Variogram, fit_variogram
 
 __all__ = ["Optimisation", "greedy_sites", "optimise_new_sites"]
@@ -226,7 +226,6 @@ def optimise_new_sites(scenario, base: Network) -> Optimisation:
     Optimisation
     """
     from netsim.changes import AddStation
-    from netsim.measure import MAP_STATION_TYPES
     from netsim.scenario import change_table
     from netsim.truth import TruthWorld
 

@@ -1,22 +1,37 @@
-"""Hourly station readings: load long-format files into dense (station × hour) arrays.
+"""Hourly station readings: load readings files into dense (station × hour) arrays.
 
 File format
 -----------
-Long format, one row per station, hour and pollutant, as CSV or Parquet::
+netsim's own layout is long format, one row per station, hour and pollutant, as CSV or
+Parquet::
 
     station_id,time,pollutant,value
     dongsi,2020-01-01 00:00,PM2.5,83
     dongsi,2020-01-01 00:00,CO,1.4
 
+The layouts real data comes in — the UCI per-site wide files, the national wide
+hourly files, compressed, GB18030-encoded, one file per site or per day — are read by
+:mod:`netsim.readers`, which turns each into long chunks; everything below applies to
+all of them.
+
 * ``time`` is Beijing local time (UTC+8).  By default it **labels the start of the
   hour**: ``2020-01-01 00:00`` is 00:00–01:00, and ``00:00`` … ``23:00`` belong to
   that day.  Data labelled by the *end* of the hour (the national real-time
-  platform's convention, ``standards.md`` §1.1) is read with ``hour_label="end"``:
-  every time is moved back one hour (``2020-01-01 01:00`` → hour 0;
-  ``2021-01-01 00:00`` → the last hour of 2020).  Times with a UTC offset or
-  ``Z`` are converted to Beijing time first.  Times must fall on whole hours.
+  platform's convention, ``standards.md`` §1.1, and the default of the national
+  layout) is read with ``hour_label="end"``: every time is moved back one hour
+  (``2020-01-01 01:00`` → hour 0; ``2021-01-01 00:00`` → the last hour of 2020).
+  ``hour_label=None`` (default) uses each layout's default (:mod:`netsim.readers`).
+  Times with a UTC offset or ``Z`` are converted to Beijing time first; ``2015-1-1 0``
+  (hour without minutes) and ``24:00`` (the next day's 00:00) are accepted.  Times
+  must fall on whole hours.
+* ``station_id``: a station's id, English or Chinese name, pinyin or an alias
+  from the network file (:class:`netsim.station_names.StationMatcher`); a name that
+  fits two stations is an error naming both.
 * ``pollutant``: ``PM2.5, PM10, NO2, SO2, O3`` (µg/m³) and ``CO`` (mg/m³); case is
-  ignored and ``PM25`` is accepted (:func:`netsim.pollutants.pollutant`).
+  ignored and ``PM25`` is accepted (:func:`netsim.pollutants.pollutant`).  Other
+  units are declared per pollutant (``units={"CO": "ug/m3"}``, ``--units``) or row by
+  row in an optional ``unit`` column, and converted (:mod:`netsim.units`); a file
+  whose values are implausible in the declared unit stops with the likely unit.
 * ``value``: a finite number ≥ 0 and at most the pollutant's plausibility bound
   (:data:`PLAUSIBLE_MAX`); empty or ``NaN`` is a missing hour (same as an absent row).
 * Rows outside the requested year (after the hour-label shift) are ignored without
@@ -29,9 +44,12 @@ Long format, one row per station, hour and pollutant, as CSV or Parquet::
 
 Invalid rows
 ------------
-Unknown station (not in the network), unknown pollutant, unreadable or
-non-whole-hour time, non-numeric, negative, infinite or implausibly large value,
-and duplicated (station, time, pollutant) rows are *invalid*.  With
+Unknown station (not in the network), unknown pollutant, unknown unit, unreadable
+or non-whole-hour time, non-numeric, negative, infinite or implausibly large value,
+and duplicated (station, time, pollutant) rows are *invalid* (in a wide file, a
+"row" is one value of a line).  Values implausible in their declared unit as a
+whole (:mod:`netsim.units`) and a station name that fits two stations stop loading
+whatever ``on_invalid`` says: dropping rows cannot fix them.  With
 ``on_invalid="raise"`` (the default) the file is rejected with a
 :class:`~netsim.errors.ReadingsError` naming the file, the first offending rows
 (CSV: the file line, header = line 1; Parquet: the 1-based row) and the field.
@@ -52,21 +70,26 @@ requested year are then validated and written straight into the dense
 6-pollutant file (18.4 M rows) and records time and peak memory in
 ``benchmarks/results/readings.json``.
 
+Several files (a folder, a zip archive, one file per site) are read one after the
+other into the same arrays; a (station, hour, pollutant) given twice — in one file or
+in two — is a duplicate.
+
 Structure
 ---------
-A *reader* (:func:`open_long_table`: :class:`CsvLongReader`,
-:class:`ParquetLongReader`) yields :class:`LongChunk` s of raw long-format rows
-with their file lines; :func:`check_chunk` parses and validates a chunk's rows of
-the year; :class:`ReadingsAccumulator` places them (finding duplicates across
-chunks) and tallies problems; the report step raises or warns.  Other layouts
-(wide files, other encodings) only need a reader that yields long-format chunks.
+A *reader* (:func:`netsim.readers.open_reader`: a CSV or Parquet table and a layout)
+yields :class:`~netsim.readers.LongChunk` s of raw long-format rows with their file
+lines; :func:`check_chunk` parses, converts and validates a chunk's rows of the year;
+:class:`ReadingsAccumulator` places them (finding duplicates across chunks and
+files) and tallies problems and magnitudes; the report step checks the units, then
+raises or warns.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,14 +101,54 @@ import pyarrow.parquet as pq
 from netsim.errors import ReadingsError
 from netsim.network import Network
 from netsim.pollutants import POLLUTANT_NAMES, POLLUTANTS
+from netsim.readers import (
+    CHUNK_ROWS,
+    COLUMNS,
+    LongChunk,
+    Reader,
+    Source,
+    expand_sources,
+    open_long_table,
+    open_reader,
+)
+from netsim.station_names import StationMatcher
+from netsim.units import (
+    FACTORS,
+    ORIGINS,
+    UNITS,
+    DeclaredUnit,
+    MagnitudeTally,
+    declared_units,
+    magnitude_error,
+    parse_unit,
+    parse_units_option,
+    unit_problem,
+)
+
+__all__ = [
+    "CHUNK_ROWS",
+    "COLUMNS",
+    "PLAUSIBLE_MAX",
+    "ConvertedYear",
+    "Coverage",
+    "HourlyReadings",
+    "LongChunk",
+    "ReadOptions",
+    "ReadingsWarning",
+    "check_chunk",
+    "convert_readings",
+    "hours_in_year",
+    "load_readings",
+    "open_long_table",
+    "readings_years",
+    "write_readings",
+]
 
 HOUR_LABELS = ("start", "end")
 ON_INVALID = ("raise", "drop")
-COLUMNS = ("station_id", "time", "pollutant", "value")
 _MAX_LISTED = 5
-
-CHUNK_ROWS = 500_000
-"""Rows read at a time: a CSV chunk of this size takes roughly 100 MB while parsed."""
+_SOURCE_SHIFT = 40
+"""Row labels of several files: ``file index << 40 | line`` (lines below 10^12)."""
 
 PLAUSIBLE_MAX: dict[str, float] = {
     "PM2.5": 50_000.0,
@@ -107,6 +170,25 @@ CO given in µg/m³ by mistake (typically 300–3 000) mostly exceeds it.  Value
 size also keep the float error of means far below the GB/T 8170 tie tolerance
 (:data:`netsim.standards.TIE_SNAP_DECIMALS`).
 """
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a year of readings holds: the stations measured, hours, missing shares.
+
+    Attributes
+    ----------
+    stations
+        Ids of the stations with at least one reading of any pollutant.
+    hours
+        Hours in the year.
+    missing
+        ``pollutant -> share`` (0–1) of missing hours over the measured stations.
+    """
+
+    stations: tuple[str, ...]
+    hours: int
+    missing: dict[str, float]
 
 
 class ReadingsWarning(UserWarning):
@@ -136,6 +218,10 @@ class HourlyReadings:
         File or label the readings came from.
     dropped
         Rows dropped per reason with ``on_invalid="drop"`` (empty otherwise).
+    notes
+        How the files were read: layouts, hour labels, unit conversions (one line each).
+    matched
+        Station names of the files that are not the station id -> the station id.
     """
 
     station_ids: np.ndarray
@@ -143,6 +229,8 @@ class HourlyReadings:
     values: dict[str, np.ndarray]
     source: str = "<memory>"
     dropped: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    matched: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.station_ids = np.asarray(self.station_ids, dtype=object).astype(str)
@@ -188,7 +276,20 @@ class HourlyReadings:
             year=self.year,
             values={p: a[pos] for p, a in self.values.items()},
             source=self.source,
+            notes=self.notes,
         )
+
+    def coverage(self) -> Coverage:
+        """Stations with any reading, and the missing share of each pollutant over them."""
+        measured = np.zeros(len(self.station_ids), dtype=bool)
+        for a in self.values.values():
+            measured |= ~np.isnan(a).all(axis=1)
+        missing = {}
+        for p in POLLUTANT_NAMES:
+            if p in self.values:
+                a = self.values[p][measured]
+                missing[p] = float(np.isnan(a).mean()) if a.size else 1.0
+        return Coverage(tuple(str(s) for s in self.station_ids[measured]), self.n_hours, missing)
 
     def to_long_frame(self, *, dropna: bool = True) -> pd.DataFrame:
         """Long frame ``station_id, time, pollutant, value`` (hour-beginning labels).
@@ -239,162 +340,12 @@ def write_readings(readings: HourlyReadings, path: str | os.PathLike[str]) -> Pa
     return p
 
 
-# ----------------------------------------------------------------------------- reading
-# A reader yields long-format chunks (``station_id, time, pollutant, value`` as stored)
-# with each row's place in the file; parsing, validation and accumulation below do
-# not depend on the file format, so new formats only need a reader.
-
-
-@dataclass(frozen=True)
-class LongChunk:
-    """Consecutive rows of a long-format table, as stored in the file.
-
-    Attributes
-    ----------
-    frame
-        Columns ``station_id, time, pollutant, value`` (CSV: text; Parquet: the file's
-        types).
-    labels
-        (len(frame),) int64: each row's place in the file for error messages — the
-        file line (CSV, header = line 1) or the 1-based row (Parquet).
-    """
-
-    frame: pd.DataFrame
-    labels: np.ndarray
-
-
-def _canonical_columns(names: list[str], path: Path) -> dict[str, str]:
-    """Map the file's column names to :data:`COLUMNS` (case and spaces ignored)."""
-    found: dict[str, str] = {}
-    for name in names:
-        key = str(name).strip().lower()
-        if key in COLUMNS:
-            if key in found.values():
-                raise ReadingsError(f"{path}: column {key!r} appears twice; keep one")
-            found[name] = key
-    missing = [c for c in COLUMNS if c not in found.values()]
-    if missing:
-        raise ReadingsError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected long format with columns "
-            "station_id,time,pollutant,value"
-        )
-    return found
-
-
-def _unreadable(path: Path, exc: BaseException) -> ReadingsError:
-    return ReadingsError(
-        f"{path}: cannot read ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-        "expected a long-format table with columns station_id,time,pollutant,value"
-    )
-
-
-_CSV_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError)
-_PARQUET_ERRORS = (pa.ArrowException, OSError)
-
-
-class CsvLongReader:
-    """Long-format CSV in chunks of ``chunk_rows`` rows, every column as categorical text.
-
-    Labels are file lines (header = line 1), assuming one line per row.
-    """
-
-    label_word = "line"
-
-    def __init__(self, path: Path, chunk_rows: int) -> None:
-        self.path, self.chunk_rows = path, chunk_rows
-        try:
-            header = pd.read_csv(path, dtype=str, nrows=0, skipinitialspace=True)
-        except _CSV_ERRORS as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
-            raise _unreadable(path, exc) from None
-        self.columns = _canonical_columns(list(header.columns), path)
-
-    def chunks(self) -> Iterator[LongChunk]:
-        """Yield the file's rows, ``chunk_rows`` at a time."""
-        done = 0
-        try:
-            with pd.read_csv(
-                self.path,
-                dtype="category",  # every column repeats: codes + distinct values
-                keep_default_na=False,
-                skipinitialspace=True,
-                usecols=list(self.columns),
-                chunksize=self.chunk_rows,
-            ) as reader:
-                for frame in reader:
-                    labels = np.arange(done, done + len(frame), dtype=np.int64) + 2
-                    done += len(frame)
-                    yield LongChunk(frame.rename(columns=self.columns)[list(COLUMNS)], labels)
-        except _CSV_ERRORS as exc:
-            raise _unreadable(self.path, exc) from None
-
-
-class ParquetLongReader:
-    """Long-format Parquet, streamed in record batches of ``chunk_rows`` rows.
-
-    Only the four columns are read, one batch at a time (``pyarrow.parquet``); labels
-    are 1-based rows.
-    """
-
-    label_word = "row"
-
-    def __init__(self, path: Path, chunk_rows: int) -> None:
-        self.path, self.chunk_rows = path, chunk_rows
-        try:
-            schema = pq.read_schema(path)
-        except _PARQUET_ERRORS as exc:
-            raise _unreadable(path, exc) from None
-        self.columns = _canonical_columns(schema.names, path)
-        self.text_columns = [  # read dictionary-encoded, i.e. as pandas categoricals
-            name
-            for name in self.columns
-            if pa.types.is_string(schema.field(name).type)
-            or pa.types.is_large_string(schema.field(name).type)
-        ]
-
-    def chunks(self) -> Iterator[LongChunk]:
-        """Yield the file's rows, ``chunk_rows`` at a time."""
-        done = 0
-        try:
-            with pq.ParquetFile(self.path, read_dictionary=self.text_columns) as f:
-                for batch in f.iter_batches(
-                    batch_size=self.chunk_rows, columns=list(self.columns)
-                ):
-                    frame = batch.to_pandas().rename(columns=self.columns)[list(COLUMNS)]
-                    labels = np.arange(done, done + len(frame), dtype=np.int64) + 1
-                    done += len(frame)
-                    yield LongChunk(frame, labels)
-        except _PARQUET_ERRORS as exc:
-            raise _unreadable(self.path, exc) from None
-
-
-LongReader = CsvLongReader | ParquetLongReader
-
-
-def open_long_table(path: Path, chunk_rows: int = CHUNK_ROWS) -> LongReader:
-    """A chunked reader for a long-format ``.csv`` or ``.parquet`` file (header checked).
-
-    Raises
-    ------
-    ReadingsError
-        Unsupported type, unreadable file or missing columns.
-    """
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return CsvLongReader(path, chunk_rows)
-    if suffix in (".parquet", ".pq"):
-        return ParquetLongReader(path, chunk_rows)
-    raise ReadingsError(
-        f"{path}: unsupported readings file type {suffix!r}; use .csv or .parquet"
-    )
-
-
 # -------------------------------------------------------------- parsing and validating
 
 REASONS = (
     "unknown station",
     "unknown pollutant",
+    "unknown unit",
     "unreadable time",
     "time not on the hour",
     "non-numeric value",
@@ -405,12 +356,15 @@ REASONS = (
 )
 """Reasons a row is invalid, in the order messages list them."""
 
+_VALUE_REASONS = ("non-numeric value", "negative value", "infinite value", "implausible value")
+
 _POLLUTANT_CODES: dict[str, int] = {
     **{name.upper(): i for i, name in enumerate(POLLUTANT_NAMES)},
     **{POLLUTANTS[name].slug.upper(): i for i, name in enumerate(POLLUTANT_NAMES)},
 }
 _BOUNDS = np.array([PLAUSIBLE_MAX[name] for name in POLLUTANT_NAMES])
 _BLANK = ["", "nan", "na", "null", "none"]
+_NETSIM_UNITS = declared_units({}, {})
 
 
 @dataclass
@@ -420,23 +374,27 @@ class CheckedRows:
     Attributes
     ----------
     labels
-        File lines / rows (see :class:`LongChunk`).
+        File lines / rows (see :class:`~netsim.readers.LongChunk`).
     station, pollutant
         Index into the network / :data:`POLLUTANT_NAMES`; -1 where unknown.
     hour
         Hour of the year (valid where the row is valid).
     value
-        Concentration, NaN = missing hour.
+        Concentration in netsim's units (µg/m³, CO mg/m³), NaN = missing hour.
     problems
         ``reason -> bool mask`` for the reasons of :data:`REASONS` except duplicates.
-    unknown_stations, unknown_pollutants
-        Offending names, for the messages.
+    names
+        ``reason -> offending names`` for the messages: unknown station, pollutant and
+        unit texts, and the file columns of invalid values.
     named_pollutants
         Pollutants named by any row of the chunk (whatever its year).
     years
         Calendar years of the chunk's readable times (any year).
     n_rows
         Rows in the chunk.
+    magnitudes
+        ``(pollutant, unit code, origin code) -> MagnitudeTally`` of the chunk's
+        numeric values (:func:`netsim.units.magnitude_error`).
     """
 
     labels: np.ndarray
@@ -445,11 +403,11 @@ class CheckedRows:
     hour: np.ndarray
     value: np.ndarray
     problems: dict[str, np.ndarray]
-    unknown_stations: set[str]
-    unknown_pollutants: set[str]
+    names: dict[str, set[str]]
     named_pollutants: set[str]
     years: set[int]
     n_rows: int
+    magnitudes: dict[tuple[str, int, int], MagnitudeTally] = field(default_factory=dict)
 
     @property
     def invalid(self) -> np.ndarray:
@@ -478,12 +436,34 @@ def _parse_times(raw: pd.Series) -> pd.Series:
     return out
 
 
+_DATE_HOUR = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2})(?::(\d{2})(?::(\d{2}))?)?$")
+
+
+def _date_and_hour(text: str) -> pd.Timestamp:
+    """``2015-1-1 0`` (hour without minutes) and ``2015-01-01 24:00`` (next day 00:00)."""
+    m = _DATE_HOUR.match(str(text))
+    if m is None:
+        return pd.NaT
+    y, mo, d, h = (int(g) for g in m.groups()[:4])
+    minute, second = int(m.group(5) or 0), int(m.group(6) or 0)
+    if h > 24 or (h == 24 and (minute or second)):
+        return pd.NaT
+    try:
+        return pd.Timestamp(y, mo, d) + pd.Timedelta(hours=h, minutes=minute, seconds=second)
+    except ValueError:
+        return pd.NaT
+
+
 def _to_datetime(s: pd.Series, *, utc: bool) -> pd.Series:
-    """ISO 8601 first (fast); other spellings (e.g. 2020/1/1 13:00) parsed one by one."""
+    """ISO 8601 first (fast); other spellings (e.g. 2020/1/1 13:00, 2015-1-1 0) one by one."""
     t = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=utc)
     retry = t.isna() & s.notna() & (s != "")
     if retry.any():
         t[retry] = pd.to_datetime(s[retry], errors="coerce", format="mixed", utc=utc)
+        again = t.isna() & retry
+        if again.any() and not utc:
+            t[again] = [_date_and_hour(x) for x in s[again]]
     return t
 
 
@@ -564,14 +544,77 @@ def _value_problems(value: np.ndarray, pollutant: np.ndarray) -> dict[str, np.nd
         }
 
 
+@dataclass(frozen=True)
+class _RowUnits:
+    """Each row's declared unit and who declared it (codes of UNITS / ORIGINS)."""
+
+    unit: np.ndarray
+    origin: np.ndarray
+    unknown: np.ndarray
+    unknown_names: set[str]
+
+
+def _row_units(frame: pd.DataFrame, pollutant: np.ndarray,
+               declared: Mapping[str, DeclaredUnit]) -> _RowUnits:
+    """Units per row: the ``unit`` column where given, else the pollutant's declared unit."""
+    by_pollutant = [declared[p] for p in POLLUTANT_NAMES]
+    known = np.maximum(pollutant, 0)
+    unit = np.array([d.code for d in by_pollutant])[known]
+    origin = np.array([ORIGINS.index(d.origin) for d in by_pollutant])[known]
+    if "unit" not in frame:
+        none = np.zeros(len(frame), dtype=bool)
+        return _RowUnits(unit, origin, none, set())
+    codes, distinct = _distinct(frame["unit"])
+    text = _stripped(distinct)
+    parsed = np.array([UNITS.index(u) if (u := parse_unit(t)) else -1 for t in text],
+                      dtype=np.int64)
+    given = _spread(text != "", codes, False).astype(bool)
+    row_unit = _spread(parsed, codes, -1)
+    unknown = given & (row_unit < 0)
+    return _RowUnits(
+        unit=np.where(given, row_unit, unit),
+        origin=np.where(given, ORIGINS.index("column"), origin),
+        unknown=unknown,
+        unknown_names=set(_spread(text, codes, "")[unknown].tolist()),
+    )
+
+
+def _magnitudes(raw: np.ndarray, value: np.ndarray, pollutant: np.ndarray, units: _RowUnits
+                ) -> dict[tuple[str, int, int], MagnitudeTally]:
+    """Tallies of the numeric values per (pollutant, declared unit, origin)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(value) & (value >= 0) & (pollutant >= 0) & (units.unit >= 0)
+    out: dict[tuple[str, int, int], MagnitudeTally] = {}
+    key = (pollutant * len(UNITS) + units.unit) * len(ORIGINS) + units.origin
+    for k in np.unique(key[ok]):
+        m = ok & (key == k)
+        p, rest = divmod(int(k), len(UNITS) * len(ORIGINS))
+        u, o = divmod(rest, len(ORIGINS))
+        tally = MagnitudeTally()
+        tally.add(value[m], raw[m], POLLUTANT_NAMES[p])
+        out[(POLLUTANT_NAMES[p], u, o)] = tally
+    return out
+
+
 def check_chunk(
-    chunk: LongChunk, station_index: pd.Index, year: int, hour_label: str
+    chunk: LongChunk,
+    stations: StationMatcher,
+    year: int,
+    hour_label: str,
+    units: Mapping[str, DeclaredUnit] | None = None,
 ) -> CheckedRows:
-    """Parse and validate the rows of ``chunk`` that belong to ``year``.
+    """Parse, convert and validate the rows of ``chunk`` that belong to ``year``.
 
     Rows of other years are left out unchecked; rows with an unreadable time are kept
-    (their year is unknown) and flagged.  Duplicates are found across chunks by
+    (their year is unknown) and flagged.  Station names are resolved by ``stations``;
+    values are converted from their declared unit (``units`` per pollutant, or the
+    chunk's ``unit`` column) to netsim's.  Duplicates are found across chunks by
     :class:`ReadingsAccumulator`.
+
+    Raises
+    ------
+    ReadingsError
+        A station name that matches two stations (whatever ``on_invalid``).
     """
     frame = chunk.frame
     t, years = _times(frame["time"], hour_label)
@@ -588,19 +631,31 @@ def check_chunk(
     pollutant = _spread(pol_of_distinct, pol_codes[rows], -1)
     st_codes, st_distinct = _distinct(sub["station_id"])
     st_names = _stripped(st_distinct)
-    station = _spread(station_index.get_indexer(st_names), st_codes, -1)
-    value, not_number = _values(sub["value"])
+    station = _spread(stations.resolve(st_names), st_codes, -1)
+    raw, not_number = _values(sub["value"])
+    row_units = _row_units(sub, pollutant, units or _NETSIM_UNITS)
+    factor = np.where((pollutant >= 0) & (row_units.unit >= 0),
+                      FACTORS[np.maximum(pollutant, 0), np.maximum(row_units.unit, 0)], 1.0)
+    value = raw * factor
     off_hour = ~bad_time & (t.astype("datetime64[h]") != t)
     problems = {
         "unknown station": station < 0,
         "unknown pollutant": pollutant < 0,
+        "unknown unit": row_units.unknown,
         "unreadable time": bad_time,
         "time not on the hour": off_hour,
         "non-numeric value": not_number,
         **_value_problems(value, pollutant),
     }
-    unknown_station_names = _spread(st_names, st_codes, "")[station < 0]
-    unknown_pollutant_names = _spread(_stripped(pol_distinct), pol_codes[rows], "")[pollutant < 0]
+    columns = (np.full(len(rows), "value", dtype=object) if chunk.value_columns is None
+               else chunk.value_columns[rows])
+    names = {
+        "unknown station": set(_spread(st_names, st_codes, "")[station < 0].tolist()),
+        "unknown pollutant": set(
+            _spread(_stripped(pol_distinct), pol_codes[rows], "")[pollutant < 0].tolist()),
+        "unknown unit": row_units.unknown_names,
+        **{r: set(columns[problems[r]].tolist()) for r in _VALUE_REASONS if problems[r].any()},
+    }
     return CheckedRows(
         labels=chunk.labels[rows],
         station=station,
@@ -608,11 +663,11 @@ def check_chunk(
         hour=np.where(bad_time | off_hour, -1, hour).astype(np.int64),
         value=value,
         problems={r: m for r, m in problems.items() if m.any()},
-        unknown_stations=set(unknown_station_names.tolist()),
-        unknown_pollutants=set(unknown_pollutant_names.tolist()),
+        names=names,
         named_pollutants=named,
         years=years,
         n_rows=len(frame),
+        magnitudes=_magnitudes(raw, value, pollutant, row_units),
     )
 
 
@@ -621,16 +676,23 @@ def check_chunk(
 
 @dataclass
 class ProblemTally:
-    """Count, first labels and example names of the rows with one problem."""
+    """Count, first labels and example names of the rows with one problem.
+
+    ``count`` counts long rows (values); ``lines`` the distinct file lines they came
+    from (a line of a wide file holds several values).
+    """
 
     count: int = 0
+    lines: int = 0
     first: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     names: set[str] = field(default_factory=set)
 
     def add(self, labels: np.ndarray, names: set[str] | None = None) -> None:
         """Count ``labels``; keep the smallest few labels and names for the message."""
+        distinct = np.unique(labels)
         self.count += len(labels)
-        self.first = np.sort(np.concatenate([self.first, labels]))[:_MAX_LISTED]
+        self.lines += len(distinct)
+        self.first = np.unique(np.concatenate([self.first, distinct]))[:_MAX_LISTED]
         if names:
             self.names = set(sorted(self.names | names)[:_MAX_LISTED])
 
@@ -640,9 +702,9 @@ class ReadingsAccumulator:
 
     Each pollutant has a value array and an int64 array of the label of the row that
     filled each cell (-1 empty, -2 duplicated), so a second row for a cell is found
-    whichever chunk the first came from; every copy is then dropped (the cell
-    becomes missing) and reported.  Memory: 16 bytes per cell of the pollutants
-    present, independent of the file's length.
+    whichever chunk (or file) the first came from; every copy is then dropped (the
+    cell becomes missing) and reported.  Memory: 16 bytes per cell of the pollutants
+    present, independent of the files' length.
     """
 
     def __init__(self, n_stations: int, n_hours: int) -> None:
@@ -654,16 +716,21 @@ class ReadingsAccumulator:
         self.n_rows = 0
         self.years: set[int] = set()
         self.named_pollutants: set[str] = set()
+        self.magnitudes: dict[tuple[int, str, int, int], MagnitudeTally] = {}
 
-    def add(self, rows: CheckedRows) -> None:
-        """Tally the chunk's problems and place its valid rows."""
+    def add(self, rows: CheckedRows, source: int = 0) -> None:
+        """Tally the chunk's problems and magnitudes and place its valid rows."""
         self.n_rows += rows.n_rows
         self.years |= rows.years
         self.named_pollutants |= rows.named_pollutants
-        names = {"unknown station": rows.unknown_stations,
-                 "unknown pollutant": rows.unknown_pollutants}
+        for key, tally in rows.magnitudes.items():
+            total = self.magnitudes.setdefault((source, *key), MagnitudeTally())
+            total.n += tally.n
+            total.n_high += tally.n_high
+            total.n_low += tally.n_low
+            total.largest = max(total.largest, tally.largest)
         for reason, mask in rows.problems.items():
-            self.problems[reason].add(rows.labels[mask], names.get(reason))
+            self.problems[reason].add(rows.labels[mask], rows.names.get(reason))
         invalid = rows.invalid
         self.n_invalid += int(invalid.sum())
         valid = ~invalid
@@ -692,7 +759,7 @@ class ReadingsAccumulator:
             self.n_invalid += len(earlier) + int(dup.sum())
 
     def result(self) -> dict[str, np.ndarray]:
-        """Arrays of every pollutant named in the file (all-missing where the year has none)."""
+        """Arrays of every pollutant named in the files (all-missing where the year has none)."""
         out = {}
         for name in POLLUTANT_NAMES:
             if name in self.values:
@@ -709,21 +776,50 @@ class ReadingsAccumulator:
 # --------------------------------------------------------------------------- reporting
 
 
-def _problem_message(reason: str, names: set[str]) -> str:
+@dataclass(frozen=True)
+class _SourceInfo:
+    """What messages need of one file: its name, label word and field descriptions."""
+
+    name: str
+    word: str
+    fields: dict[str, str]
+    layout: str
+    hour_label: str
+    encoding: str
+
+
+_TIME_EXPECTED = {
+    "long": "a date-time (expected e.g. 2020-01-01 13:00)",
+    "uci": "a date and an hour 0-23",
+    "national": "a date YYYYMMDD and an hour 0-24",
+}
+
+
+def _problem_message(reason: str, names: set[str], info: _SourceInfo,
+                     stations: StationMatcher) -> str:
     shown = ", ".join(sorted(names)[:_MAX_LISTED])
+    fields = info.fields
+    if reason in _VALUE_REASONS:
+        columns = sorted(names)[:_MAX_LISTED]
+        where = f"field{'s' if len(columns) > 1 else ''} " + ", ".join(map(repr, columns))
+        what = {
+            "non-numeric value": "not a number (leave empty for a missing hour)",
+            "negative value": "negative concentration (must be >= 0)",
+            "infinite value": "infinite (inf); give a concentration, or leave empty for a "
+            "missing hour",
+            "implausible value": "above the plausibility bound (" + _bounds_text()
+            + "), far above any measured hourly value; check the units and the data",
+        }[reason]
+        return f"{where}: {what}"
     return {
-        "unknown station": f"field 'station_id': station not in the network ({shown})",
-        "unknown pollutant": f"field 'pollutant': unknown pollutant ({shown}; expected "
+        "unknown station": f"{fields['station_id']}: station not in the network "
+        f"({stations.unknown_text(names)})",
+        "unknown pollutant": f"{fields['pollutant']}: unknown pollutant ({shown}; expected "
         f"{', '.join(POLLUTANT_NAMES)})",
-        "unreadable time": "field 'time': not a date-time (expected e.g. 2020-01-01 13:00)",
-        "time not on the hour": "field 'time': not on a whole hour (hourly data expected)",
-        "non-numeric value": "field 'value': not a number (leave empty for a missing hour)",
-        "negative value": "field 'value': negative concentration (must be >= 0)",
-        "infinite value": "field 'value': infinite (inf); give a concentration, or leave "
-        "empty for a missing hour",
-        "implausible value": "field 'value': above the plausibility bound ("
-        + _bounds_text()
-        + "), far above any measured hourly value; check the units and the data",
+        "unknown unit": f"{fields['unit']}: "
+        + "; ".join(unit_problem(n) for n in sorted(names)[:2]),
+        "unreadable time": f"{fields['time']}: not {_TIME_EXPECTED[info.layout]}",
+        "time not on the hour": f"{fields['time']}: not on a whole hour (hourly data expected)",
         "duplicate row": "duplicated (station_id, time, pollutant)",
     }[reason]
 
@@ -735,41 +831,59 @@ def _bounds_text() -> str:
     return "; ".join(f"{', '.join(names)} {b}" for b, names in by_bound.items())
 
 
-def _row_label(word: str, tally: ProblemTally) -> str:
-    more = tally.count - len(tally.first)
-    plural = "s" if tally.count > 1 else ""
-    return (
-        f"{word}{plural} "
-        + ", ".join(str(int(r)) for r in tally.first)
-        + (f" and {more} more" if more else "")
-    )
+def _where(tally: ProblemTally, infos: list[_SourceInfo], *, with_name: bool) -> str:
+    """``"a.csv lines 3, 4 and 2 more"`` (file names only when ``with_name``)."""
+    groups: dict[int, list[int]] = {}
+    for label in tally.first:
+        groups.setdefault(int(label) >> _SOURCE_SHIFT, []).append(
+            int(label) & ((1 << _SOURCE_SHIFT) - 1))
+    parts = []
+    for src, lines in groups.items():
+        word = infos[src].word + ("s" if len(lines) > 1 else "")
+        name = f"{infos[src].name} " if with_name else ""
+        parts.append(f"{name}{word} {', '.join(map(str, lines))}")
+    more = tally.lines - len(tally.first)
+    return "; ".join(parts) + (f" and {more} more" if more > 0 else "")
 
 
-def _report_invalid(
-    acc: ReadingsAccumulator, path: Path, word: str, on_invalid: str
-) -> dict[str, int]:
+def _report_invalid(acc: ReadingsAccumulator, infos: list[_SourceInfo], label: str,
+                    stations: StationMatcher, on_invalid: str) -> dict[str, int]:
     """Raise (``on_invalid="raise"``) or warn once and return the counts dropped per reason."""
     found = {r: t for r, t in acc.problems.items() if t.count}
     if not found:
         return {}
+    several = len(infos) > 1
+    rows = "row(s)" if all(i.layout == "long" for i in infos) else "value(s)"
     if on_invalid == "raise":
         reason, first = min(found.items(), key=lambda item: item[1].first[0])
+        info = infos[int(first.first[0]) >> _SOURCE_SHIFT]
         others = "; ".join(f"{r}: {t.count}" for r, t in found.items())
         raise ReadingsError(
-            f"{path} {_row_label(word, first)}, {_problem_message(reason, first.names)}; "
-            f"{acc.n_invalid} invalid row(s) in all ({others}); fix the file or load with "
+            f"{_where(first, infos, with_name=True)}, "
+            f"{_problem_message(reason, first.names, info, stations)}; "
+            f"{acc.n_invalid} invalid {rows} in all ({others}); fix the file or load with "
             "on_invalid='drop' (--on-invalid drop)"
         )
-    summary = "; ".join(f"{r}: {t.count} ({_row_label(word, t)})" for r, t in found.items())
+    summary = "; ".join(f"{r}: {t.count} ({_where(t, infos, with_name=several)})"
+                        for r, t in found.items())
     warnings.warn(
-        f"{path}: dropped {acc.n_invalid} invalid row(s) — {summary}",
+        f"{label}: dropped {acc.n_invalid} invalid {rows} — {summary}",
         ReadingsWarning,
         stacklevel=3,
     )
     return {r: t.count for r, t in found.items()}
 
 
-def _no_data_error(acc: ReadingsAccumulator, path: Path, year: int) -> ReadingsError:
+def _check_magnitudes(acc: ReadingsAccumulator, infos: list[_SourceInfo]) -> None:
+    """Raise for the first file and pollutant whose values are implausible in their unit."""
+    for (src, p, unit, origin), tally in sorted(acc.magnitudes.items()):
+        message = magnitude_error(infos[src].name, p, DeclaredUnit(UNITS[unit], ORIGINS[origin]),
+                                  tally)
+        if message is not None:
+            raise ReadingsError(message)
+
+
+def _no_data_error(acc: ReadingsAccumulator, label: str, year: int) -> ReadingsError:
     years = sorted(acc.years)
     found = (
         f"its {acc.n_rows} row(s) cover {', '.join(map(str, years))}"
@@ -779,73 +893,270 @@ def _no_data_error(acc: ReadingsAccumulator, path: Path, year: int) -> ReadingsE
         else "it has no valid value"
     )
     return ReadingsError(
-        f"{path}: no readings for {year} ({found}); pass the year the file holds (--year)"
+        f"{label}: no readings for {year} ({found}); pass the year the file holds (--year)"
     )
 
 
+_LAYOUT_TEXT = {"long": "long", "uci": "UCI per-site wide", "national": "national wide"}
+_ORIGIN_NOTE = {"layout": "the layout's documented unit", "option": "--units",
+                "column": "the unit column"}
+
+
+def _notes(infos: list[_SourceInfo], acc: ReadingsAccumulator) -> tuple[str, ...]:
+    """One line per kind of file read, and one per unit conversion."""
+    kinds: dict[tuple[str, str, str], int] = {}
+    for info in infos:
+        key = (info.layout, info.hour_label, info.encoding)
+        kinds[key] = kinds.get(key, 0) + 1
+    notes = []
+    for (layout, label, encoding), n in kinds.items():
+        text = "" if encoding in ("utf-8", "utf-8-sig", "") else f", {encoding.upper()} text"
+        notes.append(f"{n} file{'s' if n > 1 else ''} in the {_LAYOUT_TEXT[layout]} layout"
+                     f"{text}, times labelling the {label} of the hour")
+    conversions: dict[tuple[str, int, int], int] = {}
+    for (_, p, unit, origin), tally in acc.magnitudes.items():
+        if UNITS[unit] != POLLUTANTS[p].units and tally.n:
+            conversions[(p, unit, origin)] = conversions.get((p, unit, origin), 0) + tally.n
+    for (p, unit, origin), n in sorted(conversions.items()):
+        factor = FACTORS[POLLUTANT_NAMES.index(p), unit]
+        how = f"÷{1 / factor:g}" if factor < 1 else f"×{factor:g}"
+        notes.append(f"{p} read in {UNITS[unit]} ({_ORIGIN_NOTE[ORIGINS[origin]]}) and "
+                     f"converted to {POLLUTANTS[p].units} ({how}), {n} values")
+    return tuple(notes)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How readings files are read (every option of :func:`load_readings` but the year).
+
+    Attributes
+    ----------
+    hour_label
+        ``"start"``, ``"end"`` or None (each layout's default, :mod:`netsim.readers`).
+    on_invalid
+        ``"raise"`` or ``"drop"``.
+    units
+        Declared units per pollutant (``{"CO": "ug/m3"}`` or ``["CO=ug/m3"]``).
+    layout
+        ``"auto"`` (from the header) or ``"long"``, ``"uci"``, ``"national"``.
+    encoding
+        ``"auto"``, ``"utf-8"`` or ``"gb18030"`` (CSV text).
+    chunk_rows
+        Long rows read at a time (:data:`CHUNK_ROWS`); results do not depend on it.
+    """
+
+    hour_label: str | None = None
+    on_invalid: str = "raise"
+    units: Mapping[str, str] | Sequence[str] | str | None = None
+    layout: str = "auto"
+    encoding: str = "auto"
+    chunk_rows: int = CHUNK_ROWS
+
+    def checked(self) -> ReadOptions:
+        """Validated options (units parsed; ReadingsError naming the bad option)."""
+        if self.hour_label not in (None, *HOUR_LABELS):
+            raise ReadingsError(f"hour_label {self.hour_label!r}: expected 'start' or 'end'")
+        if self.on_invalid not in ON_INVALID:
+            raise ReadingsError(f"on_invalid {self.on_invalid!r}: expected 'raise' or 'drop'")
+        if int(self.chunk_rows) < 1:
+            raise ReadingsError(f"chunk_rows {self.chunk_rows!r}: expected a positive number "
+                                "of rows")
+        units = parse_units_option(self.units, "units")
+        return ReadOptions(self.hour_label, self.on_invalid, units, self.layout, self.encoding,
+                           int(self.chunk_rows))
+
+
+def _label(paths: object) -> str:
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)  # type: ignore
+    return ", ".join(str(p) for p in items)
+
+
+def _info(reader: Reader, options: ReadOptions) -> _SourceInfo:
+    return _SourceInfo(
+        name=str(reader.source), word=reader.label_word, fields=reader.layout.fields,
+        layout=reader.layout.name, hour_label=options.hour_label or reader.layout.hour_label,
+        encoding=getattr(reader.table, "encoding", ""))
+
+
+def _read(sources: list[Source], stations: StationMatcher, n_stations: int, year: int,
+          options: ReadOptions) -> tuple[ReadingsAccumulator, list[_SourceInfo]]:
+    """Every source's rows of ``year`` checked and placed in one accumulator."""
+    acc = ReadingsAccumulator(n_stations, hours_in_year(year))
+    infos: list[_SourceInfo] = []
+    for i, src in enumerate(sources):
+        reader = open_reader(src, layout=options.layout, encoding=options.encoding,
+                             chunk_rows=options.chunk_rows)
+        info = _info(reader, options)
+        infos.append(info)
+        declared = declared_units(reader.layout.units, options.units)  # type: ignore[arg-type]
+        offset = np.int64(i) << _SOURCE_SHIFT
+        for chunk in reader.chunks():
+            try:
+                rows = check_chunk(chunk, stations, year, info.hour_label, declared)
+            except ReadingsError as exc:
+                raise ReadingsError(f"{src} {info.fields['station_id']}: {exc}") from None
+            rows.labels = rows.labels + offset
+            acc.add(rows, source=i)
+    return acc, infos
+
+
 def load_readings(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     network: Network,
     year: int,
     *,
-    hour_label: str = "start",
+    hour_label: str | None = None,
     on_invalid: str = "raise",
+    units: Mapping[str, str] | Sequence[str] | str | None = None,
+    layout: str = "auto",
+    encoding: str = "auto",
     chunk_rows: int = CHUNK_ROWS,
 ) -> HourlyReadings:
-    """Load long-format hourly readings for the stations of ``network`` and one year.
+    """Load hourly readings for the stations of ``network`` and one year.
 
-    The file is read in chunks (:func:`open_long_table`), each chunk's rows of
-    ``year`` are validated (:func:`check_chunk`) and placed in the dense arrays
-    (:class:`ReadingsAccumulator`), so memory is bounded by one chunk plus the result
-    whatever the file's length (module docstring, "Memory").
+    Each file is read in chunks (:func:`netsim.readers.open_reader`), each chunk's rows
+    of ``year`` are converted and validated (:func:`check_chunk`) and placed in the
+    dense arrays (:class:`ReadingsAccumulator`), so memory is bounded by one chunk plus
+    the result whatever the files' length (module docstring, "Memory").
 
     Parameters
     ----------
     path
-        ``.csv`` or ``.parquet`` file with columns ``station_id, time, pollutant, value``
-        (see the module docstring for the format).
+        One or several readings files or folders (``.csv``, ``.parquet``, compressed
+        ``.csv.gz``/``.csv.xz``/``.csv.bz2``, ``.zip``) in any layout of
+        :mod:`netsim.readers`.
     network
         Stations the readings belong to; the result follows its order.  Stations
         without rows get all-missing hours.
     year
         Calendar year to extract (Beijing time).
     hour_label
-        ``"start"`` (default): ``time`` labels the start of the hour; ``"end"``: the end.
+        ``"start"``: times label the start of the hour; ``"end"``: the end; None
+        (default): each layout's default (long and UCI: start, national: end).
     on_invalid
-        ``"raise"`` (default) rejects a file with any invalid row; ``"drop"`` drops
+        ``"raise"`` (default) rejects files with any invalid row; ``"drop"`` drops
         invalid rows, counts them in ``.dropped`` and warns once.
+    units
+        Units per pollutant where the files do not state them (``{"CO": "ug/m3"}``,
+        ``"CO=ug/m3"``); values are converted to µg/m³ (CO mg/m³).
+    layout
+        ``"auto"`` (default, from each header) or ``"long"``, ``"uci"``, ``"national"``.
+    encoding
+        CSV text encoding: ``"auto"`` (default), ``"utf-8"`` or ``"gb18030"``.
     chunk_rows
         Rows read at a time (:data:`CHUNK_ROWS`); results do not depend on it.
 
     Returns
     -------
     HourlyReadings
+        With ``notes`` (layouts, hour labels, conversions) and ``matched`` (names that
+        are not ids).
 
     Raises
     ------
     ReadingsError
-        Missing columns or invalid rows (with ``on_invalid="raise"``); the message
-        names the file, the first rows (CSV file lines) and the field.
+        Unsupported file, missing columns, values implausible in their declared unit
+        (the likely unit and the option to fix it), an ambiguous station name, invalid
+        rows (with ``on_invalid="raise"``); the message names the file, the first rows
+        (CSV file lines) and the field.
     FileNotFoundError
-        The file does not exist.
+        A file does not exist.
     """
-    if hour_label not in HOUR_LABELS:
-        raise ReadingsError(f"hour_label {hour_label!r}: expected 'start' or 'end'")
-    if on_invalid not in ON_INVALID:
-        raise ReadingsError(f"on_invalid {on_invalid!r}: expected 'raise' or 'drop'")
-    if int(chunk_rows) < 1:
-        raise ReadingsError(f"chunk_rows {chunk_rows!r}: expected a positive number of rows")
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(2, "No such file", str(p))
-    reader = open_long_table(p, int(chunk_rows))
-    station_index = pd.Index(network.ids)
-    acc = ReadingsAccumulator(len(network), hours_in_year(year))
-    for chunk in reader.chunks():
-        acc.add(check_chunk(chunk, station_index, year, hour_label))
-    dropped = _report_invalid(acc, p, reader.label_word, on_invalid)
+    options = ReadOptions(hour_label, on_invalid, units, layout, encoding, chunk_rows).checked()
+    sources = expand_sources(path)
+    stations = StationMatcher.from_network(network)
+    acc, infos = _read(sources, stations, len(network), year, options)
+    label = _label(path)
+    _check_magnitudes(acc, infos)
+    dropped = _report_invalid(acc, infos, label, stations, options.on_invalid)
     if not acc.has_data():
-        raise _no_data_error(acc, p, year)
+        raise _no_data_error(acc, label, year)
     return HourlyReadings(
-        station_ids=network.ids, year=year, values=acc.result(), source=str(p), dropped=dropped
+        station_ids=network.ids, year=year, values=acc.result(), source=label, dropped=dropped,
+        notes=_notes(infos, acc), matched=dict(stations.used),
     )
+
+
+# ---------------------------------------------------------------------------- converting
+
+
+def readings_years(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                   hour_label: str | None = None, layout: str = "auto",
+                   encoding: str = "auto") -> list[int]:
+    """Calendar years (Beijing time, after the hour-label shift) the files hold rows of."""
+    years: set[int] = set()
+    for src in expand_sources(path):
+        reader = open_reader(src, layout=layout, encoding=encoding)
+        label = hour_label or reader.layout.hour_label
+        for chunk in reader.chunks():
+            years |= _times(chunk.frame["time"], label)[1]
+    return sorted(years)
+
+
+_PARQUET_SCHEMA = pa.schema([("station_id", pa.string()), ("time", pa.timestamp("us")),
+                             ("pollutant", pa.string()), ("value", pa.float64())])
+
+
+@dataclass(frozen=True)
+class ConvertedYear:
+    """One year written by :func:`convert_readings`: what it holds and how it was read."""
+
+    year: int
+    coverage: Coverage
+    rows: int
+    notes: tuple[str, ...]
+    matched: dict[str, str]
+
+
+def convert_readings(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    network: Network,
+    out: str | os.PathLike[str],
+    *,
+    years: Sequence[int] | None = None,
+    **options: object,
+) -> list[ConvertedYear]:
+    """Normalise readings files of any layout into netsim's long Parquet, atomically.
+
+    The output has columns ``station_id`` (network ids), ``time`` (hour-beginning
+    Beijing time), ``pollutant``, ``value`` (µg/m³, CO mg/m³), missing hours left out,
+    one row group per year; :func:`load_readings` of it gives the same arrays.  Years
+    are loaded and written one at a time (memory: one year's arrays).
+
+    Parameters
+    ----------
+    path, network, options
+        As for :func:`load_readings` (``hour_label``, ``on_invalid``, ``units``,
+        ``layout``, ``encoding``, ``chunk_rows``).
+    out
+        ``.parquet`` file to write.
+    years
+        Years to convert (default: every year the files hold, :func:`readings_years`).
+
+    Returns
+    -------
+    list of ConvertedYear
+        Per year written: stations measured, hours, missing shares, notes.
+    """
+    from netsim.atomic import atomic_file
+
+    target = Path(out)
+    if target.suffix.lower() != ".parquet":
+        raise ReadingsError(f"{target}: the normalised readings are written as .parquet; "
+                            "give an output name ending in .parquet")
+    if years is None:
+        years = readings_years(path, hour_label=options.get("hour_label"),  # type: ignore[arg-type]
+                               layout=str(options.get("layout", "auto")),
+                               encoding=str(options.get("encoding", "auto")))
+        if not years:
+            raise ReadingsError(f"{_label(path)}: no readable time in the files")
+    done = []
+    with atomic_file(target) as tmp, pq.ParquetWriter(tmp, _PARQUET_SCHEMA) as writer:
+        for year in years:
+            readings = load_readings(path, network, int(year), **options)  # type: ignore[arg-type]
+            frame = readings.to_long_frame()
+            writer.write_table(pa.Table.from_pandas(frame, schema=_PARQUET_SCHEMA,
+                                                    preserve_index=False))
+            done.append(ConvertedYear(int(year), readings.coverage(), len(frame),
+                                      readings.notes, readings.matched))
+    return done

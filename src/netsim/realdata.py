@@ -48,11 +48,19 @@ HELD_OUT_STATISTICS = ("held_out_me", "held_out_rmse", "held_out_n")
 
 
 def load_run_readings(scenario: Scenario, network: Network) -> HourlyReadings:
-    """The scenario's real readings of ``network``'s stations for ``scenario.year``."""
+    """The scenario's real readings of ``network``'s stations for ``scenario.year``.
+
+    Every option of the YAML's ``readings:`` (files or folders, hour label, invalid
+    rows, units, format, encoding) is passed to :func:`netsim.readings.load_readings`,
+    so a run reads the files exactly as ``netsim stats`` with the same options does.
+    """
     section = scenario.readings
     assert section is not None
-    return load_readings(scenario.readings_path(), network, scenario.year,
-                         hour_label=section.hour_label, on_invalid=section.on_invalid)
+    paths = scenario.readings_paths()
+    return load_readings(paths[0] if len(paths) == 1 else paths, network, scenario.year,
+                         hour_label=section.hour_label, on_invalid=section.on_invalid,
+                         units=section.units, layout=section.format,
+                         encoding=section.encoding)
 
 
 @single_threaded_blas()

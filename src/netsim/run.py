@@ -14,7 +14,7 @@ the real year instead (:mod:`netsim.realdata`).
 Realisations are independent tasks run by :func:`netsim.distributed.get_executor`
 (in-process by default, or on a dask cluster) and reduced by
 :mod:`netsim.summary` to means and 90 % intervals.  Everything is written into a
-temporary directory renamed to ``DIR`` at the end (:func:`netsim.atomic.atomic_directory`).
+temporary directory renamed to ``DIR`` at the end (:func:`netsim.atomic.output_directory`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from netsim import __version__, timing
-from netsim.atomic import atomic_directory
+from netsim.atomic import output_directory
 from netsim.blas import single_threaded_blas
 from netsim.distributed import get_executor
 from netsim.grid import Grid
@@ -181,15 +181,21 @@ def run_scenario(
     progress: Callable[[int, int], None] | None = None,
     web_map: bool | None = None,
     prepared: tuple[dict[str, Network], pd.DataFrame | None, Any] | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run a scenario against its baseline on the synthetic truth and write ``out_dir``.
+
+    The output is guarded before anything is computed
+    (:func:`netsim.atomic.output_directory`): a locked, foreign, read-only or
+    full destination fails in seconds.
 
     Parameters
     ----------
     scenario
         A validated :class:`netsim.scenario.Scenario`.
     out_dir
-        Run directory (written atomically: a temporary sibling renamed at the end).
+        Run directory (written atomically: a temporary sibling renamed at the
+        end).  It must be missing or empty, or a previous netsim output.
     realisations, seed
         Override the scenario's ``realisations`` and ``truth.seed``.
     scheduler
@@ -202,38 +208,47 @@ def run_scenario(
         Write ``map.html`` (default: the scenario's ``outputs.web_map``).
     prepared
         The result of :func:`prepare_networks` when the caller already built it.
+    overwrite
+        Replace a previous netsim output at ``out_dir`` (never a folder holding
+        files netsim did not write).
 
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
-    from netsim.summary import FieldMeans, summarise, write_run
+    from netsim.outputs import write_run
+    from netsim.summary import FieldMeans, summarise
 
     started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
-    networks, table, optimisation = prepared or prepare_networks(scenario)
-    means = FieldMeans()
-    times = timing.StageTimes()
-    if scenario.readings is not None:
-        with timing.collecting() as real_times:
-            outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
-        times.add(real_times.seconds)
-    else:
-        outcomes, executor_info = _simulated_outcomes(scenario, networks, means, scheduler,
-                                                      progress, times)
-    realisations_done = time.perf_counter()
-    summary = summarise(scenario, networks, outcomes, change_table=table,
-                        optimisation=optimisation)
-    summary["netsim_version"] = __version__
-    summary["executor"] = executor_info
-    grid = Grid.for_beijing(scenario.grid.resolution_m)
-    with atomic_directory(out_dir) as tmp:
+    with output_directory(out_dir, overwrite=overwrite) as tmp:
+        networks, table, optimisation = prepared or prepare_networks(scenario)
+        means = FieldMeans()
+        times = timing.StageTimes()
+        if scenario.readings is not None:
+            with timing.collecting() as real_times:
+                outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
+            times.add(real_times.seconds)
+        else:
+            outcomes, executor_info = _simulated_outcomes(scenario, networks, means, scheduler,
+                                                          progress, times)
+        realisations_done = time.perf_counter()
+        summary = summarise(scenario, networks, outcomes, change_table=table,
+                            optimisation=optimisation)
+        summary["netsim_version"] = __version__
+        summary["executor"] = executor_info
+        grid = Grid.for_beijing(scenario.grid.resolution_m)
         write_run(tmp, scenario, grid, networks, outcomes, means, summary, change_table=table)
         _write_summary(tmp, summary)  # the web map reads it
         if scenario.outputs.web_map if web_map is None else web_map:
-            from netsim.webmap import build_web_map
+            from netsim.webmap import web_map_html
 
-            build_web_map(tmp, tmp / "map.html")
+            (tmp / "map.html").write_text(web_map_html(tmp), encoding="utf-8")
         times.add({"outputs": time.perf_counter() - realisations_done})
         summary["timing"] = _timing_record(times, started, realisations_done)
         _write_summary(tmp, summary)

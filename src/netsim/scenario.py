@@ -46,6 +46,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -178,8 +179,8 @@ class OutputSettings(_Model):
 
 
 def _readings_as_mapping(value: Any) -> Any:
-    """``readings: FILE`` is short for ``readings: {path: FILE}``."""
-    return {"path": value} if isinstance(value, str | os.PathLike) else value
+    """``readings: FILE`` (or a list of files) is short for ``readings: {path: FILE}``."""
+    return {"path": value} if isinstance(value, str | os.PathLike | list) else value
 
 
 class ReadingsSection(_Model):
@@ -188,14 +189,49 @@ class ReadingsSection(_Model):
     A run on readings computes the statement's figures straight from them (no
     Monte Carlo: one set of figures, no intervals); only changes that need no
     model of the air between stations apply: ``remove``, ``retype``, ``outage``.
+    The files are read by :func:`netsim.readings.load_readings` (any layout of
+    :mod:`netsim.readers`: long, UCI per-site, national wide; compressed; UTF-8 or
+    GB18030), exactly as ``netsim stats`` reads them.
     """
 
-    path: str = Field(min_length=1, description="readings file (netsim.readings.load_readings); "
-                                                "relative paths: YAML directory, then CWD")
-    hour_label: Literal["start", "end"] = Field(
-        "start", description="times label the hour's 'start' (default) or 'end'")
+    path: str | list[str] = Field(
+        min_length=1, description="readings file or folder, or a list of them (any layout "
+                                  "netsim reads); relative paths: YAML directory, then CWD")
+    hour_label: Literal["start", "end"] | None = Field(
+        None, description="times label the hour's 'start' or 'end'; null (default): the "
+                          "layout's own (long and UCI: start, national: end)")
     on_invalid: Literal["raise", "drop"] = Field(
         "raise", description="invalid rows: reject the file ('raise') or drop and count them")
+    units: dict[PollutantName, str] = Field(
+        default_factory=dict, description="units of values the files do not state, per "
+                                          "pollutant, e.g. {CO: ug/m3} (ug/m3 or mg/m3)")
+    format: Literal["auto", "long", "uci", "national"] = Field(
+        "auto", description="readings layout; auto detects it from each file's header")
+    encoding: Literal["auto", "utf-8", "gb18030"] = Field(
+        "auto", description="CSV text encoding; auto: UTF-8 (BOM or not), else GB18030")
+
+    @field_validator("path")
+    @classmethod
+    def _paths_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not items or any(not str(v).strip() for v in items):
+            raise ValueError("give at least one readings file or folder, none empty")
+        return value
+
+    @field_validator("units")
+    @classmethod
+    def _known_units(cls, value: dict[str, str]) -> dict[str, str]:
+        from netsim.units import parse_unit, unit_problem
+
+        for p, unit in value.items():
+            if parse_unit(unit) is None:
+                raise ValueError(f"{p}: {unit_problem(unit)}")
+        return value
+
+    @property
+    def paths(self) -> list[str]:
+        """``path`` as a list."""
+        return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
 REAL_READINGS_CHANGES: tuple[str, ...] = ("remove", "retype", "outage")
@@ -270,11 +306,15 @@ class Scenario(_Model):
     optimise: OptimiseSettings | None = Field(
         None, description="greedy new-site placement (optional)")
     readings: Annotated[ReadingsSection | None, BeforeValidator(_readings_as_mapping)] = Field(
-        None, description="real hourly readings of year (FILE or {path, hour_label, "
-                          "on_invalid}) in place of the synthetic truth")
+        None, description="real hourly readings of year (FILE, FOLDER or {path, hour_label, "
+                          "on_invalid, units, format, encoding}) in place of the synthetic "
+                          "truth")
     monthly_rule: bool = Field(
         True, description="HJ 663 monthly validity rule (>= 27 valid days a month, 25 in "
                           "February); false keeps only the >= 324 days a year rule")
+    lang: Literal["en", "zh"] = Field(
+        "en", description="language of report.md, report.html, the PNG maps and map.html: "
+                          "'en' or 'zh' (Chinese)")
 
     _source: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
@@ -374,10 +414,15 @@ class Scenario(_Model):
 
     def with_overrides(
         self, *, realisations: int | None = None, seed: int | None = None,
-        pollutants: list[str] | None = None,
+        pollutants: list[str] | None = None, lang: str | None = None,
     ) -> Scenario:
-        """A validated copy with command-line overrides (``--realisations``, ``--seed``)."""
+        """A validated copy with command-line overrides (``--realisations``, ``--seed``,
+        ``--lang``)."""
         data = self.model_dump()
+        if lang is not None:
+            from netsim.i18n import check_lang
+
+            data["lang"] = check_lang(lang)
         if realisations is not None:
             data["realisations"] = realisations
         if seed is not None:
@@ -424,8 +469,11 @@ class Scenario(_Model):
         """
         return self._resolve(self.base_network, "base_network")
 
-    def _resolve(self, value: str, field: str) -> Path:
-        """A path of the YAML: the YAML's directory first, then the CWD (ScenarioError)."""
+    def _resolve(self, value: str, field: str, *, folders: bool = False) -> Path:
+        """A path of the YAML: the YAML's directory first, then the CWD (ScenarioError).
+
+        ``folders``: a folder is accepted too (readings).
+        """
         p = Path(value).expanduser()
         if p.is_absolute():
             tried = [p]
@@ -433,7 +481,7 @@ class Scenario(_Model):
             tried = ([self._source.parent / p] if self._source is not None else []) + [
                 Path.cwd() / p]
         for cand in tried:
-            if cand.is_file():
+            if cand.is_file() or (folders and cand.is_dir()):
                 return Path(os.path.normpath(cand))
         line = line_of(field, self._lines)
         where = (f"{self._source}:{line if line is not None else '?'}: " if self._source
@@ -445,9 +493,14 @@ class Scenario(_Model):
         )
 
     def readings_path(self) -> Path | None:
-        """``readings.path`` resolved like ``base_network`` (None without readings)."""
-        return None if self.readings is None else self._resolve(self.readings.path,
-                                                                "readings.path")
+        """The first of :meth:`readings_paths` (None without readings)."""
+        return None if self.readings is None else self.readings_paths()[0]
+
+    def readings_paths(self) -> list[Path]:
+        """``readings.path`` (files or folders) resolved like ``base_network``."""
+        if self.readings is None:
+            return []
+        return [self._resolve(p, "readings.path", folders=True) for p in self.readings.paths]
 
     @property
     def annual_rule(self):

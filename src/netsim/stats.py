@@ -604,18 +604,25 @@ def _fmt(value: float, pollutant: str) -> str:
 
 
 def write_statistics(
-    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = True
+    stats: AnnualStatistics, out_dir: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
     """Write ``annual_by_station.csv``, ``annual_by_area.csv``, ``daily_aqi.csv``, ``summary.md``.
 
-    The directory is written atomically (:func:`netsim.atomic.atomic_directory`).
-    Values are the rounded ones; empty cells mark statistics the validity rules
-    make invalid (reasons in ``summary.md``).  Returns the directory.
+    The directory is written atomically and guarded
+    (:func:`netsim.atomic.output_directory`): it must be missing or empty, or a
+    previous netsim output replaced only with ``overwrite``.  Values are the
+    rounded ones; empty cells mark statistics the validity rules make invalid
+    (reasons in ``summary.md``).  Returns the directory.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
-    from netsim.atomic import atomic_directory
+    from netsim.atomic import output_directory
 
     out = Path(out_dir)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with output_directory(out, overwrite=overwrite) as tmp:
         bs = stats.by_station.copy()
         bs["value"] = [_fmt(v, p) for v, p in zip(bs["value"], bs["pollutant"], strict=True)]
         bs.to_csv(tmp / "annual_by_station.csv", index=False)
@@ -654,7 +661,7 @@ def _versus_limit(value: float, limit: float | None, units: str) -> str:
     return f", meeting the limit ({lim})"
 
 
-def _missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
+def missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
     """``"not valid (…)"`` / ``"not computed (…)"`` for a missing area value."""
     m = ((stats.by_area["area"] == area) & (stats.by_area["pollutant"] == pollutant)
          & (stats.by_area["statistic"] == statistic))
@@ -663,6 +670,16 @@ def _missing_text(stats: AnnualStatistics, area: str, pollutant: str, statistic:
         return f"{NOT_COMPUTED} (no {pollutant} readings)"
     kind, _, why = reason.partition(": ")
     return f"{kind} ({why})" if why else kind
+
+
+def value_text(stats: AnnualStatistics, area: str, pollutant: str, statistic: str) -> str:
+    """A reported value with its units (``"79 µg/m³"``), or why it is missing
+    (``"not valid (Sep has 26 valid days < 27 required …)"``) — never ``nan``."""
+    v = stats.area_value(area, pollutant, statistic)
+    if np.isnan(v):
+        return missing_text(stats, area, pollutant, statistic)
+    units = f" {POLLUTANTS[pollutant].units}" if pollutant in POLLUTANTS else ""
+    return f"{_fmt(v, pollutant)}{units}"
 
 
 def _gaps_markdown(stats: AnnualStatistics) -> list[str]:
@@ -722,7 +739,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
         units = POLLUTANTS[p].units
         phrase = _STAT_PHRASE[stat].format(p=p)
         if np.isnan(v):
-            parts.append(f"{phrase} was {_missing_text(stats, 'city', p, stat)}")
+            parts.append(f"{phrase} was {missing_text(stats, 'city', p, stat)}")
             continue
         limit = lim.statistic_limit(p, stat)
         parts.append(f"{phrase} was {_fmt(v, p)} {units}{_versus_limit(v, limit, units)}")
@@ -734,7 +751,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
     severe = int((stats.daily_aqi["aqi"] > 300).sum())
     if not nvalid:
         lines += ["", "Days meeting the standard and heavy-pollution days: "
-                  f"{_missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}."]
+                  f"{missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}."]
     else:
         lines += [
             "",
@@ -778,7 +795,8 @@ def summary_markdown(stats: AnnualStatistics) -> str:
             lines.append(f"- No {label.split(' (')[0]} in the network.")
             continue
         if np.isnan(v):
-            lines.append(f"- The {label} ({', '.join(members)}): PM2.5 invalid under HJ 663.")
+            lines.append(f"- The {label} ({', '.join(members)}): PM2.5 "
+                         f"{missing_text(stats, g, 'PM2.5', 'annual_mean')}.")
             continue
         txt = f"- The {len(members)} {label} ({', '.join(members)}): PM2.5 {v:.0f} µg/m³"
         if not np.isnan(city_pm) and city_pm:

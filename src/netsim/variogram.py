@@ -76,10 +76,14 @@ from netsim.errors import VariogramError
 __all__ = [
     "MODELS",
     "EmpiricalVariogram",
+    "NetworkVariogramFit",
     "Variogram",
     "VariogramFit",
     "empirical_variogram",
+    "fit_network_variogram",
     "fit_variogram",
+    "msdr_warning",
+    "network_extent",
 ]
 
 MODELS: tuple[str, ...] = ("spherical", "exponential", "gaussian", "linear", "power", "matern")
@@ -650,6 +654,184 @@ def fit_variogram(
             "n_pairs": int(emp.count.sum()),
             "at_bound": _at_bound(res.x, lo, hi, free),
         },
+    )
+
+
+# ---------------------------------------------------------------------------
+# The network recipe: one fit for `netsim run` and `netsim krige`
+# ---------------------------------------------------------------------------
+
+NETWORK_N_LAGS = 8
+"""Lag bins of the network recipe (:func:`fit_network_variogram`)."""
+
+NETWORK_MAX_LAG_FRACTION = 0.6
+"""Largest lag of the network recipe, as a fraction of the network extent (or the
+median station separation, if larger)."""
+
+RANGE_MIN_M = 5_000.0
+"""Smallest fitted range (metres) for a network wider than 50 km."""
+
+RANGE_MIN_EXTENT_FRACTION = 0.1
+"""Below 50 km of extent the smallest range is this fraction of the extent."""
+
+RANGE_MAX_EXTENT_RATIO = 2.0
+"""Largest fitted range, as a multiple of the network extent."""
+
+MIN_STATIONS_FOR_FIT = 10
+"""Fewer stations than this give a poorly determined variogram (a warning)."""
+
+MSDR_PLAUSIBLE: tuple[float, float] = (0.5, 2.0)
+"""Leave-one-out mean squared deviation ratios outside this band get a warning."""
+
+
+def network_extent(xy: np.ndarray) -> float:
+    """Diagonal of the stations' bounding box, metres (the network's extent)."""
+    xy = np.asarray(xy, dtype=float)
+    return float(np.hypot(*np.ptp(xy, axis=0)))
+
+
+def range_bounds(extent_m: float) -> tuple[float, float]:
+    """Bounds of the fitted range (metres) for a network of extent ``extent_m``.
+
+    ``(min(5 km, 0.1 x extent), 2 x extent)``: the upper bound keeps the range
+    within what the stations can show (a semivariogram still rising at the
+    largest lag does not say how far it goes on); the lower bound is 5 km --
+    what ``netsim run`` always used -- unless the network is smaller than
+    50 km, where a 5 km floor would exceed the ceiling for 2.5 km (3 stations
+    close together) and would forbid ranges shorter than the network itself.
+    """
+    return min(RANGE_MIN_M, RANGE_MIN_EXTENT_FRACTION * extent_m), RANGE_MAX_EXTENT_RATIO * extent_m
+
+
+@dataclass(frozen=True)
+class NetworkVariogramFit:
+    """Result of :func:`fit_network_variogram`.
+
+    Attributes
+    ----------
+    fit : VariogramFit
+        The Cressie-WLS fit (``fit.variogram`` is the model).
+    extent_m : float
+        Network extent (diagonal of the stations' bounding box), metres.
+    range_bounds_m : (float, float)
+        Bounds the range was fitted within, metres (:func:`range_bounds`).
+    warnings : tuple of str
+        Why the fit may be implausible (one sentence each; empty when none).
+    """
+
+    fit: VariogramFit
+    extent_m: float
+    range_bounds_m: tuple[float, float]
+    warnings: tuple[str, ...]
+
+    @property
+    def variogram(self) -> Variogram:
+        """The fitted model."""
+        return self.fit.variogram
+
+
+def fit_network_variogram(
+    xy: np.ndarray, values: np.ndarray, model: str = "spherical"
+) -> NetworkVariogramFit:
+    """Fit a variogram to a monitoring network's values: the recipe of ``netsim run`` and ``netsim krige``.
+
+    :func:`fit_variogram` (Cressie-weighted least squares) with
+    :data:`NETWORK_N_LAGS` = 8 lag bins up to :data:`NETWORK_MAX_LAG_FRACTION`
+    = 0.6 x the network extent -- or the median station separation when that
+    is larger, so at least half the station pairs count (3 or 4 stations;
+    never for Beijing's network, whose median separation is ~0.3 x its
+    extent) -- and the range bounded by :func:`range_bounds`
+    (5 km, or 0.1 x the extent below 50 km, to 2 x the extent).  Warnings
+    (:attr:`NetworkVariogramFit.warnings`) when fewer than
+    :data:`MIN_STATIONS_FOR_FIT` = 10 stations carry values, or when the range
+    ends at one of its bounds -- at the upper one the semivariogram has not
+    levelled off within the network, so the range is set by the bound, not
+    by the data.
+
+    Parameters
+    ----------
+    xy : ndarray (n, 2)
+        Station coordinates, metres (EPSG:32650).
+    values : ndarray (n,) or (T, n)
+        Concentrations (µg/m³; CO mg/m³); with (T, n) the pairs of all steps
+        are pooled (NaN = missing).
+    model : str
+        One of :data:`MODELS`.
+
+    Returns
+    -------
+    NetworkVariogramFit
+        Check ``fit.success`` (convergence) before using the model.
+
+    Raises
+    ------
+    VariogramError
+        Fewer than 3 stations, all stations at one point, or bad shapes.
+    """
+    xy, vals = _check_xy_values(xy, values)
+    extent = network_extent(xy)
+    if not extent > 0:
+        raise VariogramError("xy: all stations are at one point; a variogram needs distances")
+    bounds = range_bounds(extent)
+    iu, ju = np.triu_indices(xy.shape[0], k=1)
+    median_pair = float(np.median(np.hypot(*(xy[iu] - xy[ju]).T)))
+    max_lag = max(NETWORK_MAX_LAG_FRACTION * extent, median_pair)
+    fit = fit_variogram(
+        xy, vals, model, n_lags=NETWORK_N_LAGS, max_distance=max_lag, bounds={"range": bounds}
+    )
+    n_with_values = int(np.isfinite(vals).any(axis=0).sum())
+    return NetworkVariogramFit(
+        fit=fit,
+        extent_m=extent,
+        range_bounds_m=bounds,
+        warnings=tuple(_fit_warnings(fit.variogram, n_with_values, extent, bounds)),
+    )
+
+
+def _fit_warnings(
+    v: Variogram, n_stations: int, extent_m: float, bounds: tuple[float, float]
+) -> list[str]:
+    out = []
+    if n_stations < MIN_STATIONS_FOR_FIT:
+        out.append(
+            f"only {n_stations} stations carry values: a variogram fitted to "
+            f"{n_stations * (n_stations - 1) // 2} station pairs is poorly determined "
+            f"(at least {MIN_STATIONS_FOR_FIT} recommended); consider a variogram file"
+        )
+    lo, hi = bounds
+    tol = 1e-6 * (hi - lo)
+    if v.range >= hi - tol:
+        out.append(
+            f"fitted range {v.range / 1000:.1f} km is at its upper bound, "
+            f"{RANGE_MAX_EXTENT_RATIO:g} x the network extent ({extent_m / 1000:.1f} km): the "
+            "semivariogram does not level off within the network, so the data do not "
+            "determine the range; consider a variogram file or another model"
+        )
+    elif v.range <= lo + tol:
+        out.append(
+            f"fitted range {v.range / 1000:.2f} km is at its lower bound ({lo / 1000:.2f} km): "
+            "the values look uncorrelated at the station spacing"
+        )
+    return out
+
+
+def msdr_warning(msdr: float, n_stations: int) -> str | None:
+    """A warning when the leave-one-out MSDR is outside :data:`MSDR_PLAUSIBLE` = (0.5, 2).
+
+    The mean squared deviation ratio (squared residual / kriging variance,
+    averaged) is ≈ 1 when the kriging variance is right (Cressie 1993,
+    §3.2.2); outside (0.5, 2) the kriging standard deviations are off by
+    more than a factor √2 on average.  None when inside (or not finite).
+    """
+    lo, hi = MSDR_PLAUSIBLE
+    if not np.isfinite(msdr) or lo <= msdr <= hi:
+        return None
+    side = "overstate" if msdr < lo else "understate"
+    factor = max(np.sqrt(msdr), 1.0 / np.sqrt(msdr))
+    return (
+        f"leave-one-out MSDR {msdr:.2f} over {n_stations} stations is outside "
+        f"[{lo:g}, {hi:g}]: the kriging standard deviations {side} the errors "
+        f"about {factor:.2g}-fold; check the variogram"
     )
 
 

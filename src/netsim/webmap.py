@@ -70,12 +70,12 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-from netsim.atomic import atomic_file
+from netsim.atomic import output_file
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS
 from netsim.errors import NetsimError, RasterError, ScenarioError
 from netsim.pollutants import POLLUTANTS, Pollutant
 
-__all__ = ["STATION_STYLES", "build_web_map"]
+__all__ = ["STATION_STYLES", "build_web_map", "web_map_html"]
 
 LEAFLET_VERSION = "1.9.4"
 """Version of the Leaflet build bundled in ``netsim/static`` and inlined into maps."""
@@ -1014,6 +1014,7 @@ def build_web_map(
     *,
     pollutant: str | None = None,
     tiles: TileChoice = "none",
+    overwrite: bool = False,
 ) -> Path:
     """Write the interactive map of a ``netsim run`` directory as one HTML file.
 
@@ -1023,11 +1024,47 @@ def build_web_map(
     Parameters
     ----------
     run_dir
+        Directory written by ``netsim run`` (see :func:`web_map_html`).
+    out_path
+        HTML file to write, atomically and guarded
+        (:func:`netsim.atomic.output_file`; parent directories are created).
+    pollutant, tiles
+        See :func:`web_map_html`.
+    overwrite
+        Replace a file netsim wrote earlier at ``out_path`` (never one it did
+        not write).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    OutputError
+        ``out_path`` cannot or must not be written (see :mod:`netsim.atomic`).
+    ScenarioError, RasterError, NetsimError
+        See :func:`web_map_html`.
+    """
+    with output_file(out_path, overwrite=overwrite) as tmp:
+        tmp.write_text(web_map_html(run_dir, pollutant=pollutant, tiles=tiles), encoding="utf-8")
+    return Path(out_path)
+
+
+def web_map_html(
+    run_dir: str | os.PathLike[str],
+    *,
+    pollutant: str | None = None,
+    tiles: TileChoice = "none",
+) -> str:
+    """The interactive map of a ``netsim run`` directory: one self-contained HTML page.
+
+    Parameters
+    ----------
+    run_dir
         Directory written by ``netsim run`` (``summary.json``, ``baseline/``
         and, for scenario runs, ``scenario/``; see the README's run-directory
         layout).
-    out_path
-        HTML file to write (atomically; parent directories are created).
     pollutant
         Pollutant shown first and given the full set of layers (kriging std,
         truth, error, baseline and difference).  Default: PM2.5 if mapped,
@@ -1039,8 +1076,8 @@ def build_web_map(
 
     Returns
     -------
-    Path
-        ``out_path``.
+    str
+        The HTML page.
 
     Raises
     ------
@@ -1065,15 +1102,11 @@ def build_web_map(
     if tiles not in ("none", "osm"):
         raise NetsimError(f"--tiles {tiles!r}: expected 'none' or 'osm'")
     with _sequential_element_ids():
-        page = _render_web_map(Path(run_dir), pollutant, tiles)
-    out = Path(out_path)
-    with atomic_file(out) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return out
+        return _render_web_map(Path(run_dir), pollutant, tiles)
 
 
 def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> str:
-    """The HTML page of :func:`build_web_map`."""
+    """The HTML page of :func:`web_map_html` (element ids from the caller's context)."""
     run = _load_run(run_dir)
     chosen = _choose_pollutant(run, pollutant)
     standard = str(run.summary.get("standard") or "gb3095-2012")

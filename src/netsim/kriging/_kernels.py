@@ -282,6 +282,158 @@ def _invert(a, n, work):
     return minpiv
 
 
+@njit(cache=True)
+def _equilibration(a, ns, n_st, nv, simple, e):
+    """Fill ``e`` (ns,) with the symmetric scaling of a kriging system (see :func:`system_rcond`).
+
+    ``g`` = largest ``|entry|`` of the noise-free station block (the system's
+    diagonal with ``nv``, the stations' error variances, taken off again):
+    ``e_i = 1 / sqrt(g + nv_i)`` for the stations, ``sqrt(g)`` for drift rows.
+    """
+    g = 0.0
+    for i in range(n_st):
+        for j in range(n_st):
+            v = a[i, j]
+            if i == j:
+                v = v - nv[i] if simple else v + nv[i]
+            g = max(g, abs(v))
+    if g == 0.0:
+        g = 1.0
+    for i in range(n_st):
+        e[i] = 1.0 / math.sqrt(g + nv[i])
+    for i in range(n_st, ns):
+        e[i] = math.sqrt(g)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz"})
+def _scaled_norm1(a, ns, e, inverse):
+    """1-norm (largest column sum of ``|.|``) of ``E A E`` -- or of ``E⁻¹ A⁻¹ E⁻¹``
+    when ``a`` holds ``A⁻¹`` (``inverse=True``) -- with ``E = diag(e)``, leading ``ns`` block."""
+    best = 0.0
+    for j in range(ns):
+        col = 0.0
+        for i in range(ns):
+            if inverse:
+                col += abs(a[i, j]) / (e[i] * e[j])
+            else:
+                col += abs(a[i, j]) * e[i] * e[j]
+        best = max(best, col)
+    return best
+
+
+@njit(cache=True)
+def _reciprocal(na, ni):
+    prod = na * ni
+    return 1.0 / prod if prod > 0.0 and np.isfinite(prod) else 0.0
+
+
+@njit(cache=True)
+def system_rcond(a, ainv, n_st, nv, simple):
+    """Reciprocal 1-norm condition number ``1 / (‖EAE‖₁ ‖(EAE)⁻¹‖₁)`` of a kriging system.
+
+    ``a`` (N, N) is the system (semivariances ``Γ - diag(nv)`` with drift rows,
+    or covariances ``C + diag(nv)`` for simple kriging), ``ainv`` its computed
+    inverse, ``n_st`` the number of stations, ``nv`` (n_st,) their error
+    variances.  ``E`` (:func:`_equilibration`) divides the station block by its
+    largest noise-free entry ``g`` and each station's row and column by
+    ``sqrt(1 + nv_i / g)`` (drift rows: times ``sqrt(g)``), so neither the
+    concentration units nor a station's huge error variance (a station that
+    barely counts) look like ill-conditioning.  0 when ``ainv`` is not finite.
+    The single criterion of both kriging paths (see :mod:`netsim.kriging.api`).
+    """
+    ns = a.shape[0]
+    for i in range(ns):
+        for j in range(ns):
+            if not np.isfinite(ainv[i, j]):
+                return 0.0
+    e = np.empty(ns)
+    _equilibration(a, ns, n_st, nv, simple, e)
+    return _reciprocal(_scaled_norm1(a, ns, e, False), _scaled_norm1(ainv, ns, e, True))
+
+
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz"})
+def _covariance_route_rcond(c, cinv, rvec, rsum, k, simple, sill, gmax, nvm, e):
+    """:func:`system_rcond` of a neighbour set factorised in covariance form.
+
+    ``c`` holds ``C`` (covariances, error variances ``nvm`` on the diagonal),
+    ``cinv`` = ``C⁻¹`` (both symmetric), ``rvec`` = ``C⁻¹1``, ``rsum`` =
+    ``1ᵀC⁻¹1``, ``gmax`` the largest semivariance between members (ordinary
+    kriging's ``g``); ``e`` is scratch (2, k + 1).  Simple kriging's system is
+    ``C`` itself.  Ordinary kriging's is ``A = [[Γ, 1], [1ᵀ, 0]]`` with
+    ``Γ = sill 11ᵀ - C``, whose inverse follows from ``C⁻¹`` in O(k²) (block
+    inverse of ``[[-C, 1], [1ᵀ, 0]]`` times the row operation adding ``sill``
+    times the last row): ``A⁻¹ = [[rrᵀ/s - C⁻¹, r/s], [rᵀ/s, 1/s - sill]]``
+    with ``r = C⁻¹1``, ``s = 1ᵀC⁻¹1``.
+    """
+    if simple:
+        _equilibration(c, k, k, nvm, True, e[0])
+        return _reciprocal(_scaled_norm1(c, k, e[0], False), _scaled_norm1(cinv, k, e[0], True))
+    if rsum == 0.0:
+        return 0.0
+    g = gmax if gmax > 0.0 else 1.0
+    sc = e[0]  # station scales 1/sqrt(g + nv_i)
+    isc = e[1]  # their reciprocals (the inverse's entries are divided by the scales)
+    for i in range(k):
+        isc[i] = math.sqrt(g + nvm[i])
+        sc[i] = 1.0 / isc[i]
+    ek = math.sqrt(g)
+    inv_s = 1.0 / rsum
+    na = 0.0
+    ni = 0.0
+    last_a = 0.0
+    last_i = 0.0
+    for j in range(k):
+        rj = rvec[j] * inv_s
+        ca = 0.0
+        ci = 0.0
+        cj = c[j]  # row j = column j (symmetric), contiguous
+        ij = cinv[j]
+        for i in range(k):
+            ca += abs(sill - cj[i]) * sc[i]
+            ci += abs(rvec[i] * rj - ij[i]) * isc[i]
+        ca = (ca + ek) * sc[j]
+        ci = (ci + abs(rj) / ek) * isc[j]
+        na = max(na, ca)
+        ni = max(ni, ci)
+        last_a += sc[j]
+        last_i += abs(rj) * isc[j]
+    last_a *= ek
+    last_i = last_i / ek + abs(inv_s - sill) / g
+    return _reciprocal(max(na, last_a), max(ni, last_i))
+
+
+@njit(cache=True)
+def _rcond_lower_bound(trace, isc, rvec, rsum, k, simple, sill, g):
+    """A lower bound of :func:`_covariance_route_rcond` in O(k) (the local kernel's fast path).
+
+    Every entry of the scaled system ``EAE`` is at most 1 in absolute value,
+    so ``‖EAE‖₁ <= k + 1`` (k for simple kriging).  ``‖(EAE)⁻¹‖₁`` is bounded
+    by the triangle inequality on ``rrᵀ/s - C⁻¹`` and, for the symmetric
+    positive definite ``C⁻¹`` (``trace`` = its trace),
+    ``Σ_i |C⁻¹_ij| isc_i <= max(isc) sqrt(k) ‖C⁻¹‖₂ <= max(isc) sqrt(k) trace``,
+    with ``isc_i = sqrt(g + nv_i)``.  When this bound reaches the threshold
+    the exact value does too; it is looser by at most ~k^1.5, so only sets
+    within a few orders of magnitude of the threshold need the exact value.
+    """
+    if rsum == 0.0 or not trace > 0.0:
+        return 0.0
+    big_i = 0.0
+    for i in range(k):
+        big_i = max(big_i, isc[i])
+    col = big_i * math.sqrt(float(k)) * trace  # bounds Σ_i |C⁻¹_ij| isc_i for every j
+    if simple:
+        return _reciprocal(float(k), big_i * col)
+    ek = math.sqrt(g)
+    inv_s = abs(1.0 / rsum)
+    big_r = 0.0
+    for i in range(k):
+        big_r += abs(rvec[i]) * isc[i]
+    ub = big_r * inv_s / ek + abs(1.0 / rsum - sill) / g
+    for j in range(k):
+        ub = max(ub, isc[j] * (abs(rvec[j]) * inv_s * (big_r + 1.0 / ek) + col))
+    return _reciprocal(float(k + 1), ub)
+
+
 # ---------------------------------------------------------------------------
 # Global neighbourhood: fused covariance vector + quadratic form per block
 # ---------------------------------------------------------------------------
@@ -618,14 +770,20 @@ def _factorise_set(
     rsum,
     wz,
     rz,
+    rcond_min,
+    rconds,
     a,
     work,
+    nvm,
+    e,
 ):
     """Factorise the kriging system of cached neighbour set ``slot``; returns its kind.
 
     Kind 0: ``mats[slot] = C⁻¹`` (Cholesky; bounded model, well conditioned),
     ``rvec = C⁻¹1``, ``rsum = 1ᵀC⁻¹1``.  Kind 1: ``mats[slot]`` = transpose of
-    the Gauss-Jordan inverse of the (augmented) system.  Kind 2: singular.
+    the Gauss-Jordan inverse of the (augmented) system.  Kind 2: too
+    ill-conditioned -- ``rconds[slot]``, the set's :func:`system_rcond`
+    (computed for every set, whichever the route), is below ``rcond_min``.
     For the first ``tw`` value vectors the weights ``wz[slot, t] = M (z_t - mean)``
     (zero-padded) and, for kind 0, ``rz[slot, t] = rvec . z_t`` are stored.
     ``nv[s]`` (concentration²) is station s's measurement-error variance, added
@@ -634,6 +792,7 @@ def _factorise_set(
     """
     kind = 1
     if bounded:
+        cmin = sill
         for r in range(k):
             sr = members[slot, r]
             a[r, r] = sill + nv[sr]
@@ -644,8 +803,11 @@ def _factorise_set(
                 )
                 a[r, c] = g
                 a[c, r] = g
+                cmin = min(cmin, g)
         if _cholesky_inverse(a, k, work, mats[slot]) > 1e-3:
             kind = 0
+            # the criterion's station scales (system_rcond): g = sill (simple) or
+            # the largest member semivariance (ordinary); isc_i = sqrt(g + nv_i)
             tot = 0.0
             for r in range(k):
                 acc = 0.0
@@ -654,6 +816,24 @@ def _factorise_set(
                 rvec[slot, r] = acc
                 tot += acc
             rsum[slot] = tot
+            gmax = sill - cmin
+            g = sill if simple else gmax
+            g = g if g > 0.0 else 1.0
+            sg = math.sqrt(g)
+            isc = e[1]
+            trace = 0.0
+            for r in range(k):
+                nvm[r] = nv[members[slot, r]]
+                isc[r] = sg if nvm[r] == 0.0 else math.sqrt(g + nvm[r])
+                trace += mats[slot, r, r]
+            rc = _rcond_lower_bound(trace, isc, rvec[slot], tot, k, simple, sill, g)
+            if not rc >= rcond_min:  # the bound does not settle it: the exact value decides
+                rc = _covariance_route_rcond(
+                    a, mats[slot], rvec[slot], tot, k, simple, sill, gmax, nvm, e
+                )
+            rconds[slot] = rc
+            if not rc >= rcond_min:
+                return 2
     if kind == 1:
         for r in range(k):
             sr = members[slot, r]
@@ -670,12 +850,19 @@ def _factorise_set(
                 a[r, k] = 1.0
                 a[k, r] = 1.0
             a[k, k] = 0.0
-        if _invert(a, ns, work) > 1e-14:
-            for r in range(ns):
-                for c in range(ns):
-                    mats[slot, r, c] = a[c, r]
-        else:
+        for r in range(k):
+            nvm[r] = nv[members[slot, r]]
+        _equilibration(a, ns, k, nvm, simple, e[0])
+        norm_a = _scaled_norm1(a, ns, e[0], False)
+        rc = 0.0
+        if _invert(a, ns, work) > 0.0:
+            rc = _reciprocal(norm_a, _scaled_norm1(a, ns, e[0], True))
+        rconds[slot] = rc
+        if not rc >= rcond_min:
             return 2
+        for r in range(ns):
+            for c in range(ns):
+                mats[slot, r, c] = a[c, r]
     nm = k if kind == 0 else ns
     for t in range(tw):
         for j in range(nm):
@@ -720,9 +907,11 @@ def _krige_tile(
     sill,
     mean,
     do_var,
+    rcond_min,
     est,
     var,
     status,
+    rcond_out,
 ):
     """Kriging of the targets ``perm[a0:a1]`` of one tile (see :func:`local_krige_tiled`)."""
     T = z.shape[0]
@@ -788,6 +977,7 @@ def _krige_tile(
     mats = np.empty((cap, ns, ns))
     rvec = np.empty((cap, k))
     rsum = np.empty(cap)
+    rconds = np.empty(cap)
     wz = np.zeros((cap, max(tw, 1), ns))
     rz = np.empty((cap, max(tw, 1)))
     n_cached = 0
@@ -797,6 +987,8 @@ def _krige_tile(
     mask = np.empty(nw, dtype=np.uint64)
     a = np.empty((ns, ns))
     work = np.empty((ns, 2 * ns))
+    nvm = np.empty(k)
+    escale = np.empty((2, ns))
     cc = np.empty(ns)
     y = np.empty(ns)
     lam = np.empty(ns)
@@ -908,13 +1100,18 @@ def _krige_tile(
                     rsum,
                     wz,
                     rz,
+                    rcond_min,
+                    rconds,
                     a,
                     work,
+                    nvm,
+                    escale,
                 )
             prev = slot
         kind = kinds[slot]
         if kind == 2:
             status[i] = 1
+            rcond_out[i] = rconds[slot]
             if do_var:
                 var[i] = np.nan
             for t in range(T):
@@ -1014,9 +1211,11 @@ def local_krige_tiled(
     mean,
     do_var,
     n_threads,
+    rcond_min,
     est,
     var,
     status,
+    rcond_out,
 ):
     """Moving-neighbourhood ordinary (or simple) kriging, one tile of targets at a time.
 
@@ -1047,8 +1246,11 @@ def local_krige_tiled(
     added to the diagonal of each set's station block (``C + diag(nv)``;
     semivariance form ``Γ - diag(nv)``); the target vectors ``c`` are unchanged,
     so estimate and variance are those of the noise-free field.
-    Writes ``est[t, i]``, ``var[i]`` (if ``do_var``) and ``status[i] = 1`` for a
-    singular system.
+    Every set's :func:`system_rcond` is computed (O(k²) from the inverse, by
+    :func:`_covariance_route_rcond` after a Cholesky); below ``rcond_min`` its
+    targets get NaN, ``status[i] = 1`` and ``rcond_out[i]`` = that value
+    (``rcond_out`` is written only there).
+    Writes ``est[t, i]``, ``var[i]`` (if ``do_var``).
     """
     n_tiles = tile_start.shape[0] - 1
     if n_tiles <= 0:
@@ -1095,7 +1297,9 @@ def local_krige_tiled(
                 sill,
                 mean,
                 do_var,
+                rcond_min,
                 est,
                 var,
                 status,
+                rcond_out,
             )

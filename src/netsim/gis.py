@@ -1,0 +1,134 @@
+"""GIS exports of a run's network folder: stations and districts with their figures.
+
+Files written into ``DIR/<network>/`` (README "The run directory")::
+
+    stations.gpkg   stations.geojson    one point per station of network.csv
+    districts.gpkg  districts.geojson   the 16 districts + the Development Area
+
+The GeoPackages are in EPSG:32650 (UTM 50N, metres: netsim's working CRS); the
+GeoJSON files are in EPSG:4326 (longitude, latitude; RFC 7946).  Figures are
+the run's published annual means (µg/m³, CO in mg/m³) as numbers, empty where
+not computed, with the reason beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from netsim.geography import PROJECTED_CRS, areas
+from netsim.pollutants import POLLUTANTS
+
+__all__ = ["district_layer", "station_layer", "write_gis"]
+
+GEOGRAPHIC_CRS = "EPSG:4326"
+FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: see _fixed_gdal_date
+STATION_COLUMNS = ("station_id", "name", "name_zh", "type", "district", "change")
+
+
+def _annual_columns(table: pd.DataFrame, key: str, pollutants: Sequence[str],
+                    suffix: str = "annual_mean") -> pd.DataFrame:
+    """Wide ``<slug>_<suffix>`` (float) and ``<slug>_<suffix>_reason`` columns by ``key``."""
+    annual = table[table["statistic"] == "annual_mean"]
+    wide = pd.DataFrame(index=pd.Index(annual[key].unique(), name=key))
+    for p in pollutants:
+        rows = annual[annual["pollutant"] == p].set_index(key)
+        column = f"{POLLUTANTS[p].slug}_{suffix}"
+        wide[column] = pd.to_numeric(rows["value"], errors="coerce").astype(float)
+        wide[f"{column}_reason"] = rows["reason"].map(lambda r: "" if pd.isna(r) else str(r))
+    return wide
+
+
+def station_layer(network: pd.DataFrame, by_station: pd.DataFrame,
+                  pollutants: Sequence[str]) -> gpd.GeoDataFrame:
+    """Stations of ``network.csv`` with their annual means from ``annual_by_station.csv``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``id`` (station id), ``name``, ``name_zh``, ``type``, ``district``,
+        ``change`` and per pollutant ``<slug>_annual_mean`` (µg/m³, CO mg/m³; NaN when
+        not computed) with ``<slug>_annual_mean_reason``; points in EPSG:4326.
+    """
+    figures = _annual_columns(by_station, "station_id", pollutants)
+    frame = network[list(STATION_COLUMNS)].join(figures, on="station_id")
+    for column in figures.columns:
+        if column.endswith("_reason"):  # e.g. removed stations have no figures
+            frame[column] = frame[column].fillna("not in this network")
+    frame = frame.rename(columns={"station_id": "id"})
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(network["lon"], network["lat"]),
+                            crs=GEOGRAPHIC_CRS)
+
+
+def district_layer(by_area: pd.DataFrame, map_and_truth: pd.DataFrame,
+                   flags: Mapping[tuple[str, str], str],
+                   pollutants: Sequence[str]) -> gpd.GeoDataFrame:
+    """District (and Development Area) polygons with their figures, in EPSG:32650.
+
+    Per pollutant: ``<slug>_annual_mean`` (the published station mean) and its
+    ``_reason``, ``<slug>_map_mean`` (area mean of the kriged map, mean over
+    realisations) and its ``_reason``, and ``<slug>_flag`` (the summary's flag of
+    the published figure, e.g. ``lost``; empty when none).
+    """
+    frame = areas()
+    frame = frame[frame["kind"].isin(["district", "development_area"])].reset_index(drop=True)
+    published = _annual_columns(by_area, "area", pollutants)
+    mapped = map_and_truth[map_and_truth["source"] == "map"].rename(columns={"mean": "value"})
+    map_means = _annual_columns(mapped, "area", pollutants, suffix="map_mean")
+    frame = frame.join(published, on="area").join(map_means, on="area")
+    for p in pollutants:
+        frame[f"{POLLUTANTS[p].slug}_flag"] = [flags.get((a, p), "") for a in frame["area"]]
+    return frame
+
+
+def _flags(summary: Mapping[str, Any], net: str) -> dict[tuple[str, str], str]:
+    """``(area, pollutant) -> flag`` of the summary's published annual means."""
+    return {(e["area"], e["pollutant"]): e.get("flag", "") or ""
+            for e in summary.get("published", [])
+            if e["statistic"] == "annual_mean" and net in e}
+
+
+@contextmanager
+def _fixed_gdal_date() -> Iterator[None]:
+    """GDAL stamps GeoPackages with the current time; a fixed stamp keeps same seed, same
+    bytes (GDAL config option ``OGR_CURRENT_DATE``), restored afterwards."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_DATE})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
+def _write_pair(layer: gpd.GeoDataFrame, directory: Path, name: str) -> None:
+    """``name.gpkg`` in EPSG:32650 and ``name.geojson`` in EPSG:4326."""
+    with _fixed_gdal_date():
+        layer.to_crs(PROJECTED_CRS).to_file(directory / f"{name}.gpkg", layer=name,
+                                            driver="GPKG", engine="pyogrio")
+    layer.to_crs(GEOGRAPHIC_CRS).to_file(directory / f"{name}.geojson", driver="GeoJSON",
+                                         engine="pyogrio")
+
+
+def write_gis(directory: Path, net: str, summary: Mapping[str, Any]) -> None:
+    """Write ``stations`` and ``districts`` (.gpkg + .geojson) into a network folder.
+
+    Reads the folder's ``network.csv``, ``annual_by_station.csv``,
+    ``annual_by_area.csv`` and ``map_and_truth.csv`` (so call it after they are
+    written); ``summary`` gives the flags of the published figures.
+    """
+    directory = Path(directory)
+    pollutants = list(summary["pollutants"])
+    network = pd.read_csv(directory / "network.csv", dtype={"station_id": str})
+    by_station = pd.read_csv(directory / "annual_by_station.csv", dtype={"station_id": str})
+    _write_pair(station_layer(network, by_station, pollutants), directory, "stations")
+    by_area = pd.read_csv(directory / "annual_by_area.csv")
+    map_and_truth = pd.read_csv(directory / "map_and_truth.csv")
+    layer = district_layer(by_area, map_and_truth, _flags(summary, net), pollutants)
+    _write_pair(layer, directory, "districts")

@@ -1,0 +1,214 @@
+"""Write a run directory: the statement's tables, maps and fields of every network.
+
+Layout (README "The run directory")::
+
+    DIR/report.md  DIR/changes.png (scenario only)
+    DIR/<network>/annual_by_area.csv, annual_by_station.csv   netsim stats format
+    DIR/<network>/*_intervals.csv, map_and_truth.csv, network.csv, station_metrics.csv
+    DIR/<network>/stations.gpkg, .geojson, districts.gpkg, .geojson   (netsim.gis)
+    DIR/<network>/rasters/<pollutant>_annual_mean.tif, maps/<pollutant>_annual_mean.png
+    DIR/scenario/held_out.csv (runs on real readings), rasters/<pollutant>_difference.tif
+
+``summary.json`` and ``map.html`` are written by :func:`netsim.run.run_scenario`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from netsim.charts import changes_chart
+from netsim.ensemble import NETWORK_NAMES, missing_text, published_text
+from netsim.gis import write_gis
+from netsim.grid import Grid
+from netsim.network import Network
+from netsim.pollutants import POLLUTANTS
+from netsim.report import report_markdown
+from netsim.scenario import Scenario
+from netsim.standards import limits
+from netsim.summary import FieldMeans, mean_station_tables
+
+__all__ = ["write_run"]
+
+
+def write_run(
+    out: Path,
+    scenario: Scenario,
+    grid: Grid,
+    networks: Mapping[str, Network],
+    outcomes: Sequence[Mapping[str, Any]],
+    means: FieldMeans,
+    summary: dict,
+    *,
+    change_table: pd.DataFrame | None = None,
+) -> None:
+    """Write every file of the run directory except ``summary.json`` and ``map.html``.
+
+    ``outcomes`` are the realisations' tables (their fields already folded into ``means``).
+    """
+    from netsim.rasters import write_raster
+
+    stats = pd.DataFrame(summary["statistics"]).astype(
+        {"mean": float, "p05": float, "p95": float})
+    for net, network in networks.items():
+        _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
+                           change_table, networks["baseline"])
+    for net in networks:
+        _write_time_resolved(out / net, net, scenario, grid, means)
+        write_gis(out / net, net, summary)
+    has_chart = "scenario" in networks
+    if has_chart:
+        changes_chart(summary, out / "changes.png")
+        if scenario.outputs.rasters or scenario.outputs.web_map:
+            for p in scenario.pollutants:
+                slug = POLLUTANTS[p].slug
+                scen, base = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
+                if scen is None or base is None:
+                    continue  # a network without a map of p: map_and_truth.csv says why
+                diff = scen - base
+                write_raster(out / "scenario" / "rasters" / f"{slug}_difference.tif", grid,
+                             {"difference": grid.to_array(diff, dtype=np.float32)},
+                             {"pollutant": p, "statistic": "annual_mean_difference",
+                              "units": POLLUTANTS[p].units, "year": scenario.year,
+                              "scenario": scenario.name})
+    (out / "report.md").write_text(report_markdown(summary, has_chart), encoding="utf-8")
+
+
+def _write_network_dir(
+    out: Path, net: str, scenario: Scenario, grid: Grid, network: Network,
+    outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, stats: pd.DataFrame,
+    change_table: pd.DataFrame | None, base: Network,
+) -> None:
+    """One network's directory: the statement's tables, map and truth, stations, fields."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_station_tables(out, mean_station_tables(outcomes, net))
+    _write_area_tables(out, stats[stats["network"] == net])
+    _network_frame(net, network, change_table, base).to_csv(out / "network.csv", index=False)
+    sm = pd.concat([o[net].station_metrics for o in outcomes], ignore_index=True)
+    sm.groupby(["station_id", "pollutant"], sort=False).mean(numeric_only=True).round(3)\
+        .reset_index().to_csv(out / "station_metrics.csv", index=False)
+    held_out = getattr(outcomes[0][net], "held_out", None)
+    if held_out is not None:
+        held_out.round(4).to_csv(out / "held_out.csv", index=False)
+    for p in scenario.pollutants:
+        _write_fields(out, net, p, scenario, grid, network, outcomes, means)
+
+
+def _reason_column(reduced: pd.DataFrame) -> list[str]:
+    """The ``reason`` column of the run's tables: :func:`missing_text` of every row."""
+    return [missing_text(row) for row in reduced.to_dict(orient="records")]
+
+
+def _write_station_tables(out: Path, reduced: pd.DataFrame) -> None:
+    """``annual_by_station.csv`` (the ``netsim stats`` format, mean over realisations,
+    empty value + reason where missing) and its 5th/95th-percentile intervals."""
+    reason = _reason_column(reduced)
+    pd.DataFrame({
+        "station_id": reduced["station_id"], "pollutant": reduced["pollutant"],
+        "statistic": reduced["statistic"],
+        "value": [published_text(v, p) for v, p in zip(reduced["mean"], reduced["pollutant"],
+                                                     strict=True)],
+        "valid_days": reduced["valid_days"].round().astype("Int64"),
+        "reason": reason,
+    }).to_csv(out / "annual_by_station.csv", index=False)
+    reduced[["station_id", "pollutant", "statistic", "p05", "p95", "n"]].round(3).assign(
+        reason=reason).to_csv(out / "annual_by_station_intervals.csv", index=False)
+
+
+def _write_area_tables(out: Path, mine: pd.DataFrame) -> None:
+    """``annual_by_area.csv`` (+ intervals) from the stations, ``map_and_truth.csv`` the rest."""
+    stations = mine[mine["source"] == "stations"]
+    reason = _reason_column(stations)
+    pd.DataFrame({
+        "area": stations["area"], "pollutant": stations["pollutant"],
+        "statistic": stations["statistic"],
+        "value": [published_text(v, p) for v, p in zip(stations["mean"], stations["pollutant"],
+                                                     strict=True)],
+        "reason": reason,
+    }).to_csv(out / "annual_by_area.csv", index=False)
+    stations[["area", "pollutant", "statistic", "p05", "p95", "n"]].round(3).assign(
+        reason=reason).to_csv(out / "annual_by_area_intervals.csv", index=False)
+    rest = mine[mine["source"] != "stations"]
+    rest[["source", "area", "pollutant", "statistic", "mean", "p05", "p95", "n"]].round(4).assign(
+        reason=_reason_column(rest)).to_csv(out / "map_and_truth.csv", index=False)
+
+
+def _network_frame(net: str, network: Network, change_table: pd.DataFrame | None,
+                   base: Network) -> pd.DataFrame:
+    """``network.csv``: the stations with their change (removed ones appended)."""
+    frame = pd.DataFrame(network.stations.drop(columns="geometry"))
+    if net != "scenario" or change_table is None:
+        return frame.assign(change="unchanged")
+    change = change_table.set_index("station_id")["change"]
+    frame["change"] = frame["station_id"].map(change).fillna("unchanged")
+    removed = pd.DataFrame(base.stations.drop(columns="geometry"))
+    removed = removed[removed["station_id"].isin(change.index[change == "removed"])]
+    return pd.concat([frame, removed.assign(change="removed")], ignore_index=True)
+
+
+def _write_fields(out: Path, net: str, p: str, scenario: Scenario, grid: Grid,
+                  network: Network, outcomes: Sequence[Mapping[str, Any]],
+                  means: FieldMeans) -> None:
+    """The pollutant's mean fields as a GeoTIFF and a PNG (nothing when never mapped)."""
+    from netsim.maps import static_map
+    from netsim.rasters import write_raster
+
+    mean = {k: means.mean(net, p, k) for k in ("estimate", "std", "truth")}
+    if mean["estimate"] is None:
+        return  # no realisation had 3 map stations: map_and_truth.csv says why
+    if mean["truth"] is None:  # real readings: the truth is known at the stations only
+        del mean["truth"]
+        what = "kriged estimate and kriging std from real readings"
+    else:
+        mean["error"] = mean["estimate"] - mean["truth"]
+        what = ("mean over realisations of kriged estimate, kriging std, truth, "
+                "estimate - truth")
+    slug = POLLUTANTS[p].slug
+    if scenario.outputs.rasters or scenario.outputs.web_map:
+        variogram = next((o[net].variograms[p] for o in outcomes if p in o[net].variograms), {})
+        write_raster(
+            out / "rasters" / f"{slug}_annual_mean.tif", grid,
+            {k: grid.to_array(v, dtype=np.float32) for k, v in mean.items()},
+            {"pollutant": p, "statistic": "annual_mean", "units": POLLUTANTS[p].units,
+             "year": scenario.year, "network": str(network.source), "scenario": scenario.name,
+             "realisations": means.count(net, p), "variogram": json.dumps(variogram),
+             "bands": what},
+        )
+    if scenario.outputs.maps:
+        limit = (limits(scenario.standard, 2).statistic_limit(p, "annual_mean")
+                 if p not in ("CO", "O3") else None)
+        static_map(grid, mean["estimate"], network, pollutant=p, limit=limit,
+                   path=out / "maps" / f"{slug}_annual_mean.png", std=mean["std"])
+
+
+def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
+                         means: FieldMeans) -> None:
+    """Mean over the time-resolved realisations of the per-cell annual statistics."""
+    from netsim.maps import static_map
+    from netsim.rasters import write_raster
+
+    names = means.bands(net, "time_resolved")
+    if not names:
+        return
+    bands = {name: means.mean(net, "time_resolved", name) for name in names}
+    step = scenario.outputs.time_resolved
+    write_raster(out / "rasters" / f"time_resolved_{step}.tif", grid,
+                 {k: grid.to_array(v, dtype=np.float32) for k, v in bands.items()},
+                 {"statistic": "time_resolved_annual", "step": step, "year": scenario.year,
+                  "standard": scenario.standard,
+                  "realisations": means.count(net, "time_resolved"),
+                  "scenario": scenario.name,
+                  "bands": "per-cell annual statistics of kriged daily/hourly maps "
+                           "(netsim.timeseries), mean over realisations"})
+    if scenario.outputs.maps and "aqi_days_meeting_standard" in bands:
+        static_map(grid, bands["aqi_days_meeting_standard"], None, pollutant="AQI",
+                   limit=None, units="days", cmap="RdYlBu",
+                   title=f"Days Meeting the Standard (AQI ≤ 100), {scenario.year}",
+                   path=out / "maps" / "aqi_days_meeting_standard.png")
+
+

@@ -1,0 +1,116 @@
+"""GIS exports of a run directory (netsim.gis): read back with geopandas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from netsim.geography import DEVELOPMENT_AREA, districts
+from netsim.run import run_scenario
+from netsim.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIONS = ROOT / "stations" / "beijing_35.csv"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    scenario = Scenario.from_dict({
+        "name": "gis", "base_network": str(STATIONS), "realisations": 2,
+        "pollutants": ["PM2.5", "NO2"], "grid": {"resolution_m": 5000},
+        "changes": [{"kind": "remove", "type": "traffic"}],
+        "outputs": {"maps": False, "web_map": False},
+    })
+    out = tmp_path_factory.mktemp("gis") / "run"
+    run_scenario(scenario, out)
+    return out
+
+
+@pytest.mark.parametrize("net", ["baseline", "scenario"])
+def test_stations_read_back_with_their_figures(run_dir, net):
+    folder = run_dir / net
+    gpkg = gpd.read_file(folder / "stations.gpkg")
+    geojson = gpd.read_file(folder / "stations.geojson")
+    assert gpkg.crs.to_epsg() == 32650
+    assert geojson.crs.to_epsg() == 4326
+    network = pd.read_csv(folder / "network.csv")
+    assert len(gpkg) == len(geojson) == len(network) == 35  # scenario: 30 + 5 removed
+    # the points are the stations' longitude/latitude of network.csv
+    np.testing.assert_allclose(geojson.geometry.x, network["lon"], atol=1e-9)
+    np.testing.assert_allclose(geojson.geometry.y, network["lat"], atol=1e-9)
+    by_station = pd.read_csv(folder / "annual_by_station.csv")
+    annual = by_station[by_station["statistic"] == "annual_mean"].set_index(
+        ["station_id", "pollutant"])
+    for p, slug in (("PM2.5", "pm25"), ("NO2", "no2")):
+        for sid, value in zip(gpkg["id"], gpkg[f"{slug}_annual_mean"], strict=True):
+            if (sid, p) in annual.index:
+                expected = annual.loc[(sid, p), "value"]
+                assert value == pytest.approx(expected) or (np.isnan(value)
+                                                             and np.isnan(expected))
+            else:
+                assert np.isnan(value)
+    assert list(gpkg["type"]) == list(network["type"])
+    if net == "scenario":
+        removed = gpkg[gpkg["change"] == "removed"]
+        assert len(removed) == 5 and removed["pm25_annual_mean"].isna().all()
+
+
+def test_districts_read_back_with_their_figures(run_dir):
+    folder = run_dir / "baseline"
+    gpkg = gpd.read_file(folder / "districts.gpkg")
+    geojson = gpd.read_file(folder / "districts.geojson")
+    assert gpkg.crs.to_epsg() == 32650
+    assert geojson.crs.to_epsg() == 4326
+    expected_areas = [*districts()["district"], DEVELOPMENT_AREA]
+    assert list(gpkg["area"]) == expected_areas  # 16 districts + the Development Area
+    assert len(geojson) == 17
+    assert gpkg.geometry.is_valid.all()
+    # the polygons are netsim.geography's: the districts tile the city, the
+    # Development Area is the documented 10 km x 6 km rectangle
+    np.testing.assert_allclose(gpkg.geometry.area[:16], districts().geometry.area, rtol=1e-9)
+    assert gpkg.geometry.area.iloc[16] == pytest.approx(60e6, rel=1e-6)
+    by_area = pd.read_csv(folder / "annual_by_area.csv").set_index(
+        ["area", "pollutant", "statistic"])
+    truth = pd.read_csv(folder / "map_and_truth.csv")
+    mapped = truth[(truth["source"] == "map") & (truth["statistic"] == "annual_mean")].set_index(
+        ["area", "pollutant"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    flags = {(e["area"], e["pollutant"]): e["flag"] for e in summary["published"]
+             if e["statistic"] == "annual_mean"}
+    for area, row in gpkg.set_index("area").iterrows():
+        for p, slug in (("PM2.5", "pm25"), ("NO2", "no2")):
+            assert row[f"{slug}_annual_mean"] == pytest.approx(
+                by_area.loc[(area, p, "annual_mean"), "value"], nan_ok=True)
+            assert row[f"{slug}_map_mean"] == pytest.approx(
+                mapped.loc[(area, p), "mean"], nan_ok=True)
+            assert (row[f"{slug}_flag"] or "") == (flags[(area, p)] or "")
+
+
+def test_same_inputs_same_bytes(run_dir, tmp_path):
+    """GeoPackages carry a timestamp: netsim fixes it so a rerun gives the same bytes."""
+    import shutil
+    import time
+
+    from netsim.gis import write_gis
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    copies = []
+    for i in range(2):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        for name in ("network.csv", "annual_by_station.csv", "annual_by_area.csv",
+                     "map_and_truth.csv"):
+            shutil.copy(run_dir / "baseline" / name, folder / name)
+        write_gis(folder, "baseline", summary)
+        copies.append(folder)
+        time.sleep(1.1)  # a different second: the GeoPackage timestamps would differ
+    for name in ("stations.gpkg", "stations.geojson", "districts.gpkg", "districts.geojson"):
+        assert (copies[0] / name).read_bytes() == (copies[1] / name).read_bytes(), name
+        assert (copies[0] / name).read_bytes() == (run_dir / "baseline" / name).read_bytes()

@@ -1,0 +1,113 @@
+"""report.md: the published figures, lost figures with their stations, verdict classes, Chinese."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netsim.ensemble import KEY, differences, reduce
+from netsim.run import run_scenario
+from netsim.scenario import Scenario
+from netsim.verdicts import classify
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIONS = ROOT / "stations" / "beijing_35.csv"
+
+SOUTH = ["yufa", "yongledian", "liulihe"]
+
+
+def _scenario(**extra) -> Scenario:
+    data = {
+        "name": "south_outage",
+        "base_network": str(STATIONS),
+        "realisations": 2,
+        "pollutants": ["PM2.5", "NO2"],
+        "grid": {"resolution_m": 5000},
+        "outputs": {"maps": False, "web_map": False},
+        # Jan-Mar lost: 366 - 91 = 275 valid days < 324 (HJ 663)
+        "changes": [{"kind": "outage", "stations": SOUTH, "months": [1, 2, 3]}],
+    }
+    data.update(extra)
+    return Scenario.from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def outage_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "south"
+    run_scenario(_scenario(), out)
+    return out
+
+
+@pytest.mark.slow
+def test_report_names_the_stations_that_lost_validity_and_why(outage_run):
+    report = (outage_run / "report.md").read_text(encoding="utf-8")
+    lost = report.split("## Figures that stop being valid")[1].split("\n## ")[0]
+    line = next(li for li in lost.splitlines() if li.startswith("- South border stations"))
+    assert "not valid (275 valid days < 324 required (HJ 663))" in line  # the group
+    for sid in SOUTH:  # each station: at most 275 days (random missing hours may cost one)
+        assert re.search(rf"{sid} \(not valid \(27[45] valid days < 324 required", line), sid
+    assert "outage: yufa, yongledian, liulihe lose every hour in months 1, 2, 3" in report
+    table = report.split("### Districts and station groups: PM2.5")[1].split("###")[0]
+    row = next(li for li in table.splitlines() if li.startswith("| South border stations"))
+    assert row.rstrip().endswith("✗ |")
+    summary = json.loads((outage_run / "summary.json").read_text())
+    entry = next(e for e in summary["published"] if e["area"] == "border_south"
+                 and e["pollutant"] == "PM2.5")
+    assert entry["flag"] == "lost" and entry["scenario"]["mean"] is None
+    assert len(entry["stations_not_valid"]) == 3
+
+
+@pytest.mark.slow
+def test_report_in_chinese(tmp_path):
+    out = tmp_path / "zh"
+    run_scenario(_scenario(lang="zh"), out)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("# netsim 运行结果：south_outage")
+    for phrase in ("## 公报数据", "### 全市", "PM2.5年均浓度", "西南、南部和东南区域传输站",
+                   "通州区", "无效：有效天数27", "天，少于规定的324天（HJ 663）", "## 结论"):
+        assert phrase in report, phrase
+    assert "nan" not in report.lower()
+
+
+def _stats(base: list[float], scen: list[float], statistic: str = "annual_mean"):
+    rows = []
+    for net, values in (("baseline", base), ("scenario", scen)):
+        for r, v in enumerate(values):
+            rows.append(("stations", "city", "PM2.5", statistic, v, "", net, r))
+    table = pd.DataFrame(rows, columns=[*KEY, "value", "reason", "network", "realisation"])
+    d = differences(table).set_index(KEY)
+    s = reduce(table, ["network", *KEY]).set_index(["network", *KEY])
+    return d, s
+
+
+def test_a_consistent_change_below_the_published_precision_is_negligible():
+    """Every realisation moves +0.2 µg/m³ (one of them +0.4, a skewed set): the interval
+    excludes zero, but the published value (35) stays and 0.2 < 1 µg/m³: not real."""
+    base = [34.8, 35.1, 35.0, 34.9, 35.2]
+    scen = [b + d for b, d in zip(base, [0.2, 0.2, 0.2, 0.2, 0.4], strict=True)]
+    d, s = _stats(base, scen)
+    v = classify(("stations", "city", "PM2.5", "annual_mean"), d, s)
+    assert v.published_baseline == v.published_scenario == "35"
+    assert v.kind == "negligible"
+
+
+def test_a_change_that_moves_the_published_figure_is_real():
+    base = [35.4, 35.3, 35.2, 35.4, 35.3]
+    scen = [b + 0.6 for b in base]  # 35 -> 36 published; 0.6 < 1 but the figure moves
+    d, s = _stats(base, scen)
+    v = classify(("stations", "city", "PM2.5", "annual_mean"), d, s)
+    assert (v.published_baseline, v.published_scenario) == ("35", "36")
+    assert v.kind == "real"
+
+
+def test_an_interval_straddling_zero_is_no_clear_change():
+    base = list(np.linspace(30, 40, 10))
+    scen = [b + e for b, e in zip(base, np.linspace(-2, 2.5, 10), strict=True)]
+    d, s = _stats(base, scen)
+    assert classify(("stations", "city", "PM2.5", "annual_mean"), d, s).kind == \
+        "no_clear_change"
