@@ -127,5 +127,5 @@ def realism_lines(calibration: dict[str, Any]) -> list[str]:
         return ["map error realism: not computed (the calibration file has no "
                 "map_error_realism; rerun `python -m netsim.calibration`)"]
     sim, real = record["simulated_pct"], record["real_pct"]
-    return [f"map error realism ({p}): simulated LOO {sim[p]:.1f} % vs real {real[p]:.1f} %"
-            for p in sim if p in real]
+    return [f"map error realism: simulated LOO {sim[p]:.1f} % vs real {real[p]:.1f} % ({p}; "
+            "annual means at the 12 UCI sites, real 2015)" for p in sim if p in real]
