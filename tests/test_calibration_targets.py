@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from netsim.calibration import load_targets, scaled_start
 from netsim.calibration_targets import TargetsFile, expand_targets, load_targets_file
-from netsim.cli import app
+from netsim.cli import app, main
 from netsim.errors import CalibrationError
 from netsim.network import Network
 from netsim.truth import TruthParameters, load_calibration
@@ -85,11 +85,41 @@ def test_unknown_district_is_refused(network):
                        load_targets(), network)
 
 
-def test_cli_calibrate_bad_targets_exits_2(tmp_path):
+def test_cli_calibrate_bad_targets_exits_2(tmp_path, capsys):
     bad = tmp_path / "t.yaml"
     bad.write_text("year: 2023\ncity_annual_mean: {PM2.5: 0}\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["calibrate", "--targets", str(bad), "--out",
-                                      str(tmp_path / "c.json")])
-    assert result.exit_code == 2
-    assert "error:" in result.output and "must be a positive number" in result.output
+    assert main(["calibrate", "--targets", str(bad), "--out", str(tmp_path / "c.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "must be a positive number" in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "c.json").exists()
+
+
+def test_cli_calibrate_help_documents_the_command():
+    result = CliRunner().invoke(app, ["calibrate", "--help"])
+    assert result.exit_code == 0 and "--targets" in result.output and "--overwrite" in result.output
+
+
+@pytest.mark.slow
+def test_cli_calibrate_writes_a_calibration_a_scenario_can_use(tmp_path):
+    targets = tmp_path / "t.yaml"
+    targets.write_text("name: t2021\nyear: 2021\ncity_annual_mean: {PM2.5: 33, NO2: 26}\n",
+                       encoding="utf-8")
+    out = tmp_path / "cal.json"
+    args = ["calibrate", "--targets", str(targets), "--out", str(out), "--realisations", "4",
+            "--iterations", "1"]
+    assert main(args) == 0
+    cal = load_calibration(str(out))
+    assert cal["name"] == "t2021" and cal["year"] == 2021 and cal["script"] == "netsim calibrate"
+    assert cal["targets"]["given"]["city_annual_mean"] == {"PM2.5": 33.0, "NO2": 26.0}
+    assert "map_error_realism" in cal
+    assert main(args) == 2  # an existing output needs --overwrite
+    assert main([*args, "--overwrite"]) == 0
+    # a scenario next to it selects it by a relative path
+    (tmp_path / "s.yaml").write_text(
+        f"name: s\nbase_network: {ROOT / 'stations' / 'beijing_35.csv'}\nyear: 2021\n"
+        "truth: {calibration: cal.json}\n", encoding="utf-8")
+    from netsim.scenario import load_scenario
+
+    sc = load_scenario(tmp_path / "s.yaml")
+    assert Path(sc.truth.calibration) == out
