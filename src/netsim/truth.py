@@ -9,7 +9,7 @@ Model
 For pollutant ``p``, day ``d`` and point ``x`` (EPSG:32650 metres) the daily
 mean concentration (µg/m³, CO mg/m³) of realisation ``r`` is::
 
-    c_p(d, x) = B_p(x) · T_p(d) · A_p(d, x)
+    c_p(d, x) = B_p(x) · L_p(x) · T_p(d) · A_p(d, x)
 
 * ``B_p(x) = S_p(x) + R_p(x)``: the annual pattern.  ``S_p`` is a smooth
   surface through calibration *anchors* (the stations of the 2020 network plus a
@@ -20,6 +20,11 @@ mean concentration (µg/m³, CO mg/m³) of realisation ``r`` is::
   major roads of :mod:`netsim.truth_roads` (``amplitude · exp(−d/decay)``;
   for O3 a multiplicative titration deficit).  Traffic stations add a
   station-level kerbside increment in :meth:`TruthRealisation.sample_hourly`.
+* ``L_p(x) = exp(s_l z(x) − s_l²/2)``: a small-scale effect with mean 1, one unit
+  normal ``z`` per location keyed by (seed, realisation, pollutant, location in
+  whole metres), uncorrelated between locations (``AnomalyParameters.s_local``,
+  fitted so that the 12 UCI sites' leave-one-out map error matches the real one,
+  :mod:`netsim.realism`).
 * ``T_p(d)``: the city-wide daily factor, normalised to mean 1 over the year:
   a seasonal cycle (heating-season particles, SO2, CO; summer O3), a regional
   stagnation index shared by the primary pollutants (AR(1) plus multi-day
