@@ -15,6 +15,7 @@ from netsim.network import Network
 from netsim.truth import TruthParameters, load_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGETS_2023 = ROOT / "scenarios" / "calibrations" / "beijing_2023_targets.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def network() -> Network:
 def test_city_pm25_scales_the_2020_pattern_to_netsims_city_value(network):
     """2023: city PM2.5 32 only.  The 2020 district values give netsim's city value 35.8
     (statement's consistency note), so every PM2.5 district/group is x 32/35.8."""
-    t = expand_targets(load_targets_file(ROOT / "scenarios" / "targets_2023.yaml"),
+    t = expand_targets(load_targets_file(TARGETS_2023),
                        load_targets(), network)
     f = 32 / 35.8
     assert t["scale_factors"]["PM2.5"] == pytest.approx(f, abs=2e-3)  # 35.8 is rounded
