@@ -483,6 +483,12 @@ def _band_names(job: _Job) -> list[str]:
     return [*names, *AQI_CATEGORY_BANDS, "aqi_days_meeting_standard", "aqi_valid_days"]
 
 
+_KRIGE_CHUNK_VALUES = 1 << 23
+"""Station-target semivariances per kriging chunk of :func:`_krige_steps` (64 MB): the
+outputs of the whole task are held anyway, so the cells of a task are kriged in as few
+chunks as that allows (each chunk goes through every availability pattern)."""
+
+
 def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
     """(T, m) kriged maps of one pollutant at ``targets``; NaN at steps with too few stations."""
     from netsim.kriging import krige
@@ -498,6 +504,7 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
             targets,
             job.variograms[pollutant],
             variance=False,
+            chunk_size=_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
             **job.krige_kwargs,
         )
         out[ok] = result.estimate
