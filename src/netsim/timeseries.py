@@ -484,9 +484,10 @@ def _band_names(job: _Job) -> list[str]:
 
 
 _KRIGE_CHUNK_VALUES = 1 << 23
-"""Station-target semivariances per kriging chunk of :func:`_krige_steps` (64 MB): the
-outputs of the whole task are held anyway, so the cells of a task are kriged in as few
-chunks as that allows (each chunk goes through every availability pattern)."""
+_KRIGE_CHUNK_OUTPUTS = 1 << 22
+"""Kriging chunks of :func:`_krige_steps`: at most 2**23 station-target semivariances
+(64 MB) and 2**22 step-target products (32 MB of temporaries), at least 512 cells: few
+chunks (each goes through every availability pattern), bounded scratch memory."""
 
 
 def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
@@ -504,7 +505,8 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
             targets,
             job.variograms[pollutant],
             variance=False,
-            chunk_size=_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
+            chunk_size=max(512, min(_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
+                                    _KRIGE_CHUNK_OUTPUTS // values.shape[0])),
             **job.krige_kwargs,
         )
         out[ok] = result.estimate
