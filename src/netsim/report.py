@@ -335,7 +335,7 @@ def figure_caption(path: str, lang: str = "en") -> str:
         (*names, what))
     top = parts.parts[0] if len(parts.parts) > 1 else ""
     owner = text(top, lang) if top in ("baseline", "scenario") else top
-    return f"{owner}: {label}" if owner else label
+    return f"{owner}{'：' if lang == 'zh' else ': '}{label}" if owner else label
 
 
 def _figures_section(figures: Sequence[Figure], lang: str) -> list[Block]:
