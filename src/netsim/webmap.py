@@ -19,8 +19,23 @@ directory layout") and writes one self-contained HTML page:
   (``annual_by_station.csv``), removal bias and area served
   (``station_metrics.csv``); in scenario maps added, moved, retyped and removed
   stations are marked;
-* a title (scenario, pollutant, year), a scale bar, and zoom and pan limits on
-  Beijing.
+* more than 100 low-cost sensors as one light layer of small canvas circles
+  with its own toggle (reference stations stay on top), popups built on click;
+* with time-resolved maps, the days with AQI ≤ 100 (HJ 633) as a layer whose
+  legend says which realisations it comes from and, when the run's data show
+  it, which pollutant's days above its limit cost the districts with the fewest
+  good days (e.g. O3 in the northern mountains);
+* a title (scenario, statistic, year) that follows the surface switched on last,
+  a scale bar, and zoom and pan limits on Beijing;
+* a click readout: the value of every visible surface in the clicked cell (the
+  estimate with its 90 % kriging interval, estimate ± 1.645σ of the kriging std;
+  other layers say they have no per-cell interval) and the district's figure
+  from the stations with its 90 % interval over realisations
+  (``annual_by_area_intervals.csv``).
+
+Every label, legend, popup and the title follow the run's language
+(``summary.json`` ``lang``: ``en`` or ``zh``, phrases in :mod:`netsim.i18n`);
+Chinese pages are ``<html lang="zh-CN">`` with a CJK font stack.
 
 The page works without a network: Leaflet 1.9.4 (vendored in
 ``netsim/static/leaflet-1.9.4``, BSD-2-Clause) is inlined and none of folium's
@@ -35,8 +50,10 @@ station marker element has the classes ``netsim-station netsim-<type>``
 it.  Stations a scenario *removed* are no longer stations of the network: they
 are drawn as grey ghosts with ``netsim-removed netsim-<type>`` but without
 ``netsim-station``, so ``.netsim-station`` counts exactly the stations of the
-network shown.  Surface overlays are ``<img>`` elements with the classes
-``netsim-overlay netsim-overlay-<slug>-<band>``.
+network shown (sensors of the light layer are canvas circles, not elements).
+Surface overlays are ``<img>`` elements with the classes
+``netsim-overlay netsim-overlay-<slug>-<band>``; the title is ``#netsim-title``
+and the click readout a popup ``.netsim-readout``.
 
 References
 ----------
@@ -117,16 +134,6 @@ def _join(pollutant: str, what: str, lang: str) -> str:
 
 def _district_label(district: str, lang: str) -> str:
     return DISTRICT_NAMES_ZH.get(district, district) if lang == "zh" else district
-
-_BANDS = ("estimate", "std", "truth", "error")
-_BAND_LABELS = {
-    "estimate": "annual mean",
-    "std": "kriging std",
-    "truth": "truth",
-    "error": "error (map − truth)",
-    "difference": "scenario − baseline",
-    "baseline": "annual mean (baseline)",
-}
 
 _STATISTIC_LABELS = {
     "annual_mean": "annual mean",
@@ -1204,7 +1211,7 @@ def _districts_lonlat() -> Any:
     return frame, display.to_crs(GEOGRAPHIC_CRS)
 
 
-DAYS_MEETING_LABEL = "Days with AQI ≤ 100 (meeting the standard)"
+DAYS_MEETING_LABEL = text("map_days_layer", "en")
 """English name of the days-meeting-the-standard layer (``map_days_layer`` in other languages)."""
 
 
@@ -1505,7 +1512,6 @@ class _Page:
     standard: str
     pollutant: Pollutant
     is_scenario: bool
-    subtitle_text: str = ""
 
     @classmethod
     def of(cls, run: _Run, chosen: Pollutant) -> _Page:
@@ -1520,7 +1526,7 @@ class _Page:
         return "zh-CN" if self.lang == "zh" else "en"
 
     def subtitle(self, run: _Run, n_now: int, n_removed: int) -> str:
-        """``Kriged from the … · Grade II annual limit …`` (kept for the other layers)."""
+        """``Kriged from the … · Grade II annual limit …`` (the surfaces' titles reuse it)."""
         label = _standard_label(self.standard)
         limit = grade_ii_annual_limit(self.pollutant.name, self.standard)
         limit_text = (
@@ -1532,8 +1538,7 @@ class _Page:
         data = run.summary.get("data") or {}
         if data.get("kind") == "real readings":
             net_text += _tr("net_real", self.lang, file=Path(str(data.get("path", ""))).name)
-        self.subtitle_text = _tr("subtitle", self.lang, network=net_text, limit=limit_text)
-        return self.subtitle_text
+        return _tr("subtitle", self.lang, network=net_text, limit=limit_text)
 
     def title(self, what: str, subtitle: str | None = None) -> str:
         """Title HTML for the layer ``what`` (``subtitle``: the network's, set later by
