@@ -826,7 +826,7 @@ def test_click_shows_cell_value_interval_and_district_figure(run_pages, scenario
     # neighbour when the click is within a pixel of a cell edge
     r0, c0 = int(row[0]), int(col[0])
     near = raster.bands["estimate"][max(r0 - 1, 0):r0 + 2, max(c0 - 1, 0):c0 + 2]
-    shown = float(re.search(r":\s*([\d.]+)\s*µg/m³", text).group(1))
+    shown = float(re.search(r"[:：]\s*([\d.]+)\s*µg/m³", text).group(1))
     assert np.nanmin(np.abs(near - shown)) <= 0.5
     assert "±1.645σ" in text
     lo, hi = (float(v) for v in re.search(r"([\d.]+)–([\d.]+)", text).groups())

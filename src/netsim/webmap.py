@@ -27,7 +27,8 @@ directory layout") and writes one self-contained HTML page:
   good days (e.g. O3 in the northern mountains);
 * a title (scenario, statistic, year) that follows the surface switched on last,
   a scale bar, and zoom and pan limits on Beijing;
-* a click readout: the value of every visible surface in the clicked cell (the
+* a click readout: the value in the clicked cell of every visible surface of the
+  selected pollutant and of the days layer (the
   estimate with its 90 % kriging interval, estimate ± 1.645σ of the kriging std;
   other layers say they have no per-cell interval) and the district's figure
   from the stations with its 90 % interval over realisations
@@ -870,9 +871,15 @@ def _station_entries(run: _Run, pollutant: Pollutant, lang: str = "en") -> _Stat
     by_type: dict[str, list[dict[str, Any]]] = {}
     removed: list[dict[str, Any]] = []
     lines: list[list[list[float]]] = []
-    stats_of, metrics_of = _rows_by_station(net.by_station), _rows_by_station(net.metrics)
-    base_stats_of = _rows_by_station(run.baseline.by_station)
-    base_metrics_of = _rows_by_station(run.baseline.metrics)
+    shown_ids = set(stations["station_id"].astype(str))  # light sensors need no tables
+
+    def rows_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        if frame.empty:
+            return {}
+        return _rows_by_station(frame[frame["station_id"].astype(str).isin(shown_ids)])
+
+    stats_of, metrics_of = rows_of(net.by_station), rows_of(net.metrics)
+    base_stats_of, base_metrics_of = rows_of(run.baseline.by_station), rows_of(run.baseline.metrics)
     empty_stats, empty_metrics = net.by_station.iloc[0:0], net.metrics.iloc[0:0]
     for _, row in stations.iterrows():
         sid = str(row["station_id"])
@@ -1028,7 +1035,7 @@ class _PageFurniture(_RawMacroElement):
                         if (!b) { return; }
                         var v = value(key, i);
                         if (v === null) { return; }
-                        var line = esc(b.label) + ": <b class='netsim-value'>" +
+                        var line = esc(b.label) + R.sep + "<b class='netsim-value'>" +
                             v.toFixed(b.decimals) + "</b> " + esc(b.units);
                         var s = b.std ? value(b.std, i) : null;
                         if (s !== null) {
@@ -1199,7 +1206,29 @@ def _choose_pollutant(run: _Run, requested: str | None) -> Pollutant:
     return chosen
 
 
+@cache
+def _district_geometries_geojson() -> tuple[dict[str, Any], ...]:
+    """GeoJSON geometries (degrees, 6 decimals: 0.1 m) of the display districts, in the
+    order of :func:`_districts_lonlat`; computed once per process."""
+    import shapely
+
+    _, display = _districts_lonlat()
+    rounded = shapely.set_precision(display.geometry.values, 1e-6)
+    return tuple(json.loads(shapely.to_geojson(g)) for g in rounded)
+
+
+def _districts_geojson(frame: pd.DataFrame, fields: list[str]) -> dict[str, Any]:
+    """A FeatureCollection of the districts with ``fields`` of ``frame`` as properties."""
+    records = frame[fields].to_dict(orient="records")
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": geometry}
+        for props, geometry in zip(records, _district_geometries_geojson(), strict=True)]}
+
+
+@cache
 def _districts_lonlat() -> Any:
+    """The districts in UTM (area means) and simplified in degrees (display); cached, so
+    callers must not modify them."""
     from netsim import geography
 
     frame = geography.districts()
@@ -1264,6 +1293,7 @@ class _Readouts:
         return {"x0": t.c, "y0": t.f, "dx": t.a, "dy": -t.e, "w": self.shape[1],
                 "h": self.shape[0], "bands": self.bands, "districts": self.districts_b64,
                 "district_html": self.district_html, "cell_title": _tr("cell", lang),
+                "sep": "：" if lang == "zh" else ": ",
                 "interval": _tr("interval_kriging", lang, lo="{lo}", hi="{hi}", std="{std}")}
 
 
@@ -1757,7 +1787,7 @@ def _district_layer(run: _Run, page: _Page, main: tuple[np.ndarray, Any] | None,
     units = chosen.units
     fields = ["district", "stations_mean", "map_mean", "limit_stations", "limit_map"]
     geojson = _RawGeoJson(
-        frame[[*fields, "geometry"]].to_json(drop_id=True),
+        _districts_geojson(frame, fields),
         name=_tr("districts", lang),
         style_function=lambda _f: {"color": "#333333", "weight": 1.2, "fill": True,
                                    "fillOpacity": 0.0, "dashArray": "3 3"},
