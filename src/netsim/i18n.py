@@ -125,8 +125,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "section_lost": {"en": "Figures that stop being valid", "zh": "失效的统计数据"},
     "section_optimisation": {"en": "New-site optimisation", "zh": "新站点优化"},
     "section_figures": {"en": "Maps and charts", "zh": "地图与图表"},
-    "caption_changes": {"en": "Scenario minus baseline: the changes with their 90% intervals",
-                        "zh": "情景减基准：各项变化及其90%区间"},
+    "caption_changes": {"en": "scenario minus baseline", "zh": "情景减基准"},
     "stations": {"en": "stations", "zh": "站点数"},
     "by_type": {"en": "by type", "zh": "按类型"},
     "interval_note": {

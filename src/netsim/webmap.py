@@ -560,10 +560,10 @@ class _Surface(_RawLayer):
             var {{ this.get_name() }} = L.imageOverlay(
                 {{ this.url|tojson }},
                 {{ this.bounds|tojson }},
-                {{ this.options|tojson }}
+                {{ this.options_json }}
             );
             {{ this.get_name() }}.netsimLegend = {{ this.legend_id|tojson }};
-            {{ this.get_name() }}.netsimTitle = {{ this.title_html|tojson }};
+            {{ this.get_name() }}.netsimTitle = {{ this.title_json }};
             {{ this.get_name() }}.netsimReadout = {{ this.readout|tojson }};
         {% endmacro %}
         """
@@ -594,6 +594,9 @@ class _Surface(_RawLayer):
             "interactive": False,
             "alt": name,
         }
+        # readable UTF-8 in the page (tojson would write \uXXXX escapes)
+        self.options_json = _json_for_script(self.options)
+        self.title_json = _json_for_script(title_html)
 
 
 # --------------------------------------------------------------------------- stations
