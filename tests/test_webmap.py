@@ -379,9 +379,10 @@ def browser():
 
 
 class LoadedPage:
-    """A map page opened with networking blocked; records requests and console errors."""
+    """A page opened with networking blocked; records requests and console errors.
+    ``is_map``: wait for the stations and the surfaces (map.html) after loading."""
 
-    def __init__(self, browser, path: Path) -> None:
+    def __init__(self, browser, path: Path, *, is_map: bool = True) -> None:
         self.context = browser.new_context(viewport={"width": 1200, "height": 900})
         self.page = self.context.new_page()
         self.blocked: list[str] = []
@@ -404,6 +405,8 @@ class LoadedPage:
             ),
         )
         self.page.goto(path.resolve().as_uri(), wait_until="load")
+        if not is_map:
+            return
         self.page.wait_for_selector(".netsim-station")
         self.page.wait_for_function(
             "() => [...document.querySelectorAll('img.netsim-overlay')].every(i => i.complete)"
@@ -690,27 +693,10 @@ def run_pages(browser, scenario_runs):
     pages = {}
     for lang, run in scenario_runs.items():
         for name in ("map", "report"):
-            pages[lang, name] = _open(browser, run / f"{name}.html",
-                                      wait_for_stations=name == "map")
+            pages[lang, name] = LoadedPage(browser, run / f"{name}.html", is_map=name == "map")
     yield pages
     for loaded in pages.values():
         loaded.close()
-
-
-def _open(browser, path: Path, *, wait_for_stations: bool) -> LoadedPage:
-    if wait_for_stations:
-        return LoadedPage(browser, path)
-    loaded = LoadedPage.__new__(LoadedPage)
-    loaded.context = browser.new_context(viewport={"width": 1200, "height": 900})
-    loaded.page = loaded.context.new_page()
-    loaded.blocked, loaded.errors = [], []
-    loaded.page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
-        ("file://", "data:")) else (loaded.blocked.append(r.request.url), r.abort()))
-    loaded.page.on("console", lambda m: loaded.errors.append(m.text) if m.type == "error"
-                   else None)
-    loaded.page.on("pageerror", lambda exc: loaded.errors.append(str(exc)))
-    loaded.page.goto(path.resolve().as_uri(), wait_until="load")
-    return loaded
 
 
 @pytest.mark.browser
