@@ -338,6 +338,12 @@ def figure_caption(path: str, lang: str = "en") -> str:
     return f"{owner}{'：' if lang == 'zh' else ': '}{label}" if owner else label
 
 
+def _realism_section(summary: Mapping[str, Any]) -> list[Block]:
+    """"map error realism: simulated LOO x % vs real y %" per pollutant (netsim.realism)."""
+    realism = (summary.get("data") or {}).get("map_error_realism") or []
+    return [Bullets(tuple(realism))] if realism else []
+
+
 def _figures_section(figures: Sequence[Figure], lang: str) -> list[Block]:
     others = [f for f in figures if f.path != "changes.png"]
     if not others:
@@ -378,6 +384,7 @@ def report_blocks(summary: Mapping[str, Any], figures: Sequence[Figure] = ()) ->
         title = text("section_map_error" if real else "section_truth", lang)
         blocks += [Heading(2, title), Bullets(tuple(summary["findings"]))]
     blocks += _headline_section(summary, lang) + _optimisation_section(summary, lang)
+    blocks += _realism_section(summary)
     return [*blocks, *_figures_section(figures, lang), _files_note(lang)]
 
 
