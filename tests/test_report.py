@@ -71,6 +71,10 @@ def test_report_in_chinese(tmp_path):
     for phrase in ("## 公报数据", "### 全市", "PM2.5年均浓度", "西南、南部和东南区域传输站",
                    "通州区", "无效：有效天数27", "天，少于规定的324天（HJ 663）", "## 结论"):
         assert phrase in report, phrase
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
+    assert '"Noto Sans CJK SC", "Noto Sans SC"' in page
+    assert "<h2>公报数据</h2>" in page and "<td>西南、南部和东南区域传输站</td>" in page
     assert "nan" not in report.lower()
 
 
@@ -111,3 +115,31 @@ def test_an_interval_straddling_zero_is_no_clear_change():
     d, s = _stats(base, scen)
     assert classify(("stations", "city", "PM2.5", "annual_mean"), d, s).kind == \
         "no_clear_change"
+
+
+@pytest.mark.slow
+def test_report_html_is_self_contained_and_matches_report_md(outage_run):
+    import base64
+    import html
+
+    page = (outage_run / "report.html").read_text(encoding="utf-8")
+    md = (outage_run / "report.md").read_text(encoding="utf-8")
+    # offline: nothing but data URIs; no link, script or remote address
+    assert re.findall(r'src="([^"]{0,22})', page) == ["data:image/png;base64,"]
+    for absent in ("href=", "<script", "<link", "url(", "http://", "https://"):
+        assert absent not in page, absent
+    embedded = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
+    assert base64.b64decode(embedded) == (outage_run / "changes.png").read_bytes()
+    # the same content: every heading and every table row of report.md
+    for level, title in re.findall(r"^(#{1,3}) (.+)$", md, flags=re.M):
+        assert f"<h{len(level)}>{html.escape(title)}</h{len(level)}>" in page, title
+    md_rows = [line for line in md.splitlines() if line.startswith("| ")]
+    html_rows = re.findall(r"<tr>(.*?)</tr>", page)
+    assert len(html_rows) == len(md_rows)
+    for md_row, html_row in zip(md_rows, html_rows, strict=True):
+        inner = md_row.removeprefix("| ").removesuffix(" |")
+        cells = [c.replace("\\|", "|") for c in re.split(r"(?<!\\) \| ", inner)]
+        assert [html.unescape(c) for c in re.findall(r"<t[dh]>(.*?)</t[dh]>", html_row)] == [
+            c.strip() for c in cells]
+    south = next(r for r in html_rows if "South border stations" in r)
+    assert south.endswith("<td>✗</td>")

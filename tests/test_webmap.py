@@ -25,7 +25,10 @@ from netsim import geography
 from netsim.crs import lonlat_to_xy
 from netsim.errors import NetsimError, RasterError, ScenarioError
 from netsim.grid import Grid
+from netsim.i18n import DISTRICT_NAMES_ZH
 from netsim.rasters import write_raster
+from netsim.run import run_scenario
+from netsim.scenario import Scenario
 from netsim.webmap import (
     LEAFLET_VERSION,
     STATION_STYLES,
@@ -376,9 +379,10 @@ def browser():
 
 
 class LoadedPage:
-    """A map page opened with networking blocked; records requests and console errors."""
+    """A page opened with networking blocked; records requests and console errors.
+    ``is_map``: wait for the stations and the surfaces (map.html) after loading."""
 
-    def __init__(self, browser, path: Path) -> None:
+    def __init__(self, browser, path: Path, *, is_map: bool = True) -> None:
         self.context = browser.new_context(viewport={"width": 1200, "height": 900})
         self.page = self.context.new_page()
         self.blocked: list[str] = []
@@ -401,6 +405,8 @@ class LoadedPage:
             ),
         )
         self.page.goto(path.resolve().as_uri(), wait_until="load")
+        if not is_map:
+            return
         self.page.wait_for_selector(".netsim-station")
         self.page.wait_for_function(
             "() => [...document.querySelectorAll('img.netsim-overlay')].every(i => i.complete)"
@@ -581,7 +587,245 @@ def test_dense_sensor_network_builds_quickly(runs: dict[str, Path], tmp_path: Pa
     sensors["lon"] = 116.3 + rng.uniform(-0.2, 0.3, 500)
     sensors["lat"] = 39.9 + rng.uniform(-0.2, 0.2, 500)
     pd.concat([net, sensors]).to_csv(run / "scenario" / "network.csv", index=False)
+    build_web_map(run, tmp_path / "warm.html")  # imports and caches out of the timing
     start = time.perf_counter()
     page = build_web_map(run, tmp_path / "dense.html").read_text(encoding="utf-8")
-    assert time.perf_counter() - start < 10
-    assert page.count('"cls": "netsim-station netsim-sensor') == 503
+    seconds = time.perf_counter() - start
+    # 2.2 s measured on the 2-core machine at load average 6-7: generous margin
+    assert seconds < 6, seconds
+    # 503 sensors > 100: one light canvas layer, no SVG marker per sensor; the reference
+    # stations keep their symbols
+    assert page.count('"cls": "netsim-station netsim-sensor') == 0
+    rows = re.search(r'"rows": (\[\[.*?\]\]), "colour"', page)
+    assert rows is not None and len(json.loads(rows.group(1))) == 503
+    assert "Low-cost sensors (503, light layer)" in page
+    assert page.count('"cls": "netsim-station netsim-urban') == _station_count_of_type(
+        run, "urban")
+
+
+def _station_count_of_type(run: Path, stype: str) -> int:
+    frame = pd.read_csv(run / "scenario" / "network.csv")
+    return int(((frame["change"] != "removed") & (frame["type"] == stype)).sum())
+
+
+# --------------------------------------------------------------------------- days meeting
+def _with_days_raster(runs: dict[str, Path], tmp_path: Path, o3_slope: float) -> Path:
+    """A copy of the baseline run with a time-resolved raster: O3 days above the limit rise
+    by ``o3_slope`` from the south to the north edge of the grid, PM2.5 days are flat, and
+    the days with AQI <= 100 are 330 minus the O3 days (one realisation)."""
+    run = tmp_path / "days"
+    shutil.copytree(runs["baseline"], run)
+    grid = Grid.for_beijing(1000.0)
+    _, yy = np.meshgrid(grid.x_centres, grid.y_centres)
+    north = (yy - yy.min()) / (yy.max() - yy.min())
+    o3 = np.where(grid.mask, 20.0 + o3_slope * north, np.nan)
+    bands = {"pm25_days_above_limit": np.where(grid.mask, 10.0, np.nan),
+             "o3_days_above_limit": o3, "aqi_days_meeting_standard": 330.0 - o3}
+    write_raster(run / "baseline" / "rasters" / "time_resolved_day.tif", grid, bands,
+                 {"realisations": 1}, overviews=False)
+    return run
+
+
+def test_days_meeting_layer_says_one_realisation_and_why(runs, tmp_path) -> None:
+    run = _with_days_raster(runs, tmp_path, o3_slope=80.0)
+    page = build_web_map(run, tmp_path / "days.html").read_text(encoding="utf-8")
+    assert "days with AQI ≤ 100" in page and "AQI (days)" not in page
+    assert "from a single realisation (realisation 0)" in page
+    note = re.search(r"Fewer such days in ([^(]+) \(", page)
+    assert note is not None
+    # the three northernmost districts have the most O3 days, hence the fewest good days
+    assert set(note.group(1).split(", ")) == {"Yanqing", "Huairou", "Miyun"}
+    assert "there O3 is above its daily limit" in page and "ozone builds up downwind" in page
+    zh = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**zh, "lang": "zh"}), encoding="utf-8")
+    page_zh = build_web_map(run, tmp_path / "days_zh.html").read_text(encoding="utf-8")
+    for phrase in ("AQI ≤ 100 的天数", "仅来自单次模拟（第0次模拟）", "O3超过日限值的天数",
+                   "延庆区"):
+        assert phrase in page_zh, phrase
+
+
+def test_days_meeting_layer_names_no_cause_without_a_gap(runs, tmp_path) -> None:
+    run = _with_days_raster(runs, tmp_path, o3_slope=2.0)  # at most 2 days apart
+    page = build_web_map(run, tmp_path / "days.html").read_text(encoding="utf-8")
+    assert "from a single realisation (realisation 0)" in page
+    assert "Fewer such days" not in page and "ozone builds up" not in page
+
+
+# --------------------------------------------------------------------------- scenario runs
+def _cjk_font_or_skip() -> None:
+    """Noto Sans CJK must be installed (Debian fonts-noto-cjk): fail on CI, else skip."""
+    fc = shutil.which("fc-list")
+    found = fc is not None and "Noto Sans CJK" in __import__("subprocess").run(
+        [fc], capture_output=True, text=True).stdout
+    if found:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("Noto Sans CJK is missing on CI; .ci/run must `apt-get install fonts-noto-cjk`")
+    pytest.skip("Noto Sans CJK not installed (apt-get install fonts-noto-cjk); glyph test skipped")
+
+
+def _small_scenario(lang: str) -> Scenario:
+    """PM2.5 on the 5 km grid, 2 realisations, Yufa removed: a scenario run in ~10 s."""
+    return Scenario.from_dict({
+        "name": "retire_yufa", "base_network": str(REPO / "stations" / "beijing_35.csv"),
+        "realisations": 2, "pollutants": ["PM2.5"], "grid": {"resolution_m": 5000},
+        "lang": lang, "changes": [{"kind": "remove", "ids": ["yufa"]}]})
+
+
+@pytest.fixture(scope="module")
+def scenario_runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("scenario_runs")
+    out = {}
+    for lang in ("en", "zh"):
+        out[lang] = run_scenario(_small_scenario(lang), root / lang).out_dir
+    return out
+
+
+@pytest.mark.slow
+def test_scenario_run_pages_are_reproducible(scenario_runs, tmp_path) -> None:
+    again = run_scenario(_small_scenario("en"), tmp_path / "again").out_dir
+    for name in ("report.html", "report.md", "map.html"):
+        assert (again / name).read_bytes() == (scenario_runs["en"] / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def run_pages(browser, scenario_runs):
+    pages = {}
+    for lang, run in scenario_runs.items():
+        for name in ("map", "report"):
+            pages[lang, name] = LoadedPage(browser, run / f"{name}.html", is_map=name == "map")
+    yield pages
+    for loaded in pages.values():
+        loaded.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_html_opens_offline_with_every_png(run_pages, scenario_runs, lang) -> None:
+    loaded, run = run_pages[lang, "report"], scenario_runs[lang]
+    page = loaded.page
+    assert loaded.errors == [] and loaded.blocked == []
+    assert page.evaluate("document.documentElement.lang") == ("zh-CN" if lang == "zh" else "en")
+    pngs = sorted(p.relative_to(run).as_posix() for p in run.rglob("*.png"))
+    assert "changes.png" in pngs and len(pngs) == 3  # changes + a map per network
+    images = page.eval_on_selector_all(
+        "img", "els => els.map(i => ({src: i.src.slice(0, 22), w: i.naturalWidth}))")
+    assert len(images) == len(pngs)
+    assert all(i["src"] == "data:image/png;base64," and i["w"] > 100 for i in images)
+    md_tables = (run / "report.md").read_text(encoding="utf-8").count("\n|---")
+    assert page.locator("table").count() == md_tables > 0
+    first = page.locator("h1").inner_text()
+    assert first == ("netsim 运行结果：retire_yufa" if lang == "zh" else "netsim run: retire_yufa")
+
+
+_GLYPHS_JS = """([font, chars]) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 40; canvas.height = 40;
+    const ctx = canvas.getContext("2d");
+    return chars.map(ch => {
+        ctx.clearRect(0, 0, 40, 40);
+        ctx.font = "32px " + font;
+        ctx.fillText(ch, 2, 32);
+        const px = ctx.getImageData(0, 0, 40, 40).data;
+        let ink = 0, sig = [];
+        for (let i = 3; i < px.length; i += 4) { ink += px[i] > 0; sig.push(px[i] > 127 ? 1 : 0); }
+        return {ink: ink, sig: sig.join("")};
+    });
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name, selector", [("report", "h1"), ("map", "#netsim-title")])
+def test_chinese_glyphs_render_not_tofu(run_pages, name, selector) -> None:
+    """Each of 通, 州, 区 drawn in the page's own font differs from the others and from
+    U+10FFFD (a private-use code point no font covers): a missing CJK font would draw the
+    same .notdef box (tofu) for all four."""
+    _cjk_font_or_skip()
+    page = run_pages["zh", name].page
+    font = page.eval_on_selector(selector, "e => getComputedStyle(e).fontFamily")
+    assert "Noto Sans CJK SC" in font
+    glyphs = page.evaluate(_GLYPHS_JS, [font, ["通", "州", "区", "\U0010FFFD"]])
+    sigs = [g["sig"] for g in glyphs]
+    assert all(g["ink"] > 30 for g in glyphs[:3])
+    assert len(set(sigs)) == 4, "CJK glyphs render as identical boxes (tofu)"
+
+
+def _map_view(page) -> str:
+    return "window[document.querySelector('.folium-map').id]"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang, label, title", [
+    ("en", "PM2.5 scenario − baseline", "retire_yufa: PM2.5 scenario − baseline, 2020"),
+    ("zh", "PM2.5情景−基准", "retire_yufa：2020年PM2.5情景−基准"),
+])
+def test_difference_layer_sets_the_title(run_pages, lang, label, title) -> None:
+    loaded = run_pages[lang, "map"]
+    page = loaded.page
+    before = page.inner_text("#netsim-title")
+    assert title not in before
+    page.get_by_label(label).check()
+    assert page.inner_text("#netsim-title").startswith(title)
+    page.get_by_label(label).uncheck()
+    assert page.inner_text("#netsim-title") == before
+    assert loaded.errors == [] and loaded.blocked == []
+
+
+def _free_point(page, candidates: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """The first (lat, lon) whose screen point hits a district polygon, not a marker."""
+    for lat, lon in candidates:
+        x, y = page.evaluate(
+            f"([lat, lon]) => {{ const m = {_map_view(page)};"
+            " const p = m.latLngToContainerPoint([lat, lon]);"
+            " const r = m.getContainer().getBoundingClientRect();"
+            " return [p.x + r.left, p.y + r.top]; }",
+            [lat, lon])
+        hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y);"
+                            " return e.tagName.toLowerCase(); }", [x, y])
+        if hit == "path":
+            return lat, lon, x, y
+    pytest.fail("no free point over a district")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_click_shows_cell_value_interval_and_district_figure(run_pages, scenario_runs,
+                                                             lang) -> None:
+    from netsim.rasters import read_raster
+
+    loaded, run = run_pages[lang, "map"], scenario_runs[lang]
+    page = loaded.page
+    # open country in Yanqing, Miyun and Fangshan, away from the stations
+    _, _, x, y = _free_point(page, [(40.55, 115.75), (40.55, 116.95), (39.75, 115.75)])
+    latlng = page.evaluate(f"([x, y]) => {{ const m = {_map_view(page)};"
+                           " const r = m.getContainer().getBoundingClientRect();"
+                           " const ll = m.containerPointToLatLng([x - r.left, y - r.top]);"
+                           " return [ll.lat, ll.lng]; }", [x, y])
+    page.mouse.click(x, y)
+    popup = page.locator(".netsim-readout")
+    popup.wait_for()
+    text = popup.inner_text()
+    raster = read_raster(run / "scenario" / "rasters" / "pm25_annual_mean.tif")
+    col, row = ~raster.transform @ tuple(lonlat_to_xy(np.array([latlng[1]]),
+                                                      np.array([latlng[0]])))
+    # the readout's grid is the raster warped to Web Mercator (nearest): same cell, or its
+    # neighbour when the click is within a pixel of a cell edge
+    r0, c0 = int(row[0]), int(col[0])
+    near = raster.bands["estimate"][max(r0 - 1, 0):r0 + 2, max(c0 - 1, 0):c0 + 2]
+    shown = float(re.search(r"[:：]\s*([\d.]+)\s*µg/m³", text).group(1))
+    assert np.nanmin(np.abs(near - shown)) <= 0.5
+    assert "±1.645σ" in text
+    lo, hi = (float(v) for v in re.search(r"([\d.]+)–([\d.]+)", text).groups())
+    assert lo < shown < hi
+    district = geography.districts().to_crs("EPSG:4326")
+    from shapely.geometry import Point
+
+    name = district[district.contains(Point(latlng[1], latlng[0]))]["district"].iloc[0]
+    area = pd.read_csv(run / "scenario" / "annual_by_area.csv")
+    figure = area[(area["area"] == name) & (area["pollutant"] == "PM2.5")
+                  & (area["statistic"] == "annual_mean")]["value"].iloc[0]
+    shown_name = DISTRICT_NAMES_ZH[name] if lang == "zh" else name
+    assert shown_name in text and f"{figure:.0f} µg/m³" in text
+    assert ("90%区间" if lang == "zh" else "90% interval [") in text
+    page.locator(".leaflet-popup-close-button").dispatch_event("click")
+    assert loaded.errors == [] and loaded.blocked == []

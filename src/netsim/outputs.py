@@ -2,7 +2,7 @@
 
 Layout (README "The run directory")::
 
-    DIR/report.md  DIR/changes.png (scenario only)
+    DIR/report.md, report.html (self-contained)  DIR/changes.png (scenario only)
     DIR/<network>/annual_by_area.csv, annual_by_station.csv   netsim stats format
     DIR/<network>/*_intervals.csv, map_and_truth.csv, network.csv, station_metrics.csv
     DIR/<network>/stations.gpkg, .geojson, districts.gpkg, .geojson   (netsim.gis)
@@ -28,12 +28,13 @@ from netsim.gis import write_gis
 from netsim.grid import Grid
 from netsim.network import Network
 from netsim.pollutants import POLLUTANTS
-from netsim.report import report_markdown
+from netsim.report import Figure, figure_caption, render_markdown, report_blocks
+from netsim.report_html import render_html
 from netsim.scenario import Scenario
 from netsim.standards import limits
 from netsim.summary import FieldMeans, mean_station_tables
 
-__all__ = ["write_run"]
+__all__ = ["write_reports", "write_run"]
 
 
 def write_run(
@@ -76,7 +77,23 @@ def write_run(
                              {"pollutant": p, "statistic": "annual_mean_difference",
                               "units": POLLUTANTS[p].units, "year": scenario.year,
                               "scenario": scenario.name})
-    (out / "report.md").write_text(report_markdown(summary, has_chart), encoding="utf-8")
+    write_reports(out, summary)
+
+
+def write_reports(out: Path, summary: Mapping[str, Any]) -> None:
+    """``report.md`` and ``report.html`` of the run directory ``out`` (written last: they
+    embed or link every PNG found there, ``changes.png`` first, the others by path).
+
+    ``out`` is the scratch directory of :func:`netsim.atomic.output_directory`, so the
+    reports appear with the rest of the run or not at all.
+    """
+    lang = summary.get("lang", "en")
+    pngs = sorted((p.relative_to(out).as_posix() for p in out.rglob("*.png")
+                   if not any(part.startswith(".") for part in p.relative_to(out).parts)),
+                  key=lambda rel: (rel != "changes.png", rel))
+    blocks = report_blocks(summary, [Figure(rel, figure_caption(rel, lang)) for rel in pngs])
+    (out / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
+    (out / "report.html").write_text(render_html(blocks, out, lang), encoding="utf-8")
 
 
 def _write_network_dir(

@@ -19,8 +19,24 @@ directory layout") and writes one self-contained HTML page:
   (``annual_by_station.csv``), removal bias and area served
   (``station_metrics.csv``); in scenario maps added, moved, retyped and removed
   stations are marked;
-* a title (scenario, pollutant, year), a scale bar, and zoom and pan limits on
-  Beijing.
+* more than 100 low-cost sensors as one light layer of small canvas circles
+  with its own toggle (reference stations stay on top), popups built on click;
+* with time-resolved maps, the days with AQI ≤ 100 (HJ 633) as a layer whose
+  legend says which realisations it comes from and, when the run's data show
+  it, which pollutant's days above its limit cost the districts with the fewest
+  good days (e.g. O3 in the northern mountains);
+* a title (scenario, statistic, year) that follows the surface switched on last,
+  a scale bar, and zoom and pan limits on Beijing;
+* a click readout: the value in the clicked cell of every visible surface of the
+  selected pollutant and of the days layer (the
+  estimate with its 90 % kriging interval, estimate ± 1.645σ of the kriging std;
+  other layers say they have no per-cell interval) and the district's figure
+  from the stations with its 90 % interval over realisations
+  (``annual_by_area_intervals.csv``).
+
+Every label, legend, popup and the title follow the run's language
+(``summary.json`` ``lang``: ``en`` or ``zh``, phrases in :mod:`netsim.i18n`);
+Chinese pages are ``<html lang="zh-CN">`` with a CJK font stack.
 
 The page works without a network: Leaflet 1.9.4 (vendored in
 ``netsim/static/leaflet-1.9.4``, BSD-2-Clause) is inlined and none of folium's
@@ -35,8 +51,10 @@ station marker element has the classes ``netsim-station netsim-<type>``
 it.  Stations a scenario *removed* are no longer stations of the network: they
 are drawn as grey ghosts with ``netsim-removed netsim-<type>`` but without
 ``netsim-station``, so ``.netsim-station`` counts exactly the stations of the
-network shown.  Surface overlays are ``<img>`` elements with the classes
-``netsim-overlay netsim-overlay-<slug>-<band>``.
+network shown (sensors of the light layer are canvas circles, not elements).
+Surface overlays are ``<img>`` elements with the classes
+``netsim-overlay netsim-overlay-<slug>-<band>``; the title is ``#netsim-title``
+and the click readout a popup ``.netsim-readout``.
 
 References
 ----------
@@ -73,6 +91,7 @@ from folium.template import Template
 from netsim.atomic import output_file
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS
 from netsim.errors import NetsimError, RasterError, ScenarioError
+from netsim.i18n import DISTRICT_NAMES_ZH, statistic_name, text
 from netsim.pollutants import POLLUTANTS, Pollutant
 
 __all__ = ["STATION_STYLES", "build_web_map", "web_map_html"]
@@ -95,15 +114,27 @@ STATION_STYLES: dict[str, tuple[str, str, str]] = {
 
 _UNKNOWN_STYLE = ("circle", "#000000", "Other")
 
-_BANDS = ("estimate", "std", "truth", "error")
-_BAND_LABELS = {
-    "estimate": "annual mean",
-    "std": "kriging std",
-    "truth": "truth",
-    "error": "error (map − truth)",
-    "difference": "scenario − baseline",
-    "baseline": "annual mean (baseline)",
-}
+_LIGHT_SENSOR_THRESHOLD = 100
+"""More low-cost sensors than this are drawn as one light layer of canvas circles
+(reference stations stay SVG symbols on top); fewer keep their own symbols."""
+
+
+def _tr(key: str, lang: str, **fields: object) -> str:
+    """The web map's phrase ``map_<key>`` in ``lang`` (:func:`netsim.i18n.text`)."""
+    return text(f"map_{key}", lang, **fields)
+
+
+def _type_label(stype: str, lang: str) -> str:
+    return _tr(f"type_{stype}" if stype in STATION_STYLES else "type_other", lang)
+
+
+def _join(pollutant: str, what: str, lang: str) -> str:
+    """``"PM2.5 annual mean"`` / ``"PM2.5年均浓度"``."""
+    return f"{pollutant}{what}" if lang == "zh" else f"{pollutant} {what}"
+
+
+def _district_label(district: str, lang: str) -> str:
+    return DISTRICT_NAMES_ZH.get(district, district) if lang == "zh" else district
 
 _STATISTIC_LABELS = {
     "annual_mean": "annual mean",
@@ -170,6 +201,52 @@ def _raw_text_safe(text: str, what: str) -> str:
 
 def _json_for_script(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+
+
+class _RawHtml(Element):
+    """Markup written as is: branca's ``Element(text)`` would compile ``text`` as a Jinja
+    template (0.2-0.5 s for the 150 kB of Leaflet)."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__("")
+        self.markup = markup
+
+    def render(self, **kwargs: Any) -> str:
+        return self.markup
+
+
+def _render_macro_raw(element: MacroElement, kwargs: dict[str, Any]) -> None:
+    """``MacroElement.render`` without re-reading the rendered macros as Jinja templates.
+
+    branca wraps each rendered ``header``/``html``/``script`` macro in ``Element(text)``,
+    which compiles ``text`` as a template: slow for the embedded images and data (about
+    0.5 s per map) and wrong for data holding ``{{``.  Here the text is added as is.
+    """
+    figure = element.get_root()
+    module = element._template.module.__dict__
+    for part, target in (("header", figure.header), ("html", figure.html),
+                         ("script", figure.script)):
+        macro = module.get(part)
+        if macro is not None:
+            target.add_child(_RawHtml(macro(element, kwargs)), name=element.get_name())
+    for child in element._children.values():
+        child.render(**kwargs)
+
+
+class _RawMacroElement(MacroElement):
+    """A ``MacroElement`` rendered by :func:`_render_macro_raw`; as a second base it also
+    changes folium classes (``Layer.render`` ends in ``super().render``)."""
+
+    def render(self, **kwargs: Any) -> None:
+        _render_macro_raw(self, kwargs)
+
+
+class _RawLayer(Layer, _RawMacroElement):
+    """A folium ``Layer`` whose rendered script is added as is."""
+
+
+class _RawGeoJson(folium.GeoJson, _RawMacroElement):
+    """``folium.GeoJson`` whose rendered script (the district polygons) is added as is."""
 
 
 class _OfflineMap(folium.Map):
@@ -407,7 +484,25 @@ def _warp_to_web_mercator(
     neighbour keeps the clip edge at Beijing's boundary crisp; ``upsample``
     refines the output grid so the cell edges do not show the warp.
     """
+    dest, dst_transform = _warp_grid(band, transform, crs, upsample=upsample)
+    return dest, _lonlat_bounds(dst_transform, *dest.shape)
+
+
+def _lonlat_bounds(dst_transform: Any, height: int, width: int) -> list[list[float]]:
+    """``[[south, west], [north, east]]`` in degrees of a Web-Mercator grid."""
     from pyproj import Transformer
+
+    x0, y0 = dst_transform @ (0, 0)
+    x1, y1 = dst_transform @ (width, height)
+    to_deg = Transformer.from_crs("EPSG:3857", GEOGRAPHIC_CRS, always_xy=True)
+    lon0, lat0 = to_deg.transform(x0, y0)
+    lon1, lat1 = to_deg.transform(x1, y1)
+    return [[min(lat0, lat1), min(lon0, lon1)], [max(lat0, lat1), max(lon0, lon1)]]
+
+
+def _warp_grid(band: np.ndarray, transform: Any, crs: Any, *, upsample: int) -> tuple[
+        np.ndarray, Any]:
+    """Nearest-neighbour warp of ``band`` to EPSG:3857; the array and its affine transform."""
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     ny, nx = band.shape
@@ -430,13 +525,7 @@ def _warp_to_web_mercator(
         dst_nodata=np.nan,
         resampling=Resampling.nearest,
     )
-    x0, y0 = dst_transform @ (0, 0)
-    x1, y1 = dst_transform @ (width, height)
-    to_deg = Transformer.from_crs("EPSG:3857", GEOGRAPHIC_CRS, always_xy=True)
-    lon0, lat0 = to_deg.transform(x0, y0)
-    lon1, lat1 = to_deg.transform(x1, y1)
-    bounds = [[min(lat0, lat1), min(lon0, lon1)], [max(lat0, lat1), max(lon0, lon1)]]
-    return dest, bounds
+    return dest, dst_transform
 
 
 def _png_data_url(rgba: np.ndarray) -> str:
@@ -462,7 +551,7 @@ def _nice_range(values: list[np.ndarray], *, symmetric: bool = False, include: f
     return float(lo), float(hi)
 
 
-class _Surface(Layer):
+class _Surface(_RawLayer):
     """An image overlay of one raster band, with a legend id and a DOM class."""
 
     _template = Template(
@@ -471,9 +560,11 @@ class _Surface(Layer):
             var {{ this.get_name() }} = L.imageOverlay(
                 {{ this.url|tojson }},
                 {{ this.bounds|tojson }},
-                {{ this.options|tojson }}
+                {{ this.options_json }}
             );
             {{ this.get_name() }}.netsimLegend = {{ this.legend_id|tojson }};
+            {{ this.get_name() }}.netsimTitle = {{ this.title_json }};
+            {{ this.get_name() }}.netsimReadout = {{ this.readout|tojson }};
         {% endmacro %}
         """
     )
@@ -487,9 +578,13 @@ class _Surface(Layer):
         css_class: str,
         legend_id: str,
         show: bool,
+        title_html: str = "",
+        readout: str = "",
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "NetsimSurface"
+        self.title_html = title_html
+        self.readout = readout
         self.url = url
         self.bounds = bounds
         self.legend_id = legend_id
@@ -499,6 +594,9 @@ class _Surface(Layer):
             "interactive": False,
             "alt": name,
         }
+        # readable UTF-8 in the page (tojson would write \uXXXX escapes)
+        self.options_json = _json_for_script(self.options)
+        self.title_json = _json_for_script(title_html)
 
 
 # --------------------------------------------------------------------------- stations
@@ -543,39 +641,36 @@ def _station_popup(
     pollutant: Pollutant,
     moved_from: tuple[float, float] | None,
     stats_note: str,
+    lang: str = "en",
 ) -> str:
     """HTML of a station popup (all text escaped)."""
     e = html.escape
     title = e(str(row.get("name") or row["station_id"]))
     if row.get("name_zh"):
         title += f" <span class='netsim-zh'>{e(str(row['name_zh']))}</span>"
-    label = STATION_STYLES.get(str(row["type"]), _UNKNOWN_STYLE)[2]
+    label = _type_label(str(row["type"]), lang)
     lines = [
         f"<div class='netsim-popup'><b>{title}</b>",
         f"<div class='netsim-meta'>{e(str(row['station_id']))} · {e(label)}"
-        + (f" · {e(str(row['district']))}" if row.get("district") else "")
+        + (f" · {e(_district_label(str(row['district']), lang))}" if row.get("district") else "")
         + (f" · {e(str(row['instrument']))}" if row.get("instrument") else "")
         + "</div>",
     ]
     change = str(row.get("change", "unchanged"))
     if change != "unchanged":
-        text = {
-            "added": "added by the scenario",
-            "removed": "removed by the scenario",
-            "moved": "moved by the scenario",
-            "retyped": "type changed by the scenario",
-        }
-        note = text.get(change, change)
+        known = ("added", "removed", "moved", "retyped")
+        note = _tr(f"change_{change}", lang) if change in known else change
         if moved_from is not None:
-            note += f" (from {moved_from[1]:.4f}° N, {moved_from[0]:.4f}° E)"
+            note += _tr("moved_from", lang, lat=moved_from[1], lon=moved_from[0])
         lines.append(f"<div class='netsim-change'>{e(note)}</div>")
     if not stats.empty:
         lines.append(
-            f"<table class='netsim-stats'><caption>Annual statistics{e(stats_note)}</caption>"
+            f"<table class='netsim-stats'><caption>{e(_tr('annual_statistics', lang))}"
+            f"{e(stats_note)}</caption>"
         )
-        lines.append(
-            "<tr><th>pollutant</th><th>statistic</th><th>value</th><th>valid days</th></tr>"
-        )
+        heads = (_tr("pollutant", lang), text("statistic", lang), _tr("value", lang),
+                 _tr("valid_days", lang))
+        lines.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>")
         for r in stats.itertuples(index=False):
             p = POLLUTANTS.get(str(r.pollutant))
             dec = p.reported_decimals if p else 1
@@ -584,12 +679,12 @@ def _station_popup(
             days_text = "" if pd.isna(days) else f"{int(days)}" if str(days) != "" else ""
             lines.append(
                 f"<tr><td>{e(str(r.pollutant))}</td>"
-                f"<td>{e(_STATISTIC_LABELS.get(str(r.statistic), str(r.statistic)))}</td>"
+                f"<td>{e(_statistic_label(str(r.statistic), lang))}</td>"
                 f"<td>{_fmt(r.value, dec)} {e(units)}</td><td>{days_text}</td></tr>"
             )
         lines.append("</table>")
     else:
-        lines.append("<div>No annual statistics for this station.</div>")
+        lines.append(f"<div>{e(_tr('no_statistics', lang))}</div>")
     m = (
         metrics[metrics["pollutant"].astype(str) == pollutant.name]
         if not metrics.empty
@@ -597,17 +692,15 @@ def _station_popup(
     )
     if not m.empty:
         r = m.iloc[0]
-        lines.append(
-            f"<div class='netsim-metrics'>{e(pollutant.name)} removal bias: "
-            f"{_fmt(r['removal_bias'], 2)} {e(pollutant.units)} "
-            f"({_fmt(r['relative_removal_bias_pct'], 1)} %)<br>"
-            f"Area served: {_fmt(r['area_served_km2'], 0)} km²</div>"
-        )
+        bias = _tr("removal_bias", lang, p=pollutant.name, bias=_fmt(r["removal_bias"], 2),
+                   units=pollutant.units, pct=_fmt(r["relative_removal_bias_pct"], 1))
+        served = _tr("area_served", lang, area=_fmt(r["area_served_km2"], 0))
+        lines.append(f"<div class='netsim-metrics'>{e(bias)}<br>{e(served)}</div>")
     lines.append("</div>")
     return "".join(lines)
 
 
-class _StationLayer(Layer):
+class _StationLayer(_RawLayer):
     """A feature group of station markers built in one JS loop from embedded data."""
 
     _template = Template(
@@ -644,6 +737,53 @@ class _StationLayer(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "NetsimStations"
         self.data_json = _json_for_script({"stations": stations, "lines": lines})
+
+
+class _LightSensorLayer(_RawLayer):
+    """Many low-cost sensors as small circles on one canvas (no DOM element per sensor);
+    popups are built on click from the compact rows of :func:`_light_sensor_records`."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.featureGroup();
+            (function (group, data) {
+                var renderer = L.canvas({padding: 0.3});
+                var esc = function (t) {
+                    return String(t).replace(/[&<>"']/g, function (c) {
+                        return "&#" + c.charCodeAt(0) + ";";
+                    });
+                };
+                data.rows.forEach(function (r) {
+                    var c = L.circleMarker([r[0], r[1]], {renderer: renderer, radius: 3,
+                        color: "#7a5200", weight: 0.6, fillColor: data.colour, fillOpacity: 0.75});
+                    c.bindPopup(function () {
+                        return "<div class='netsim-popup'><b>" + esc(r[2]) + "</b>" +
+                            "<div class='netsim-meta'>" + esc(data.label) + " · " + esc(r[3]) +
+                            " · " + esc(r[4]) + "</div><div>" + esc(data.value_label) + ": " +
+                            esc(r[5]) + " " + esc(data.units) + "</div></div>";
+                    }, {maxWidth: 320});
+                    c.addTo(group);
+                });
+                group.netsimLightSensors = data.rows.length;
+            })({{ this.get_name() }}, {{ this.data_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[Any]], *, name: str, label: str, value_label: str,
+                 units: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "NetsimLightSensors"
+        self.data_json = _json_for_script({
+            "rows": rows, "colour": STATION_STYLES["sensor"][1], "label": label,
+            "value_label": value_label, "units": units})
+
+
+def _statistic_label(statistic: str, lang: str) -> str:
+    if lang == "zh":
+        return statistic_name(statistic, lang)
+    return _STATISTIC_LABELS.get(statistic, statistic)
 
 
 def _rows_by_station(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -692,10 +832,41 @@ def _stations_with_changes(run: _Run) -> pd.DataFrame:
     return shown
 
 
-def _station_entries(
-    run: _Run, pollutant: Pollutant
-) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[list[list[float]]]]:
-    """Marker records by type (current stations), removed ghosts, and moved-station lines."""
+def _light_sensor_records(sensors: pd.DataFrame, by_station: pd.DataFrame,
+                          pollutant: Pollutant, lang: str) -> list[list[Any]]:
+    """Compact ``[lat, lon, id, district, instrument, annual mean]`` rows of the sensors drawn
+    as the light layer (their popups are built in the browser on click)."""
+    rows = _pick_statistic(by_station[by_station["pollutant"].astype(str) == pollutant.name]
+                           if not by_station.empty else by_station)
+    value = dict(zip(rows["station_id"].astype(str), rows["value"], strict=True))
+    dec = pollutant.reported_decimals
+    return [[round(float(lat), 5), round(float(lon), 5), sid,
+             _district_label(district, lang), instrument, _fmt(value.get(sid, math.nan), dec)]
+            for lat, lon, sid, district, instrument in zip(
+                sensors["lat"], sensors["lon"], sensors["station_id"].astype(str),
+                sensors["district"].astype(str), sensors["instrument"].astype(str), strict=True)]
+
+
+@dataclass
+class _StationEntries:
+    """Marker records by type (current stations), removed ghosts, moved-station lines and
+    the light layer's sensors (empty unless there are more than
+    :data:`_LIGHT_SENSOR_THRESHOLD`)."""
+
+    by_type: dict[str, list[dict[str, Any]]]
+    removed: list[dict[str, Any]]
+    lines: list[list[list[float]]]
+    light: list[list[Any]]
+
+
+def _station_entries(run: _Run, pollutant: Pollutant, lang: str = "en") -> _StationEntries:
+    """The markers of :class:`_StationEntries` (popups in ``lang``)."""
+    stations = _stations_with_changes(run)
+    sensors = (stations["type"].astype(str) == "sensor") & (stations["change"] != "removed")
+    light: list[list[Any]] = []
+    if sensors.sum() > _LIGHT_SENSOR_THRESHOLD:
+        light = _light_sensor_records(stations[sensors], run.shown.by_station, pollutant, lang)
+        stations = stations[~sensors]
     net = run.shown
     baseline_xy = {
         str(r.station_id): (float(r.lon), float(r.lat)) for r in run.baseline.stations.itertuples()
@@ -703,11 +874,17 @@ def _station_entries(
     by_type: dict[str, list[dict[str, Any]]] = {}
     removed: list[dict[str, Any]] = []
     lines: list[list[list[float]]] = []
-    stats_of, metrics_of = _rows_by_station(net.by_station), _rows_by_station(net.metrics)
-    base_stats_of = _rows_by_station(run.baseline.by_station)
-    base_metrics_of = _rows_by_station(run.baseline.metrics)
+    shown_ids = set(stations["station_id"].astype(str))  # light sensors need no tables
+
+    def rows_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        if frame.empty:
+            return {}
+        return _rows_by_station(frame[frame["station_id"].astype(str).isin(shown_ids)])
+
+    stats_of, metrics_of = rows_of(net.by_station), rows_of(net.metrics)
+    base_stats_of, base_metrics_of = rows_of(run.baseline.by_station), rows_of(run.baseline.metrics)
     empty_stats, empty_metrics = net.by_station.iloc[0:0], net.metrics.iloc[0:0]
-    for _, row in _stations_with_changes(run).iterrows():
+    for _, row in stations.iterrows():
         sid = str(row["station_id"])
         stype = str(row["type"])
         change = str(row["change"])
@@ -718,7 +895,7 @@ def _station_entries(
         if change == "removed" and net is not run.baseline:
             stats = base_stats_of.get(sid, empty_stats)
             metrics = base_metrics_of.get(sid, empty_metrics)
-            stats_note = " (baseline network)"
+            stats_note = _tr("baseline_network", lang)
         moved_from = None
         if change == "moved" and sid in baseline_xy:
             moved_from = baseline_xy[sid]
@@ -749,13 +926,14 @@ def _station_entries(
                 pollutant=pollutant,
                 moved_from=moved_from,
                 stats_note=stats_note,
+                lang=lang,
             ),
         }
         if change == "removed":
             removed.append(record)
         else:
             by_type.setdefault(stype, []).append(record)
-    return by_type, removed, lines
+    return _StationEntries(by_type, removed, lines, light)
 
 
 def _css_token(text: str) -> str:
@@ -763,8 +941,15 @@ def _css_token(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- page furniture
-class _PageFurniture(MacroElement):
-    """Title, legends and the small JS that shows the legend of each visible surface."""
+class _PageFurniture(_RawMacroElement):
+    """Title, legends, the title that follows the active layer and the click readout.
+
+    The title shows the most recently switched-on surface that is still visible (each
+    surface carries ``netsimTitle``), else the page's own title.  A click on the map shows,
+    for every visible surface with a readout (``netsimReadout``), the cell's value (with the
+    90 % kriging interval ±1.645σ where the surface has a kriging std) and the figure of the
+    district the cell lies in.
+    """
 
     _template = Template(
         """
@@ -790,41 +975,115 @@ class _PageFurniture(MacroElement):
                         el.style.display = counts[el.dataset.legend] > 0 ? "" : "none";
                     });
                 }
-                map.eachLayer(function (layer) {
+                var titleEl = document.getElementById("netsim-title");
+                var pageTitle = titleEl.innerHTML;
+                var pageSubtitle = titleEl.querySelector("small").innerHTML;
+                var active = [];
+                function syncTitle() {
+                    var top = active.length ? active[active.length - 1] : null;
+                    titleEl.innerHTML = top
+                        ? top.netsimTitle.replace("{subtitle}", pageSubtitle) : pageTitle;
+                }
+                function added(layer) {
                     if (layer.netsimLegend) {
                         counts[layer.netsimLegend] = (counts[layer.netsimLegend] || 0) + 1;
                     }
-                });
-                map.on("layeradd", function (e) {
-                    if (e.layer.netsimLegend) {
-                        counts[e.layer.netsimLegend] = (counts[e.layer.netsimLegend] || 0) + 1;
-                        sync();
-                    }
-                });
+                    if (layer.netsimTitle && active.indexOf(layer) < 0) { active.push(layer); }
+                }
+                map.eachLayer(added);
+                active = [];
+                map.on("layeradd", function (e) { added(e.layer); sync(); syncTitle(); });
                 map.on("layerremove", function (e) {
                     if (e.layer.netsimLegend) {
                         var k = e.layer.netsimLegend;
                         counts[k] = Math.max(0, (counts[k] || 0) - 1);
-                        sync();
                     }
+                    var i = active.indexOf(e.layer);
+                    if (i >= 0) { active.splice(i, 1); }
+                    sync();
+                    syncTitle();
                 });
                 sync();
                 map.attributionControl.setPrefix({{ this.prefix_json }});
+
+                var R = {{ this.readout_json }};
+                if (!R.bands) { return; }
+                var decoded = {};
+                function bytes(b64) {
+                    var bin = atob(b64), out = new Uint8Array(bin.length);
+                    for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+                    return out;
+                }
+                function value(key, i) {
+                    var b = R.bands[key];
+                    if (!b) { return null; }
+                    if (!decoded[key]) { decoded[key] = new Int16Array(bytes(b.data).buffer); }
+                    var v = decoded[key][i];
+                    return v === -32768 ? null : v / b.scale;
+                }
+                var districts = null;
+                function esc(t) {
+                    return String(t).replace(/[&<>"']/g, function (c) {
+                        return "&#" + c.charCodeAt(0) + ";";
+                    });
+                }
+                map.on("click", function (e) {
+                    var p = L.CRS.EPSG3857.project(e.latlng);
+                    var col = Math.floor((p.x - R.x0) / R.dx);
+                    var row = Math.floor((R.y0 - p.y) / R.dy);
+                    if (col < 0 || row < 0 || col >= R.w || row >= R.h) { return; }
+                    var i = row * R.w + col, rows = [];
+                    map.eachLayer(function (layer) {
+                        var key = layer.netsimReadout, b = key && R.bands[key];
+                        if (!b) { return; }
+                        var v = value(key, i);
+                        if (v === null) { return; }
+                        var line = esc(b.label) + R.sep + "<b class='netsim-value'>" +
+                            v.toFixed(b.decimals) + "</b> " + esc(b.units);
+                        var s = b.std ? value(b.std, i) : null;
+                        if (s !== null) {
+                            line += "<br><span class='netsim-interval'>" + esc(R.interval
+                                .replace("{lo}", (v - 1.645 * s).toFixed(b.decimals + 1))
+                                .replace("{hi}", (v + 1.645 * s).toFixed(b.decimals + 1))
+                                .replace("{std}", s.toFixed(b.decimals + 1))) + "</span>";
+                        } else if (b.note) {
+                            line += "<br><span class='netsim-interval'>" + esc(b.note) +
+                                "</span>";
+                        }
+                        rows.push("<div class='netsim-readout-row'>" + line + "</div>");
+                    });
+                    if (!districts && R.districts) { districts = bytes(R.districts); }
+                    var d = districts ? districts[i] : 0;
+                    if (!rows.length && !d) { return; }
+                    var content = "<div class='netsim-popup netsim-readout'>";
+                    if (rows.length) {
+                        content += "<b>" + esc(R.cell_title) + "</b>" + rows.join("");
+                    }
+                    if (d) { content += R.district_html[d - 1]; }
+                    L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(content + "</div>")
+                        .openOn(map);
+                });
             })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, title_html: str, legend_html: str, prefix: str) -> None:
+    def __init__(self, title_html: str, legend_html: str, prefix: str,
+                 readout: dict[str, Any] | None = None) -> None:
         super().__init__()
         self._name = "NetsimFurniture"
         self.title_html = title_html
         self.legend_json = _json_for_script(legend_html)
         self.prefix_json = _json_for_script(prefix)
+        self.readout_json = _json_for_script(readout or {})
 
 
 _PAGE_CSS = """
-.leaflet-container { background: #eef0f2; font: 13px/1.4 system-ui, sans-serif; }
+.leaflet-container { background: #eef0f2; font: 13px/1.4 FONTS; }
+.netsim-title, .netsim-legend { font-family: FONTS; }
+.netsim-note { margin: 4px 0 0; max-width: 260px; font-size: 11px; color: #333; }
+.netsim-interval { color: #444; font-size: 11px; }
+.netsim-district-figure { margin-top: 6px; border-top: 1px solid #ddd; padding-top: 4px; }
 .netsim-title { position: absolute; z-index: 1000; top: 10px; left: 56px;
   background: rgba(255,255,255,0.92); padding: 6px 14px; border-radius: 4px; font-size: 15px;
   font-weight: 600; box-shadow: 0 1px 4px rgba(0,0,0,0.3); pointer-events: none; text-align: center;
@@ -864,7 +1123,7 @@ _PAGE_CSS = """
 """
 
 
-def _scale_legend_html(legend_id: str, title: str, scale: _Scale) -> str:
+def _scale_legend_html(legend_id: str, title: str, scale: _Scale, *, note_html: str = "") -> str:
     e = html.escape
     ticks = np.linspace(scale.vmin, scale.vmax, 5)
     decimals = 0 if (scale.vmax - scale.vmin) >= 10 else 1 if (scale.vmax - scale.vmin) >= 1 else 2
@@ -888,34 +1147,31 @@ def _scale_legend_html(legend_id: str, title: str, scale: _Scale) -> str:
         if limit_html and abs(pos - 100 * float(norm(scale.limit))) < 9:
             continue
         parts.append(f"<span style='bottom:{pos:.1f}%'>{t:.{decimals}f}</span>")
-    parts.append(limit_html + "</div></div>")
+    parts.append(limit_html + "</div>" + note_html + "</div>")
     return "".join(parts)
 
 
-def _symbols_legend_html(types_present: list[str], changes_present: set[str]) -> str:
-    rows = ["<div class='netsim-symbols'><h4>Stations</h4>"]
+def _symbols_legend_html(types_present: list[str], changes_present: set[str],
+                         lang: str = "en") -> str:
+    rows = [f"<div class='netsim-symbols'><h4>{html.escape(_tr('symbols', lang))}</h4>"]
     for stype in (*STATION_STYLES, *sorted(set(types_present) - set(STATION_STYLES))):
         if stype not in types_present:
             continue
-        shape, colour, label = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
-        rows.append(f"<div>{_svg_symbol(shape, colour, 14)}<span>{html.escape(label)}</span></div>")
-    change_rows = {
-        "added": ("netsim-key-added", "Added by the scenario"),
-        "moved": ("netsim-key-moved", "Moved (dashed line from old site)"),
-        "retyped": ("netsim-key-retyped", "Type changed"),
-    }
-    for change, (cls, label) in change_rows.items():
+        shape, colour, _ = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
+        label = html.escape(_type_label(stype, lang))
+        rows.append(f"<div>{_svg_symbol(shape, colour, 14)}<span>{label}</span></div>")
+    for change in ("added", "moved", "retyped"):
         if change in changes_present:
             rows.append(
-                f"<div><span class='{cls}'>"
+                f"<div><span class='netsim-key-{change}'>"
                 f"{_svg_symbol('circle', '#ffffff', 14, stroke='#333')}</span>"
-                f"<span>{label}</span></div>"
+                f"<span>{html.escape(_tr(f'key_{change}', lang))}</span></div>"
             )
     if "removed" in changes_present:
         rows.append(
             "<div><span class='netsim-key-removed'>"
             f"{_svg_symbol('circle', '#9e9e9e', 14, stroke='#333')}"
-            "</span><span>Removed by the scenario</span></div>"
+            f"</span><span>{html.escape(_tr('key_removed', lang))}</span></div>"
         )
     rows.append("</div>")
     return "".join(rows)
@@ -953,7 +1209,29 @@ def _choose_pollutant(run: _Run, requested: str | None) -> Pollutant:
     return chosen
 
 
+@cache
+def _district_geometries_geojson() -> tuple[dict[str, Any], ...]:
+    """GeoJSON geometries (degrees, 6 decimals: 0.1 m) of the display districts, in the
+    order of :func:`_districts_lonlat`; computed once per process."""
+    import shapely
+
+    _, display = _districts_lonlat()
+    rounded = shapely.set_precision(display.geometry.values, 1e-6)
+    return tuple(json.loads(shapely.to_geojson(g)) for g in rounded)
+
+
+def _districts_geojson(frame: pd.DataFrame, fields: list[str]) -> dict[str, Any]:
+    """A FeatureCollection of the districts with ``fields`` of ``frame`` as properties."""
+    records = frame[fields].to_dict(orient="records")
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": geometry}
+        for props, geometry in zip(records, _district_geometries_geojson(), strict=True)]}
+
+
+@cache
 def _districts_lonlat() -> Any:
+    """The districts in UTM (area means) and simplified in degrees (display); cached, so
+    callers must not modify them."""
     from netsim import geography
 
     frame = geography.districts()
@@ -965,30 +1243,144 @@ def _districts_lonlat() -> Any:
     return frame, display.to_crs(GEOGRAPHIC_CRS)
 
 
-DAYS_MEETING_LABEL = "Days meeting the standard (AQI ≤ 100)"
+DAYS_MEETING_LABEL = text("map_days_layer", "en")
+"""English name of the days-meeting-the-standard layer (``map_days_layer`` in other languages)."""
 
 
-def _days_meeting_surface(net: _NetworkOutputs, legends: list[str]) -> list[_Surface]:
+@dataclass
+class _Readouts:
+    """Per-cell values shown when the map is clicked, on one Web-Mercator grid.
+
+    Values are int16 (``round(value * scale)``, -32768 = no value) in base64, the grid's
+    district index uint8 (0 = outside every district); the browser decodes them on the
+    first click.
+    """
+
+    transform: Any = None
+    shape: tuple[int, int] = (0, 0)
+    bands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    districts_b64: str = ""
+    district_html: list[str] = field(default_factory=list)
+
+    def add(self, key: str, values: np.ndarray, source_transform: Any, crs: Any, *,
+            label: str, units: str, decimals: int, std: str = "", note: str = "") -> None:
+        warped, dst_transform = _warp_grid(values, source_transform, crs, upsample=1)
+        if self.transform is None:
+            self.transform, self.shape = dst_transform, warped.shape
+        elif warped.shape != self.shape or dst_transform != self.transform:
+            return  # another grid: no click readout for this layer
+        scale = 10.0 ** (decimals + 1)
+        finite = np.isfinite(warped)
+        ints = np.where(finite, np.clip(np.round(np.where(finite, warped, 0) * scale),
+                                        -32767, 32767), -32768).astype("<i2")
+        self.bands[key] = {"label": label, "units": units, "decimals": decimals,
+                           "scale": scale, "std": std, "note": note,
+                           "data": base64.b64encode(ints.tobytes()).decode("ascii")}
+
+    def set_districts(self, districts_ll: Any, html_by_district: list[str]) -> None:
+        from rasterio import features
+
+        if self.transform is None:
+            return
+        shapes = [(geom, k + 1) for k, geom in
+                  enumerate(districts_ll.to_crs("EPSG:3857").geometry)]
+        labels = features.rasterize(shapes, out_shape=self.shape, transform=self.transform,
+                                    fill=0, dtype="uint8")
+        self.districts_b64 = base64.b64encode(labels.tobytes()).decode("ascii")
+        self.district_html = html_by_district
+
+    def payload(self, lang: str) -> dict[str, Any]:
+        if self.transform is None:
+            return {}
+        t = self.transform
+        return {"x0": t.c, "y0": t.f, "dx": t.a, "dy": -t.e, "w": self.shape[1],
+                "h": self.shape[0], "bands": self.bands, "districts": self.districts_b64,
+                "district_html": self.district_html, "cell_title": _tr("cell", lang),
+                "sep": "：" if lang == "zh" else ": ",
+                "interval": _tr("interval_kriging", lang, lo="{lo}", hi="{hi}", std="{std}")}
+
+
+def _days_note(tags: dict[str, str], lang: str) -> str:
+    """Where the day counts come from: one realisation or the mean of several."""
+    try:
+        n = int(tags.get("realisations", "1"))
+    except ValueError:
+        n = 1
+    return _tr("days_one", lang) if n <= 1 else _tr("days_many", lang, last=n - 1)
+
+
+def _days_driver_note(bands: dict[str, np.ndarray], transform: Any, districts_utm: Any,
+                      lang: str) -> str:
+    """Why some districts have fewer days with AQI ≤ 100, if the run's data show it.
+
+    Compares the three districts with the fewest such days with the three with the most:
+    the pollutant whose days above its daily limit differ most between them is named, when
+    the gap is at least 5 days of AQI ≤ 100 and 3 days above the limit; else ``""``.
+    """
+    good = _district_means_from_map(bands["aqi_days_meeting_standard"], transform, districts_utm)
+    ranked = sorted((v, d) for d, v in good.items() if math.isfinite(v))
+    if len(ranked) < 6:
+        return ""
+    low, high = [d for _, d in ranked[:3]], [d for _, d in ranked[-3:]]
+    gap_good = np.mean([good[d] for d in high]) - np.mean([good[d] for d in low])
+    best: tuple[float, str, float, float] | None = None
+    for name, band in bands.items():
+        if not name.endswith("_days_above_limit"):
+            continue
+        above = _district_means_from_map(band, transform, districts_utm)
+        lo_above = float(np.nanmean([above[d] for d in low]))
+        hi_above = float(np.nanmean([above[d] for d in high]))
+        slug = name.removesuffix("_days_above_limit")
+        pollutant = next((p.name for p in POLLUTANTS.values() if p.slug == slug), slug)
+        if best is None or lo_above - hi_above > best[0]:
+            best = (lo_above - hi_above, pollutant, lo_above, hi_above)
+    if best is None or gap_good < 5 or best[0] < 3:
+        return ""
+    sep = "、" if lang == "zh" else ", "
+    return _tr("days_why", lang, low=sep.join(_district_label(d, lang) for d in low),
+               low_days=np.mean([good[d] for d in low]),
+               high=sep.join(_district_label(d, lang) for d in high),
+               high_days=np.mean([good[d] for d in high]), p=best[1], low_above=best[2],
+               high_above=best[3], mechanism=_tr("o3_mechanism", lang) if best[1] == "O3" else "")
+
+
+def _days_meeting_surface(net: _NetworkOutputs, legends: list[str], readouts: _Readouts,
+                          districts_utm: Any, title: Any, lang: str) -> list[_Surface]:
     """The per-cell count of days meeting the standard, when the run made time-resolved maps.
 
     ``netsim run`` with ``outputs.time_resolved`` writes ``rasters/time_resolved_<step>.tif``
-    (:mod:`netsim.timeseries`); its ``aqi_days_meeting_standard`` band becomes a layer,
-    coloured so that more good days is blue.
+    (:mod:`netsim.timeseries`); its ``aqi_days_meeting_standard`` band (days with AQI ≤ 100,
+    HJ 633) becomes a layer, coloured so that more good days is blue.  Its legend says which
+    realisations it comes from and, when the data show it, which pollutant costs some
+    districts their days.
     """
+    from netsim.rasters import read_raster
+
     path = next((p for name, p in net.rasters.items() if name.startswith("time_resolved_")), None)
     if path is None:
         return []
-    bands, transform, crs = _read_bands(path)
+    raster = read_raster(path)
+    bands = {k: np.asarray(v, dtype="float64") for k, v in raster.bands.items()}
     days = bands.get("aqi_days_meeting_standard")
     if days is None:
         return []
     lo, hi = _nice_range([days])
-    scale = _Scale("RdYlBu", lo, hi, "days")
-    legends.append(_scale_legend_html("aqi-days-meeting", DAYS_MEETING_LABEL, scale))
-    warped, bounds = _warp_to_web_mercator(days, transform, crs)
-    return [_Surface(_png_data_url(scale.rgba(warped)), bounds, name=DAYS_MEETING_LABEL,
+    scale = _Scale("RdYlBu", lo, hi, _tr("units_days", lang))
+    origin = _days_note(raster.tags, lang)
+    why = _days_driver_note(bands, raster.transform, districts_utm, lang)
+    note = f"<p class='netsim-note'>{html.escape(origin)}</p>" + (
+        f"<p class='netsim-note'>{html.escape(why)}</p>" if why else "")
+    legends.append(_scale_legend_html("aqi-days-meeting", _tr("days_legend", lang), scale,
+                                      note_html=note))
+    readouts.add("aqi-days", days, raster.transform, raster.crs,
+                 label=_tr("days_legend", lang), units=_tr("units_days", lang), decimals=0,
+                 note=origin)
+    warped, bounds = _warp_to_web_mercator(days, raster.transform, raster.crs)
+    name = _tr("days_layer", lang)
+    return [_Surface(_png_data_url(scale.rgba(warped)), bounds, name=name,
                      css_class="netsim-overlay-aqi-days-meeting", legend_id="aqi-days-meeting",
-                     show=False)]
+                     show=False, title_html=title(_tr("days_title", lang), origin),
+                     readout="aqi-days")]
 
 
 @contextlib.contextmanager
@@ -1109,85 +1501,177 @@ def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> 
     """The HTML page of :func:`web_map_html` (element ids from the caller's context)."""
     run = _load_run(run_dir)
     chosen = _choose_pollutant(run, pollutant)
-    standard = str(run.summary.get("standard") or "gb3095-2012")
-    year = run.summary.get("year", "")
-    scenario_name = str(run.summary.get("scenario") or run.path.name)
-    net = run.shown
+    page = _Page.of(run, chosen)
     districts_utm, districts_ll = _districts_lonlat()
-
-    # ---- surfaces
-    surfaces: list[_Surface] = []
     legends: list[str] = []
-    main_estimate: np.ndarray | None = None
-    main_transform = None
+    readouts = _Readouts()
+    surfaces, main = _surfaces(run, page, legends, readouts)
+    surfaces += _days_meeting_surface(run.shown, legends, readouts, districts_utm, page.title,
+                                      page.lang)
+    fmap = _base_map(districts_ll, page, tiles)
+    for surface in surfaces:
+        surface.add_to(fmap)
+    district_html = _district_layer(run, page, main, districts_utm, districts_ll).add_to(fmap)
+    readouts.set_districts(districts_ll, district_html.popups)
+    entries = _station_entries(run, chosen, page.lang)
+    _station_layers(entries, page).add_to_map(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    changes = {"removed"} if entries.removed else set()
+    for records in entries.by_type.values():  # classes: station, type, marker, then the change
+        changes |= {c.removeprefix("netsim-") for r in records for c in r["cls"].split()[3:]}
+    types = [*entries.by_type, *({r["cls"].split()[1].removeprefix("netsim-")
+                                  for r in entries.removed})]
+    if entries.light:
+        types.append("sensor")
+    legend_html = "".join(legends) + _symbols_legend_html(types, changes, page.lang)
+    n_now = sum(len(v) for v in entries.by_type.values()) + len(entries.light)
+    title_html = page.title(_join(chosen.name, _tr("estimate", page.lang), page.lang),
+                            page.subtitle(run, n_now, len(entries.removed)))
+    _PageFurniture(title_html, legend_html, f"Leaflet {LEAFLET_VERSION} · netsim",
+                   readouts.payload(page.lang)).add_to(fmap)
+    minx, miny, maxx, maxy = districts_ll.total_bounds
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    out = fmap.get_root().render()
+    return out.replace("<html>", f'<html lang="{page.html_lang}">', 1)
+
+
+@dataclass
+class _Page:
+    """What every part of the page shares: language, names, standard and the title."""
+
+    lang: str
+    scenario: str
+    year: Any
+    standard: str
+    pollutant: Pollutant
+    is_scenario: bool
+
+    @classmethod
+    def of(cls, run: _Run, chosen: Pollutant) -> _Page:
+        lang = str(run.summary.get("lang") or "en")
+        return cls("zh" if lang == "zh" else "en",
+                   str(run.summary.get("scenario") or run.path.name), run.summary.get("year", ""),
+                   str(run.summary.get("standard") or "gb3095-2012"), chosen,
+                   run.scenario is not None)
+
+    @property
+    def html_lang(self) -> str:
+        return "zh-CN" if self.lang == "zh" else "en"
+
+    def subtitle(self, run: _Run, n_now: int, n_removed: int) -> str:
+        """``Kriged from the … · Grade II annual limit …`` (the surfaces' titles reuse it)."""
+        label = _standard_label(self.standard)
+        limit = grade_ii_annual_limit(self.pollutant.name, self.standard)
+        limit_text = (
+            _tr("limit_text", self.lang, v=f"{limit:g}", units=self.pollutant.units,
+                standard=label) if limit is not None
+            else _tr("no_limit_text", self.lang, p=self.pollutant.name, standard=label))
+        net_text = (_tr("net_scenario", self.lang, n=n_now, removed=n_removed)
+                    if self.is_scenario else _tr("net_baseline", self.lang, n=n_now))
+        data = run.summary.get("data") or {}
+        if data.get("kind") == "real readings":
+            net_text += _tr("net_real", self.lang, file=Path(str(data.get("path", ""))).name)
+        return _tr("subtitle", self.lang, network=net_text, limit=limit_text)
+
+    def title(self, what: str, subtitle: str | None = None) -> str:
+        """Title HTML for the layer ``what`` (``subtitle``: the network's, set later by
+        :meth:`subtitle`, when None — filled in the browser from the page's title)."""
+        head = html.escape(_tr("title", self.lang, scenario=self.scenario, what=what,
+                               year=self.year))
+        small = "{subtitle}" if subtitle is None else html.escape(subtitle)
+        return f"{head}<small>{small}</small>"
+
+
+def _surfaces(run: _Run, page: _Page, legends: list[str], readouts: _Readouts
+              ) -> tuple[list[_Surface], tuple[np.ndarray, Any] | None]:
+    """Every pollutant's annual-mean layer and the chosen one's std, truth, error, baseline
+    and difference layers; also the chosen estimate and its transform (district means)."""
+    surfaces: list[_Surface] = []
+    main = None
     for name in _summary_pollutants(run):
         pol = POLLUTANTS[name]
-        bands, transform, crs = _read_bands(net.rasters[f"{pol.slug}_annual_mean"])
-        if "estimate" not in bands:
-            raise RasterError(
-                f"{net.rasters[pol.slug + '_annual_mean']}: no band named 'estimate'; "
-                "re-run `netsim run`"
-            )
-        is_main = pol.name == chosen.name
+        is_main = pol.name == page.pollutant.name
+        layers, transform, crs = _pollutant_layers(run, pol, is_main)
         if is_main:
-            main_estimate, main_transform = bands["estimate"], transform
-        limit = grade_ii_annual_limit(pol.name, standard)
-        layers: dict[str, np.ndarray] = {"estimate": bands["estimate"]}
-        base_bands: dict[str, np.ndarray] = {}
-        if is_main:
-            layers.update({b: bands[b] for b in ("std", "truth", "error") if b in bands})
-            if run.scenario is not None:
-                base_path = run.baseline.rasters.get(f"{pol.slug}_annual_mean")
-                if base_path is not None:
-                    base_bands, _, _ = _read_bands(base_path)
-                    if "estimate" in base_bands:
-                        layers["baseline"] = base_bands["estimate"]
-                diff_path = net.rasters.get(f"{pol.slug}_difference")
-                if diff_path is not None:
-                    diff_bands, _, _ = _read_bands(diff_path)
-                    layers["difference"] = diff_bands.get(
-                        "difference", next(iter(diff_bands.values()))
-                    )
-        conc = [layers[b] for b in ("estimate", "truth", "baseline") if b in layers]
-        lo, hi = _nice_range(conc, include=limit)
-        limit_label = (
-            f"Grade II {limit:g} ({_standard_label(standard)})" if limit is not None else ""
+            main = (layers["estimate"], transform)
+        surfaces += _pollutant_surfaces(pol, layers, transform, crs, page, legends,
+                                        readouts if is_main else None, is_main)
+    return surfaces, main
+
+
+def _pollutant_layers(run: _Run, pol: Pollutant, is_main: bool
+                      ) -> tuple[dict[str, np.ndarray], Any, Any]:
+    net = run.shown
+    bands, transform, crs = _read_bands(net.rasters[f"{pol.slug}_annual_mean"])
+    if "estimate" not in bands:
+        raise RasterError(
+            f"{net.rasters[pol.slug + '_annual_mean']}: no band named 'estimate'; "
+            "re-run `netsim run`"
         )
-        conc_scale = _Scale(_CMAPS["estimate"], lo, hi, pol.units, limit, limit_label, centre=limit)
-        for band, values in layers.items():
-            if band in ("estimate", "truth", "baseline"):
-                scale = conc_scale
-                legend_id = f"{pol.slug}-concentration"
-                legend_title = f"{pol.name} annual mean"
-            elif band == "std":
-                lo_s, hi_s = _nice_range([values])
-                scale = _Scale(_CMAPS["std"], max(0.0, lo_s), hi_s, pol.units)
-                legend_id, legend_title = f"{pol.slug}-std", f"{pol.name} kriging std"
-            else:
-                lo_d, hi_d = _nice_range([values], symmetric=True)
-                scale = _Scale(_CMAPS[band], lo_d, hi_d, pol.units, centre=0.0)
-                legend_id = f"{pol.slug}-{band}"
-                legend_title = f"{pol.name} {_BAND_LABELS[band]}"
-            if not any(legend_id in lg for lg in legends):
-                legends.append(_scale_legend_html(legend_id, legend_title, scale))
-            warped, bounds = _warp_to_web_mercator(values, transform, crs)
-            label = f"{pol.name} {_BAND_LABELS[band]}"
-            if band == "estimate" and run.scenario is not None:
-                label += " (scenario)"
-            surfaces.append(
-                _Surface(
-                    _png_data_url(scale.rgba(warped)),
-                    bounds,
-                    name=label,
-                    css_class=f"netsim-overlay-{pol.slug}-{band}",
-                    legend_id=legend_id,
-                    show=is_main and band == "estimate",
-                )
-            )
+    layers: dict[str, np.ndarray] = {"estimate": bands["estimate"]}
+    if not is_main:
+        return layers, transform, crs
+    layers.update({b: bands[b] for b in ("std", "truth", "error") if b in bands})
+    if run.scenario is not None:
+        base_path = run.baseline.rasters.get(f"{pol.slug}_annual_mean")
+        if base_path is not None:
+            base_bands, _, _ = _read_bands(base_path)
+            if "estimate" in base_bands:
+                layers["baseline"] = base_bands["estimate"]
+        diff_path = net.rasters.get(f"{pol.slug}_difference")
+        if diff_path is not None:
+            diff_bands, _, _ = _read_bands(diff_path)
+            layers["difference"] = diff_bands.get("difference", next(iter(diff_bands.values())))
+    return layers, transform, crs
 
-    surfaces += _days_meeting_surface(net, legends)
 
-    # ---- map frame
+def _pollutant_surfaces(pol: Pollutant, layers: dict[str, np.ndarray], transform: Any,
+                        crs: Any, page: _Page, legends: list[str], readouts: _Readouts | None,
+                        is_main: bool) -> list[_Surface]:
+    lang = page.lang
+    limit = grade_ii_annual_limit(pol.name, page.standard)
+    conc = [layers[b] for b in ("estimate", "truth", "baseline") if b in layers]
+    lo, hi = _nice_range(conc, include=limit)
+    limit_label = (_tr("grade_ii", lang, v=f"{limit:g}", standard=_standard_label(page.standard))
+                   if limit is not None else "")
+    conc_scale = _Scale(_CMAPS["estimate"], lo, hi, pol.units, limit, limit_label, centre=limit)
+    out = []
+    for band, values in layers.items():
+        if band in ("estimate", "truth", "baseline"):
+            scale, legend_id = conc_scale, f"{pol.slug}-concentration"
+            legend_title = _join(pol.name, _tr("estimate", lang), lang)
+        elif band == "std":
+            lo_s, hi_s = _nice_range([values])
+            scale = _Scale(_CMAPS["std"], max(0.0, lo_s), hi_s, pol.units)
+            legend_id, legend_title = f"{pol.slug}-std", _join(pol.name, _tr("std", lang), lang)
+        else:
+            lo_d, hi_d = _nice_range([values], symmetric=True)
+            scale = _Scale(_CMAPS[band], lo_d, hi_d, pol.units, centre=0.0)
+            legend_id, legend_title = f"{pol.slug}-{band}", _join(pol.name, _tr(band, lang), lang)
+        if not any(legend_id in lg for lg in legends):
+            legends.append(_scale_legend_html(legend_id, legend_title, scale))
+        label = _join(pol.name, _tr(band, lang), lang)
+        if band == "estimate" and page.is_scenario:
+            label += _tr("scenario_suffix", lang)
+        key = ""
+        if readouts is not None:
+            key = f"{pol.slug}-{band}"
+            interval_note = "" if band in ("std", "truth") or (
+                band == "estimate" and "std" in layers) else _tr("no_cell_interval", lang)
+            readouts.add(key, values, transform, crs, label=label, units=pol.units,
+                         decimals=pol.reported_decimals,
+                         std=f"{pol.slug}-std" if band == "estimate" and "std" in layers else "",
+                         note=interval_note)
+        warped, bounds = _warp_to_web_mercator(values, transform, crs)
+        out.append(_Surface(
+            _png_data_url(scale.rgba(warped)), bounds, name=label,
+            css_class=f"netsim-overlay-{pol.slug}-{band}", legend_id=legend_id,
+            show=is_main and band == "estimate", title_html=page.title(label), readout=key))
+    return out
+
+
+def _base_map(districts_ll: Any, page: _Page, tiles: TileChoice) -> folium.Map:
+    """The Leaflet map with its zoom and pan limits, inlined Leaflet and the page style."""
     minx, miny, maxx, maxy = districts_ll.total_bounds
     pad_x, pad_y = 0.35 * (maxx - minx), 0.35 * (maxy - miny)
     fmap = _OfflineMap(
@@ -1209,135 +1693,159 @@ def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> 
     )
     root = fmap.get_root()
     root.header.add_child(Element('<meta charset="utf-8" />'), name="meta_http")
+    head = _tr("title", page.lang, scenario=page.scenario,
+               what=_join(page.pollutant.name, _tr("estimate", page.lang), page.lang),
+               year=page.year)
+    root.header.add_child(_RawHtml(f"<title>{html.escape(head)}</title>"), name="netsim_title")
     root.header.add_child(
-        Element(f"<title>{html.escape(scenario_name)} — {html.escape(chosen.name)} {year}</title>"),
-        name="netsim_title",
-    )
-    root.header.add_child(
-        Element(f"<style>{_raw_text_safe(leaflet_css(), 'leaflet.css')}</style>"),
+        _RawHtml(f"<style>{_raw_text_safe(leaflet_css(), 'leaflet.css')}</style>"),
         name="leaflet_css_inline",
     )
     root.header.add_child(
-        Element(f"<script>{_raw_text_safe(leaflet_js(), 'leaflet.js')}</script>"),
+        _RawHtml(f"<script>{_raw_text_safe(leaflet_js(), 'leaflet.js')}</script>"),
         name="leaflet_js_inline",
     )
-    root.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="netsim_css")
+    css = _PAGE_CSS.replace("FONTS", _FONTS_ZH if page.lang == "zh" else _FONTS_EN)
+    root.header.add_child(_RawHtml(f"<style>{css}</style>"), name="netsim_css")
     if tiles == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", overlay=False, control=True).add_to(
             fmap
         )
-    for surface in surfaces:
-        surface.add_to(fmap)
+    return fmap
 
-    # ---- districts
-    limit = grade_ii_annual_limit(chosen.name, standard)
-    from_map = (
-        _district_means_from_map(main_estimate, main_transform, districts_utm)
-        if main_estimate is not None
-        else {}
-    )
+
+_FONTS_EN = "system-ui, sans-serif"
+_FONTS_ZH = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif'
+
+
+class _DistrictLayer:
+    """The district polygons with their tooltip, and the click-popup HTML of each district."""
+
+    def __init__(self, geojson: _RawGeoJson, popups: list[str]) -> None:
+        self.geojson = geojson
+        self.popups = popups
+
+    def add_to(self, fmap: folium.Map) -> _DistrictLayer:
+        self.geojson.add_to(fmap)
+        return self
+
+
+def _area_intervals(net: _NetworkOutputs, pollutant: str) -> dict[str, dict[str, Any]]:
+    """``annual_by_area_intervals.csv`` rows of ``pollutant``'s annual mean by area."""
+    path = net.path / "annual_by_area_intervals.csv"
+    if not path.exists():
+        return {}
+    frame = _pick_statistic(_read_csv(path, ("area", "pollutant", "statistic", "p05", "p95")))
+    frame = frame[frame["pollutant"].astype(str) == pollutant]
+    return {str(r["area"]): r for r in frame.to_dict(orient="records")}
+
+
+def _district_popup(district: str, page: _Page, value: float, reason: str,
+                    interval: dict[str, Any] | None, map_mean: float) -> str:
+    """HTML of a district's figure: published value, 90 % interval, value from the map."""
+    e, lang, pol = html.escape, page.lang, page.pollutant
+    dec = pol.reported_decimals
+    lines = [f"<div class='netsim-district-figure'><b>{e(_district_label(district, lang))}</b>"]
+    shown = _fmt(value, dec) if math.isfinite(value) else (reason or "–")
+    lines.append(f"<div>{e(_tr('district_figure', lang, p=pol.name, value=shown, units=pol.units))}"
+                 "</div>")
+    if interval is not None and math.isfinite(value) and pd.notna(interval.get("p05")):
+        n = interval.get("n")
+        lines.append("<div class='netsim-interval'>" + e(_tr(
+            "district_interval", lang, lo=f"{float(interval['p05']):.1f}",
+            hi=f"{float(interval['p95']):.1f}",
+            n=int(n) if n is not None and pd.notna(n) else "?")) + "</div>")
+    lines.append(f"<div>{e(_tr('district_map', lang, value=_fmt(map_mean, 1), units=pol.units))}"
+                 "</div></div>")
+    return "".join(lines)
+
+
+def _district_layer(run: _Run, page: _Page, main: tuple[np.ndarray, Any] | None,
+                    districts_utm: Any, districts_ll: Any) -> _DistrictLayer:
+    lang, chosen = page.lang, page.pollutant
+    limit = grade_ii_annual_limit(chosen.name, page.standard)
+    from_map = _district_means_from_map(*main, districts_utm) if main is not None else {}
+    net = run.shown
     area_rows = _pick_statistic(
         net.by_area[net.by_area["pollutant"].astype(str) == chosen.name]
-        if not net.by_area.empty
-        else net.by_area
-    )
+        if not net.by_area.empty else net.by_area)
     from_stations = {str(r.area): float(r.value) for r in area_rows.itertuples(index=False)}
-    districts_ll = districts_ll.copy()
+    reasons = ({str(r.area): str(r.reason) for r in area_rows.itertuples(index=False)
+                if isinstance(r.reason, str)} if "reason" in area_rows else {})
+    intervals = _area_intervals(net, chosen.name)
+    names = [str(d) for d in districts_ll["district"]]
+    frame = districts_ll.copy()
     dec = chosen.reported_decimals
-    districts_ll["stations_mean"] = [
-        _fmt(from_stations.get(str(d), math.nan), dec) for d in districts_ll["district"]
-    ]
-    districts_ll["map_mean"] = [
-        _fmt(from_map.get(str(d), math.nan), 1) for d in districts_ll["district"]
-    ]
+    frame["district"] = [_district_label(d, lang) for d in names]
+    frame["stations_mean"] = [_fmt(from_stations.get(d, math.nan), dec) for d in names]
+    frame["map_mean"] = [_fmt(from_map.get(d, math.nan), 1) for d in names]
 
-    def _verdict(value: float) -> str:
+    def verdict(value: float) -> str:
         if limit is None or not math.isfinite(value):
-            return "no annual limit" if limit is None else "–"
-        return "met" if value <= limit else "exceeded"
+            return _tr("no_annual_limit", lang) if limit is None else "–"
+        return _tr("met", lang) if value <= limit else _tr("exceeded", lang)
 
-    districts_ll["limit_stations"] = [
-        _verdict(from_stations.get(str(d), math.nan)) for d in districts_ll["district"]
-    ]
-    districts_ll["limit_map"] = [
-        _verdict(from_map.get(str(d), math.nan)) for d in districts_ll["district"]
-    ]
+    frame["limit_stations"] = [verdict(from_stations.get(d, math.nan)) for d in names]
+    frame["limit_map"] = [verdict(from_map.get(d, math.nan)) for d in names]
     units = chosen.units
-    district_layer = folium.GeoJson(
-        districts_ll[
-            ["district", "stations_mean", "map_mean", "limit_stations", "limit_map", "geometry"]
-        ].to_json(drop_id=True),
-        name="Districts",
-        style_function=lambda _f: {
-            "color": "#333333",
-            "weight": 1.2,
-            "fill": True,
-            "fillOpacity": 0.0,
-            "dashArray": "3 3",
-        },
+    fields = ["district", "stations_mean", "map_mean", "limit_stations", "limit_map"]
+    geojson = _RawGeoJson(
+        _districts_geojson(frame, fields),
+        name=_tr("districts", lang),
+        style_function=lambda _f: {"color": "#333333", "weight": 1.2, "fill": True,
+                                   "fillOpacity": 0.0, "dashArray": "3 3"},
         highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(
-            fields=["district", "stations_mean", "map_mean", "limit_stations", "limit_map"],
+            fields=fields,
             aliases=[
-                "District",
-                f"{chosen.name} annual mean from stations ({units})",
-                f"{chosen.name} annual mean from the map ({units})",
-                "Grade II limit (stations)" if limit is not None else "Limit",
-                "Grade II limit (map)" if limit is not None else "Limit (map)",
+                _tr("district", lang),
+                _tr("from_stations", lang, p=chosen.name, units=units),
+                _tr("from_map", lang, p=chosen.name, units=units),
+                _tr("limit_stations" if limit is not None else "limit", lang),
+                _tr("limit_map" if limit is not None else "limit_map_none", lang),
             ],
             class_name="netsim-district-tip",
             sticky=True,
         ),
         smooth_factor=1.0,
     )
-    district_layer.add_to(fmap)
+    popups = [_district_popup(d, page, from_stations.get(d, math.nan), reasons.get(d, ""),
+                              intervals.get(d), from_map.get(d, math.nan)) for d in names]
+    return _DistrictLayer(geojson, popups)
 
-    # ---- stations
-    by_type, removed, lines = _station_entries(run, chosen)
+
+@dataclass
+class _StationLayers:
+    layers: list[Layer]
+
+    def add_to_map(self, fmap: folium.Map) -> None:
+        for layer in self.layers:
+            layer.add_to(fmap)
+
+
+def _station_layers(entries: _StationEntries, page: _Page) -> _StationLayers:
+    """One layer per station type, the light sensor layer (below: canvas in the overlay
+    pane, reference stations' markers above it) and the scenario's removed and moved."""
+    lang = page.lang
+    layers: list[Layer] = []
+    if entries.light:
+        layers.append(_LightSensorLayer(
+            entries.light, name=_tr("light_sensors_layer", lang, n=len(entries.light)),
+            label=_type_label("sensor", lang),
+            value_label=_join(page.pollutant.name, _tr("estimate", lang), lang),
+            units=page.pollutant.units))
+    by_type = entries.by_type
     for stype in (*STATION_STYLES, *sorted(set(by_type) - set(STATION_STYLES))):
         if stype in by_type:
-            label = STATION_STYLES.get(stype, _UNKNOWN_STYLE)[2]
-            _StationLayer(
-                by_type[stype], [], name=f"Stations: {label} ({len(by_type[stype])})"
-            ).add_to(fmap)
-    if removed or lines:
-        _StationLayer(
-            removed, lines, name=f"Scenario changes: removed ({len(removed)}), moved ({len(lines)})"
-        ).add_to(fmap)
-
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-
-    # ---- title and legends
-    n_now = sum(len(v) for v in by_type.values())
-    limit_text = (
-        f"Grade II annual limit {limit:g} {units} ({_standard_label(standard)})"
-        if limit is not None
-        else f"{chosen.name} has no annual-mean limit in {_standard_label(standard)}"
-    )
-    net_text = (
-        f"scenario network, {n_now} stations ({len(removed)} removed)"
-        if run.scenario is not None
-        else f"baseline network, {n_now} stations"
-    )
-    data = run.summary.get("data") or {}
-    if data.get("kind") == "real readings":
-        net_text += f" and their real readings ({Path(str(data.get('path', ''))).name})"
-    title_html = (
-        f"{html.escape(scenario_name)}: {html.escape(chosen.name)} annual mean, "
-        f"{html.escape(str(year))}"
-        f"<small>Kriged from the {html.escape(net_text)} · {html.escape(limit_text)}</small>"
-    )
-    changes = {"removed"} if removed else set()
-    for records in by_type.values():  # classes: station, type, marker, then the change
-        changes |= {c.removeprefix("netsim-") for r in records for c in r["cls"].split()[3:]}
-    legend_html = "".join(legends) + _symbols_legend_html(
-        [*by_type, *({r["cls"].split()[1].removeprefix("netsim-") for r in removed})], changes
-    )
-    attribution = f"Leaflet {LEAFLET_VERSION} · netsim"
-    _PageFurniture(title_html, legend_html, attribution).add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-
-    return root.render()
+            name = _tr("stations_layer", lang, label=_type_label(stype, lang),
+                       n=len(by_type[stype]))
+            layers.append(_StationLayer(by_type[stype], [], name=name))
+    if entries.removed or entries.lines:
+        layers.append(_StationLayer(
+            entries.removed, entries.lines,
+            name=_tr("changes_layer", lang, removed=len(entries.removed),
+                     moved=len(entries.lines))))
+    return _StationLayers(layers)
 
 
 def _standard_label(standard: str) -> str:
