@@ -458,7 +458,7 @@ def run_command(
 ) -> None:
     """Run a scenario and its baseline on the synthetic truth (an OSSE) and write DIR.
 
-    DIR gets summary.json, report.md, changes.png (with changes), map.html and
+    DIR gets summary.json, report.md, report.html, changes.png (with changes), map.html and
     baseline/ (and scenario/) with annual_by_area.csv, annual_by_station.csv
     in the `netsim stats` format, intervals, rasters and maps.  DIR must be new
     or empty, or a previous netsim run replaced with --overwrite.
@@ -490,7 +490,8 @@ def run_command(
         err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     for verdict in result.summary.get("verdicts", []):
         console.print(f"- {verdict}", highlight=False, soft_wrap=True)
-    console.print(f"wrote {result.out_dir} (report.md, summary.json, map.html)", highlight=False)
+    console.print(f"wrote {result.out_dir} (report.md, report.html, summary.json, map.html)",
+                  highlight=False)
 
 
 # --- command: map ---
