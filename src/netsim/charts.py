@@ -129,12 +129,15 @@ def changes_figure(summary: dict, lang: str = "en"):
                   for col in columns)
     height_in = title_in + body_in + caption_in + 0.35
     fig.set_size_inches(width_in, height_in)
-    for c, col in enumerate(columns):
+    for c, col in enumerate(columns if items else []):
         top = height_in - title_in
         for i in col:
-            rect = [(c * column_in + label_in) / width_in, (top - heights[i]) / height_in,
-                    _PLOT_IN / width_in, heights[i] / height_in]
-            _draw_panel(fig.add_axes(rect), *items[i], lang) if items else None
+            left = (c * column_in + label_in) / width_in
+            rect = [left, (top - heights[i]) / height_in, _PLOT_IN / width_in,
+                    heights[i] / height_in]
+            _draw_panel(fig.add_axes(rect), items[i][1], lang)
+            # the panel's title as a figure text: an axes title is re-placed at every draw
+            fig.text(left, (top + 0.05) / height_in, items[i][0], fontsize=9, va="bottom")
             top -= heights[i] + _PANEL_GAP_IN
     fig.text(0.5, 1 - 0.15 / height_in, title, ha="center", va="top", fontsize=11,
              gid="title")
@@ -143,7 +146,9 @@ def changes_figure(summary: dict, lang: str = "en"):
     return fig
 
 
-def _draw_panel(ax, title: str, items: list[dict], lang: str) -> None:
+def _draw_panel(ax, items: list[dict], lang: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     y = np.arange(len(items))[::-1]
     for yi, r in zip(y, items, strict=True):
         d = r["difference"]
@@ -151,7 +156,7 @@ def _draw_panel(ax, title: str, items: list[dict], lang: str) -> None:
     ax.axvline(0.0, color="black", lw=0.8)
     ax.set_yticks(y, [headline_label(r, lang) for r in items], fontsize=_FONT)
     ax.set_ylim(-0.7, len(items) - 0.3)
-    ax.set_title(title, fontsize=9, loc="left")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
     ax.tick_params(axis="x", labelsize=_FONT)
 
 
@@ -162,10 +167,7 @@ def changes_chart(summary: dict, path: Path, lang: str = "en") -> None:
     Statistics missing in either network are left out (the report says why).  Labels in
     ``lang`` (``"en"`` or ``"zh"``); written atomically.
     """
-    from netsim.atomic import atomic_file
-    from netsim.maps import PNG_METADATA, picture_fonts
+    from netsim.maps import picture_fonts, write_png
 
     with picture_fonts(lang):
-        fig = changes_figure(summary, lang)
-        with atomic_file(Path(path)) as tmp:
-            fig.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
+        write_png(changes_figure(summary, lang), path)

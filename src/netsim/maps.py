@@ -28,11 +28,14 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, patheffects
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.colors import Colormap, Normalize, from_levels_and_colors
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import Colormap, ListedColormap, Normalize, from_levels_and_colors
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
+from matplotlib.transforms import IdentityTransform
 
 from netsim import geography
 from netsim.atomic import atomic_file
@@ -332,6 +335,22 @@ def _draw_outlines(ax) -> None:
                                      linewidths=0.8, linestyles="--"))
 
 
+_NO_CMAP = ListedColormap(["black"])
+"""Colour map of the marker collections (colours are given; this only spares matplotlib
+copying its default colour map for every collection)."""
+
+
+def _scatter(ax, x: np.ndarray, y: np.ndarray, marker: str, size: float, *, face: str,
+             edge: str, linewidth: float, zorder: float) -> None:
+    """``ax.scatter`` of markers of one style, as the collection scatter builds."""
+    style = MarkerStyle(marker)
+    path = style.get_path().transformed(style.get_transform())
+    markers = PathCollection((path,), sizes=[size], facecolors=face, edgecolors=edge,
+                             linewidths=linewidth, offsets=np.column_stack([x, y]),
+                             offset_transform=ax.transData, cmap=_NO_CMAP, zorder=zorder)
+    markers.set_transform(IdentityTransform())
+    ax.add_collection(markers, autolim=False)
+
 _STYLE_KEYS = {"urban": "urban_station", "traffic": "traffic_station",
                "border": "border_station", "background": "background_station",
                "sensor": "sensor_station"}
@@ -357,12 +376,10 @@ def _draw_stations(ax, stations, has_value: np.ndarray | None = None,
         for solid in (True, False):
             sel = (types == t) & (filled == solid)
             if sel.any():
-                ax.scatter(
-                    x[sel], y[sel], marker=st["marker"], s=st["size"],
-                    c=st["color"] if solid else "none",
-                    edgecolors="black" if solid else st["color"],
-                    linewidths=0.7 if solid else 1.1, zorder=5 if solid else 4,
-                )  # fmt: skip
+                _scatter(ax, x[sel], y[sel], st["marker"], st["size"],
+                         face=st["color"] if solid else "none",
+                         edge="black" if solid else st["color"],
+                         linewidth=0.7 if solid else 1.1, zorder=5 if solid else 4)
         n_type = int(((types == t) & filled).sum())
         if not (types == t).any() or (has_value is not None and n_type == 0):
             continue
@@ -420,12 +437,20 @@ def _draw_district_names(ax, lang: str) -> None:
                 gid=f"district:{name}")
 
 
-def _decorate(ax, grid: Grid, lang: str = "en") -> None:
+def _frame(ax) -> tuple[float, float, float, float]:
+    """Map limits (Beijing's bounds + 3 km, equal aspect); returns the bounds (metres)."""
     w, s, e, n = geography.beijing_boundary().bounds
     pad = 3000.0
     ax.set_xlim(w - pad, e + pad)
     ax.set_ylim(s - pad, n + pad)
     ax.set_aspect("equal")
+    return w, s, e, n
+
+
+def _decorate(ax, grid: Grid, lang: str = "en") -> None:
+    """Ticks in km, axis labels, scale bar, north arrow and attribution."""
+    w, s, e, n = _frame(ax)
+    pad = 3000.0
     ticks_x = np.arange(np.ceil((w - pad) / 50_000) * 50_000, e + pad, 50_000)
     ticks_y = np.arange(np.ceil((s - pad) / 50_000) * 50_000, n + pad, 50_000)
     ax.set_xticks(ticks_x, [f"{v / 1000:.0f}" for v in ticks_x], fontsize=7)
@@ -449,6 +474,62 @@ def _decorate(ax, grid: Grid, lang: str = "en") -> None:
     )
     ax.text(0.99, 0.005, picture_text("attribution", lang, res=grid.resolution_m),
             transform=ax.transAxes, ha="right", va="bottom", fontsize=5.5, color="#555555")
+
+
+class _Overlay(Artist):
+    """A pre-rendered RGBA layer drawn at fixed figure pixels (no resampling, no re-layout)."""
+
+    def __init__(self, rgba: np.ndarray, x0: int, zorder: float) -> None:
+        super().__init__()
+        self._rgba, self._x0 = rgba, x0
+        self.set_zorder(zorder)
+
+    def draw(self, renderer) -> None:
+        if self.get_visible():
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, self._x0, 0, self._rgba)
+            gc.restore()
+
+
+@lru_cache(maxsize=16)
+def _overlay_layers(ncols: int, lang: str, resolution_m: float, dpi: int,
+                    names: bool) -> tuple[tuple[np.ndarray, int], ...]:
+    """What every map of a layout shares, rendered once per process on a transparent
+    figure: with ``names`` the district names, else the axes frames, ticks and labels,
+    district and municipal outlines, scale bar, north arrow and attribution; one
+    (rgba, x offset in pixels) per panel."""
+    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    fig.patch.set_alpha(0.0)
+    grid = type("Resolution", (), {"resolution_m": resolution_m})()
+    for column in range(ncols):
+        ax, cax = _panel_axes(fig, column, ncols)
+        cax.set_visible(False)
+        ax.patch.set_visible(False)
+        if names:
+            _frame(ax)
+            ax.set_axis_off()
+            _draw_district_names(ax, lang)
+        else:
+            _draw_outlines(ax)
+            _decorate(ax, grid, lang)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())[::-1]  # draw_image wants the bottom row first
+    width = rgba.shape[1] // ncols
+    return tuple((np.ascontiguousarray(rgba[:, c * width:(c + 1) * width]), c * width)
+                 for c in range(ncols))
+
+
+def _overlays(ncols: int, lang: str, resolution_m: float, dpi: int,
+              district_names: bool) -> list[list[_Overlay]]:
+    """Per panel: the outlines and frame (between field and stations) and, with
+    ``district_names``, the names (above the stations)."""
+    key = (ncols, lang, float(resolution_m), dpi)
+    under = [_Overlay(rgba, x0, 3) for rgba, x0 in _overlay_layers(*key, False)]
+    if not district_names:
+        return [[u] for u in under]
+    names = [_Overlay(rgba, x0, 6) for rgba, x0 in _overlay_layers(*key, True)]
+    return [[u, n] for u, n in zip(under, names, strict=True)]
 
 
 PNG_COMPRESSION = 1
@@ -565,12 +646,39 @@ def static_map(
             grid, field, network, pollutant=pollutant, limit=limit, title=title, std=std,
             units=units, limit_label=limit_label, cmap=cmap, has_value=has_value, scale=scale,
             std_scale=std_scale, colour_label=colour_label, subtitle=subtitle,
-            district_names=district_names, lang=lang,
+            district_names=district_names, lang=lang, dpi=dpi,
         )  # fmt: skip
-        with atomic_file(out) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, metadata=PNG_METADATA,
-                        pil_kwargs={"compress_level": PNG_COMPRESSION})
+        write_png(fig, out)
     return out
+
+
+def write_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Draw ``fig`` on its Agg canvas and write it atomically as an RGB PNG at the figure's
+    dpi (no alpha channel: a quarter less to compress; fixed metadata: same figure, same
+    bytes)."""
+    from PIL import Image, PngImagePlugin
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = canvas.buffer_rgba()
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    info = PngImagePlugin.PngInfo()
+    for key, value in PNG_METADATA.items():
+        info.add_text(key, value)
+    out = Path(path)
+    with atomic_file(out) as tmp:
+        image.convert("RGB").save(tmp, format="png", compress_level=PNG_COMPRESSION,
+                                  pnginfo=info, dpi=(fig.dpi, fig.dpi))
+    return out
+
+
+def _panel_title(fig: Figure, column: int, ncols: int, text: str) -> None:
+    """A panel's title centred above its map (a figure text at a fixed position: an axes
+    title would be placed by measuring the axes' ticks at every draw)."""
+    left, bottom, width, height = _MAP_BOX_IN
+    x = (PANEL_WIDTH_IN * column + left + width / 2) / (PANEL_WIDTH_IN * ncols)
+    fig.text(x, (bottom + height + 0.1) / FIGURE_HEIGHT_IN, text, ha="center", va="bottom",
+             fontsize=9)
 
 
 def _has_value_mask(has_value, stations) -> np.ndarray | None:
@@ -605,8 +713,9 @@ def map_figure(
     subtitle: str | None = None,
     district_names: bool = True,
     lang: str = "en",
+    dpi: int = 150,
 ) -> Figure:
-    """The figure :func:`static_map` writes (same parameters, without ``path`` and ``dpi``).
+    """The figure :func:`static_map` writes (same parameters, without ``path``).
 
     A matplotlib :class:`~matplotlib.figure.Figure` on an Agg canvas (no
     pyplot state); its station legend is ``fig.legends[0]``, its map
@@ -619,14 +728,15 @@ def map_figure(
     mask = _has_value_mask(has_value, stations)
     units = _units(pollutant) if units is None else units
     ncols = 1 if std_arr is None else 2
-    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN))
+    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
     FigureCanvasAgg(fig)
     axes, caxes = zip(*(_panel_axes(fig, i, ncols) for i in range(ncols)), strict=True)
+    overlays = _overlays(ncols, lang, grid.resolution_m, dpi, district_names)
     if scale is None:
         scale = ColourScale(*_colour_range(arr, limit), cmap)
     label = colour_label or (f"{pollutant} ({units})" if units else pollutant)
     handles = _field_panel(fig, axes[0], caxes[0], grid, arr, scale, label, stations, mask,
-                           district_names, lang)
+                           overlays[0], lang)
     _limit_mark(caxes[0], scale, limit, limit_label or picture_text("grade_ii_limit", lang))
     eda_handle = Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
                         label=picture_text("development_area", lang))  # fmt: skip
@@ -634,15 +744,15 @@ def map_figure(
                ncols=min(3, len(handles) + 1), frameon=False,
                bbox_to_anchor=(0.5, 0.005))  # fmt: skip
     if std_arr is not None:
-        axes[0].set_title(picture_text("annual_average", lang), fontsize=9)
+        _panel_title(fig, 0, ncols, picture_text("annual_average", lang))
         if std_scale is None:
             finite = std_arr[np.isfinite(std_arr)]
             vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
             std_scale = ColourScale(0.0, vmax if vmax > 0 else 1.0, "viridis")
         std_label = picture_text("kriging_std", lang) + (f" ({units})" if units else "")
         _field_panel(fig, axes[1], caxes[1], grid, std_arr, std_scale, std_label, stations,
-                     mask, district_names, lang)
-        axes[1].set_title(picture_text("kriging_std", lang), fontsize=9)
+                     mask, overlays[1], lang)
+        _panel_title(fig, 1, ncols, picture_text("kriging_std", lang))
     heading = title if title is not None else default_title(pollutant)
     if subtitle:
         heading = f"{heading}\n{subtitle}"
@@ -652,16 +762,18 @@ def map_figure(
 
 
 def _field_panel(fig: Figure, ax, cax, grid: Grid, arr: np.ndarray, scale: ColourScale,
-                 label: str, stations, mask, district_names: bool, lang: str) -> list[Line2D]:
-    """One map panel: the field on ``scale``, outlines, names, stations, colour bar."""
+                 label: str, stations, mask, overlays: Sequence[Artist],
+                 lang: str) -> list[Line2D]:
+    """One map panel: the field on ``scale``, the static ``overlay`` (outlines, names,
+    frame), stations and colour bar."""
     norm, cmap = scale.norm_and_cmap()
     im = ax.imshow(np.ma.masked_invalid(arr), extent=grid.extent, origin="upper", cmap=cmap,
                    norm=norm, interpolation="nearest")
-    _draw_outlines(ax)
-    if district_names:
-        _draw_district_names(ax, lang)
+    _frame(ax)
+    ax.set_axis_off()  # frame, ticks and labels are in the overlay
+    for layer in overlays:
+        ax.add_artist(layer)
     handles = _draw_stations(ax, stations, mask, lang)
-    _decorate(ax, grid, lang)
     cbar = fig.colorbar(im, cax=cax, spacing="proportional")
     if scale.edges is not None:
         cbar.set_ticks(list(scale.edges))
