@@ -112,12 +112,12 @@ class ColourScale:
         return norm, cmap
 
     def palette(self) -> np.ndarray:
-        """(n, 4) RGBA colours of the classes (empty for a continuous scale)."""
+        """(n, 4) RGBA colours (uint8, as drawn) of the classes; empty when continuous."""
         if self.edges is None:
-            return np.empty((0, 4))
+            return np.empty((0, 4), np.uint8)
         norm, cmap = self.norm_and_cmap()
         mids = (np.asarray(self.edges[:-1]) + np.asarray(self.edges[1:])) / 2
-        return cmap(norm(mids))
+        return cmap(norm(mids), bytes=True)
 
 
 def _outward(lo: float, hi: float) -> tuple[float, float]:
