@@ -71,7 +71,7 @@ def write_run(
         if scenario.outputs.rasters or scenario.outputs.web_map:
             for p in scenario.pollutants:
                 slug = POLLUTANTS[p].slug
-                scen, base = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
+                base, scen = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
                 if scen is None or base is None:
                     continue  # a network without a map of p: map_and_truth.csv says why
                 diff = scen - base
