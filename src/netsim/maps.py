@@ -79,7 +79,7 @@ def default_title(pollutant: str) -> str:
 # ----------------------------------------------------------------------------
 
 STATEMENT_CLASS_WIDTHS: dict[str, float] = {
-    "PM2.5": 5.0, "PM10": 10.0, "NO2": 5.0, "SO2": 2.0, "CO": 0.2, "O3": 10.0, "AQI": 20.0,
+    "PM2.5": 5.0, "PM10": 10.0, "NO2": 5.0, "SO2": 1.0, "CO": 0.1, "O3": 10.0, "AQI": 20.0,
 }
 """Width of the discrete colour classes of ``colour_classes: statement`` (µg/m³; CO mg/m³;
 AQI days).  The statement's "Spatial Distribution of ... Annual Average Concentration"

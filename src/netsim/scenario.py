@@ -180,7 +180,7 @@ class OutputSettings(_Model):
     colour_classes: Literal["continuous", "statement"] | dict[PollutantName, list[float]] = Field(
         "continuous", description="colours of the PNG maps: 'continuous', 'statement' (discrete "
                                   "classes of netsim.maps.STATEMENT_CLASS_WIDTHS: PM2.5 5, PM10 "
-                                  "10, NO2 5, SO2 2, O3 10 µg/m³, CO 0.2 mg/m³) or class edges "
+                                  "10, NO2 5, SO2 1, O3 10 µg/m³, CO 0.1 mg/m³) or class edges "
                                   "per pollutant, e.g. {PM2.5: [25, 30, 35, 40, 45]}")
 
     @field_validator("colour_classes")
