@@ -61,7 +61,21 @@ def _panel_height(n_rows: int) -> float:
 
 
 def _columns(heights: Sequence[float], max_in: float) -> list[list[int]]:
-    """Panels (by index, in order) split into columns none taller than ``max_in``."""
+    """Panels (by index, in order) in the fewest columns none taller than ``max_in``,
+    balanced: the tallest column as short as that number of columns allows."""
+    fewest = len(_fill_columns(heights, max_in))
+    best = max_in
+    for h in sorted({sum(heights[i:j]) + _PANEL_GAP_IN * (j - i - 1)
+                     for i in range(len(heights)) for j in range(i + 1, len(heights) + 1)}):
+        if h < best and len(_fill_columns(heights, h)) <= fewest:
+            best = h
+            break
+    return _fill_columns(heights, best)
+
+
+def _fill_columns(heights: Sequence[float], max_in: float) -> list[list[int]]:
+    """Panels (by index, in order) filled into columns of at most ``max_in`` (a panel
+    taller than that gets a column of its own)."""
     columns: list[list[int]] = [[]]
     used = 0.0
     for i, h in enumerate(heights):
