@@ -303,3 +303,18 @@ def test_missing_cjk_font_warns_once_naming_the_fix(monkeypatch):
     messages = [str(w.message) for w in caught if issubclass(w.category, maps.FontWarning)]
     assert len(messages) == 1 and "apt-get install fonts-noto-cjk" in messages[0]
     assert "\n" not in messages[0]
+
+
+def test_same_map_same_bytes_with_or_without_the_cached_overlay(tmp_path, grid):
+    from netsim import maps
+
+    t = grid.targets()
+    kw = {"pollutant": "PM2.5", "limit": 35, "std": np.full(grid.n_cells, 2.0)}
+    maps._overlay_layers.cache_clear()
+    first = maps.static_map(grid, 30 + t[:, 0] / 1e5, _stations(grid), path=tmp_path / "a.png",
+                            **kw)
+    assert maps._overlay_layers.cache_info().currsize > 0  # rendered once ...
+    again = maps.static_map(grid, 30 + t[:, 0] / 1e5, _stations(grid), path=tmp_path / "b.png",
+                            **kw)
+    assert maps._overlay_layers.cache_info().hits > 0  # ... and reused
+    assert first.read_bytes() == again.read_bytes()
