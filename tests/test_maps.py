@@ -124,3 +124,197 @@ def test_has_value_must_match_the_stations(tmp_path, grid):
             path=tmp_path / "a.png", has_value=np.ones(4, bool),
         )  # fmt: skip
     assert not list(tmp_path.iterdir())
+
+
+# --- colour scales -----------------------------------------------------------------------
+
+
+def test_shared_scale_covers_every_field_and_the_limit():
+    from netsim.maps import shared_scale
+
+    a, b = np.array([23.4, np.nan, 41.2]), np.array([19.9, 47.6])
+    scale = shared_scale([a, b], 35.0)
+    assert scale.vmin <= 19.9 and scale.vmax >= 47.6 and scale.edges is None
+    # a limit outside the data is brought into the range (it is marked on the colour bar)
+    assert shared_scale([np.array([3.0, 5.0])], 60.0).vmax >= 60.0
+
+
+def test_difference_scale_is_symmetric_about_zero():
+    from netsim.maps import difference_scale
+
+    scale = difference_scale(np.array([-2.5, 0.3, 7.9, np.nan]))
+    assert scale.vmin == -scale.vmax and scale.vmax >= 7.9 and scale.cmap == "RdBu_r"
+
+
+def test_statement_classes_have_the_grade_ii_limit_as_an_edge():
+    from netsim.maps import class_edges, shared_scale
+
+    scale = shared_scale([np.array([22.3, 51.0])], 35.0, pollutant="PM2.5", classes="statement")
+    # 5 µg/m³ classes counted from 0: 20, 25, ..., 55 (GB 3095-2012 Grade II PM2.5: 35)
+    assert scale.edges == (20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0)
+    assert 70.0 in class_edges("PM10", 46.0, 88.0)  # PM10 Grade II annual limit
+    # given edges are kept and widened where the data fall outside them
+    assert class_edges("NO2", 12.0, 50.0, [20, 30, 40]) == (12.0, 20.0, 30.0, 40.0, 50.0)
+
+
+def _map_pixels(fig) -> np.ndarray:
+    """RGB pixels inside the map axes of a drawn figure."""
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    box = fig.axes[0].get_window_extent()
+    height = rgba.shape[0]
+    rows = slice(int(height - box.y1) + 2, int(height - box.y0) - 2)
+    cols = slice(int(box.x0) + 2, int(box.x1) - 2)
+    return rgba[rows, cols, :3].reshape(-1, 3)
+
+
+def _frequent_colours(pixels: np.ndarray, share: float = 0.002) -> set[tuple[int, ...]]:
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    frequent = colours[counts >= share * len(pixels)]
+    return {tuple(int(v) for v in c) for c in frequent if not (c[0] == c[1] == c[2])}
+
+
+def test_discrete_classes_draw_only_the_class_palette(grid):
+    from netsim.maps import map_figure, shared_scale
+
+    t = grid.targets()
+    field = 20 + 30 * (t[:, 0] - t[:, 0].min()) / np.ptp(t[:, 0])  # 20-50 west to east
+    classes = shared_scale([field], 35.0, pollutant="PM2.5", classes="statement")
+    palette = {tuple(int(v) for v in c[:3]) for c in classes.palette()}
+    fig = map_figure(grid, field, None, pollutant="PM2.5", limit=35, scale=classes,
+                     district_names=False)
+    frequent = _frequent_colours(_map_pixels(fig))
+    assert len(frequent) >= 5 and frequent <= palette  # grey/white (outlines, paper) aside
+    continuous = shared_scale([field], 35.0)
+    fig = map_figure(grid, field, None, pollutant="PM2.5", limit=35, scale=continuous,
+                     district_names=False)
+    assert not _frequent_colours(_map_pixels(fig)) <= palette  # the check can fail
+
+
+def test_colour_bar_shows_the_scale_given(grid):
+    from netsim.maps import ColourScale, map_figure
+
+    fig = map_figure(grid, np.full(grid.n_cells, 30.0), None, pollutant="NO2", limit=40,
+                     scale=ColourScale(12.0, 58.0))
+    assert fig.axes[1].get_ylim() == (12.0, 58.0)
+
+
+# --- district names ------------------------------------------------------------------------
+
+
+def _district_texts(fig, lang: str):
+    """The district-name texts the overlay of ``fig``'s layout was rendered from."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from netsim import maps
+
+    probe = Figure(figsize=fig.get_size_inches(), dpi=fig.dpi)
+    FigureCanvasAgg(probe)
+    ax, _ = maps._panel_axes(probe, 0, 1)
+    maps._frame(ax)
+    maps._draw_district_names(ax, lang)
+    probe.canvas.draw()
+    return [t for t in ax.texts if str(t.get_gid()).startswith("district:")]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_district_names_sit_inside_their_districts_without_overlapping(grid, lang):
+    from shapely.geometry import Point
+
+    from netsim import geography
+    from netsim.i18n import DISTRICT_NAMES_ZH
+    from netsim.maps import map_figure, picture_fonts
+
+    if lang == "zh":
+        _require_cjk_font()
+    with picture_fonts(lang):
+        fig = map_figure(grid, np.zeros(grid.n_cells), None, pollutant="PM2.5", limit=35,
+                         lang=lang)
+        texts = _district_texts(fig, lang)
+        renderer = texts[0].figure.canvas.get_renderer()
+        boxes = {t.get_gid(): t.get_window_extent(renderer) for t in texts}
+    polygons = geography.districts().set_index("district").geometry
+    assert len(texts) == 16
+    for t in texts:
+        name = t.get_gid().removeprefix("district:")
+        assert polygons[name].contains(Point(t.get_position()))  # anchored inside
+        shown = t.get_text()
+        assert shown == name if lang == "en" else DISTRICT_NAMES_ZH[name].startswith(shown)
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            overlap = boxes[a].intersection(boxes[a], boxes[b])
+            assert overlap is None or overlap.width * overlap.height < 1.0, (a, b)
+
+
+# --- Chinese labels ------------------------------------------------------------------------
+
+
+def _require_cjk_font() -> None:
+    import os
+
+    from netsim.maps import cjk_family
+
+    if cjk_family() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("no CJK font on CI; .ci/run must `apt-get install fonts-noto-cjk`")
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk); zh maps not checked")
+
+
+def test_chinese_labels_render_with_a_cjk_font_and_no_missing_glyphs(grid):
+    import warnings
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from netsim.maps import CJK_FAMILIES, map_figure, picture_fonts
+
+    _require_cjk_font()
+    with picture_fonts("zh"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = map_figure(grid, np.zeros(grid.n_cells), _stations(grid), pollutant="PM2.5",
+                         limit=35, title="2020年PM2.5年均浓度空间分布（µg/m³）",
+                         subtitle="测试：情景网络", lang="zh")
+        fig.canvas.draw()
+        title = fig._suptitle
+        font_path = font_manager.findfont(title.get_fontproperties(), fallback_to_default=False)
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    font = FT2Font(font_path)
+    assert "CJK" in font.family_name or font.family_name in CJK_FAMILIES
+    han = [c for c in title.get_text() if "\u4e00" <= c <= "\u9fff"]
+    assert han and all(font.get_char_index(ord(c)) for c in han)  # glyphs, not tofu
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "城市评价点 (1)" in texts and any("开发区" in t for t in texts)
+
+
+def test_missing_cjk_font_warns_once_naming_the_fix(monkeypatch):
+    import warnings
+
+    from netsim import maps
+
+    monkeypatch.setattr(maps, "cjk_family", lambda: None)
+    monkeypatch.setattr(maps, "_warned_no_cjk", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            with maps.picture_fonts("zh"):
+                pass
+    messages = [str(w.message) for w in caught if issubclass(w.category, maps.FontWarning)]
+    assert len(messages) == 1 and "apt-get install fonts-noto-cjk" in messages[0]
+    assert "\n" not in messages[0]
+
+
+def test_same_map_same_bytes_with_or_without_the_cached_overlay(tmp_path, grid):
+    from netsim import maps
+
+    t = grid.targets()
+    kw = {"pollutant": "PM2.5", "limit": 35, "std": np.full(grid.n_cells, 2.0)}
+    maps._overlay_layers.cache_clear()
+    first = maps.static_map(grid, 30 + t[:, 0] / 1e5, _stations(grid), path=tmp_path / "a.png",
+                            **kw)
+    assert maps._overlay_layers.cache_info().currsize > 0  # rendered once ...
+    again = maps.static_map(grid, 30 + t[:, 0] / 1e5, _stations(grid), path=tmp_path / "b.png",
+                            **kw)
+    assert maps._overlay_layers.cache_info().hits > 0  # ... and reused
+    assert first.read_bytes() == again.read_bytes()

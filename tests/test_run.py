@@ -270,3 +270,59 @@ def test_summary_times_every_stage_apart_from_the_results(retire_traffic_run):
     outcome = run_realisation(0, RunInputs(sc, {"baseline": sc.load_base_network()}, 5000.0))
     assert set(outcome) == {"baseline"} and set(outcome.timing) == set(STAGES)
     assert outcome.timing["outputs"] == 0.0 and outcome.timing["sampling"] > 0
+
+
+def test_png_maps_share_a_scale_and_draw_the_difference(tmp_path, monkeypatch):
+    """Baseline and scenario PNGs of a pollutant on one colour scale covering both rasters;
+    the difference PNG draws scenario − baseline (the GeoTIFFs) on a symmetric scale."""
+    import rasterio
+
+    from netsim import maps
+
+    drawn = {}
+    real_map_figure = maps.map_figure
+
+    def spy(grid, field, network=None, **kw):
+        fig = real_map_figure(grid, field, network, **kw)
+        array = np.asarray(field, float)
+        array = grid.to_array(array) if array.ndim == 1 else array
+        drawn[fig._suptitle.get_text()] = (array, fig.axes[1].get_ylim(), kw["scale"])
+        return fig
+
+    monkeypatch.setattr(maps, "map_figure", spy)
+    sc = _scenario(name="pngs", outputs={"maps": True, "web_map": False},
+                   changes=[{"kind": "add", "id": "far_north", "type": "urban",
+                             "lon": 116.57, "lat": 40.92},
+                            {"kind": "add", "id": "far_west", "type": "urban",
+                             "lon": 115.68, "lat": 39.97}])
+    out = tmp_path / "run"
+    run_scenario(sc, out)
+
+    def band(path, i=1):
+        with rasterio.open(path) as src:
+            return src.read(i).astype(float)
+
+    for p, slug, units in (("PM2.5", "pm25", "µg/m³"), ("NO2", "no2", "µg/m³")):
+        titles = {net: next(t for t in drawn if t.endswith(f"pngs: {net} network")
+                            and f" {p} " in t) for net in ("baseline", "scenario")}
+        for net, title in titles.items():
+            assert (out / net / "maps" / f"{slug}_annual_mean.png").stat().st_size > 0
+            assert "Annual Average Concentration, 2020" in title and units in title
+        limits = {net: drawn[t][1] for net, t in titles.items()}
+        assert limits["baseline"] == limits["scenario"]  # one colour bar range
+        rasters = {net: band(out / net / "rasters" / f"{slug}_annual_mean.tif")
+                   for net in ("baseline", "scenario")}
+        lo, hi = limits["baseline"]
+        both = np.concatenate([r[np.isfinite(r)] for r in rasters.values()])
+        assert lo <= both.min() and both.max() <= hi
+
+        diff_title = next(t for t in drawn if t.startswith(f"Change in {p} "))
+        field, (dlo, dhi), scale = drawn[diff_title]
+        expected = rasters["scenario"] - rasters["baseline"]
+        tif = band(out / "scenario" / "rasters" / f"{slug}_difference.tif")
+        inside = np.isfinite(expected)
+        assert np.allclose(field[inside], expected[inside], atol=1e-4)
+        assert np.allclose(tif[inside], expected[inside], atol=1e-4)
+        assert dlo == -dhi and dhi >= np.abs(expected[inside]).max() > 0
+        assert scale.cmap == "RdBu_r" and "pngs" in diff_title
+        assert (out / "scenario" / "maps" / f"{slug}_difference.png").stat().st_size > 0

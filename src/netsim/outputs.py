@@ -7,7 +7,8 @@ Layout (README "The run directory")::
     DIR/<network>/*_intervals.csv, map_and_truth.csv, network.csv, station_metrics.csv
     DIR/<network>/stations.gpkg, .geojson, districts.gpkg, .geojson   (netsim.gis)
     DIR/<network>/rasters/<pollutant>_annual_mean.tif, maps/<pollutant>_annual_mean.png
-    DIR/scenario/held_out.csv (runs on real readings), rasters/<pollutant>_difference.tif
+    DIR/scenario/held_out.csv (runs on real readings), rasters/<pollutant>_difference.tif,
+    DIR/scenario/maps/<pollutant>_difference.png
 
 ``summary.json`` and ``map.html`` are written by :func:`netsim.run.run_scenario`.
 """
@@ -26,6 +27,7 @@ from netsim.charts import changes_chart
 from netsim.ensemble import NETWORK_NAMES, missing_text, published_text
 from netsim.gis import write_gis
 from netsim.grid import Grid
+from netsim.i18n import picture_text, text
 from netsim.network import Network
 from netsim.pollutants import POLLUTANTS
 from netsim.report import Figure, figure_caption, render_markdown, report_blocks
@@ -34,7 +36,7 @@ from netsim.scenario import Scenario
 from netsim.standards import limits
 from netsim.summary import FieldMeans, mean_station_tables
 
-__all__ = ["write_reports", "write_run"]
+__all__ = ["map_title", "write_maps", "write_reports", "write_run"]
 
 
 def write_run(
@@ -62,13 +64,15 @@ def write_run(
     for net in networks:
         _write_time_resolved(out / net, net, scenario, grid, means)
         write_gis(out / net, net, summary)
+    if scenario.outputs.maps:
+        write_maps(out, scenario, grid, networks, means)
     has_chart = "scenario" in networks
     if has_chart:
-        changes_chart(summary, out / "changes.png")
+        changes_chart(summary, out / "changes.png", lang=scenario.lang)
         if scenario.outputs.rasters or scenario.outputs.web_map:
             for p in scenario.pollutants:
                 slug = POLLUTANTS[p].slug
-                scen, base = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
+                base, scen = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
                 if scen is None or base is None:
                     continue  # a network without a map of p: map_and_truth.csv says why
                 diff = scen - base
@@ -171,8 +175,7 @@ def _network_frame(net: str, network: Network, change_table: pd.DataFrame | None
 def _write_fields(out: Path, net: str, p: str, scenario: Scenario, grid: Grid,
                   network: Network, outcomes: Sequence[Mapping[str, Any]],
                   means: FieldMeans) -> None:
-    """The pollutant's mean fields as a GeoTIFF and a PNG (nothing when never mapped)."""
-    from netsim.maps import static_map
+    """The pollutant's mean fields as a GeoTIFF (nothing when never mapped)."""
     from netsim.rasters import write_raster
 
     mean = {k: means.mean(net, p, k) for k in ("estimate", "std", "truth")}
@@ -196,17 +199,11 @@ def _write_fields(out: Path, net: str, p: str, scenario: Scenario, grid: Grid,
              "realisations": means.count(net, p), "variogram": json.dumps(variogram),
              "bands": what},
         )
-    if scenario.outputs.maps:
-        limit = (limits(scenario.standard, 2).statistic_limit(p, "annual_mean")
-                 if p not in ("CO", "O3") else None)
-        static_map(grid, mean["estimate"], network, pollutant=p, limit=limit,
-                   path=out / "maps" / f"{slug}_annual_mean.png", std=mean["std"])
 
 
 def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
                          means: FieldMeans) -> None:
     """Mean over the time-resolved realisations of the per-cell annual statistics."""
-    from netsim.maps import static_map
     from netsim.rasters import write_raster
 
     names = means.bands(net, "time_resolved")
@@ -222,10 +219,110 @@ def _write_time_resolved(out: Path, net: str, scenario: Scenario, grid: Grid,
                   "scenario": scenario.name,
                   "bands": "per-cell annual statistics of kriged daily/hourly maps "
                            "(netsim.timeseries), mean over realisations"})
-    if scenario.outputs.maps and "aqi_days_meeting_standard" in bands:
-        static_map(grid, bands["aqi_days_meeting_standard"], None, pollutant="AQI",
-                   limit=None, units="days", cmap="RdYlBu",
-                   title=f"Days Meeting the Standard (AQI ≤ 100), {scenario.year}",
-                   path=out / "maps" / "aqi_days_meeting_standard.png")
 
 
+
+
+# ----------------------------------------------------------------------------
+# PNG maps: baseline and scenario on one colour scale, and their difference
+# ----------------------------------------------------------------------------
+
+
+def _classes(scenario: Scenario, pollutant: str) -> str | list[float]:
+    """``outputs.colour_classes`` of one pollutant (``continuous`` where none are given)."""
+    setting = scenario.outputs.colour_classes
+    if isinstance(setting, str):
+        return setting
+    return setting.get(pollutant, "continuous")
+
+
+def map_title(pollutant: str, year: int, lang: str = "en") -> str:
+    """"Spatial Distribution of PM2.5 Annual Average Concentration, 2020 (µg/m³)" in ``lang``."""
+    stat = picture_text("annual_average_concentration", lang)
+    return picture_text("map_title", lang, p=pollutant, stat=stat, year=year,
+                        units=POLLUTANTS[pollutant].units)
+
+
+def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str, Network],
+               means: FieldMeans) -> list[Path]:
+    """Every PNG map of a run; returns their paths.
+
+    Per pollutant: ``<network>/maps/<slug>_annual_mean.png`` of each network on one
+    colour scale (and one scale for the kriging std panels) covering both networks'
+    fields, and with a scenario ``scenario/maps/<slug>_difference.png`` (scenario −
+    baseline, diverging, centred at zero); ``<network>/maps/aqi_days_meeting_standard.png``
+    from the time-resolved maps.  Titles name the statistic, year, units, scenario and
+    network, in ``scenario.lang``.
+    """
+    from netsim.maps import shared_scale, static_map
+
+    lang, written = scenario.lang, []
+    for p in scenario.pollutants:
+        fields = {net: (means.mean(net, p, "estimate"), means.mean(net, p, "std"))
+                  for net in networks}
+        fields = {net: f for net, f in fields.items() if f[0] is not None}
+        if not fields:
+            continue  # never mapped: map_and_truth.csv says why
+        limit = (limits(scenario.standard, 2).statistic_limit(p, "annual_mean")
+                 if p not in ("CO", "O3") else None)
+        scale = shared_scale([f[0] for f in fields.values()], limit, pollutant=p,
+                             classes=_classes(scenario, p))
+        std_scale = shared_scale([f[1] for f in fields.values()], None, cmap="viridis")
+        slug, title = POLLUTANTS[p].slug, map_title(p, scenario.year, lang)
+        for net, (estimate, std) in fields.items():
+            written.append(static_map(
+                grid, estimate, networks[net], pollutant=p, limit=limit, std=std, scale=scale,
+                std_scale=std_scale, title=title, subtitle=_subtitle(scenario, net),
+                path=out / net / "maps" / f"{slug}_annual_mean.png", lang=lang))
+        if len(fields) == 2:
+            written.append(_difference_map(out, scenario, grid, networks["scenario"], p,
+                                           fields["scenario"][0] - fields["baseline"][0]))
+    written += _aqi_days_maps(out, scenario, grid, networks, means)
+    return written
+
+
+def _subtitle(scenario: Scenario, net: str) -> str:
+    return picture_text("map_subtitle", scenario.lang, scenario=scenario.name,
+                        network=text(net, scenario.lang))
+
+
+def _difference_map(out: Path, scenario: Scenario, grid: Grid, network: Network, p: str,
+                    diff: np.ndarray) -> Path:
+    """``scenario/maps/<slug>_difference.png``: scenario − baseline of the mean estimates."""
+    from netsim.maps import difference_scale, static_map
+
+    lang, units = scenario.lang, POLLUTANTS[p].units
+    stat = picture_text("annual_average_concentration", lang)
+    return static_map(
+        grid, diff, network, pollutant=p, limit=None, scale=difference_scale(diff),
+        colour_label=picture_text("difference_label", lang, p=p, units=units),
+        title=picture_text("difference_title", lang, p=p, stat=stat, year=scenario.year,
+                           units=units),
+        subtitle=picture_text("difference_subtitle", lang, scenario=scenario.name),
+        path=out / "scenario" / "maps" / f"{POLLUTANTS[p].slug}_difference.png", lang=lang)
+
+
+def _aqi_days_maps(out: Path, scenario: Scenario, grid: Grid,
+                   networks: Mapping[str, Network], means: FieldMeans) -> list[Path]:
+    """Days meeting the standard of the time-resolved maps, one scale for both networks."""
+    from netsim.maps import shared_scale, static_map
+
+    lang, key = scenario.lang, "aqi_days_meeting_standard"
+    days = {net: means.mean(net, "time_resolved", key) for net in networks
+            if key in means.bands(net, "time_resolved")}
+    if not days:
+        return []
+    scale = shared_scale(list(days.values()), None, pollutant="AQI", cmap="RdYlBu",
+                         classes="statement" if scenario.outputs.colour_classes == "statement"
+                         else "continuous")
+    written = []
+    for net, field in days.items():
+        n = means.count(net, "time_resolved")
+        subtitle = (f"{_subtitle(scenario, net)} · "
+                    f"{picture_text('single_realisation', lang, n=n)}")
+        written.append(static_map(
+            grid, field, None, pollutant="AQI", limit=None, units=text("days", lang),
+            scale=scale, colour_label=picture_text("aqi_days_label", lang),
+            title=picture_text("aqi_days_title", lang, year=scenario.year), subtitle=subtitle,
+            path=out / net / "maps" / f"{key}.png", lang=lang))
+    return written

@@ -34,6 +34,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -176,6 +177,21 @@ class OutputSettings(_Model):
                             "statistics: days above the 24-h limit, percentiles, AQI day counts")
     time_resolved_realisations: int = Field(
         1, ge=1, le=1000, description="realisations (the first N) that get time-resolved maps")
+    colour_classes: Literal["continuous", "statement"] | dict[PollutantName, list[float]] = Field(
+        "continuous", description="colours of the PNG maps: 'continuous', 'statement' (discrete "
+                                  "classes of netsim.maps.STATEMENT_CLASS_WIDTHS: PM2.5 5, PM10 "
+                                  "10, NO2 5, SO2 1, O3 10 µg/m³, CO 0.1 mg/m³) or class edges "
+                                  "per pollutant, e.g. {PM2.5: [25, 30, 35, 40, 45]}")
+
+    @field_validator("colour_classes")
+    @classmethod
+    def _edges_increase(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for p, edges in value.items():
+                if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+                    raise ValueError(f"{p}: class edges must be at least 2 increasing numbers, "
+                                     f"got {edges}")
+        return value
 
 
 def _readings_as_mapping(value: Any) -> Any:
@@ -424,10 +440,13 @@ class Scenario(_Model):
     def with_overrides(
         self, *, realisations: int | None = None, seed: int | None = None,
         pollutants: list[str] | None = None, lang: str | None = None,
+        colour_classes: str | None = None,
     ) -> Scenario:
         """A validated copy with command-line overrides (``--realisations``, ``--seed``,
-        ``--lang``)."""
+        ``--lang``, ``--colour-classes``)."""
         data = self.model_dump()
+        if colour_classes is not None:
+            data["outputs"]["colour_classes"] = colour_classes
         if lang is not None:
             from netsim.i18n import check_lang
 
