@@ -78,3 +78,21 @@ def test_differences_skip_realisations_missing_in_either_network_and_say_which()
     assert diff["n"] == 2 and diff["mean"] == pytest.approx((-1.0 - 0.5) / 2)
     assert missing_text(diff) == (
         "not valid in 1 of 3 realisations (scenario: Jan has 20 valid days < 27 required)")
+
+
+def test_station_shift_explains_the_city_set_in_the_run_language():
+    from netsim.summary import _station_shift
+
+    def table(values: dict[str, float]) -> pd.DataFrame:
+        return pd.DataFrame({"station_id": list(values), "pollutant": "PM2.5",
+                             "statistic": "annual_mean", "mean": list(values.values())})
+
+    by_station = {"baseline": table({"a": 28.0, "b": 32.0}),
+                  "scenario": table({"a": 28.0, "b": 32.0, "c": 20.0})}
+    city_ids = {"baseline": {"a", "b"}, "scenario": {"a", "b", "c"}}
+    en = _station_shift(by_station, city_ids, "PM2.5", "annual_mean")
+    zh = _station_shift(by_station, city_ids, "PM2.5", "annual_mean", "zh")
+    # the baseline city figure is (28 + 32) / 2 = 30; the joining station reads 20
+    assert en == ("the 1 station(s) joining the city set read 20.0 on average, cleaner than the "
+                  "baseline city figure 30.0")
+    assert zh == "新纳入城市评价的1个站点均值为20.0，低于基准全市值30.0"

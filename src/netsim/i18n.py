@@ -99,6 +99,13 @@ _STATISTICS: dict[str, dict[str, str]] = {
 
 _TEXT: dict[str, dict[str, str]] = {
     # --- report structure
+    "shift_entering": {"en": "the {n} station(s) joining the city set read {v:.1f} on average, "
+                             "{side} than the baseline city figure {city:.1f}",
+                       "zh": "新纳入城市评价的{n}个站点均值为{v:.1f}，{side}基准全市值{city:.1f}"},
+    "shift_leaving": {"en": "the {n} station(s) leaving it read {v:.1f}, {side} than {city:.1f}",
+                      "zh": "退出城市评价的{n}个站点均值为{v:.1f}，{side}{city:.1f}"},
+    "side_cleaner": {"en": "cleaner", "zh": "低于"},
+    "side_dirtier": {"en": "more polluted", "zh": "高于"},
     "run_title": {"en": "netsim run: {name}", "zh": "netsim 运行结果：{name}"},
     "baseline": {"en": "baseline", "zh": "基准"},
     "scenario": {"en": "scenario", "zh": "情景"},

@@ -162,7 +162,7 @@ def summarise(
             if row is not None:
                 entry["difference"] = _entry(row)
         city_ids = {net: _city_ids(networks[net], scenario) for net in networks}
-        why = {p: _station_shift(by_station, city_ids, p, STATISTICS[p][0])
+        why = {p: _station_shift(by_station, city_ids, p, STATISTICS[p][0], lang)
                for p in scenario.pollutants}
         summary["verdicts"], summary["verdict_classes"] = verdicts(
             diff, stats, scenario.pollutants, why, real=real, lang=lang)
@@ -364,7 +364,7 @@ def _stations_not_valid(reduced: pd.DataFrame, network: Network, mask: np.ndarra
 
 
 def _station_shift(by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str, set[str]],
-                   pollutant: str, statistic: str) -> str:
+                   pollutant: str, statistic: str, lang: str = "en") -> str:
     """Why the city figure moved: the values of stations entering or leaving the city set."""
     entering = city_ids["scenario"] - city_ids["baseline"]
     leaving = city_ids["baseline"] - city_ids["scenario"]
@@ -382,16 +382,16 @@ def _station_shift(by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str
     if entering:
         v = mean_of("scenario", entering)
         if np.isfinite(v):
-            side = "cleaner" if v < base_city else "more polluted"
-            parts.append(f"the {len(entering)} station(s) joining the city set read {v:.1f} on "
-                         f"average, {side} than the baseline city figure {base_city:.1f}")
+            side = text("side_cleaner" if v < base_city else "side_dirtier", lang)
+            parts.append(text("shift_entering", lang, n=len(entering), v=v, side=side,
+                              city=base_city))
     if leaving:
         v = mean_of("baseline", leaving)
         if np.isfinite(v):
-            side = "more polluted" if v > base_city else "cleaner"
-            parts.append(f"the {len(leaving)} station(s) leaving it read {v:.1f}, {side} than "
-                         f"{base_city:.1f}")
-    return "; ".join(parts)
+            side = text("side_dirtier" if v > base_city else "side_cleaner", lang)
+            parts.append(text("shift_leaving", lang, n=len(leaving), v=v, side=side,
+                              city=base_city))
+    return ("；" if lang == "zh" else "; ").join(parts)
 
 
 def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str],
