@@ -192,6 +192,10 @@ def _intro(summary: Mapping[str, Any], lang: str) -> list[str]:
         data = summary["data"]
         warnings.insert(0, text("real_readings", lang, path=f"`{data['path']}`",
                                 year=summary["year"]))
+    if (summary.get("data") or {}).get("kind") == "conditioned truth":
+        data = summary["data"]
+        lines += [text("conditioned_truth", lang, path=f"`{data['path']}`", year=data["year"]),
+                  ""]
     if warnings:
         lines += [f"**{text('section_warnings', lang)}**", ""]
         lines += [f"- {w}" for w in warnings] + [""]
