@@ -73,11 +73,12 @@ from typing import Any
 
 import numpy as np
 
+from netsim.conditional_kernels import point_field_serial
 from netsim.errors import ScenarioError
 from netsim.instruments import StationErrors
 from netsim.readings import HourlyReadings
-from netsim.truth import _key, _location_key, _rng
-from netsim.truth_fields import SpectralField
+from netsim.truth import _key, _location_key, _mask_columns, _rng
+from netsim.truth_fields import ORIGIN_XY, SpectralField
 from netsim.variogram import Variogram, fit_network_variogram
 
 __all__ = [
@@ -224,7 +225,7 @@ def conditioning_data(readings: HourlyReadings, network: Any, pollutants: list[s
     outside = ~inside_beijing(xy[:, 0], xy[:, 1])
     if outside.any():
         raise ScenarioError(
-            f"{field}: station {ids[outside][0]!r} with readings lies outside Beijing "
+            f"{field}: station {str(ids[outside][0])!r} with readings lies outside Beijing "
             f"(x={xy[outside][0, 0]:.0f}, y={xy[outside][0, 1]:.0f} m); fix its position in "
             "base_network or drop its readings")
     values = {p: v[measured] for p, v in values.items()}
@@ -366,9 +367,16 @@ class ConditionalRealisation:
         self.r = r
         self.seed = world.settings.seed
         self._annual: dict[str, np.ndarray] = {}
+        self._level_fields: dict[str, tuple[SpectralField, SpectralField]] = {}
 
     # ------------------------------------------------------------ the level field
     def _fields(self, p: str) -> tuple[SpectralField, SpectralField]:
+        """The structured and nugget fields of ``p`` (drawn once per realisation)."""
+        if p not in self._level_fields:
+            self._level_fields[p] = self._draw_fields(p)
+        return self._level_fields[p]
+
+    def _draw_fields(self, p: str) -> tuple[SpectralField, SpectralField]:
         vg = self.world.data.level_variogram[p]
         key = _key(p)
         return (
@@ -378,30 +386,34 @@ class ConditionalRealisation:
                                model="exponential", n_modes=FIELD_MODES),
         )
 
-    def _unconditional(self, p: str, xy: np.ndarray) -> np.ndarray:
+    def _unconditional(self, p: str, xy: np.ndarray | None) -> np.ndarray:
+        """``Z_u`` at points ``xy`` (n, 2), or at the grid cells when ``xy`` is None."""
         vg = self.world.data.level_variogram[p]
         structured, nugget = self._fields(p)
-        return (np.sqrt(vg.psill) * structured.at_points(xy)
-                + np.sqrt(vg.nugget) * nugget.at_points(xy))
+        at = _on_grid(self.world.grid) if xy is None else (lambda f: _at_points(f, xy))
+        return np.sqrt(vg.psill) * at(structured) + np.sqrt(vg.nugget) * at(nugget)
 
     def level_at(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
         """Simulated annual mean (n,) at points ``xy`` (n, 2), µg/m³ (CO mg/m³):
         equal to the conditioning stations' annual means at their positions."""
-        data = self.world.data
-        use = data.conditioning(pollutant)
-        xs = data.xy[use]
         xy = np.asarray(xy, float).reshape(-1, 2)
-        both = self._unconditional(pollutant, np.vstack([xy, xs]))
-        z_u, z_u_stations = both[: len(xy)], both[len(xy):]
-        weights = ordinary_kriging_weights(xs, xy, data.level_variogram[pollutant])
-        residual = np.log(data.level[pollutant][use]) - z_u_stations
+        return self._conditioned(pollutant, xy, self._unconditional(pollutant, xy))
+
+    def _conditioned(self, p: str, xy: np.ndarray, z_u: np.ndarray) -> np.ndarray:
+        """exp(Z_u + λ·(y − Z_u(stations))) at ``xy`` given ``Z_u`` there."""
+        data = self.world.data
+        use = data.conditioning(p)
+        weights = ordinary_kriging_weights(data.xy[use], xy, data.level_variogram[p])
+        residual = np.log(data.level[p][use]) - self._unconditional(p, data.xy[use])
         return np.exp(z_u + weights @ residual)
 
     def annual_mean(self, pollutant: str) -> np.ndarray:
         """Annual mean truth on the grid (n_cells,) float64, ``grid.targets()`` order
-        (cached, read-only)."""
+        (cached, read-only); :meth:`level_at` the cell centres (the fields summed on the
+        lattice, equal to the point sums to ~1e-12)."""
         if pollutant not in self._annual:
-            annual = self.level_at(self.world._grid_targets, pollutant)
+            annual = self._conditioned(pollutant, self.world._grid_targets,
+                                       self._unconditional(pollutant, None))
             annual.setflags(write=False)
             self._annual[pollutant] = annual
         return self._annual[pollutant]
@@ -421,8 +433,8 @@ class ConditionalRealisation:
         data = self.world.data
         xy = np.asarray(xy, float).reshape(-1, 2)
         weights = mixing_weights(data.xy, xy, data.mixing_variogram)
-        factor = np.exp(WEIGHT_LOG_SD * np.stack([f.at_points(xy) for f in self._weight_fields],
-                                                 axis=1))
+        factor = np.exp(WEIGHT_LOG_SD * np.stack([_at_points(f, xy) for f in
+                                                  self._weight_fields], axis=1))
         weights = weights * factor
         return weights / weights.sum(axis=1, keepdims=True)
 
@@ -479,6 +491,26 @@ class ConditionalRealisation:
                                         lost)
             out[p] = values
         return out
+
+
+def _at_points(field: SpectralField, xy: np.ndarray) -> np.ndarray:
+    """``field.at_points(xy)`` computed on one thread (same numbers)."""
+    rel = np.asarray(xy, float).reshape(-1, 2) - np.asarray(ORIGIN_XY)
+    out = np.empty(len(rel))
+    k = np.asarray(field.k, float)
+    point_field_serial(np.ascontiguousarray(rel[:, 0]), np.ascontiguousarray(rel[:, 1]),
+                       np.ascontiguousarray(k[:, 0]), np.ascontiguousarray(k[:, 1]),
+                       np.ascontiguousarray(field.z1, float),
+                       np.ascontiguousarray(field.z2, float), out)
+    return out
+
+
+def _on_grid(grid: Any):
+    """A function: a field's values at ``grid``'s cells (targets order), on the lattice."""
+    mask = np.asarray(grid.mask)
+    columns = _mask_columns(mask)
+    xs, ys = np.asarray(grid.x_centres), np.asarray(grid.y_centres)
+    return lambda field: field.on_lattice(xs, ys, columns=columns)[mask]
 
 
 def _real_rows(data: ConditioningData, network: Any, xy: np.ndarray) -> np.ndarray:
