@@ -11,7 +11,7 @@ Model
 For pollutant ``p``, hour ``t`` and point ``x`` (EPSG:32650 metres) realisation ``r``
 of the truth is (µg/m³, CO mg/m³)::
 
-    c_p(t, x) = L_p(x) · Σ_i w_i(x) n_{p,i}(t)
+    c_p(t, x) = L_p(x) · V[Σ_i w_i(x) n_{p,i}(t)]
 
 * ``n_{p,i}(t)``: station ``i``'s hourly series of the real readings divided by its
   annual mean (mean exactly 1), its missing hours filled first (:func:`_complete`):
@@ -24,9 +24,16 @@ of the truth is (µg/m³, CO mg/m³)::
   means of all pollutants pooled (:func:`netsim.variogram.fit_network_variogram`),
   negative weights set to 0 and the rest renormalised to sum 1.  The same weights
   serve every pollutant, so the cross-pollutant coherence of the real stations
-  holds everywhere; at a station the weights are a Kronecker delta.  Because every
-  ``n_{p,i}`` has mean 1 and the weights sum to 1, the annual mean of ``c_p`` at ``x``
-  is ``L_p(x)`` exactly.
+  holds everywhere; at a station the weights are a Kronecker delta.  In each
+  realisation every weight is multiplied by ``exp(σ g_i(x))`` (σ = :data:`WEIGHT_LOG_SD`,
+  ``g_i`` a unit Gaussian field per station with the mixing variogram's range) and
+  renormalised: which neighbours a place resembles is itself uncertain.
+* ``V``: variance restoration (:func:`_restored`).  A mix of imperfectly correlated
+  series is smoother than each of them, which would understate the peaks (p95, MDA8,
+  days over a limit) between stations; ``V[m] = 1 + κ (m − 1)`` with κ² the weighted
+  mean of the stations' variances over the mix's variance (κ = 1 at a station), floored
+  at 0 and renormalised to mean 1.  So the annual mean of ``c_p`` at ``x`` is
+  ``L_p(x)`` exactly.
 * ``L_p(x) = exp(Z_p(x))``: the annual-mean level, a conditional Gaussian simulation
   of the log annual means (Journel & Huijbregts 1978, conditioning by kriging):
   ``Z = Z_u + Σ_i λ_i (y_i − Z_u(x_i))`` with ``y_i`` the log annual means of the
@@ -441,8 +448,10 @@ class ConditionalRealisation:
     def hourly_truth_at(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
         """Hourly truth (n, n_hours) at points: level × mix of the normalised series."""
         data = self.world.data
-        return (self.level_at(xy, pollutant)[:, None]
-                * (self.weights_at(xy) @ data.normalised[pollutant]))
+        series = data.normalised[pollutant]
+        weights = self.weights_at(xy)
+        return self.level_at(xy, pollutant)[:, None] * _restored(weights @ series, weights,
+                                                                 series.var(axis=1))
 
     # ------------------------------------------------------------ networks
     def sample_hourly(self, network: Any, *, pollutants: list[str] | None = None,
@@ -491,6 +500,16 @@ class ConditionalRealisation:
                                         lost)
             out[p] = values
         return out
+
+
+def _restored(mix: np.ndarray, weights: np.ndarray, station_var: np.ndarray) -> np.ndarray:
+    """Mixed normalised series (n, n_hours) with their variance restored to the weighted mean
+    of the stations' variances (a mix of imperfectly correlated series is smoother than
+    each): ``1 + κ (mix − 1)``, κ² = Σ w_i var_i / var(mix), floored at 0 and renormalised
+    to mean 1 (κ = 1 at a station)."""
+    kappa = np.sqrt((weights @ station_var) / np.maximum(mix.var(axis=1), 1e-300))
+    out = np.maximum(1.0 + np.maximum(kappa, 1.0)[:, None] * (mix - 1.0), 0.0)
+    return out / out.mean(axis=1, keepdims=True)
 
 
 def _at_points(field: SpectralField, xy: np.ndarray) -> np.ndarray:
