@@ -325,3 +325,19 @@ def test_condition_on_is_in_the_json_schema():
     from netsim.scenario import scenario_json_schema
 
     assert "condition_on" in str(scenario_json_schema())
+
+
+def test_a_simulated_station_reads_the_same_in_every_network(real, world):
+    """Common random numbers: an added station unchanged between baseline and scenario
+    reads identical hours in both, whatever else the networks hold."""
+    network, _ = real
+    baseline = _added(network)
+    scenario = Scenario.from_dict({"name": "t", "changes": [
+        {"kind": "add", "id": "third", "lon": 116.3, "lat": 39.75},
+        {"kind": "remove", "ids": ["dongsi"]}]}).build_network(baseline)[0]
+    got = world.realise(6).sample_networks({"baseline": baseline, "scenario": scenario})
+    for p in ("PM2.5", "O3"):
+        for sid in ("new_se", "new_sensor", "tiantan"):
+            a = got["baseline"].values[p][list(baseline.ids).index(sid)]
+            b = got["scenario"].values[p][list(scenario.ids).index(sid)]
+            np.testing.assert_array_equal(a, b)

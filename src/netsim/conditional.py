@@ -140,12 +140,18 @@ def ordinary_kriging_weights(station_xy: np.ndarray, target_xy: np.ndarray,
     rhs = np.ones((n + 1, len(target_xy)))
     dist = _distances(station_xy, target_xy)
     rhs[:n] = variogram.covariance(dist)
-    weights = np.linalg.solve(lhs, rhs)[:n].T
+    weights = _rows_times(rhs.T, np.linalg.inv(lhs)[:n].T)
     nearest = dist.argmin(axis=0) if n else np.zeros(0, int)
     at_station = dist.min(axis=0) <= SAME_PLACE_M if n else np.zeros(0, bool)
     weights[at_station] = 0.0
     weights[np.flatnonzero(at_station), nearest[at_station]] = 1.0
     return weights
+
+
+def _rows_times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with each row of the result summed in a fixed order, whatever the other
+    rows (no BLAS blocking): a station reads the same in every network it belongs to."""
+    return np.einsum("nk,km->nm", a, b)
 
 
 def mixing_weights(station_xy: np.ndarray, target_xy: np.ndarray,
@@ -412,7 +418,7 @@ class ConditionalRealisation:
         use = data.conditioning(p)
         weights = ordinary_kriging_weights(data.xy[use], xy, data.level_variogram[p])
         residual = np.log(data.level[p][use]) - self._unconditional(p, data.xy[use])
-        return np.exp(z_u + weights @ residual)
+        return np.exp(z_u + _rows_times(weights, residual[:, None])[:, 0])
 
     def annual_mean(self, pollutant: str) -> np.ndarray:
         """Annual mean truth on the grid (n_cells,) float64, ``grid.targets()`` order
@@ -450,8 +456,8 @@ class ConditionalRealisation:
         data = self.world.data
         series = data.normalised[pollutant]
         weights = self.weights_at(xy)
-        return self.level_at(xy, pollutant)[:, None] * _restored(weights @ series, weights,
-                                                                 series.var(axis=1))
+        mix = _rows_times(weights, series)
+        return self.level_at(xy, pollutant)[:, None] * _restored(mix, weights, series.var(axis=1))
 
     # ------------------------------------------------------------ networks
     def sample_hourly(self, network: Any, *, pollutants: list[str] | None = None,
@@ -507,7 +513,8 @@ def _restored(mix: np.ndarray, weights: np.ndarray, station_var: np.ndarray) -> 
     of the stations' variances (a mix of imperfectly correlated series is smoother than
     each): ``1 + κ (mix − 1)``, κ² = Σ w_i var_i / var(mix), floored at 0 and renormalised
     to mean 1 (κ = 1 at a station)."""
-    kappa = np.sqrt((weights @ station_var) / np.maximum(mix.var(axis=1), 1e-300))
+    kappa = np.sqrt(_rows_times(weights, station_var[:, None])[:, 0]
+                    / np.maximum(mix.var(axis=1), 1e-300))
     out = np.maximum(1.0 + np.maximum(kappa, 1.0)[:, None] * (mix - 1.0), 0.0)
     return out / out.mean(axis=1, keepdims=True)
 
