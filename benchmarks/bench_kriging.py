@@ -1,6 +1,7 @@
 """Kriging benchmark: netsim vs PyKrige (vectorized, loop, C) and GSTools (gstools-core).
 
-Run ``python benchmarks/bench_kriging.py`` (``--quick`` for a smoke run).  Every
+Run ``python benchmarks/bench_kriging.py`` (``--quick`` for a smoke run; ``--sizes`` for
+the size scan :data:`SIZES` into ``benchmarks/results/kriging_sizes.json``).  Every
 case runs in its own subprocess so its peak resident memory (``ru_maxrss``) is
 its own.  Results go to ``benchmarks/results/kriging.json`` and a table is printed.
 
@@ -192,6 +193,81 @@ def run_peer(name: str, side: int, lib: str, backend: str) -> dict:
     }
 
 
+SIZES = {
+    # name: (stations, k, targets, layout)
+    "S1k": (35, None, 1_000, "scattered"),
+    "S10k": (35, None, 10_000, "scattered"),
+    "L10k": (2_000, 16, 10_000, "scattered"),
+    "L50k": (2_000, 16, 50_000, "scattered"),
+    "L224": (2_000, 16, 224 * 224, "grid"),
+}
+"""Size scan (``--sizes``): small global problems and local kriging from 10,000 targets,
+scattered (uniform random) or grid-ordered, netsim vs PyKrige C, min of repeats."""
+
+
+def _size_data(name: str):
+    n, k, m, layout = SIZES[name]
+    rng = np.random.default_rng(2024)
+    xy = rng.random((n, 2)) * 100_000.0
+    z = 50.0 + 20.0 * np.sin(xy[:, 0] / 20_000.0) * np.cos(xy[:, 1] / 25_000.0)
+    z = z + rng.normal(0.0, 5.0, n)
+    if layout == "grid":
+        side = round(float(np.sqrt(m)))
+        g = (np.arange(side) + 0.5) * (100_000.0 / side)
+        gx, gy = np.meshgrid(g, g)
+        targets = np.column_stack([gx.ravel(), gy.ravel()])
+    else:
+        targets = rng.random((m, 2)) * 100_000.0
+    return xy, z, targets, k
+
+
+def _best_of(fn, budget_s: float = 3.0, most: int = 50) -> tuple[float, int]:
+    times = []
+    start = time.perf_counter()
+    while len(times) < most and (not times or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), len(times)
+
+
+def run_sizes() -> dict:
+    """Each size in this process: netsim (after a warm-up call) and PyKrige C."""
+    from pykrige.ok import OrdinaryKriging
+
+    from netsim import Variogram, krige
+
+    v = Variogram(**VARIO)
+    params = {k_: VARIO[k_] for k_ in ("psill", "range", "nugget")}
+    out = {}
+    for name, (n, k, m, layout) in SIZES.items():
+        xy, z, targets, k = _size_data(name)
+        krige(xy, z, targets[:100], v, n_neighbours=k)
+        ours, reps = _best_of(lambda: krige(xy, z, targets, v, n_neighbours=k))  # noqa: B023
+
+        def peer():
+            ok = OrdinaryKriging(xy[:, 0], xy[:, 1], z, variogram_model="spherical",  # noqa: B023
+                                 variogram_parameters=params)
+            return ok.execute("points", targets[:, 0], targets[:, 1], backend="C",  # noqa: B023
+                              n_closest_points=k)  # noqa: B023
+
+        theirs, peer_reps = _best_of(peer, budget_s=2.0, most=20)
+        e_ref, s_ref = peer()
+        r = krige(xy, z, targets, v, n_neighbours=k)
+        out[name] = {
+            "stations": n, "n_neighbours": k, "targets": m, "layout": layout,
+            "netsim_s": ours, "netsim_repeats": reps,
+            "pykrige_c_s": theirs, "pykrige_repeats": peer_reps,
+            "speedup_vs_pykrige_c": theirs / ours,
+            "max_abs_diff_estimate": _diff(r.estimate, e_ref),
+            "max_abs_diff_variance": _diff(r.variance, s_ref),
+        }
+        print(f"{name:5s} {n:5d} st k={k} {m:7d} {layout:9s} netsim {ours * 1e3:9.2f} ms  "
+              f"PyKrige C {theirs * 1e3:9.2f} ms  x{theirs / ours:6.1f}  "
+              f"dE {out[name]['max_abs_diff_estimate']:.1e}", flush=True)
+    return out
+
+
 def worker(spec: dict) -> None:
     if spec["library"] == "netsim":
         out = run_netsim(spec["workload"], spec["side"])
@@ -236,9 +312,28 @@ def main() -> None:
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", action="store_true",
+                    help="size scan (small global problems, local kriging from 10,000 targets, "
+                         "scattered vs grid) into results/kriging_sizes.json")
     args = ap.parse_args()
     if args.worker:
         worker(json.loads(args.worker))
+        return
+    if args.sizes:
+        report = {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "versions": versions(),
+            "variogram": VARIO,
+            "sizes": run_sizes(),
+        }
+        default = RESULTS.with_name("kriging_sizes.json")
+        out = Path(args.out if args.out != str(RESULTS) else default)
+        from netsim.atomic import atomic_file
+
+        with atomic_file(out) as tmp:
+            Path(tmp).write_text(json.dumps(report, indent=2))
+        print(f"wrote {out}")
         return
     side = 200 if args.quick else 1000
     report = {

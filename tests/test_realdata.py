@@ -98,6 +98,7 @@ def test_real_run_writes_real_figures_without_intervals(real_run):
     assert "[" not in published.replace("[scenario", "")
     assert "real readings" in (out / "map.html").read_text(encoding="utf-8")
     assert summary["verdicts"][0].startswith("The city PM2.5 figure (annual mean, from the real")
+    assert not any("realisation" in verdict for verdict in summary["verdicts"])  # one real year
     assert not list((out / "baseline" / "rasters").glob("*truth*"))
     bands = read_raster(out / "baseline" / "rasters" / "pm25_annual_mean.tif").bands
     assert set(bands) == {"estimate", "std"}

@@ -141,3 +141,75 @@ def test_has_values_equals_any_finite():
     np.testing.assert_array_equal(has_values(h), np.isfinite(h).any(axis=-1))
     assert has_values(h.reshape(2, 3, 48)).shape == (2, 3)
     assert has_values(np.full(5, np.nan)).shape == () and not has_values(np.full(5, np.nan))
+
+
+# ----------------------------------------------------------------------------
+# Daily AQI of the time-resolved maps (netsim.timeseries): kernels vs the NumPy path
+# ----------------------------------------------------------------------------
+
+
+def _reference_daily_iaqi(pollutant, daily):
+    """netsim.timeseries._daily_iaqi before the kernels."""
+    from netsim import standards
+
+    conc = standards.reported(np.maximum(daily, 0.0), pollutant)
+    if pollutant == "O3":
+        i8 = standards.iaqi(conc, "O3", "8h")
+        top = standards.IAQI_BREAKPOINTS[("O3", "8h")][-1]
+        return np.where(conc > top, 500.0, i8)
+    return standards.iaqi(conc, pollutant, "24h")
+
+
+def _awkward_daily(rng, pollutant, shape):
+    """Daily values with gaps, negatives, exact breakpoints, decimal ties and values
+    above the tables."""
+    from netsim import standards
+
+    averaging = "8h" if pollutant == "O3" else "24h"
+    top = standards.IAQI_BREAKPOINTS[(pollutant, averaging)][-1]
+    values = rng.uniform(-0.1 * top, 1.2 * top, shape)
+    flat = values.reshape(-1)
+    k = flat.size // 10
+    picks = rng.choice(flat.size, 5 * k, replace=False)
+    bps = standards.IAQI_BREAKPOINTS[(pollutant, averaging)]
+    flat[picks[:k]] = rng.choice(bps, k)
+    step = 0.1 if pollutant == "CO" else 1.0
+    flat[picks[k:2 * k]] = (np.floor(flat[picks[k:2 * k]] / step) + 0.5) * step  # ties
+    flat[picks[2 * k:3 * k]] = np.nan
+    flat[picks[3 * k:4 * k]] = 0.5499999999999999 if pollutant == "CO" else 38.49999999
+    return values
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_daily_aqi_counts_equal_the_numpy_path(threads):
+    from netsim import standards
+    from netsim.timeseries import AQI_CATEGORY_BANDS, _aqi_day_bands, _fold_daily_iaqi
+
+    rng = np.random.default_rng(633)
+    shape = (57, 366)
+    pollutants = ["PM2.5", "PM10", "NO2", "SO2", "O3", "CO"]
+    daily = {p: _awkward_daily(rng, p, shape) for p in pollutants}
+    iaqis = {p: _reference_daily_iaqi(p, daily[p]) for p in pollutants}
+    stack = np.stack(list(iaqis.values()))
+    aqi_ref = np.where(np.isnan(stack).any(axis=0), np.nan, stack.max(axis=0))
+    has = ~np.isnan(aqi_ref)
+    bounds = np.array([c[0] for c in standards.CATEGORIES], dtype=float)
+    category = np.searchsorted(bounds, np.where(has, aqi_ref, 0.0), side="left")
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        aqi = np.full(shape, -np.inf)
+        for p in pollutants:
+            _fold_daily_iaqi(p, daily[p], aqi)
+            single = np.full(shape, -np.inf)
+            _fold_daily_iaqi(p, daily[p], single)
+            assert single.tobytes() == iaqis[p].tobytes()
+        bands = _aqi_day_bands(aqi)
+    finally:
+        numba.set_num_threads(before)
+    assert aqi.tobytes() == aqi_ref.tobytes()
+    for k, name in enumerate(AQI_CATEGORY_BANDS):
+        np.testing.assert_array_equal(bands[name], ((category == k) & has).sum(axis=1))
+    np.testing.assert_array_equal(bands["aqi_days_meeting_standard"],
+                                  (has & (aqi_ref <= 100)).sum(axis=1))
+    np.testing.assert_array_equal(bands["aqi_valid_days"], has.sum(axis=1))

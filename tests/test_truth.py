@@ -463,3 +463,51 @@ def test_other_years_use_their_own_calendar(baseline):
     assert truth.at_points(POINTS, "CO").shape == (365, len(POINTS))
     rd = truth.sample_hourly(baseline.select(type="traffic"), pollutants=["CO"])
     assert rd.values["CO"].shape == (5, 8760) and rd.year == 2021
+
+
+# ----------------------------------------------------------------------------
+# Small-scale effect L_p(x) (issue 15 item 3)
+# ----------------------------------------------------------------------------
+
+
+def _world_with_local(s_local: dict[str, float], seed: int = 5) -> TruthWorld:
+    from netsim.truth import TruthParameters
+
+    par = TruthParameters.model_validate(load_calibration()["parameters"])
+    par = par.model_copy(update={"anomaly": par.anomaly.model_copy(update={"s_local": s_local})})
+    return TruthWorld(None, TruthSettings(seed=seed), parameters=par)
+
+
+def test_local_effect_is_numpys_keyed_normal_per_location():
+    """z at a location = numpy's PCG64(SeedSequence([seed, r, 6, crc32(p), x, y])) first normal."""
+    w = _world_with_local({"NO2": 0.2})
+    xy = np.array([[450_000.4, 4_420_000.0], [460_123.0, 4_410_000.6]])
+    got = w.realise(3).local_effect(xy, "NO2")
+    for (x, y), g in zip(xy, got, strict=True):
+        ss = np.random.SeedSequence([5, 3, 6, zlib.crc32(b"NO2"), int(np.rint(x)), int(np.rint(y))])
+        z = np.random.Generator(np.random.PCG64(ss)).standard_normal()
+        assert g == pytest.approx(np.exp(0.2 * z - 0.02), rel=1e-15)
+
+
+def test_local_effect_has_mean_one_and_the_given_log_sd():
+    w = _world_with_local({"SO2": 0.3})
+    rng = np.random.default_rng(0)
+    xy = np.column_stack([rng.uniform(4.0e5, 5.0e5, 20_000), rng.uniform(4.4e6, 4.5e6, 20_000)])
+    effect = w.realise(0).local_effect(xy, "SO2")
+    # lognormal: mean 1 (se 0.31/sqrt(2e4) = 0.002), sd of the log 0.3 (se 0.0015)
+    assert effect.mean() == pytest.approx(1.0, abs=0.01)
+    assert np.log(effect).std() == pytest.approx(0.3, abs=0.01)
+    # independent between pollutants and realisations
+    other = w.realise(1).local_effect(xy, "SO2")
+    assert abs(np.corrcoef(np.log(effect), np.log(other))[0, 1]) < 0.03
+
+
+def test_no_local_effect_leaves_the_truth_unchanged():
+    """A pollutant without s_local gets exactly 1: the truth is the one without the effect."""
+    xy = np.array([[450_000.0, 4_420_000.0], [470_000.0, 4_400_000.0]])
+    plain = _world_with_local({}).realise(2).at_points(xy, "PM2.5")
+    other = _world_with_local({"NO2": 0.3}).realise(2).at_points(xy, "PM2.5")
+    np.testing.assert_array_equal(plain, other)
+    with_local = _world_with_local({"PM2.5": 0.3}).realise(2)
+    np.testing.assert_allclose(with_local.at_points(xy, "PM2.5"),
+                               plain * with_local.local_effect(xy, "PM2.5")[None, :], rtol=1e-12)

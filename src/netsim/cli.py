@@ -544,6 +544,53 @@ def compare_command(
 
 
 # --- end command: compare ---
+# --- command: calibrate ---
+@app.command("calibrate")
+def calibrate_command(
+    targets: Annotated[
+        str, typer.Option("--targets", help="YAML of a year's published figures (see README).")
+    ],
+    out: Annotated[str, typer.Option("--out", help="Calibration JSON to write.")],
+    network: Annotated[
+        str | None,
+        typer.Option("--network", help="Network measuring the truth (default: the 35 stations)."),
+    ] = None,
+    realisations: Annotated[
+        int, typer.Option("--realisations", min=4, help="Realisations averaged per step.")
+    ] = 48,
+    iterations: Annotated[
+        int, typer.Option("--iterations", min=1, help="Maximum fixed-point iterations.")
+    ] = 6,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the realisations.")] = 2020,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Calibrate the synthetic truth to a year's published figures (targets not given keep
+    the 2020 pattern, scaled); `truth: {calibration: OUT}` in a scenario selects it."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from netsim.atomic import output_file
+    from netsim.calibration import calibrate_to_targets
+
+    with output_file(out, overwrite=overwrite) as tmp, _progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("calibrate: realisations", total=realisations * (iterations + 1))
+        record = calibrate_to_targets(
+            targets, network_path=network, seed=seed, realisations=realisations,
+            iterations=iterations, progress=lambda: bar.advance(task),
+            log=lambda line: err_console.print(line, highlight=False, markup=False))
+        tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    bad = [r for r in record["achieved"] if not r["ok"]]
+    console.print(f"wrote {out}; {len(record['achieved']) - len(bad)}/"
+                  f"{len(record['achieved'])} figures within tolerance", highlight=False)
+    for r in bad:
+        err_console.print(f"warning: outside tolerance: {r['quantity']}: target {r['target']}, "
+                          f"achieved {r['achieved']}", highlight=False, markup=False)
+
+
+# --- end command: calibrate ---
 # --- command: sweep ---
 @app.command("sweep")
 def sweep_command(

@@ -52,3 +52,7 @@ class OutputError(NetsimError):
     ``--overwrite``, a target another netsim process holds, the working
     directory, or a full, read-only or forbidden destination.
     """
+
+
+class CalibrationError(NetsimError):
+    """A calibration targets file or calibration run the user can fix."""

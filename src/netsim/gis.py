@@ -59,7 +59,7 @@ def station_layer(network: pd.DataFrame, by_station: pd.DataFrame,
     frame = network[list(STATION_COLUMNS)].join(figures, on="station_id")
     for column in figures.columns:
         if column.endswith("_reason"):  # e.g. removed stations have no figures
-            frame[column] = frame[column].fillna("not in this network")
+            frame[column] = frame[column].astype(object).fillna("not in this network")
     frame = frame.rename(columns={"station_id": "id"})
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(network["lon"], network["lat"]),
                             crs=GEOGRAPHIC_CRS)

@@ -218,9 +218,9 @@ def _territory(map_areas: pd.DataFrame, limit: float | None, source: str) -> dic
     """Share of territory and districts above the Grade II annual limit of a field's areas."""
     if limit is None:
         return {}
-    city = map_areas.set_index("area").loc["city"]
-    districts = map_areas.loc[map_areas["kind"] == "district", "mean"]
-    return {f"share_above_limit_{source}": float(city["share_above_limit"]),
+    city = np.flatnonzero(map_areas["area"].to_numpy() == "city")[0]
+    districts = map_areas["mean"].to_numpy()[map_areas["kind"].to_numpy() == "district"]
+    return {f"share_above_limit_{source}": float(map_areas["share_above_limit"].to_numpy()[city]),
             f"districts_above_limit_{source}": float((districts > limit).sum())}
 
 

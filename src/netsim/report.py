@@ -205,6 +205,12 @@ def _intro(summary: Mapping[str, Any], lang: str) -> list[str]:
                          n=summary["realisations"], seed=summary["seed"])]
 
 
+def _realism_lines(summary: Mapping[str, Any]) -> list[str]:
+    """"map error realism: simulated LOO x % vs real y %" per pollutant (netsim.realism)."""
+    realism = summary.get("data", {}).get("map_error_realism") or []
+    return ["", *[f"- {line}" for line in realism]] if realism else []
+
+
 def report_markdown(summary: Mapping[str, Any], has_chart: bool) -> str:
     """The run's ``report.md`` in ``summary["lang"]`` (see the module docstring)."""
     lang = summary.get("lang", "en")
@@ -220,6 +226,7 @@ def report_markdown(summary: Mapping[str, Any], has_chart: bool) -> str:
         title = text("section_map_error" if real else "section_truth", lang)
         lines += ["", f"## {title}", ""] + [f"- {f}" for f in summary["findings"]]
     lines += _headline_section(summary, lang) + _optimisation_section(summary, lang)
+    lines += _realism_lines(summary)
     lines += ["", f"{text('file_list', lang)}: `<network>/annual_by_area.csv`, "
               "`annual_by_station.csv` (netsim stats format, mean over realisations), "
               "`*_intervals.csv`, `map_and_truth.csv`, `station_metrics.csv`, `network.csv`, "

@@ -427,7 +427,16 @@ class Scenario(_Model):
         scenario._source = Path(source) if source is not None else None
         scenario._lines = dict(lines or {})
         scenario._locate_changes()
+        scenario._locate_calibration()
         return scenario
+
+    def _locate_calibration(self) -> None:
+        """``truth.calibration`` given as a file: resolved like ``base_network``."""
+        from netsim.truth import CALIBRATIONS
+
+        if self.truth.calibration not in CALIBRATIONS:
+            path = self._resolve(self.truth.calibration, "truth.calibration")
+            self.truth = self.truth.model_copy(update={"calibration": str(path)})
 
     def _locate_changes(self) -> None:
         prefix = str(self._source) if self._source is not None else ""

@@ -116,3 +116,101 @@ def has_values(values: np.ndarray, out: np.ndarray) -> None:
                 found = True
                 break
         out[i] = found
+
+
+# ------------------------------------------------------------------------ AQI (HJ 633)
+# The kernels below reproduce :func:`netsim.standards.round_gbt8170` (array path),
+# :func:`netsim.standards.iaqi` and the AQI day counts of :mod:`netsim.timeseries`
+# value for value: ``np.round(x, d)`` is ``rint(x * 10**d) / 10**d`` in NumPy.
+
+
+@njit(cache=True)
+def _round_decimals(x: float, scale: float) -> float:
+    """``np.round(x, d)`` with ``scale = 10.0**d`` (d >= 0)."""
+    return np.rint(x * scale) / scale
+
+
+@njit(cache=True, parallel=True)
+def reported_nonnegative(values: np.ndarray, scale: float, exact_integers: float,
+                         out: np.ndarray, needs_decimal: np.ndarray) -> int:
+    """``round_gbt8170(np.maximum(values, 0), d)`` away from decimal ties, (m, D).
+
+    ``scale = 10.0**d``.  Values within 1e-6 (in units of the last kept digit) of a
+    tie, or too large to scale exactly, are flagged in ``needs_decimal`` (the caller
+    rounds them by the decimal path); returns how many.
+    """
+    m, n_days = values.shape
+    flagged = np.zeros(m, dtype=np.int64)
+    for i in prange(m):
+        for d in range(n_days):
+            v = values[i, d]
+            if v != v:
+                out[i, d] = v
+                needs_decimal[i, d] = False
+                continue
+            if v < 0.0:
+                v = 0.0
+            scaled = v * scale
+            tie = abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+            big = abs(scaled) >= exact_integers
+            needs_decimal[i, d] = tie or big
+            flagged[i] += tie or big
+            out[i, d] = np.rint(scaled) / scale
+    return flagged.sum()
+
+
+@njit(cache=True, parallel=True)
+def iaqi_max(conc: np.ndarray, breakpoints: np.ndarray, levels: np.ndarray,
+             over_value: float, aqi: np.ndarray) -> None:
+    """Fold one pollutant's IAQI into ``aqi`` (m, D): ``aqi = max(aqi, iaqi)``, NaN
+    sticky (a missing IAQI makes the AQI missing).  ``iaqi`` as
+    :func:`netsim.standards.iaqi`; above the last breakpoint ``over_value``."""
+    m, n_days = conc.shape
+    nb = breakpoints.size
+    top = breakpoints[nb - 1]
+    for i in prange(m):
+        for d in range(n_days):
+            c = conc[i, d]
+            if c != c or c < 0.0:
+                value = np.nan
+            elif c > top:
+                value = over_value
+            else:
+                k = 1
+                while k < nb - 1 and breakpoints[k] < c:
+                    k += 1
+                lo_c, hi_c = breakpoints[k - 1], breakpoints[k]
+                lo_i, hi_i = levels[k - 1], levels[k]
+                val = lo_i + (hi_i - lo_i) * (c - lo_c) / (hi_c - lo_c)
+                value = np.ceil(_round_decimals(val, 1e9))
+            current = aqi[i, d]
+            if current != current:
+                continue
+            aqi[i, d] = value if (value != value or value > current) else current
+
+
+@njit(cache=True, parallel=True)
+def aqi_day_counts(aqi: np.ndarray, upper_bounds: np.ndarray, meets: float,
+                   categories: np.ndarray, meeting: np.ndarray, valid: np.ndarray) -> None:
+    """Per row of ``aqi`` (m, D): days per category (``upper_bounds`` ascending, a day
+    in the first category whose bound it does not exceed), days with AQI ≤ ``meets``
+    and days with an AQI."""
+    m, n_days = aqi.shape
+    n_cat = upper_bounds.size
+    for i in prange(m):
+        for k in range(n_cat):
+            categories[i, k] = 0.0
+        n_meet, n_valid = 0, 0
+        for d in range(n_days):
+            a = aqi[i, d]
+            if a != a:
+                continue
+            n_valid += 1
+            n_meet += a <= meets
+            k = 0
+            while k < n_cat and upper_bounds[k] < a:
+                k += 1
+            if k < n_cat:
+                categories[i, k] += 1.0
+        meeting[i] = n_meet
+        valid[i] = n_valid

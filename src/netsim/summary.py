@@ -219,18 +219,29 @@ def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _data_source(scenario: Scenario) -> dict[str, Any]:
     """What the run measured: the synthetic truth (seed, calibration), a truth conditioned
-    on real readings (:mod:`netsim.conditional`) or real readings."""
+    on real readings (:mod:`netsim.conditional`; the synthetic calibration and its map-error
+    realism do not apply) or real readings."""
     if scenario.truth.condition_on is not None:
         return {"kind": "conditioned truth", "seed": scenario.seed,
                 "path": ", ".join(str(p) for p in scenario.condition_paths()),
                 "year": scenario.year}
+    realism = _map_error_realism(scenario)
     if scenario.readings is None:
         return {"kind": "synthetic truth", "seed": scenario.seed,
-                "calibration": scenario.truth.calibration}
+                "calibration": scenario.truth.calibration, "map_error_realism": realism}
     return {"kind": "real readings",
             "path": ", ".join(str(p) for p in scenario.readings_paths()),
             "year": scenario.year,
-            "hour_label": scenario.readings.hour_label or "the layout's default"}
+            "hour_label": scenario.readings.hour_label or "the layout's default",
+            "map_error_realism": realism}
+
+
+def _map_error_realism(scenario: Scenario) -> list[str]:
+    """The truth calibration's stored map-error realism lines (:mod:`netsim.realism`)."""
+    from netsim.realism import realism_lines
+    from netsim.truth import load_calibration
+
+    return realism_lines(load_calibration(scenario.truth.calibration))
 
 
 def _not_produced(net: str, key: tuple[str, str, str, str]) -> str:

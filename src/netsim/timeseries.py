@@ -25,7 +25,9 @@ every cell, the statistics the station assessment computes for a station
 ``aqi_days_meeting_standard``, ``aqi_valid_days``
     Days with AQI ≤ 100 (``standards.md`` §2.5) and days with a valid AQI.
 
-Memory stays bounded: cells are processed in chunks of ``chunk_size``; for each
+Memory stays bounded: cells are processed in chunks of ``chunk_size`` (by default
+:data:`DEFAULT_CHUNK_VALUES` values per array: 2,048 cells of hourly steps, 49,152 of
+daily ones); for each
 chunk every time step is kriged with the batched core (:func:`netsim.krige`
 with (T, n) values: one kriging system per station-availability pattern), the
 chunk's (T, chunk) maps are reduced to per-cell statistics and dropped.  Peak
@@ -43,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from netsim import standards
+from netsim import standards, standards_kernels
 from netsim.blas import single_threaded_blas
 from netsim.distributed import ProgressCallback, chunk_slices
 from netsim.errors import KrigingError, NetsimError
@@ -72,7 +74,12 @@ AQI_CATEGORY_BANDS: tuple[str, ...] = (
 """Band names of the six HJ 633-2012 AQI categories (``netsim.standards.CATEGORIES`` order)."""
 
 DEFAULT_CHUNK_SIZE = 2048
-"""Cells per chunk: 8,784 hourly maps × 2,048 cells × 8 B = 144 MB per array."""
+"""Cells per chunk of hourly steps: 8,784 hourly maps × 2,048 cells × 8 B = 144 MB per array."""
+
+DEFAULT_CHUNK_VALUES = 8784 * DEFAULT_CHUNK_SIZE
+"""Time steps × cells per chunk by default (144 MB per float64 array): 2,048 cells of
+hourly steps, 49,152 of daily ones (fewer, larger chunks: each chunk solves every
+availability pattern's kriging system again)."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +217,7 @@ def annual_statistics(
     n_neighbours: int | None = None,
     min_stations: int = 3,
     apply_annual_rule: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     executor: Any = None,
     progress: ProgressCallback | None = None,
 ) -> AnnualMaps:
@@ -250,7 +257,8 @@ def annual_statistics(
         Set the annual mean and percentile to NaN in cells failing the HJ 663
         annual validity rule (324 days, 27 per month; ``standards.md`` §1.1).
     chunk_size
-        Cells per task; memory is O(T × chunk_size).
+        Cells per task; memory is O(T × chunk_size).  Default:
+        :data:`DEFAULT_CHUNK_VALUES` // T (results do not depend on it).
     executor
         A :func:`netsim.distributed.get_executor` executor (default in-process).
     progress
@@ -288,6 +296,9 @@ def annual_statistics(
         apply_annual_rule=apply_annual_rule,
     )
     m = job.targets.shape[0]
+    n_steps = next(iter(job.values.values())).shape[0]
+    if chunk_size is None:
+        chunk_size = max(1, DEFAULT_CHUNK_VALUES // max(n_steps, 1))
     slices = chunk_slices(m, int(chunk_size))
     if executor is None:
         from netsim.distributed import LocalExecutor
@@ -305,7 +316,6 @@ def annual_statistics(
         "n_neighbours": n_neighbours if n_neighbours is not None else "all",
         "aqi_pollutants": ",".join(pollutants),
     }
-    n_steps = next(iter(job.values.values())).shape[0]
     return AnnualMaps(
         bands=bands,
         targets=job.targets,
@@ -473,6 +483,13 @@ def _band_names(job: _Job) -> list[str]:
     return [*names, *AQI_CATEGORY_BANDS, "aqi_days_meeting_standard", "aqi_valid_days"]
 
 
+_KRIGE_CHUNK_VALUES = 1 << 23
+_KRIGE_CHUNK_OUTPUTS = 1 << 22
+"""Kriging chunks of :func:`_krige_steps`: at most 2**23 station-target semivariances
+(64 MB) and 2**22 step-target products (32 MB of temporaries), at least 512 cells: few
+chunks (each goes through every availability pattern), bounded scratch memory."""
+
+
 def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
     """(T, m) kriged maps of one pollutant at ``targets``; NaN at steps with too few stations."""
     from netsim.kriging import krige
@@ -488,6 +505,8 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
             targets,
             job.variograms[pollutant],
             variance=False,
+            chunk_size=max(512, min(_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
+                                    _KRIGE_CHUNK_OUTPUTS // values.shape[0])),
             **job.krige_kwargs,
         )
         out[ok] = result.estimate
@@ -500,7 +519,7 @@ def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
     targets = job.targets[chunk]
     lim = standards.limits(job.standard, job.grade)
     bands: dict[str, np.ndarray] = {}
-    iaqis: dict[str, np.ndarray] = {}
+    aqi = None  # (m, D) AQI: the maximum IAQI over the pollutants so far
     for p in job.values:
         slug = POLLUTANTS[p].slug
         maps = _krige_steps(job, p, targets)  # (T, m)
@@ -525,7 +544,8 @@ def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
         percentile = standards.hj663_percentile(daily_stat, standards.STATISTIC_PERCENT[stat])
         if job.apply_annual_rule:
             ok_mean = standards.annual_validity(daily_mean, job.year).valid
-            ok_stat = standards.annual_validity(daily_stat, job.year).valid
+            ok_stat = (ok_mean if daily_stat is daily_mean
+                       else standards.annual_validity(daily_stat, job.year).valid)
             annual_mean = np.where(ok_mean, annual_mean, np.nan)
             percentile = np.where(ok_stat, percentile, np.nan)
         above = (daily_stat > limit).sum(axis=1) if limit is not None else np.zeros(len(targets))
@@ -533,17 +553,10 @@ def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
         bands[f"{slug}_valid_days"] = valid.sum(axis=1).astype(float)
         bands[f"{slug}_days_above_limit"] = above.astype(float)
         bands[f"{slug}_{stat}"] = percentile
-        iaqis[p] = _daily_iaqi(p, daily_stat)
-    aqi = _combine_iaqi(iaqis)  # (m, D)
-    has = ~np.isnan(aqi)
-    bounds = np.array([c[0] for c in standards.CATEGORIES], dtype=float)
-    category = np.searchsorted(bounds, np.where(has, aqi, 0.0), side="left")
-    for k, name in enumerate(AQI_CATEGORY_BANDS):
-        bands[name] = ((category == k) & has).sum(axis=1).astype(float)
-    bands["aqi_days_meeting_standard"] = (
-        (has & (aqi <= standards.AQI_MEETS_STANDARD)).sum(axis=1).astype(float)
-    )
-    bands["aqi_valid_days"] = has.sum(axis=1).astype(float)
+        if aqi is None:
+            aqi = np.full(daily_stat.shape, -np.inf)
+        _fold_daily_iaqi(p, daily_stat, aqi)
+    bands |= _aqi_day_bands(aqi)
     return bands
 
 
@@ -556,17 +569,36 @@ def _mean_of_valid(daily: np.ndarray) -> np.ndarray:
         return np.where(n > 0, total / n, np.nan)
 
 
-def _daily_iaqi(pollutant: str, daily: np.ndarray) -> np.ndarray:
-    """Daily IAQI of one pollutant (HJ 633-2012): reported precision, negatives as 0."""
-    conc = standards.reported(np.maximum(daily, 0.0), pollutant)  # NaN stays NaN
-    if pollutant == "O3":
-        i8 = standards.iaqi(conc, "O3", "8h")
-        top = standards.IAQI_BREAKPOINTS[("O3", "8h")][-1]
-        return np.where(conc > top, 500.0, i8)  # HJ 633 note 2 without 1-h data
-    return standards.iaqi(conc, pollutant, "24h")
+def _fold_daily_iaqi(pollutant: str, daily: np.ndarray, aqi: np.ndarray) -> None:
+    """Fold one pollutant's daily IAQI (HJ 633-2012) into ``aqi`` (m, D): the maximum over
+    the pollutants, missing if any pollutant is missing (HJ 633 §3.2).  The IAQI of the
+    concentration at its reported precision (:func:`netsim.standards.reported`), negatives
+    as 0; O3 above the 8-h table counts as 500 (HJ 633 note 2 without 1-h data)."""
+    decimals = POLLUTANTS[pollutant].reported_decimals
+    daily = np.ascontiguousarray(daily, dtype=float)
+    conc = np.empty_like(daily)
+    needs_decimal = np.empty(daily.shape, dtype=np.bool_)
+    scale = 10.0**decimals
+    if standards_kernels.reported_nonnegative(daily, scale, standards._EXACT_INTEGERS, conc,
+                                              needs_decimal):
+        ties = np.maximum(daily[needs_decimal], 0.0)
+        conc[needs_decimal] = [standards._round_one(v, decimals) for v in ties.tolist()]
+    averaging = "8h" if pollutant == "O3" else "24h"
+    breakpoints = standards.IAQI_BREAKPOINTS[(pollutant, averaging)]
+    levels = standards.IAQI_LEVELS[: breakpoints.size]
+    over = 500.0 if pollutant == "O3" or breakpoints.size == standards.IAQI_LEVELS.size else np.nan
+    standards_kernels.iaqi_max(conc, breakpoints, levels, over, aqi)
 
 
-def _combine_iaqi(iaqis: Mapping[str, np.ndarray]) -> np.ndarray:
-    """AQI = max IAQI over the pollutants, missing if any pollutant is missing (HJ 633 §3.2)."""
-    stack = np.stack(list(iaqis.values()), axis=0)
-    return np.where(np.isnan(stack).any(axis=0), np.nan, stack.max(axis=0))
+def _aqi_day_bands(aqi: np.ndarray) -> dict[str, np.ndarray]:
+    """Days per HJ 633 category, days meeting the standard and valid days, per row of
+    ``aqi`` (m, D; NaN = no AQI)."""
+    m = aqi.shape[0]
+    bounds = np.array([c[0] for c in standards.CATEGORIES], dtype=float)
+    categories = np.empty((m, bounds.size))
+    meeting, valid = np.empty(m), np.empty(m)
+    standards_kernels.aqi_day_counts(aqi, bounds, float(standards.AQI_MEETS_STANDARD),
+                                     categories, meeting, valid)
+    bands = {name: np.ascontiguousarray(categories[:, k])
+             for k, name in enumerate(AQI_CATEGORY_BANDS)}
+    return bands | {"aqi_days_meeting_standard": meeting, "aqi_valid_days": valid}

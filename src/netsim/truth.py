@@ -9,7 +9,7 @@ Model
 For pollutant ``p``, day ``d`` and point ``x`` (EPSG:32650 metres) the daily
 mean concentration (µg/m³, CO mg/m³) of realisation ``r`` is::
 
-    c_p(d, x) = B_p(x) · T_p(d) · A_p(d, x)
+    c_p(d, x) = B_p(x) · L_p(x) · T_p(d) · A_p(d, x)
 
 * ``B_p(x) = S_p(x) + R_p(x)``: the annual pattern.  ``S_p`` is a smooth
   surface through calibration *anchors* (the stations of the 2020 network plus a
@@ -20,6 +20,11 @@ mean concentration (µg/m³, CO mg/m³) of realisation ``r`` is::
   major roads of :mod:`netsim.truth_roads` (``amplitude · exp(−d/decay)``;
   for O3 a multiplicative titration deficit).  Traffic stations add a
   station-level kerbside increment in :meth:`TruthRealisation.sample_hourly`.
+* ``L_p(x) = exp(s_l z(x) − s_l²/2)``: a small-scale effect with mean 1, one unit
+  normal ``z`` per location keyed by (seed, realisation, pollutant, location in
+  whole metres), uncorrelated between locations (``AnomalyParameters.s_local``,
+  fitted so that the 12 UCI sites' leave-one-out map error matches the real one,
+  :mod:`netsim.realism`).
 * ``T_p(d)``: the city-wide daily factor, normalised to mean 1 over the year:
   a seasonal cycle (heating-season particles, SO2, CO; summer O3), a regional
   stagnation index shared by the primary pollutants (AR(1) plus multi-day
@@ -96,7 +101,7 @@ from netsim.errors import ScenarioError
 from netsim.instruments import INSTRUMENTS, InstrumentClass, StationErrors
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth_fields import SpectralField
-from netsim.truth_kernels import daily_field, hourly_readings, outage_hours
+from netsim.truth_kernels import daily_field, hourly_readings, location_normals, outage_hours
 from netsim.truth_rng import entropy_words
 from netsim.truth_roads import road_weight
 
@@ -223,6 +228,11 @@ class AnomalyParameters(_Strict):
     )
     s_persistent: dict[str, float] = _per_pollutant(
         {"PM2.5": 0.04, "PM10": 0.04, "NO2": 0.05, "SO2": 0.05, "CO": 0.04, "O3": 0.03}
+    )
+    s_local: dict[str, float] = Field(
+        default_factory=dict,
+        description="log sd of the small-scale effect L_p(x), spatially uncorrelated "
+        "(missing pollutant = 0, no effect)",
     )
 
 
@@ -361,6 +371,7 @@ _TAG_BASIS = 2
 _TAG_HOURLY = 3
 _TAG_INSTRUMENT = 4
 _TAG_OUTAGE = 5
+_TAG_LOCAL = 6
 
 
 def _key(value: str) -> int:
@@ -676,24 +687,45 @@ class TruthRealisation:
             out[i] = f.on_lattice(xs, ys, columns=columns)[mask]
         return out
 
-    def _field_inputs(self, p: str, base: np.ndarray, basis: np.ndarray
+    def local_effect(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
+        """Small-scale effect ``L_p(x) = exp(s_l z − s_l²/2)`` (n,) at points, mean 1.
+
+        ``z`` is one unit normal per location keyed by (seed, realisation, pollutant,
+        location in whole metres): independent between locations (no spatial
+        correlation), so a station and the grid cell whose centre it sits on agree.
+        """
+        p = _canonical(pollutant)
+        s_l = self.world.settings.anomaly_strength * self.world.parameters.anomaly.s_local.get(
+            p, 0.0)
+        xy = _check_xy(xy)
+        if s_l == 0.0 or len(xy) == 0:
+            return np.ones(len(xy))
+        locations = np.array([_location_key(x, y) for x, y in xy], dtype=np.int64)
+        z = np.empty(len(xy))
+        location_normals(_stream_words((self.seed, self.r, _TAG_LOCAL, _key(p)), locations), z)
+        return np.exp(s_l * z - 0.5 * s_l * s_l)
+
+    def _field_inputs(self, p: str, base: np.ndarray, basis: np.ndarray, local: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-        """Arguments of the daily-field kernels: ``B · T · A`` = exp(s Σ a_k φ_k) · T · scale,
-        scale = B · exp(s₀ φ₀ − s₀²/2 − s² v/2) (n,), v = Σ_k φ_k²/K."""
+        """Arguments of the daily-field kernels: ``B · L · T · A`` = exp(s Σ a_k φ_k) · T ·
+        scale, scale = B · L · exp(s₀ φ₀ − s₀²/2 − s² v/2) (n,), v = Σ_k φ_k²/K."""
         an = self.world.parameters.anomaly
         strength = self.world.settings.anomaly_strength
         s_d = strength * an.s_daily[p]
         s_0 = strength * an.s_persistent[p]
         phi0, phi = basis[0], np.ascontiguousarray(basis[1:], dtype=np.float64)
         v = (phi**2).sum(axis=0) / phi.shape[0]
-        scale = base * np.exp(s_0 * phi0 - 0.5 * s_0 * s_0 - 0.5 * s_d * s_d * v)
+        scale = base * local * np.exp(s_0 * phi0 - 0.5 * s_0 * s_0 - 0.5 * s_d * s_d * v)
         temporal = np.asarray(self.temporal_factor(p), dtype=np.float64)
         return np.ascontiguousarray(scale), self._coefficients[p], phi, temporal, float(s_d)
 
-    def _station_daily(self, p: str, base: np.ndarray, basis: np.ndarray) -> np.ndarray:
-        """Daily truth (n, n_days) float64 at points of ``base`` (n,) and ``basis`` (K+1, n)."""
+    def _station_daily(self, p: str, xy: np.ndarray, base: np.ndarray, basis: np.ndarray
+                       ) -> np.ndarray:
+        """Daily truth (n, n_days) float64 at points ``xy`` with ``base`` (n,) and ``basis``
+        (K+1, n)."""
         daily = np.empty((self.n_days, len(base)))
-        daily_field(*self._field_inputs(p, base, basis), daily, np.empty(len(base)))
+        daily_field(*self._field_inputs(p, base, basis, self.local_effect(xy, p)), daily,
+                    np.empty(len(base)))
         return np.ascontiguousarray(daily.T)
 
     def _grid_fields(self, p: str, keep_daily: bool) -> None:
@@ -701,8 +733,9 @@ class TruthRealisation:
         n_cells = self._grid_basis.shape[1]
         daily = np.empty((self.n_days, n_cells) if keep_daily else (0, 0), dtype=np.float32)
         annual = np.empty(n_cells)
-        daily_field(*self._field_inputs(p, self.world.grid_base(p), self._grid_basis), daily,
-                    annual)
+        local = self.local_effect(self.world._require_grid().targets(), p)
+        daily_field(*self._field_inputs(p, self.world.grid_base(p), self._grid_basis, local),
+                    daily, annual)
         annual.setflags(write=False)
         self._annual[p] = annual
         if keep_daily:
@@ -748,7 +781,7 @@ class TruthRealisation:
         """
         p = _canonical(pollutant)
         xy = _check_xy(xy)
-        return self._station_daily(p, self.world.base_at(xy, p), self.basis_at(xy)).T
+        return self._station_daily(p, xy, self.world.base_at(xy, p), self.basis_at(xy)).T
 
     def sample_hourly(
         self,
@@ -854,8 +887,8 @@ class TruthRealisation:
         unit's bias first, then the hourly errors, then the missing-hour uniforms.
         """
         hp = self.world.parameters.hourly
-        daily = self._station_daily(p, self.world.base_at(sites.xy, p, traffic=sites.traffic),
-                                    basis)
+        daily = self._station_daily(p, sites.xy,
+                                    self.world.base_at(sites.xy, p, traffic=sites.traffic), basis)
         key = _key(p)
         n = len(sites.ids)
         hourly = np.empty((n, self.world.n_hours))

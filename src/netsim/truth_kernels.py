@@ -238,6 +238,15 @@ def daily_field(
             block_annual[c] = total[c] / n_days
 
 
+@njit(cache=True, parallel=True)
+def location_normals(words: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = the first ``standard_normal()`` of ``PCG64(SeedSequence(words[i]))``: one
+    keyed unit normal per location (the small-scale effect of :mod:`netsim.truth`)."""
+    for i in prange(words.shape[0]):
+        st = new_state(words[i])
+        out[i] = standard_normal(st)
+
+
 # ----------------------------------------------------------------------------
 # Station readings
 # ----------------------------------------------------------------------------

@@ -149,6 +149,8 @@ _PHRASES: dict[str, dict[str, str]] = {
                       "zh": "{name}：{d:+.0f}天；公报值 {pub_b} → {pub_s}"},
     "days_same": {"en": "{name}: unchanged in every realisation (published {pub_b})",
                   "zh": "{name}：每次模拟均不变（公报值{pub_b}）"},
+    "days_same_real": {"en": "{name}: unchanged (published {pub_b})",
+                       "zh": "{name}：不变（公报值{pub_b}）"},
     "days_small": {"en": "{name}: {d:+.1f} days, consistent but too small to matter "
                          "(published {pub_b} → {pub_s})",
                    "zh": "{name}：{d:+.1f}天，方向一致但幅度太小（公报值 {pub_b} → {pub_s}）"},
@@ -350,8 +352,9 @@ def _day_count_verdict(d, s, stat: str, lang: str, real: bool) -> str:
         return _say("days_gaps", lang, name=name, gaps=_network_gaps(s, key, lang)) + _stop(lang)
     fields = {"name": name, "d": v.mean, "lo": v.p05, "hi": v.p95,
               "pub_b": v.published_baseline, "pub_s": v.published_scenario}
-    phrase = {"unchanged": "days_same", "real": "days_measured" if real else "days_real",
-              "negligible": "days_small", "no_clear_change": "days_unclear"}[v.kind]
+    phrase = {"unchanged": "days_same_real" if real else "days_same",
+              "real": "days_measured" if real else "days_real", "negligible": "days_small",
+              "no_clear_change": "days_unclear"}[v.kind]
     text = _say(phrase, lang, **fields)
     gaps = _network_gaps(s, key, lang)
     return text + (f"; {gaps}" if gaps else "") + _stop(lang)

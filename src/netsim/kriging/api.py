@@ -156,6 +156,27 @@ def _single_threaded_blas():
         setn(before)
 
 
+SERIAL_WORK = 1 << 16
+"""Below this many target-station entries a parallel kernel runs on the calling thread
+only: waking numba's worker threads costs more than the work (tens of microseconds on a
+quiet machine, up to a scheduler time slice on a busy one).  Each output is computed by
+the same compiled code whatever the thread count, so the results do not change."""
+
+
+@contextlib.contextmanager
+def _threads_for(work: int):
+    """numba threads for a kernel of ``work`` entries: one below :data:`SERIAL_WORK`."""
+    if work >= SERIAL_WORK:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 RCOND_MIN = 1e-8
 """Smallest accepted reciprocal condition number of a kriging system (see the module docstring)."""
 # global kernel: models whose covariance vector is computed inside it (spherical,
@@ -221,6 +242,9 @@ def _check_stations(xy: np.ndarray) -> None:
     n = xy.shape[0]
     if n < 3:
         raise KrigingError(f"xy: kriging needs at least 3 stations, got {n}")
+    ordered = xy[np.lexsort((xy[:, 1], xy[:, 0]))]
+    if not (ordered[1:] == ordered[:-1]).all(axis=1).any():
+        return
     _, first, counts = np.unique(xy, axis=0, return_index=True, return_counts=True)
     if np.any(counts > 1):
         dup = xy[first[counts > 1][0]]
@@ -393,8 +417,11 @@ class _Problem:
 
     def _group(self) -> list[_Pattern]:
         avail = np.isfinite(self.values)
-        uniq, inverse = np.unique(avail, axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).reshape(-1)
+        if avail.shape[0] == 1 or avail.all():  # one pattern (np.unique's answer, faster)
+            uniq, inverse = avail[:1], np.zeros(avail.shape[0], dtype=np.intp)
+        else:
+            uniq, inverse = np.unique(avail, axis=0, return_inverse=True)
+            inverse = np.asarray(inverse).reshape(-1)
         pats = []
         for u in range(uniq.shape[0]):
             st = np.flatnonzero(uniq[u])
@@ -424,17 +451,16 @@ class _Problem:
         v = self.variogram
         cov = self.method == "simple"
         n = sxy.shape[0]
-        if self.numba_model:
-            tx, ty = np.ascontiguousarray(axy_t[:, 0]), np.ascontiguousarray(axy_t[:, 1])
-            sx, sy = np.ascontiguousarray(sxy[:, 0]), np.ascontiguousarray(sxy[:, 1])
-            _kernels.gamma_block(tx, ty, sx, sy, *self.model_args, cov, v.sill, out)
-            if v.model in ("exponential", "gaussian"):
-                np.exp(out[:, :n], out=out[:, :n])
-                _kernels.finish_exp(out, n, v.psill, v.nugget, cov, v.sill)
-            return
         tx, ty = np.ascontiguousarray(axy_t[:, 0]), np.ascontiguousarray(axy_t[:, 1])
         sx, sy = np.ascontiguousarray(sxy[:, 0]), np.ascontiguousarray(sxy[:, 1])
-        _kernels.gamma_block(tx, ty, sx, sy, -1, 0.0, 1.0, 0.0, 0.0, False, 0.0, out)
+        with _threads_for(axy_t.shape[0] * n):
+            if self.numba_model:
+                _kernels.gamma_block(tx, ty, sx, sy, *self.model_args, cov, v.sill, out)
+                if v.model in ("exponential", "gaussian"):
+                    np.exp(out[:, :n], out=out[:, :n])
+                    _kernels.finish_exp(out, n, v.psill, v.nugget, cov, v.sill)
+                return
+            _kernels.gamma_block(tx, ty, sx, sy, -1, 0.0, 1.0, 0.0, 0.0, False, 0.0, out)
         g = v.gamma(out[:, :n])
         out[:, :n] = v.sill - g if cov else g
 
@@ -645,6 +671,10 @@ class _Problem:
 
     def _global_kernel(self, pat, tx, ty, s, drift, g, e, vv, do_est) -> None:
         """Run :func:`_kernels.global_krige` (variance into ``vv`` if ``do_var``)."""
+        with _threads_for(tx.shape[0] * pat.upper.shape[0]):
+            self._run_global_kernel(pat, tx, ty, s, drift, g, e, vv, do_est)
+
+    def _run_global_kernel(self, pat, tx, ty, s, drift, g, e, vv, do_est) -> None:
         v = self.variogram
         _kernels.global_krige(
             tx,
