@@ -38,7 +38,7 @@ def test_every_scenario_file_is_covered():
     assert {p.stem for p in SHIPPED} >= {
         "baseline_2020", "dense_sensors", "fyp14_expansion", "optimise_new_sites",
         "retire_traffic", "southern_border_relocation", "winter_outage",
-        "real_2015_retire_two"}
+        "real_2015_retire_two", "real_2015_add_station"}
 
 
 def _finite_numbers(value) -> bool:
@@ -61,7 +61,9 @@ def test_shipped_scenario_runs_end_to_end(path, tmp_path):
     assert (out / "map.html").stat().st_size > 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["realisations"] == (1 if real else 3)
-    assert summary["data"]["kind"] == ("real readings" if real else "synthetic truth")
+    kind = ("real readings" if real else "conditioned truth" if sc.truth.condition_on
+            else "synthetic truth")
+    assert summary["data"]["kind"] == kind
     assert _finite_numbers(result.summary["headline"])
     for p in sc.pollutants:
         slug = p.lower().replace(".", "")

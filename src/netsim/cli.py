@@ -464,6 +464,10 @@ def run_command(
 ) -> None:
     """Run a scenario and its baseline on the synthetic truth (an OSSE) and write DIR.
 
+    With truth: {condition_on: READINGS} the truth is conditioned on real readings
+    (equal to them at the stations that measured, simulated between them); with
+    readings: the real year itself is measured.
+
     DIR gets summary.json, report.md, report.html, changes.png (with changes), map.html and
     baseline/ (and scenario/) with annual_by_area.csv, annual_by_station.csv
     in the `netsim stats` format, intervals, rasters and maps.  DIR must be new

@@ -160,6 +160,12 @@ _TEXT: dict[str, dict[str, str]] = {
               "intervals.",
         "zh": "实测数据：所有数据均按公报方法由实测小时数据 {path}（{year}年）计算，未作模拟，"
               "故无区间。"},
+    "conditioned_truth": {
+        "en": "Truth conditioned on the real readings in {path} ({year}): every realisation "
+              "equals them at the stations that measured and is simulated between them "
+              "(netsim.conditional).",
+        "zh": "真值以实测数据 {path}（{year}年）为条件：每次模拟在有实测的站点等于实测值，"
+              "站点之间为条件模拟（netsim.conditional）。"},
     "file_list": {"en": "Files", "zh": "文件"},
     "settings": {"en": "Year {year}, standard {standard}, city rule {city_rule}, grid {res:.0f} m, "
                        "{n} truth realisations (seed {seed}). Intervals: 5th-95th percentile over "

@@ -15,6 +15,9 @@ the truth is measured where the truth is known:
 * at the stations the scenario removes: their real annual means are held-out
   truth, compared with the scenario map's kriged estimate there
   (:func:`held_out_errors`).
+
+:func:`load_conditioning_data` reads the readings of ``truth.condition_on`` the same
+way for a truth conditioned on them (:mod:`netsim.conditional`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from netsim.blas import single_threaded_blas
+from netsim.conditional import ConditioningData, conditioning_data
 from netsim.grid import Grid
 from netsim.measure import (
     MAP_STATION_TYPES,
@@ -36,7 +40,8 @@ from netsim.network import Network
 from netsim.readings import HourlyReadings, load_readings
 from netsim.scenario import Scenario
 
-__all__ = ["HELD_OUT_COLUMNS", "held_out_errors", "measure_real_readings"]
+__all__ = ["HELD_OUT_COLUMNS", "held_out_errors", "load_conditioning_data",
+           "measure_real_readings"]
 
 HELD_OUT_COLUMNS = ("station_id", "pollutant", "observed", "estimate", "kriging_std", "error")
 """Columns of ``scenario/held_out.csv``: a removed station's real annual mean of 24-h
@@ -54,13 +59,36 @@ def load_run_readings(scenario: Scenario, network: Network) -> HourlyReadings:
     rows, units, format, encoding) is passed to :func:`netsim.readings.load_readings`,
     so a run reads the files exactly as ``netsim stats`` with the same options does.
     """
-    section = scenario.readings
+    return _load_section(scenario, network, scenario.readings, scenario.readings_paths())
+
+
+def _load_section(scenario: Scenario, network: Network, section, paths) -> HourlyReadings:
+    """Readings of ``network`` for ``scenario.year`` as a ``ReadingsSection`` describes them."""
     assert section is not None
-    paths = scenario.readings_paths()
     return load_readings(paths[0] if len(paths) == 1 else paths, network, scenario.year,
                          hour_label=section.hour_label, on_invalid=section.on_invalid,
                          units=section.units, layout=section.format,
                          encoding=section.encoding)
+
+
+@single_threaded_blas()
+def load_conditioning_data(scenario: Scenario, network: Network) -> ConditioningData:
+    """The real readings of ``truth.condition_on`` prepared for a conditioned truth
+    (:func:`netsim.conditional.conditioning_data`), read like ``readings:``.
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, too few stations, a station outside Beijing (names the field).
+    ReadingsError
+        The readings are invalid or hold nothing of ``scenario.year``.
+    """
+    paths = scenario.condition_paths()
+    readings = _load_section(scenario, network, scenario.truth.condition_on, paths)
+    where = f"{scenario.source}: " if scenario.source is not None else ""
+    return conditioning_data(readings, network, list(scenario.pollutants),
+                             source=", ".join(str(p) for p in paths),
+                             field=f"{where}truth.condition_on")
 
 
 @single_threaded_blas()

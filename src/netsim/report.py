@@ -308,6 +308,10 @@ def _intro(summary: Mapping[str, Any], lang: str) -> list[Block]:
         data = summary["data"]
         warnings.insert(0, _with_code("real_readings", lang, "path", str(data["path"]),
                                       year=summary["year"]))
+    if (summary.get("data") or {}).get("kind") == "conditioned truth":
+        data = summary["data"]
+        blocks.append(Paragraph(_with_code("conditioned_truth", lang, "path", str(data["path"]),
+                                           year=data["year"])))
     if warnings:
         blocks += [Paragraph((Span(text("section_warnings", lang), "strong"),)),
                    Bullets(tuple(warnings))]

@@ -9,7 +9,9 @@ noise's.  For each realisation and network, the hourly readings at the stations
 applied, :meth:`netsim.scenario.Scenario.mask_readings`) go through
 :func:`netsim.measure.measure_network`: the statement's statistics, the kriged
 maps, and their errors against the truth.  A scenario with ``readings:`` measures
-the real year instead (:mod:`netsim.realdata`).
+the real year instead (:mod:`netsim.realdata`); one with ``truth: {condition_on:
+READINGS}`` measures realisations of a truth conditioned on real readings
+(:mod:`netsim.conditional`) the same way as the synthetic ones.
 
 Realisations are independent tasks run by :func:`netsim.distributed.get_executor`
 (in-process by default, or on a dask cluster) and reduced by
@@ -34,6 +36,7 @@ import pandas as pd
 from netsim import __version__, timing
 from netsim.atomic import output_directory
 from netsim.blas import single_threaded_blas
+from netsim.conditional import ConditionalWorld, ConditioningData
 from netsim.distributed import get_executor
 from netsim.grid import Grid
 from netsim.measure import MAP_STATION_TYPES, NetworkOutcome, check_mappable, measure_network
@@ -61,6 +64,7 @@ class RunInputs:
     scenario: Scenario
     networks: dict[str, Network]
     resolution_m: float
+    conditioning: ConditioningData | None = None
 
 
 def _measure(inputs: RunInputs, readings, truth: dict[str, np.ndarray], network: Network,
@@ -78,6 +82,15 @@ def _world(resolution_m: float, settings_json: str) -> TruthWorld:
     """The truth world of a grid and settings, built once per process (its patterns are cached)."""
     settings = TruthSettings.model_validate_json(settings_json)
     return TruthWorld(Grid.for_beijing(resolution_m), settings)
+
+
+def _truth_world(inputs: RunInputs) -> TruthWorld | ConditionalWorld:
+    """The synthetic truth world, or the one conditioned on real readings."""
+    if inputs.conditioning is not None:
+        return ConditionalWorld(Grid.for_beijing(inputs.resolution_m), inputs.scenario.truth,
+                                inputs.conditioning)
+    return _world(inputs.resolution_m,
+                  inputs.scenario.truth.model_dump_json(exclude={"condition_on"}))
 
 
 class RealisationOutcomes(dict):
@@ -98,7 +111,7 @@ def run_realisation(r: int, inputs: RunInputs) -> RealisationOutcomes:
     station common to several networks is sampled once.
     """
     grid = Grid.for_beijing(inputs.resolution_m)
-    world = _world(inputs.resolution_m, inputs.scenario.truth.model_dump_json())
+    world = _truth_world(inputs)
     pollutants = list(inputs.scenario.pollutants)
     with timing.collecting() as times:
         realisation = world.realise(r)
@@ -157,6 +170,7 @@ def prepare_networks(scenario: Scenario) -> tuple[dict[str, Network], pd.DataFra
 
     base = scenario.load_base_network()
     scenario.readings_path()  # a missing readings file fails before any work
+    scenario.condition_paths()
     check_mappable(base, scenario, "baseline")
     networks = {"baseline": base}
     if scenario.optimise is not None:
@@ -278,8 +292,15 @@ def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
     """Every realisation measured by every network, on the executor; fields folded into
     ``means`` one realisation at a time (memory independent of the realisations); the
     realisations' stage times added to ``times``."""
+    conditioning = None
+    if scenario.truth.condition_on is not None:
+        from netsim.realdata import load_conditioning_data
+
+        with timing.collecting() as load_times, timing.stage("truth"):
+            conditioning = load_conditioning_data(scenario, networks["baseline"])
+        times.add(load_times.seconds)
     inputs = RunInputs(scenario=scenario, networks=networks,
-                       resolution_m=scenario.grid.resolution_m)
+                       resolution_m=scenario.grid.resolution_m, conditioning=conditioning)
     outcomes = []
     with get_executor(scheduler, progress=progress) as executor:
         for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):

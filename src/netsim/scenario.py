@@ -122,10 +122,6 @@ VariogramModel = Literal["spherical", "exponential", "gaussian", "matern"]
 # ----------------------------------------------------------------------------
 
 
-TruthSection = TruthSettings
-"""The ``truth:`` section is :class:`netsim.truth.TruthSettings` (its ``year`` follows ``year``)."""
-
-
 class GridSettings(_Model):
     """Kriging/truth grid over Beijing (``netsim.grid.Grid.for_beijing``)."""
 
@@ -250,6 +246,20 @@ class ReadingsSection(_Model):
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
+class TruthSection(TruthSettings):
+    """The ``truth:`` section: :class:`netsim.truth.TruthSettings` (its ``year`` follows
+    ``year``) plus ``condition_on``, real readings the truth is conditioned on
+    (:mod:`netsim.conditional`)."""
+
+    condition_on: Annotated[ReadingsSection | None, BeforeValidator(_readings_as_mapping)] = (
+        Field(None, description="real hourly readings of year (FILE, FOLDER or {path, "
+                                "hour_label, on_invalid, units, format, encoding}) the truth is "
+                                "conditioned on: each realisation equals them at the stations "
+                                "that measured and is simulated between them "
+                                "(netsim.conditional); calibration, anomaly_strength and roads "
+                                "are then unused"))
+
+
 REAL_READINGS_CHANGES: tuple[str, ...] = ("remove", "retype", "outage")
 """Change kinds a run on real readings can simulate: they only drop, regroup or mask
 stations that exist; ``add``, ``relocate`` and ``sensors`` need values where no
@@ -303,9 +313,10 @@ class Scenario(_Model):
         DEFAULT_BASE_NETWORK,
         description="base network file; relative paths: YAML directory, then CWD")
     changes: list[Change] = Field(default_factory=list, description="ordered network changes")
-    truth: TruthSettings = Field(
-        default_factory=TruthSettings,
-        description="truth world settings (netsim.truth.TruthSettings); truth.seed seeds the run")
+    truth: TruthSection = Field(
+        default_factory=TruthSection,
+        description="truth world settings (netsim.truth.TruthSettings, plus condition_on); "
+                    "truth.seed seeds the run")
     realisations: int = Field(20, ge=1, le=1000, description="Monte Carlo realisations")
     pollutants: list[PollutantName] = Field(
         default_factory=lambda: list(POLLUTANT_NAMES), min_length=1,
@@ -350,6 +361,8 @@ class Scenario(_Model):
                              f"pollutants {self.pollutants}")
         if self.readings is not None:
             self._check_real_readings()
+        if self.truth.condition_on is not None:
+            self._check_conditioned_truth()
         for i, ch in enumerate(self.changes):
             if isinstance(ch, Outage) and ch.start is not None and ch.end is not None:
                 if ch.end.year < self.year or ch.start.year > self.year:
@@ -373,6 +386,15 @@ class Scenario(_Model):
             raise ValueError(f"realisations: {self.realisations}, but real readings are one "
                              "measured year (no Monte Carlo); drop realisations")
         self.realisations = 1
+
+    def _check_conditioned_truth(self) -> None:
+        """What a truth conditioned on real readings cannot be combined with."""
+        if self.readings is not None:
+            raise ValueError("truth.condition_on: give either readings: (measure the real year "
+                             "as it is) or truth.condition_on: (simulate around it), not both")
+        if self.optimise is not None:
+            raise ValueError("truth.condition_on: optimise needs the synthetic truth; drop "
+                             "truth.condition_on to optimise new sites")
 
     def model_post_init(self, context: Any) -> None:
         self._locate_changes()
@@ -529,6 +551,14 @@ class Scenario(_Model):
         if self.readings is None:
             return []
         return [self._resolve(p, "readings.path", folders=True) for p in self.readings.paths]
+
+    def condition_paths(self) -> list[Path]:
+        """``truth.condition_on.path`` (files or folders) resolved like ``base_network``."""
+        section = self.truth.condition_on
+        if section is None:
+            return []
+        return [self._resolve(p, "truth.condition_on.path", folders=True)
+                for p in section.paths]
 
     @property
     def annual_rule(self):

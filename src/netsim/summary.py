@@ -218,7 +218,13 @@ def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _data_source(scenario: Scenario) -> dict[str, Any]:
-    """What the run measured: the synthetic truth (seed, calibration) or real readings."""
+    """What the run measured: the synthetic truth (seed, calibration), a truth conditioned
+    on real readings (:mod:`netsim.conditional`; the synthetic calibration and its map-error
+    realism do not apply) or real readings."""
+    if scenario.truth.condition_on is not None:
+        return {"kind": "conditioned truth", "seed": scenario.seed,
+                "path": ", ".join(str(p) for p in scenario.condition_paths()),
+                "year": scenario.year}
     realism = _map_error_realism(scenario)
     if scenario.readings is None:
         return {"kind": "synthetic truth", "seed": scenario.seed,
