@@ -92,5 +92,8 @@ def test_report_lines():
         "map error realism: simulated LOO 14.0 % vs real 12.7 % (NO2; annual means at the 12 "
         "UCI sites, real 2015)"]
     assert realism_lines({})[0].startswith("map error realism: not computed")
+    assert realism_lines(record, "zh") == [
+        "插值误差真实性：模拟留一交叉验证相对误差 14.0%，实测 12.7%"
+        "（NO2；12个UCI站点年均值，2015年实测）"]
     assert all(line.startswith("map error realism: simulated LOO")
                for line in realism_lines(load_calibration()))

@@ -99,6 +99,14 @@ _STATISTICS: dict[str, dict[str, str]] = {
 
 _TEXT: dict[str, dict[str, str]] = {
     # --- report structure
+    "realism_line": {"en": "map error realism: simulated LOO {sim:.1f} % vs real {real:.1f} % "
+                           "({p}; annual means at the 12 UCI sites, real 2015)",
+                     "zh": "插值误差真实性：模拟留一交叉验证相对误差 {sim:.1f}%，实测 {real:.1f}%"
+                           "（{p}；12个UCI站点年均值，2015年实测）"},
+    "realism_missing": {"en": "map error realism: not computed (the calibration file has no "
+                              "map_error_realism; rerun `python -m netsim.calibration`)",
+                        "zh": "插值误差真实性：未计算（校准文件缺少 map_error_realism；"
+                              "请重新运行 `python -m netsim.calibration`）"},
     "shift_entering": {"en": "the {n} station(s) joining the city set read {v:.1f} on average, "
                              "{side} than the baseline city figure {city:.1f}",
                        "zh": "新纳入城市评价的{n}个站点均值为{v:.1f}，{side}基准全市值{city:.1f}"},

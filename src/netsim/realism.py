@@ -119,13 +119,13 @@ class Realism:
         }
 
 
-def realism_lines(calibration: dict[str, Any]) -> list[str]:
-    """``map error realism`` lines (one per pollutant) from a calibration file's record;
-    one line saying so when the calibration has none."""
+def realism_lines(calibration: dict[str, Any], lang: str = "en") -> list[str]:
+    """``map error realism`` lines (one per pollutant) from a calibration file's record,
+    in ``lang`` (``"en"`` or ``"zh"``); one line saying so when the calibration has none."""
+    from netsim.i18n import text
+
     record = calibration.get("map_error_realism")
     if not record:
-        return ["map error realism: not computed (the calibration file has no "
-                "map_error_realism; rerun `python -m netsim.calibration`)"]
+        return [text("realism_missing", lang)]
     sim, real = record["simulated_pct"], record["real_pct"]
-    return [f"map error realism: simulated LOO {sim[p]:.1f} % vs real {real[p]:.1f} % ({p}; "
-            "annual means at the 12 UCI sites, real 2015)" for p in sim if p in real]
+    return [text("realism_line", lang, sim=sim[p], real=real[p], p=p) for p in sim if p in real]

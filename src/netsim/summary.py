@@ -241,7 +241,7 @@ def _map_error_realism(scenario: Scenario) -> list[str]:
     from netsim.realism import realism_lines
     from netsim.truth import load_calibration
 
-    return realism_lines(load_calibration(scenario.truth.calibration))
+    return realism_lines(load_calibration(scenario.truth.calibration), scenario.lang)
 
 
 def _not_produced(net: str, key: tuple[str, str, str, str]) -> str:
