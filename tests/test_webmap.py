@@ -707,7 +707,9 @@ def test_report_html_opens_offline_with_every_png(run_pages, scenario_runs, lang
     assert loaded.errors == [] and loaded.blocked == []
     assert page.evaluate("document.documentElement.lang") == ("zh-CN" if lang == "zh" else "en")
     pngs = sorted(p.relative_to(run).as_posix() for p in run.rglob("*.png"))
-    assert "changes.png" in pngs and len(pngs) == 3  # changes + a map per network
+    # changes + a map per network + the difference map
+    assert pngs == ["baseline/maps/pm25_annual_mean.png", "changes.png",
+                    "scenario/maps/pm25_annual_mean.png", "scenario/maps/pm25_difference.png"]
     images = page.eval_on_selector_all(
         "img", "els => els.map(i => ({src: i.src.slice(0, 22), w: i.naturalWidth}))")
     assert len(images) == len(pngs)
