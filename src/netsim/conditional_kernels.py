@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 from numba import njit
 
+from netsim.truth_kernels import point_field
 
-@njit(cache=True)
-def point_field_serial(
-    x: np.ndarray,  # (n,) float64 easting minus the field origin, metres
-    y: np.ndarray,  # (n,) float64 northing minus the field origin
-    kx: np.ndarray,  # (N,) wave vectors, radians per metre
-    ky: np.ndarray,
-    z1: np.ndarray,  # (N,) amplitudes
-    z2: np.ndarray,
-    out: np.ndarray,  # (n,) float64
-) -> None:
-    """Σ_i z1 cos(k·x) + z2 sin(k·x), / √N, at each point, on one thread.
+__all__ = ["point_field_serial"]
 
-    The arithmetic of :func:`netsim.truth_kernels.point_field` (same order, same
-    values) without its thread pool, whose start-up dominates for the few points
-    (stations) the conditioned truth evaluates at a time.
-    """
-    n_modes = kx.size
-    root = math.sqrt(n_modes)
-    for j in range(x.size):
-        acc = 0.0
-        for i in range(n_modes):
-            phase = x[j] * kx[i] + y[j] * ky[i]
-            acc += z1[i] * math.cos(phase) + z2[i] * math.sin(phase)
-        out[j] = acc / root
+point_field_serial = njit(cache=True)(point_field.py_func)
+""":func:`netsim.truth_kernels.point_field` compiled without its thread pool (``prange`` runs as
+``range``: same arithmetic, same order, same values), whose start-up dominates for the few
+points (stations) the conditioned truth evaluates at a time."""
