@@ -210,6 +210,9 @@ FormatOption = Annotated[
 EncodingOption = Annotated[
     str, typer.Option("--encoding", help="CSV text: auto (UTF-8 or GB18030), utf-8, gb18030.")
 ]
+NoBoundaryCheckOption = Annotated[
+    bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
+]
 
 
 def _share(share: float) -> str:
@@ -263,9 +266,7 @@ def stats_command(
     on_invalid: OnInvalidOption = "raise",
     layout: FormatOption = "auto",
     encoding: EncodingOption = "auto",
-    no_boundary_check: Annotated[
-        bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
-    ] = False,
+    no_boundary_check: NoBoundaryCheckOption = False,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Annual GB 3095 / HJ 663 statistics and HJ 633 AQI days of a network (netsim.stats)."""
@@ -342,9 +343,7 @@ def readings_command(
     on_invalid: OnInvalidOption = "raise",
     layout: FormatOption = "auto",
     encoding: EncodingOption = "auto",
-    no_boundary_check: Annotated[
-        bool, typer.Option("--no-boundary-check", help="Accept stations outside Beijing.")
-    ] = False,
+    no_boundary_check: NoBoundaryCheckOption = False,
 ) -> None:
     """Normalise readings files into netsim's long Parquet (netsim.readings.convert_readings).
 
