@@ -68,8 +68,11 @@ def test_scaled_start_scales_anchor_values():
         ("year: 2023\ngroups: {kerbside: {NO2: 40}}\n", "groups: unknown group 'kerbside'"),
         ("city_annual_mean: {PM2.5: 32}\n", "year: Field required"),
         ("year: 2023\nheavy_days: 3\n", "heavy_days: Extra inputs are not permitted"),
-        ("year: 2023\ncity_annual_mean: [PM2.5\n", "malformed YAML"),
-        ("- 32\n", "expected a mapping"),
+        ("year: 2023\ncity_annual_mean: [PM2.5\n", "YAML syntax error"),
+        ("- 32\n", "expected a YAML mapping of targets"),
+        ("", "the file is empty"),
+        ("year: 2023\ncity_annual_mean:\n  PM2.5: 32\n  PM2.5: 23\n",
+         ":4:3: YAML syntax error: duplicate key 'PM2.5'"),
     ],
 )
 def test_bad_targets_give_one_line_errors(tmp_path, text, message):

@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netsim.errors import CalibrationError
 from netsim.network import Network
+from netsim.yamlfile import yaml_mapping
 
 __all__ = ["TargetsFile", "expand_targets", "load_targets_file"]
 
@@ -135,16 +135,12 @@ def load_targets_file(path: str | os.PathLike[str]) -> TargetsFile:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise CalibrationError(f"{p}: cannot read the targets file ({exc.strerror or exc})"
                                ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise CalibrationError(f"{p}:{line} malformed YAML; fix the syntax") from None
-    if not isinstance(data, dict):
-        raise CalibrationError(f"{p}: expected a mapping of targets (year:, city_annual_mean: …)")
+    data, _ = yaml_mapping(text, str(p), CalibrationError,
+                           what="targets (year:, city_annual_mean: …)")
     try:
         return TargetsFile.model_validate(data)
     except ValidationError as exc:

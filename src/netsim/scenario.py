@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -65,6 +64,7 @@ from netsim.changes import (
 from netsim.errors import ScenarioError
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth import TruthSettings
+from netsim.yamlfile import yaml_mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from netsim.network import Network
@@ -664,76 +664,12 @@ def change_table(base: Network, changed: Network) -> pd.DataFrame:
     return table[list(CHANGE_TABLE_COLUMNS)]
 
 
-# ----------------------------------------------------------------------------
-# YAML parsing with duplicate-key detection and line numbers
-# ----------------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            dup = key in seen
-        except TypeError:
-            continue
-        if dup:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (a key may appear once per mapping)",
-                key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _parse_yaml(text: str, label: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """Parse scenario YAML; returns the mapping and YAML path → 1-based line."""
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # SafeLoader subclass
-        node = yaml.compose(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise ScenarioError(f"{where}: YAML syntax error: {problem}; check indentation, "
-                            "colons and quotes at that position") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{label}: YAML error: {' '.join(str(exc).split())}") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2020-02-30
-        raise ScenarioError(f"{label}: invalid YAML value ({exc}); check dates (YYYY-MM-DD, "
-                            "real calendar days) and numbers") from None
-    if data is None:
-        raise ScenarioError(f"{label}: the file is empty; a scenario is a YAML mapping, "
-                            "e.g. 'name: my_scenario' plus optional changes (see netsim schema)")
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{label}:1: expected a YAML mapping of scenario fields at the top "
-                            f"level, found a {type(data).__name__}; see netsim schema")
-    bad = [k for k in data if not isinstance(k, str)]
-    if bad:
-        raise ScenarioError(f"{label}: top-level key {bad[0]!r} is not a name; keys are field "
-                            "names such as name, changes, realisations")
-    lines: dict[str, int] = {}
-    _walk_lines(node, "", lines)
-    return data, lines
-
-
-def _walk_lines(node: yaml.Node | None, path: str, out: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            p = f"{path}.{key.value}" if path else str(key.value)
-            out[p] = key.start_mark.line + 1
-            _walk_lines(value, p, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            p = f"{path}[{i}]"
-            out[p] = value.start_mark.line + 1
-            _walk_lines(value, p, out)
+    """Parse scenario YAML (:func:`netsim.yamlfile.yaml_mapping`); returns the mapping and
+    YAML path → 1-based line."""
+    return yaml_mapping(text, label, ScenarioError,
+                        what="scenario fields, e.g. 'name: my_scenario' plus optional changes "
+                        "(see netsim schema)")
 
 
 # ----------------------------------------------------------------------------

@@ -323,15 +323,17 @@ class Variogram:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise VariogramError(f"{path}: cannot read variogram file ({exc.strerror})") from None
-        try:
-            if path.suffix.lower() == ".json":
+        if path.suffix.lower() == ".json":
+            try:
                 data = json.loads(text)
-            else:
-                import yaml
+            except json.JSONDecodeError as exc:
+                raise VariogramError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON "
+                                     f"({exc.msg})") from None
+        else:
+            from netsim.yamlfile import yaml_mapping
 
-                data = yaml.safe_load(text)
-        except Exception as exc:
-            raise VariogramError(f"{path}: not valid JSON/YAML ({exc})") from None
+            data, _ = yaml_mapping(text, str(path), VariogramError,
+                                   what="variogram fields (model:, psill:, range:, nugget:)")
         if not isinstance(data, Mapping):
             raise VariogramError(f"{path}: expected a mapping of variogram fields")
         try:
