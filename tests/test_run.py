@@ -290,6 +290,7 @@ def test_png_maps_share_a_scale_and_draw_the_difference(tmp_path, monkeypatch):
         return fig
 
     monkeypatch.setattr(maps, "map_figure", spy)
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "0")  # the spy sees in-process drawing only
     sc = _scenario(name="pngs", outputs={"maps": True, "web_map": False},
                    changes=[{"kind": "add", "id": "far_north", "type": "urban",
                              "lon": 116.57, "lat": 40.92},

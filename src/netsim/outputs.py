@@ -10,7 +10,7 @@ Layout (README "The run directory")::
     DIR/scenario/held_out.csv (runs on real readings), rasters/<pollutant>_difference.tif,
     DIR/scenario/maps/<pollutant>_difference.png
 
-``summary.json`` and ``map.html`` are written by :func:`netsim.run.run_scenario`.
+DIR/summary.json, DIR/map.html (netsim.webmap)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,10 @@ from netsim.scenario import Scenario
 from netsim.standards import limits
 from netsim.summary import FieldMeans, mean_station_tables
 
-__all__ = ["map_title", "write_maps", "write_reports", "write_run"]
+if TYPE_CHECKING:
+    from netsim.pictures import Pictures
+
+__all__ = ["map_title", "write_maps", "write_reports", "write_run", "write_summary"]
 
 
 def write_run(
@@ -49,39 +52,66 @@ def write_run(
     summary: dict,
     *,
     change_table: pd.DataFrame | None = None,
+    web_map: bool = False,
 ) -> None:
-    """Write every file of the run directory except ``summary.json`` and ``map.html``.
+    """Write every file of the run directory, ``summary.json`` included (``map.html``
+    with ``web_map``).
 
     ``outcomes`` are the realisations' tables (their fields already folded into ``means``).
+    The PNGs are drawn by worker processes (:class:`netsim.pictures.Pictures`) while the
+    tables, GeoTIFFs and web map are written; the reports, which embed the PNGs, last.
     """
-    from netsim.rasters import write_raster
+    from netsim.pictures import Pictures
 
     stats = pd.DataFrame(summary["statistics"]).astype(
         {"mean": float, "p05": float, "p95": float})
-    for net, network in networks.items():
-        _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
-                           change_table, networks["baseline"])
-    for net in networks:
-        _write_time_resolved(out / net, net, scenario, grid, means)
-        write_gis(out / net, net, summary)
-    if scenario.outputs.maps:
-        write_maps(out, scenario, grid, networks, means)
-    has_chart = "scenario" in networks
-    if has_chart:
-        changes_chart(summary, out / "changes.png", lang=scenario.lang)
-        if scenario.outputs.rasters or scenario.outputs.web_map:
-            for p in scenario.pollutants:
-                slug = POLLUTANTS[p].slug
-                base, scen = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
-                if scen is None or base is None:
-                    continue  # a network without a map of p: map_and_truth.csv says why
-                diff = scen - base
-                write_raster(out / "scenario" / "rasters" / f"{slug}_difference.tif", grid,
-                             {"difference": grid.to_array(diff, dtype=np.float32)},
-                             {"pollutant": p, "statistic": "annual_mean_difference",
-                              "units": POLLUTANTS[p].units, "year": scenario.year,
-                              "scenario": scenario.name})
+    with Pictures(scenario.lang) as pictures:
+        if scenario.outputs.maps:
+            write_maps(out, scenario, grid, networks, means, pictures)
+        if "scenario" in networks:
+            pictures.add(changes_chart, summary, out / "changes.png", lang=scenario.lang)
+        for net, network in networks.items():
+            _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
+                               change_table, networks["baseline"])
+        for net in networks:
+            _write_time_resolved(out / net, net, scenario, grid, means)
+            write_gis(out / net, net, summary)
+        if "scenario" in networks and (scenario.outputs.rasters or scenario.outputs.web_map):
+            _write_differences(out, scenario, grid, means)
+        write_summary(out, summary)
+        if web_map:
+            from netsim.webmap import web_map_html
+
+            (out / "map.html").write_text(web_map_html(out), encoding="utf-8")
     write_reports(out, summary)
+
+
+def write_summary(out: Path, summary: Mapping[str, Any]) -> None:
+    """``summary.json`` of the run directory ``out``."""
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _write_differences(out: Path, scenario: Scenario, grid: Grid, means: FieldMeans) -> None:
+    """``scenario/rasters/<slug>_difference.tif``: scenario − baseline of the mean estimates."""
+    from netsim.rasters import write_raster
+
+    for p in scenario.pollutants:
+        base, scen = (means.mean(n, p, "estimate") for n in NETWORK_NAMES)
+        if scen is None or base is None:
+            continue  # a network without a map of p: map_and_truth.csv says why
+        write_raster(out / "scenario" / "rasters" / f"{POLLUTANTS[p].slug}_difference.tif", grid,
+                     {"difference": grid.to_array(scen - base, dtype=np.float32)},
+                     {"pollutant": p, "statistic": "annual_mean_difference",
+                      "units": POLLUTANTS[p].units, "year": scenario.year,
+                      "scenario": scenario.name})
 
 
 def write_reports(out: Path, summary: Mapping[str, Any]) -> None:
@@ -244,8 +274,11 @@ def map_title(pollutant: str, year: int, lang: str = "en") -> str:
 
 
 def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str, Network],
-               means: FieldMeans) -> list[Path]:
+               means: FieldMeans, pictures: Pictures | None = None) -> list[Path]:
     """Every PNG map of a run; returns their paths.
+
+    With ``pictures`` the maps are queued there (drawn when it finishes), else drawn
+    before returning.
 
     Per pollutant: ``<network>/maps/<slug>_annual_mean.png`` of each network on one
     colour scale (and one scale for the kriging std panels) covering both networks'
@@ -254,8 +287,12 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
     from the time-resolved maps.  Titles name the statistic, year, units, scenario and
     network, in ``scenario.lang``.
     """
-    from netsim.maps import shared_scale, static_map
+    from netsim.maps import shared_scale
+    from netsim.pictures import Pictures
 
+    if pictures is None:
+        with Pictures(scenario.lang) as own:
+            return write_maps(out, scenario, grid, networks, means, own)
     lang, written = scenario.lang, []
     for p in scenario.pollutants:
         fields = {net: (means.mean(net, p, "estimate"), means.mean(net, p, "std"))
@@ -270,15 +307,23 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
         std_scale = shared_scale([f[1] for f in fields.values()], None, cmap="viridis")
         slug, title = POLLUTANTS[p].slug, map_title(p, scenario.year, lang)
         for net, (estimate, std) in fields.items():
-            written.append(static_map(
-                grid, estimate, networks[net], pollutant=p, limit=limit, std=std, scale=scale,
-                std_scale=std_scale, title=title, subtitle=_subtitle(scenario, net),
+            written.append(_queue_map(
+                pictures, grid, estimate, networks[net], pollutant=p, limit=limit, std=std,
+                scale=scale, std_scale=std_scale, title=title, subtitle=_subtitle(scenario, net),
                 path=out / net / "maps" / f"{slug}_annual_mean.png", lang=lang))
         if len(fields) == 2:
-            written.append(_difference_map(out, scenario, grid, networks["scenario"], p,
-                                           fields["scenario"][0] - fields["baseline"][0]))
-    written += _aqi_days_maps(out, scenario, grid, networks, means)
+            written.append(_difference_map(pictures, out, scenario, grid, networks["scenario"],
+                                           p, fields["scenario"][0] - fields["baseline"][0]))
+    written += _aqi_days_maps(pictures, out, scenario, grid, networks, means)
     return written
+
+
+def _queue_map(pictures: Pictures, *args: Any, path: Path, **kwargs: Any) -> Path:
+    """Queue :func:`netsim.maps.static_map` of ``path``; returns ``path``."""
+    from netsim.maps import static_map
+
+    pictures.add(static_map, *args, path=path, **kwargs)
+    return path
 
 
 def _subtitle(scenario: Scenario, net: str) -> str:
@@ -286,15 +331,15 @@ def _subtitle(scenario: Scenario, net: str) -> str:
                         network=text(net, scenario.lang))
 
 
-def _difference_map(out: Path, scenario: Scenario, grid: Grid, network: Network, p: str,
-                    diff: np.ndarray) -> Path:
+def _difference_map(pictures: Pictures, out: Path, scenario: Scenario, grid: Grid,
+                    network: Network, p: str, diff: np.ndarray) -> Path:
     """``scenario/maps/<slug>_difference.png``: scenario − baseline of the mean estimates."""
-    from netsim.maps import difference_scale, static_map
+    from netsim.maps import difference_scale
 
     lang, units = scenario.lang, POLLUTANTS[p].units
     stat = picture_text("annual_average_concentration", lang)
-    return static_map(
-        grid, diff, network, pollutant=p, limit=None, scale=difference_scale(diff),
+    return _queue_map(
+        pictures, grid, diff, network, pollutant=p, limit=None, scale=difference_scale(diff),
         colour_label=picture_text("difference_label", lang, p=p, units=units),
         title=picture_text("difference_title", lang, p=p, stat=stat, year=scenario.year,
                            units=units),
@@ -302,10 +347,10 @@ def _difference_map(out: Path, scenario: Scenario, grid: Grid, network: Network,
         path=out / "scenario" / "maps" / f"{POLLUTANTS[p].slug}_difference.png", lang=lang)
 
 
-def _aqi_days_maps(out: Path, scenario: Scenario, grid: Grid,
+def _aqi_days_maps(pictures: Pictures, out: Path, scenario: Scenario, grid: Grid,
                    networks: Mapping[str, Network], means: FieldMeans) -> list[Path]:
     """Days meeting the standard of the time-resolved maps, one scale for both networks."""
-    from netsim.maps import shared_scale, static_map
+    from netsim.maps import shared_scale
 
     lang, key = scenario.lang, "aqi_days_meeting_standard"
     days = {net: means.mean(net, "time_resolved", key) for net in networks
@@ -320,8 +365,8 @@ def _aqi_days_maps(out: Path, scenario: Scenario, grid: Grid,
         n = means.count(net, "time_resolved")
         subtitle = (f"{_subtitle(scenario, net)} · "
                     f"{picture_text('single_realisation', lang, n=n)}")
-        written.append(static_map(
-            grid, field, None, pollutant="AQI", limit=None, units=text("days", lang),
+        written.append(_queue_map(
+            pictures, grid, field, None, pollutant="AQI", limit=None, units=text("days", lang),
             scale=scale, colour_label=picture_text("aqi_days_label", lang),
             title=picture_text("aqi_days_title", lang, year=scenario.year), subtitle=subtitle,
             path=out / net / "maps" / f"{key}.png", lang=lang))

@@ -21,7 +21,6 @@ temporary directory renamed to ``DIR`` at the end (:func:`netsim.atomic.output_d
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -235,12 +234,15 @@ def run_scenario(
     OutputError
         ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
-    from netsim.outputs import write_run
+    from netsim import pictures
+    from netsim.outputs import write_run, write_summary
     from netsim.summary import FieldMeans, summarise
 
     started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
     with output_directory(out_dir, overwrite=overwrite) as tmp:
+        if scenario.outputs.maps:
+            pictures.warm()  # the drawing workers start while the realisations run
         networks, table, optimisation = prepared or prepare_networks(scenario)
         means = FieldMeans()
         times = timing.StageTimes()
@@ -257,20 +259,12 @@ def run_scenario(
         summary["netsim_version"] = __version__
         summary["executor"] = executor_info
         grid = Grid.for_beijing(scenario.grid.resolution_m)
-        write_run(tmp, scenario, grid, networks, outcomes, means, summary, change_table=table)
-        _write_summary(tmp, summary)  # the web map reads it
-        if scenario.outputs.web_map if web_map is None else web_map:
-            from netsim.webmap import web_map_html
-
-            (tmp / "map.html").write_text(web_map_html(tmp), encoding="utf-8")
+        write_run(tmp, scenario, grid, networks, outcomes, means, summary, change_table=table,
+                  web_map=scenario.outputs.web_map if web_map is None else web_map)
         times.add({"outputs": time.perf_counter() - realisations_done})
         summary["timing"] = _timing_record(times, started, realisations_done)
-        _write_summary(tmp, summary)
+        write_summary(tmp, summary)
     return RunResult(out_dir=Path(out_dir), summary=summary)
-
-
-def _write_summary(run_dir: Path, summary: dict) -> None:
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
 
 
 def _timing_record(times: timing.StageTimes, started: float, realisations_done: float
@@ -326,11 +320,3 @@ def _real_outcomes(scenario: Scenario, networks: dict[str, Network], means,
     if progress is not None:
         progress(1, 1)
     return [outcome], {"kind": "in-process", "address": None, "n_workers": 1}
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

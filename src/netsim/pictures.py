@@ -1,0 +1,161 @@
+"""Draw a run's PNGs in worker processes while the run writes everything else.
+
+Matplotlib draws one picture at a time per process (about 0.3 s for a two-panel map),
+and a scenario run has up to ~20 of them.  :class:`Pictures` queues the drawing jobs
+(:func:`netsim.maps.static_map`, :func:`netsim.charts.changes_chart`) to a pool of
+worker processes, lets the run write its tables, GeoTIFFs and web map meanwhile, then
+draws in-process whatever no worker has started, and waits for the rest.
+
+* The workers are forked from a ``forkserver`` that imported matplotlib and netsim's
+  drawing modules once (:func:`warm`), never from the run's process with its numba and
+  BLAS threads.  The pool lives as long as the process (``netsim sweep`` reuses it).
+* Workers: ``NETSIM_PICTURE_WORKERS`` if set (``0`` = draw everything in-process),
+  else one less than the CPUs this process may use (none on one CPU).
+* Starting a worker never runs the caller's ``__main__`` script again (as
+  multiprocessing's spawn and forkserver do): a planner's script needs no
+  ``if __name__ == "__main__"`` guard.
+* A picture does not depend on where it is drawn: same job, same bytes.
+* A worker's error is raised in the run, as it would be in-process; the run
+  directory is then discarded (:mod:`netsim.atomic`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["Pictures", "picture_workers", "warm"]
+
+_PRELOAD = ["netsim.maps", "netsim.charts"]
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+
+
+def picture_workers() -> int:
+    """Worker processes for pictures: ``NETSIM_PICTURE_WORKERS``, else CPUs − 1 (≥ 0)."""
+    setting = os.environ.get("NETSIM_PICTURE_WORKERS", "").strip()
+    if setting:
+        try:
+            return max(0, int(setting))
+        except ValueError:
+            from netsim.errors import NetsimError
+
+            raise NetsimError(f"NETSIM_PICTURE_WORKERS={setting!r}: expected a whole number "
+                              "of worker processes (0 = draw in-process)") from None
+    return max(0, len(os.sched_getaffinity(0)) - 1)
+
+
+def _executor() -> ProcessPoolExecutor | None:
+    """The process-wide pool (created on first use), None with no workers."""
+    global _pool, _pool_workers
+    workers = picture_workers()
+    if workers == 0:
+        return None
+    if _pool is None or _pool_workers != workers:
+        import multiprocessing
+
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        _pool, _pool_workers = ProcessPoolExecutor(workers, mp_context=context), workers
+    return _pool
+
+
+def _ready() -> bool:
+    return True
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Let a new worker start without importing the caller's ``__main__`` (a script
+    without a main guard would run again in every worker)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _submit(pool: ProcessPoolExecutor, job: Callable[..., Any], *args: Any) -> Future:
+    """``pool.submit``, which starts a worker when none is idle."""
+    with _main_hidden():
+        return pool.submit(job, *args)
+
+
+def warm() -> None:
+    """Start the pool's workers now (their imports then overlap the run's realisations)."""
+    pool = _executor()
+    if pool is not None:
+        for _ in range(_pool_workers):
+            _submit(pool, _ready)
+
+
+def _draw(job: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Run one drawing job; the run's process has already warned about missing fonts."""
+    from netsim.maps import FontWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FontWarning)
+        return job(*args, **kwargs)
+
+
+class Pictures:
+    """The drawing jobs of one run: ``add`` them, then leave the ``with`` block.
+
+    Leaving the block draws in-process the jobs no worker has started and waits for the
+    others; the first error (in submission order) is raised.
+    """
+
+    def __init__(self, lang: str = "en") -> None:
+        from netsim.maps import picture_fonts
+
+        with picture_fonts(lang):  # a missing CJK font is reported here, once
+            pass
+        self._pool = _executor()
+        self._jobs: list[tuple[Callable[..., Any], tuple, dict, Future | None]] = []
+
+    def add(self, job: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Queue ``job(*args, **kwargs)`` (drawn at once when there are no workers)."""
+        if self._pool is None:
+            job(*args, **kwargs)
+            return
+        self._jobs.append((job, args, kwargs, _submit(self._pool, _draw, job, args, kwargs)))
+
+    def finish(self) -> None:
+        """Draw the jobs not started in-process, newest first; wait for the rest (also
+        when an in-process job fails); raise the first worker error."""
+        jobs, self._jobs = self._jobs, []
+        try:
+            for job, args, kwargs, future in reversed(jobs):
+                if future is not None and future.cancel():
+                    job(*args, **kwargs)
+        finally:
+            errors = [future.exception() for *_, future in jobs
+                      if future is not None and not future.cancelled()]
+        first = next((error for error in errors if error is not None), None)
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> Pictures:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is None:
+            self.finish()
+            return
+        jobs, self._jobs = self._jobs, []
+        for *_, future in jobs:  # the run failed: drop the queued jobs and let the
+            if future is not None:  # running ones end before the run directory goes
+                future.cancel()
+        for *_, future in jobs:
+            if future is not None and not future.cancelled():
+                future.exception()

@@ -1,0 +1,88 @@
+import hashlib
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from netsim import pictures
+from netsim.errors import GeographyError, NetsimError
+from netsim.grid import Grid
+from netsim.maps import static_map
+
+
+def _field(grid: Grid, shift: float) -> np.ndarray:
+    x, y = grid.targets().T
+    return 30.0 + shift + 1e-4 * (x - x.mean()) - 2e-4 * (y - y.mean())
+
+
+def _draw_three(folder, workers: str, monkeypatch) -> dict[str, str]:
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", workers)
+    grid = Grid.for_beijing(5000)
+    with pictures.Pictures() as queue:
+        for i in range(3):
+            queue.add(static_map, grid, _field(grid, i), pollutant="PM2.5", limit=35.0,
+                      title=f"map {i}", path=folder / f"m{i}.png")
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in folder.glob("*.png")}
+
+
+def test_workers_and_in_process_draw_the_same_bytes(tmp_path, monkeypatch):
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "here").mkdir()
+    pooled = _draw_three(tmp_path / "pool", "1", monkeypatch)
+    here = _draw_three(tmp_path / "here", "0", monkeypatch)
+    assert len(pooled) == 3 and pooled == here
+    assert len(set(here.values())) == 3  # three different pictures
+
+
+@pytest.mark.parametrize("jobs", [1, 4])
+def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
+    """One job (the worker draws it) or several (some drawn in-process): the error of
+    static_map reaches the caller, after every started job has ended."""
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    pictures.warm()
+    grid = Grid.for_beijing(5000)
+    with pytest.raises(GeographyError, match="has_value must be 0 booleans"):
+        with pictures.Pictures() as queue:
+            queue.add(static_map, grid, _field(grid, 0), pollutant="PM2.5", limit=None,
+                      has_value=np.zeros(2, bool), path=tmp_path / "bad.png")
+            time.sleep(0.5)  # the worker has taken the first job
+            for i in range(1, jobs):
+                queue.add(static_map, grid, _field(grid, i), pollutant="PM2.5", limit=None,
+                          path=tmp_path / f"good{i}.png")
+    assert not (tmp_path / "bad.png").exists()
+    assert len(list(tmp_path.glob("good*.png"))) == jobs - 1
+
+
+def test_bad_worker_setting_is_one_line(monkeypatch):
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "two")
+    with pytest.raises(NetsimError, match="NETSIM_PICTURE_WORKERS='two': expected a whole"):
+        pictures.picture_workers()
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "3")
+    assert pictures.picture_workers() == 3
+
+
+def test_a_script_without_main_guard_is_not_run_again_by_the_workers(tmp_path):
+    script = tmp_path / "planner.py"
+    out = tmp_path / "m.png"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        os.environ["NETSIM_PICTURE_WORKERS"] = "2"
+        print("script body ran", flush=True)
+        from netsim.grid import Grid
+        from netsim.maps import static_map
+        from netsim.pictures import Pictures
+        grid = Grid.for_beijing(5000)
+        field = grid.targets()[:, 0] * 0 + 30.0
+        with Pictures() as queue:
+            for i in range(4):
+                queue.add(static_map, grid, field, pollutant="PM2.5", limit=None,
+                          path={str(tmp_path)!r} + f"/m{{i}}.png")
+    """), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("script body ran") == 1
+    assert len(list(tmp_path.glob("m*.png"))) == 4 and not out.exists()
