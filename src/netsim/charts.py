@@ -97,18 +97,32 @@ def _text_width_in(renderer, text: str, fontsize: float) -> float:
     return width / renderer.dpi
 
 
+_WRAP_MARGIN_IN = 0.1
+"""A line whose token-by-token width is this far below the limit is not measured whole
+(kerning between tokens moves a width by far less)."""
+
+
 def _wrap(renderer, text: str, fontsize: float, width_in: float) -> str:
     """``text`` broken into lines no wider than ``width_in`` (at spaces, or between any
-    two CJK characters)."""
+    two CJK characters).
+
+    Each token is measured once; a line is measured whole only when the sum of its
+    tokens comes within :data:`_WRAP_MARGIN_IN` of the limit (linear, not quadratic, in
+    the length of the text)."""
     tokens = re.findall(r"[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffef]+\s*|\s+",
                         text)
-    lines, line = [], ""
+    lines, line, line_in = [], "", 0.0
     for token in tokens:
-        if line and _text_width_in(renderer, (line + token).rstrip(), fontsize) > width_in:
+        token_in = _text_width_in(renderer, token, fontsize)
+        too_wide = bool(line) and line_in + token_in > width_in - _WRAP_MARGIN_IN and (
+            _text_width_in(renderer, (line + token).rstrip(), fontsize) > width_in)
+        if too_wide:
             lines.append(line.rstrip())
             line = token.lstrip()
+            line_in = _text_width_in(renderer, line, fontsize)
         else:
             line += token
+            line_in += token_in
     lines.append(line.rstrip())
     return "\n".join(lines)
 
