@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hand_kriging import noisy_ordinary_kriging, reference_analyser_noise
 
 from netsim.errors import ScenarioError
 from netsim.network import Network
@@ -140,17 +141,10 @@ def test_held_out_errors_equal_a_hand_computation(real_run, readings_file):
         vg = Variogram.from_dict(json.loads(tags["variogram"]))
         z = np.array([annual.loc[[(s, p)], "annual"].iloc[0] for s in kept])
         hours = np.array([annual.loc[[(s, p)], "hours"].iloc[0] for s in kept])
-        noise = (z * 0.02) ** 2 + (z * 0.03) ** 2 / hours  # reference analysers
-        xy = net.xy[net.index_of(kept)]
-        n = len(kept)
-        a = np.ones((n + 1, n + 1))
-        a[n, n] = 0.0
-        a[:n, :n] = vg.gamma(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)))
-        a[np.diag_indices(n)] = -noise
-        for sid in REMOVED:
-            target = net.xy[net.index_of([sid])[0]]
-            b = np.append(vg.gamma(np.hypot(*(xy - target).T)), 1.0)
-            estimate = np.linalg.solve(a, b)[:n] @ z
+        estimates = noisy_ordinary_kriging(
+            net.xy[net.index_of(kept)], z, reference_analyser_noise(z, hours),
+            net.xy[net.index_of(list(REMOVED))], vg)
+        for sid, estimate in zip(REMOVED, estimates, strict=True):
             row = held[(held["station_id"] == sid) & (held["pollutant"] == p)].iloc[0]
             assert row["estimate"] == pytest.approx(estimate, abs=2e-4)
             assert row["observed"] == pytest.approx(annual.loc[[(sid, p)], "annual"].iloc[0],
