@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from netsim import maps
 from netsim.errors import GeographyError
 from netsim.grid import Grid
 from netsim.maps import STATION_STYLES, default_title, static_map
@@ -318,3 +319,19 @@ def test_same_map_same_bytes_with_or_without_the_cached_overlay(tmp_path, grid):
                             **kw)
     assert maps._overlay_layers.cache_info().hits > 0  # ... and reused
     assert first.read_bytes() == again.read_bytes()
+
+
+def test_a_style_and_its_keywords_draw_the_same_map(tmp_path):
+    """static_map(style=MapStyle(...)) and the same fields as keywords give the same bytes;
+    keywords replace the style's fields."""
+    grid = Grid.for_beijing(5000)
+    t = grid.targets()
+    field = 30 + t[:, 0] / 1e5
+    style = maps.MapStyle(pollutant="NO2", limit=40, title="T", lang="en")
+    a = maps.static_map(grid, field, None, style=style, path=tmp_path / "a.png")
+    b = maps.static_map(grid, field, None, pollutant="NO2", limit=40, title="T",
+                        path=tmp_path / "b.png")
+    c = maps.static_map(grid, field, None, style=style, title="other", path=tmp_path / "c.png")
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+    with pytest.raises(TypeError, match="colour_lable"):
+        maps.static_map(grid, field, None, style=style, colour_lable="x", path=tmp_path / "d.png")

@@ -286,7 +286,7 @@ def test_png_maps_share_a_scale_and_draw_the_difference(tmp_path, monkeypatch):
         fig = real_map_figure(grid, field, network, **kw)
         array = np.asarray(field, float)
         array = grid.to_array(array) if array.ndim == 1 else array
-        drawn[fig._suptitle.get_text()] = (array, fig.axes[1].get_ylim(), kw["scale"])
+        drawn[fig._suptitle.get_text()] = (array, fig.axes[1].get_ylim(), kw["style"].scale)
         return fig
 
     monkeypatch.setattr(maps, "map_figure", spy)

@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "run_scenario": "netsim.run",
     # --- maps ---
     "static_map": "netsim.maps",
+    "MapStyle": "netsim.maps",
     "build_web_map": "netsim.webmap",
     # --- scale-out ---
     "get_executor": "netsim.distributed",
@@ -67,6 +68,7 @@ __all__ = [
     "Grid",
     "HourlyReadings",
     "KrigingResult",
+    "MapStyle",
     "NetsimError",
     "Network",
     "Scenario",
@@ -126,7 +128,7 @@ if TYPE_CHECKING:  # static analysers see the real names
         krige,
         krige_chunks,
     )
-    from netsim.maps import static_map
+    from netsim.maps import MapStyle, static_map
     from netsim.network import Network
     from netsim.rasters import read_raster, write_raster
     from netsim.readings import HourlyReadings, load_readings

@@ -21,7 +21,7 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ __all__ = [
     "STATEMENT_CLASS_WIDTHS",
     "STATION_STYLES",
     "ColourScale",
+    "MapStyle",
     "class_edges",
     "default_title",
     "difference_scale",
@@ -118,6 +119,68 @@ class ColourScale:
         norm, cmap = self.norm_and_cmap()
         mids = (np.asarray(self.edges[:-1]) + np.asarray(self.edges[1:])) / 2
         return cmap(norm(mids), bytes=True)
+
+
+@dataclass(frozen=True)
+class MapStyle:
+    """How :func:`static_map` and :func:`map_figure` draw a field: everything but the
+    grid, the fields, the stations and the output path.
+
+    Attributes
+    ----------
+    pollutant
+        Pollutant name, e.g. ``"PM2.5"`` (title and units).
+    limit
+        Limit marked on the colour bar (e.g. 35 µg/m³, GB 3095-2012 Grade II
+        annual PM2.5); None for no mark.
+    title
+        Figure title; default :func:`default_title` ("Spatial Distribution of
+        PM2.5 Annual Average Concentration").
+    units
+        Colour-bar units; default from :data:`netsim.pollutants.POLLUTANTS`.
+    limit_label
+        Text beside the limit line (default "Grade II limit" in ``lang``).
+    cmap
+        Matplotlib colour map of the field when no ``scale`` is given (default
+        ``RdYlBu_r``: red = high; use ``RdYlBu`` where high is good, e.g. days
+        meeting the standard).
+    scale, std_scale
+        Colour scales of the field and of the kriging std (:func:`shared_scale`,
+        :func:`difference_scale`), e.g. one scale for the baseline and scenario
+        maps; None: the field's 0.5-99.5th percentile range (and the limit).
+    colour_label
+        Colour-bar label (default ``"<pollutant> (<units>)"``).
+    subtitle
+        Second title line (e.g. scenario and network).
+    district_names
+        Draw the district names.
+    lang
+        ``"en"`` or ``"zh"``: language of the map's own labels (axes, legend, scale
+        bar, district names) and its font (a CJK family for Chinese).
+    dpi
+        Resolution of the PNG.
+    """
+
+    pollutant: str
+    limit: float | None = None
+    title: str | None = None
+    units: str | None = None
+    limit_label: str | None = None
+    cmap: str = "RdYlBu_r"
+    scale: ColourScale | None = None
+    std_scale: ColourScale | None = None
+    colour_label: str | None = None
+    subtitle: str | None = None
+    district_names: bool = True
+    lang: str = "en"
+    dpi: int = 150
+
+
+def _style(style: MapStyle | None, fields: dict[str, Any]) -> MapStyle:
+    """``style`` with ``fields`` replaced (a new style of ``fields`` without one)."""
+    if style is None:
+        return MapStyle(**fields)
+    return replace(style, **fields) if fields else style
 
 
 def _outward(lo: float, hi: float) -> tuple[float, float]:
@@ -565,22 +628,11 @@ def static_map(
     field: np.ndarray,
     network: Any = None,
     *,
-    pollutant: str,
-    limit: float | None,
-    title: str | None = None,
     path: str | os.PathLike[str],
     std: np.ndarray | None = None,
-    units: str | None = None,
-    limit_label: str | None = None,
-    dpi: int = 150,
-    cmap: str = "RdYlBu_r",
     has_value: np.ndarray | None = None,
-    scale: ColourScale | None = None,
-    std_scale: ColourScale | None = None,
-    colour_label: str | None = None,
-    subtitle: str | None = None,
-    district_names: bool = True,
-    lang: str = "en",
+    style: MapStyle | None = None,
+    **style_fields: Any,
 ) -> Path:
     """Draw a field over Beijing and write it as a PNG.
 
@@ -594,46 +646,18 @@ def static_map(
     network
         A :class:`netsim.network.Network` (or a frame with ``x``, ``y`` in
         EPSG:32650 and ``type``); None draws no stations.
-    pollutant
-        Pollutant name, e.g. ``"PM2.5"`` (title and units).
-    limit
-        Limit marked on the colour bar (e.g. 35 µg/m³, GB 3095-2012 Grade II
-        annual PM2.5); None for no mark.
-    title
-        Figure title; default :func:`default_title` ("Spatial Distribution of
-        PM2.5 Annual Average Concentration").
     path
         Output PNG (written atomically).
     std
         Kriging standard deviation on the same grid: adds a second panel.
-    units
-        Colour-bar units; default from :data:`netsim.pollutants.POLLUTANTS`.
-    limit_label
-        Text beside the limit line (default "Grade II limit" in ``lang``).
-    dpi
-        Resolution of the PNG.
-    cmap
-        Matplotlib colour map of the field when no ``scale`` is given (default
-        ``RdYlBu_r``: red = high; use ``RdYlBu`` where high is good, e.g. days
-        meeting the standard).
     has_value
         Bool per station of ``network`` (its row order): True for the stations
         whose values made the field.  The others are drawn hollow and the
         legend counts both ("6 stations with values, 24 without"); the type
         counts are then of stations with values.  None: every station filled.
-    scale, std_scale
-        Colour scales of the field and of ``std`` (:func:`shared_scale`,
-        :func:`difference_scale`), e.g. one scale for the baseline and scenario
-        maps; None: the field's 0.5-99.5th percentile range (and the limit).
-    colour_label
-        Colour-bar label (default ``"<pollutant> (<units>)"``).
-    subtitle
-        Second title line (e.g. scenario and network).
-    district_names
-        Draw the district names.
-    lang
-        ``"en"`` or ``"zh"``: language of the map's own labels (axes, legend, scale
-        bar, district names) and its font (a CJK family for Chinese).
+    style, **style_fields
+        How to draw (:class:`MapStyle`): a style, and/or its fields as keywords
+        (``pollutant="PM2.5", limit=35``), which replace the style's.
 
     Returns
     -------
@@ -641,14 +665,10 @@ def static_map(
         ``path``.
     """
     out = Path(path)
-    with picture_fonts(lang):
-        fig = map_figure(
-            grid, field, network, pollutant=pollutant, limit=limit, title=title, std=std,
-            units=units, limit_label=limit_label, cmap=cmap, has_value=has_value, scale=scale,
-            std_scale=std_scale, colour_label=colour_label, subtitle=subtitle,
-            district_names=district_names, lang=lang, dpi=dpi,
-        )  # fmt: skip
-        write_png(fig, out)
+    style = _style(style, style_fields)
+    with picture_fonts(style.lang):
+        write_png(map_figure(grid, field, network, std=std, has_value=has_value, style=style),
+                  out)
     return out
 
 
@@ -699,21 +719,10 @@ def map_figure(
     field: np.ndarray,
     network: Any = None,
     *,
-    pollutant: str,
-    limit: float | None,
-    title: str | None = None,
     std: np.ndarray | None = None,
-    units: str | None = None,
-    limit_label: str | None = None,
-    cmap: str = "RdYlBu_r",
     has_value: np.ndarray | None = None,
-    scale: ColourScale | None = None,
-    std_scale: ColourScale | None = None,
-    colour_label: str | None = None,
-    subtitle: str | None = None,
-    district_names: bool = True,
-    lang: str = "en",
-    dpi: int = 150,
+    style: MapStyle | None = None,
+    **style_fields: Any,
 ) -> Figure:
     """The figure :func:`static_map` writes (same parameters, without ``path``).
 
@@ -722,43 +731,55 @@ def map_figure(
     ``fig.axes[0]`` and colour bar ``fig.axes[1]``.  Build it inside
     :func:`picture_fonts` for Chinese labels.
     """
+    st = _style(style, style_fields)
     arr = _as_field(grid, field, "field")
     std_arr = None if std is None else _as_field(grid, std, "std")
     stations = _stations_frame(network)
     mask = _has_value_mask(has_value, stations)
-    units = _units(pollutant) if units is None else units
+    units = _units(st.pollutant) if st.units is None else st.units
     ncols = 1 if std_arr is None else 2
-    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
+    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=st.dpi)
     FigureCanvasAgg(fig)
     axes, caxes = zip(*(_panel_axes(fig, i, ncols) for i in range(ncols)), strict=True)
-    overlays = _overlays(ncols, lang, grid.resolution_m, dpi, district_names)
-    if scale is None:
-        scale = ColourScale(*_colour_range(arr, limit), cmap)
-    label = colour_label or (f"{pollutant} ({units})" if units else pollutant)
+    overlays = _overlays(ncols, st.lang, grid.resolution_m, st.dpi, st.district_names)
+    scale = st.scale if st.scale is not None else ColourScale(
+        *_colour_range(arr, st.limit), st.cmap)
+    label = st.colour_label or (f"{st.pollutant} ({units})" if units else st.pollutant)
     handles = _field_panel(fig, axes[0], caxes[0], grid, arr, scale, label, stations, mask,
-                           overlays[0], lang)
-    _limit_mark(caxes[0], scale, limit, limit_label or picture_text("grade_ii_limit", lang))
+                           overlays[0], st.lang)
+    _limit_mark(caxes[0], scale, st.limit,
+                st.limit_label or picture_text("grade_ii_limit", st.lang))
+    _station_legend(fig, handles, st.lang)
+    if std_arr is not None:
+        _panel_title(fig, 0, ncols, picture_text("annual_average", st.lang))
+        std_label = picture_text("kriging_std", st.lang) + (f" ({units})" if units else "")
+        _field_panel(fig, axes[1], caxes[1], grid, std_arr, _std_scale(std_arr, st.std_scale),
+                     std_label, stations, mask, overlays[1], st.lang)
+        _panel_title(fig, 1, ncols, picture_text("kriging_std", st.lang))
+    heading = st.title if st.title is not None else default_title(st.pollutant)
+    if st.subtitle:
+        heading = f"{heading}\n{st.subtitle}"
+    fig.suptitle(heading, fontsize=11, y=1.0 - 0.1 / FIGURE_HEIGHT_IN, va="top",
+                 linespacing=1.4)
+    return fig
+
+
+def _station_legend(fig: Figure, handles: list[Line2D], lang: str) -> None:
+    """The legend below the panels: station types and the development area's outline."""
     eda_handle = Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
                         label=picture_text("development_area", lang))  # fmt: skip
     fig.legend(handles=[*handles, eda_handle], loc="lower center", fontsize=7,
                ncols=min(3, len(handles) + 1), frameon=False,
                bbox_to_anchor=(0.5, 0.005))  # fmt: skip
-    if std_arr is not None:
-        _panel_title(fig, 0, ncols, picture_text("annual_average", lang))
-        if std_scale is None:
-            finite = std_arr[np.isfinite(std_arr)]
-            vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
-            std_scale = ColourScale(0.0, vmax if vmax > 0 else 1.0, "viridis")
-        std_label = picture_text("kriging_std", lang) + (f" ({units})" if units else "")
-        _field_panel(fig, axes[1], caxes[1], grid, std_arr, std_scale, std_label, stations,
-                     mask, overlays[1], lang)
-        _panel_title(fig, 1, ncols, picture_text("kriging_std", lang))
-    heading = title if title is not None else default_title(pollutant)
-    if subtitle:
-        heading = f"{heading}\n{subtitle}"
-    fig.suptitle(heading, fontsize=11, y=1.0 - 0.1 / FIGURE_HEIGHT_IN, va="top",
-                 linespacing=1.4)
-    return fig
+
+
+def _std_scale(std_arr: np.ndarray, scale: ColourScale | None) -> ColourScale:
+    """``scale``, else 0 to the 99.5th percentile of the kriging std (viridis)."""
+    if scale is not None:
+        return scale
+    finite = std_arr[np.isfinite(std_arr)]
+    vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+    return ColourScale(0.0, vmax if vmax > 0 else 1.0, "viridis")
 
 
 def _field_panel(fig: Figure, ax, cax, grid: Grid, arr: np.ndarray, scale: ColourScale,
