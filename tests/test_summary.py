@@ -96,3 +96,28 @@ def test_station_shift_explains_the_city_set_in_the_run_language():
     assert en == ("the 1 station(s) joining the city set read 20.0 on average, cleaner than the "
                   "baseline city figure 30.0")
     assert zh == "新纳入城市评价的1个站点均值为20.0，低于基准全市值30.0"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reasons_are_the_most_frequent_per_statistic_first_on_ties(seed):
+    """reduce's reason is pandas' value_counts().index[0] of the group's missing rows (the
+    most frequent; the first seen on ties), for every statistic of a random long table."""
+    rng = np.random.default_rng(seed)
+    n = 4000
+    table = pd.DataFrame({
+        "source": "stations", "area": rng.choice(["a", "b", "c", "d", "e"], n),
+        "pollutant": rng.choice(["PM2.5", "NO2", "O3"], n), "statistic": "annual_mean",
+        "value": np.where(rng.random(n) < 0.6, np.nan, rng.random(n)),
+        "reason": rng.choice(["", "not valid: x", "not valid: y", "not computed: z"], n),
+        "network": rng.choice(["baseline", "scenario"], n),
+    })
+    table.loc[table["value"].notna(), "reason"] = ""
+    by = ["network", *KEY]
+    got = reduce(table, by).set_index(by)["reason"]
+    gaps = table[table["value"].isna()].assign(
+        reason=lambda t: t["reason"].replace("", "not computed"))
+    expected = gaps.groupby(by, sort=False)["reason"].agg(lambda r: r.value_counts().index[0])
+    assert len(expected) == 30
+    assert got.loc[expected.index].tolist() == expected.tolist()
+    complete = reduce(table.dropna(subset=["value"]), by)
+    assert (complete["reason"] == "").all()

@@ -71,12 +71,21 @@ def reduce(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     out["n_realisations"] = g.size()
     out["reason"] = ""
     if "reason" in values:
-        gaps = values[values["value"].isna()]
-        if len(gaps):
-            reasons = gaps.assign(reason=gaps["reason"].replace("", "not computed")) \
-                .groupby(by, sort=False)["reason"].agg(lambda r: r.value_counts().index[0])
-            out.loc[reasons.index, "reason"] = reasons
+        reasons = _most_frequent_reasons(values[values["value"].isna()], by)
+        out.loc[reasons.index, "reason"] = reasons
     return out.reset_index()
+
+
+def _most_frequent_reasons(gaps: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Per group of ``gaps`` (rows without a value), its most frequent reason (``""`` read
+    as ``"not computed"``); ties go to the reason that appears first."""
+    reasons = gaps["reason"].replace("", "not computed")
+    counted = gaps[by].assign(reason=reasons, first=np.arange(len(gaps))) \
+        .groupby([*by, "reason"], sort=False).agg(count=("first", "size"),
+                                                   first=("first", "min")).reset_index()
+    best = counted.sort_values(["count", "first"], ascending=[False, True], kind="stable") \
+        .drop_duplicates(by)
+    return best.set_index(by)["reason"]
 
 
 def differences(table: pd.DataFrame) -> pd.DataFrame:
