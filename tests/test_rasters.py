@@ -71,9 +71,24 @@ def test_file_layout_tiled_deflate_nan_nodata_overviews(tmp_path):
         assert np.isnan(src.nodata)
         assert src.dtypes == ("float32",)
         assert src.descriptions == ("estimate",)
-        assert src.overviews(1) == [2, 4, 8, 16] or src.overviews(1)[:3] == [2, 4, 8]
-        ov = src.read(1, out_shape=(src.height // 4, src.width // 4))
-        assert np.isfinite(ov).any()
+        assert max(src.shape) <= 256 and src.overviews(1) == []  # fits one block
+
+
+@pytest.mark.parametrize(("resolution_m", "factors"), [(1000, []), (500, [2]), (250, [2, 4]),
+                                                       (100, [2, 4, 8])])
+def test_overviews_until_one_block_like_gdaladdo(tmp_path, resolution_m, factors):
+    """gdaladdo's default levels: halve until the coarsest overview is at most 256 pixels
+    (Beijing is ~160 km x 180 km: 1 km fits one 256-pixel block; 100 m needs 1/8)."""
+    grid = Grid.for_beijing(resolution_m)
+    path = tmp_path / "a.tif"
+    write_raster(path, grid, {"estimate": grid.targets()[:, 1]}, TAGS)
+    with rasterio.open(path) as src:
+        assert src.overviews(1) == factors
+        coarsest = max(src.shape) / (factors[-1] if factors else 1)
+        assert coarsest <= 256 < 2 * coarsest
+        if factors:
+            ov = src.read(1, out_shape=(src.height // factors[-1], src.width // factors[-1]))
+            assert np.isfinite(ov).any()
 
 
 def test_cells_outside_beijing_are_nodata_whatever_the_input(tmp_path, grid):

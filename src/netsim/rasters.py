@@ -9,7 +9,9 @@ Format written by :func:`write_raster`
 * nodata = **NaN**, and every cell outside Beijing is NaN (the grid mask is
   applied on writing, whatever the input holds there);
 * tiled 256 × 256, DEFLATE with the floating-point predictor, internal
-  overviews (factors 2, 4, 8, … down to about 8 pixels, "average" resampling);
+  overviews (factors 2, 4, 8, … until the raster fits one 256-pixel block, the
+  default of GDAL's ``gdaladdo``; none for a raster that already fits, e.g. the
+  1 km Beijing grid; "average" resampling);
 * dataset tags: ``pollutant``, ``statistic``, ``units``, ``year``, ``network``,
   ``variogram`` (JSON), whatever else the caller passes, plus ``netsim_version``
   and ``netsim_bands`` (JSON list of band names) added here.  Non-string tag
@@ -107,11 +109,11 @@ def _band_reader(name: str, source: BandSource, grid: Grid) -> Callable[[Window]
 
 
 def _overview_factors(shape: tuple[int, int]) -> list[int]:
-    factors = []
-    f = 2
-    while min(shape) // f >= 8:
-        factors.append(f)
-        f *= 2
+    """Overview factors 2, 4, … until the coarsest level fits one :data:`BLOCK` (what
+    ``gdaladdo`` builds by default, ``-minsize 256``); none when the raster fits."""
+    factors: list[int] = []
+    while max(shape) > BLOCK * (factors[-1] if factors else 1):
+        factors.append(2 * factors[-1] if factors else 2)
     return factors
 
 
