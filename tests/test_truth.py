@@ -511,3 +511,15 @@ def test_no_local_effect_leaves_the_truth_unchanged():
     with_local = _world_with_local({"PM2.5": 0.3}).realise(2)
     np.testing.assert_allclose(with_local.at_points(xy, "PM2.5"),
                                plain * with_local.local_effect(xy, "PM2.5")[None, :], rtol=1e-12)
+
+
+def test_location_keys_of_many_points_equal_the_key_of_each():
+    """The vectorised location keys (the local effect's draws are keyed by them) are the
+    per-point keys, also for negative and half-metre coordinates (round half to even)."""
+    from netsim.truth import _location_key, _location_keys
+
+    rng = np.random.default_rng(5)
+    xy = np.vstack([rng.uniform(-5e6, 5e6, (500, 2)), [[0.5, 1.5], [-0.5, -2.5],
+                                                       [448123.4999, 4420000.5]]])
+    expected = np.array([_location_key(x, y) for x, y in xy], dtype=np.int64)
+    np.testing.assert_array_equal(_location_keys(xy), expected)

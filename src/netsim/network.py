@@ -341,7 +341,8 @@ class Network:
     @property
     def xy(self) -> np.ndarray:
         """Station coordinates, (n, 2) float64 easting/northing in metres (EPSG:32650)."""
-        return self.stations[["x", "y"]].to_numpy(dtype=float)
+        st = self.stations
+        return np.column_stack([st["x"].to_numpy(dtype=float), st["y"].to_numpy(dtype=float)])
 
     @property
     def types(self) -> np.ndarray:

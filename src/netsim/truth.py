@@ -388,6 +388,11 @@ def _location_key(x: float, y: float) -> tuple[int, int]:
     return int(np.rint(x)) & 0xFFFFFFFF, int(np.rint(y)) & 0xFFFFFFFF
 
 
+def _location_keys(xy: np.ndarray) -> np.ndarray:
+    """:func:`_location_key` of every point of ``xy`` (n, 2), as (n, 2) int64."""
+    return np.rint(np.asarray(xy, dtype=float)).astype(np.int64) & 0xFFFFFFFF
+
+
 def _ar1(
     rng: np.random.Generator, shape: tuple[int, ...], rho: float, dtype=np.float64
 ) -> np.ndarray:
@@ -700,7 +705,7 @@ class TruthRealisation:
         xy = _check_xy(xy)
         if s_l == 0.0 or len(xy) == 0:
             return np.ones(len(xy))
-        locations = np.array([_location_key(x, y) for x, y in xy], dtype=np.int64)
+        locations = _location_keys(xy)
         z = np.empty(len(xy))
         location_normals(_stream_words((self.seed, self.r, _TAG_LOCAL, _key(p)), locations), z)
         return np.exp(s_l * z - 0.5 * s_l * s_l)
