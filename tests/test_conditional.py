@@ -26,7 +26,7 @@ from netsim.network import Network
 from netsim.readings import load_readings
 from netsim.scenario import Scenario, load_scenario
 from netsim.standards import daily_means, hj663_percentile, limits, mda8
-from netsim.truth import TruthSettings
+from netsim.truth import KerbParameters, TruthSettings
 from netsim.variogram import Variogram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -341,3 +341,69 @@ def test_a_simulated_station_reads_the_same_in_every_network(real, world):
             a = got["baseline"].values[p][list(baseline.ids).index(sid)]
             b = got["scenario"].values[p][list(scenario.ids).index(sid)]
             np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------
+# Kerbside: traffic stations in a conditioned truth
+# ----------------------------------------------------------------------------
+
+KERB = KerbParameters(pm25=1.0, no2=7.5, pm10_per_pm25=2.0, co_per_no2=0.015, so2=0.0,
+                      o3_factor=0.85)
+KERB_INCREMENT = {"PM2.5": 1.0, "PM10": 2.0, "NO2": 7.5, "CO": 0.1125, "SO2": 0.0}
+"""KERB's increments by hand (PM10 = 2 × PM2.5, CO = 0.015 × NO2)."""
+
+
+def test_an_added_traffic_station_reads_the_kerbside_level(real):
+    """No real station is a traffic station: the conditioning is unchanged, and a traffic
+    station added between them reads its place's level plus the kerbside increment
+    (O3: times 0.85) on average over the year; an urban one beside it reads the level."""
+    network, readings = real
+    plain = conditioning_data(readings, network, POLLUTANTS, source="uci 2015")
+    kerb = conditioning_data(readings, network, POLLUTANTS, source="uci 2015", kerb=KERB)
+    for p in POLLUTANTS:
+        np.testing.assert_array_equal(kerb.level[p], plain.level[p])
+    scenario = Scenario.from_dict({"name": "t", "changes": [
+        {"kind": "add", "id": "kerb", "type": "traffic", "lon": 116.45, "lat": 39.95},
+        {"kind": "add", "id": "park", "type": "urban", "lon": 116.45, "lat": 39.95001}]})
+    changed, _ = scenario.build_network(network)
+    realisation = ConditionalWorld(None, TruthSettings(seed=SEED, measurement_error=False,
+                                                       missing_data=False), kerb).realise(3)
+    got = realisation.sample_hourly(changed)
+    rows = [list(changed.ids).index(s) for s in ("kerb", "park")]
+    for p in POLLUTANTS:
+        level = realisation.level_at(changed.xy[rows], p)
+        means = got.values[p][rows].mean(axis=1)
+        assert means[1] == pytest.approx(level[1], rel=1e-12)
+        if p == "O3":
+            assert means[0] == pytest.approx(0.85 * level[0], rel=1e-12)
+        else:
+            assert means[0] == pytest.approx(level[0] + KERB_INCREMENT[p], rel=1e-12)
+
+
+def test_a_real_traffic_station_conditions_with_its_background(real):
+    """Dongsi retyped to traffic keeps its real readings, but the field it conditions is
+    its annual mean (M with M × normalised series = readings) minus the increment (O3
+    divided by 0.85); with an SO2 increment larger than half its level it does not
+    condition SO2."""
+    network, readings = real
+    retyped, _ = Scenario.from_dict({"name": "t", "changes": [
+        {"kind": "retype", "ids": ["dongsi"], "type": "traffic"}]}).build_network(network)
+    kerb = KERB.model_copy(update={"so2": 1000.0})
+    data = conditioning_data(readings, retyped, POLLUTANTS, source="uci 2015", kerb=kerb)
+    i = list(data.station_ids).index("dongsi")
+    others = np.arange(len(data.station_ids)) != i
+    for p in POLLUTANTS:
+        mean = np.nanmean(data.readings[p] / data.normalised[p], axis=1)
+        np.testing.assert_allclose(data.level[p][others], mean[others], rtol=1e-12)
+        if p == "O3":
+            assert data.level[p][i] == pytest.approx(mean[i] / 0.85, rel=1e-12)
+        elif p != "SO2":
+            assert data.level[p][i] == pytest.approx(mean[i] - KERB_INCREMENT[p], rel=1e-12)
+    assert not data.conditioning("SO2")[i] and data.conditioning("SO2")[others].all()
+    realisation = ConditionalWorld(None, TruthSettings(seed=SEED), data).realise(1)
+    np.testing.assert_allclose(realisation.level_at(data.xy[i:i + 1], "NO2"),
+                               data.level["NO2"][i:i + 1], rtol=1e-12)
+    got = realisation.sample_hourly(retyped)
+    k = list(retyped.ids).index("dongsi")
+    np.testing.assert_array_equal(got.values["NO2"][k], readings.values["NO2"][
+        list(readings.station_ids).index("dongsi")])

@@ -52,8 +52,16 @@ class of a station of the readings reads the real readings, unchanged (their own
 instrument error and missing hours are part of them).  Any other station — added,
 relocated, a sensor, a network station without readings — reads ``c_p`` at its
 position with its instrument's error and missing hours (:mod:`netsim.instruments`,
-switched off by ``truth.measurement_error``/``truth.missing_data``).  Traffic stations
-get no kerbside increment (no measured kerbside station defines one).
+switched off by ``truth.measurement_error``/``truth.missing_data``).
+
+Kerbside: the level field is the background.  A simulated ``traffic`` station reads
+``(L_p(x) + k_p) · V[…]`` (O3: ``L_p(x) · f``) with the kerbside increment ``k_p`` and
+O3 factor ``f`` of the truth's calibration (``truth.calibration``; the 2020
+calibration's: NO2 +7.5 µg/m³, CO +0.11 mg/m³, PM and SO2 none, O3 × 0.85), as a
+traffic station of the synthetic truth does.  A real traffic station keeps its
+readings but conditions the field with its background level (its annual mean minus
+``k_p``, O3 divided by ``f``); one whose background would fall below
+:data:`KERB_MIN_SHARE` of its level does not condition that pollutant.
 
 A station conditions pollutant ``p`` when it has readings for at least
 :data:`MIN_COVERAGE` of the year's hours; at least :data:`MIN_CONDITIONING_STATIONS`
@@ -84,13 +92,14 @@ from netsim.conditional_kernels import point_field_serial
 from netsim.errors import ScenarioError
 from netsim.instruments import StationErrors
 from netsim.readings import HourlyReadings
-from netsim.truth import _key, _location_key, _mask_columns, _rng
+from netsim.truth import KerbParameters, _key, _location_key, _mask_columns, _rng
 from netsim.truth_fields import ORIGIN_XY, SpectralField
 from netsim.variogram import Variogram, fit_network_variogram
 
 __all__ = [
     "MIN_CONDITIONING_STATIONS", "ConditionalRealisation", "ConditionalWorld",
-    "ConditioningData", "conditioning_data", "mixing_weights", "ordinary_kriging_weights",
+    "ConditioningData", "background_level", "conditioning_data", "kerbside_level",
+    "mixing_weights", "ordinary_kriging_weights",
 ]
 
 MIN_CONDITIONING_STATIONS = 10
@@ -111,6 +120,10 @@ FIELD_MODES = 512
 
 WEIGHT_LOG_SD = 1.0
 """Log standard deviation of the random factor on each mixing weight."""
+
+KERB_MIN_SHARE = 0.5
+"""A real traffic station conditions a pollutant with its background level (annual mean
+minus the kerbside increment) only when that is at least this share of its level."""
 
 _TAG_LEVEL = 21
 _TAG_NUGGET = 22
@@ -196,6 +209,9 @@ class ConditioningData:
         Pollutant → exponential variogram of the log annual means.
     mixing_variogram
         Exponential variogram of the standardised log annual means, pollutants pooled.
+    traffic, kerb
+        Which stations are ``traffic`` stations (n,) and the kerbside increment (None:
+        no kerbside effect); ``level`` and the variograms are then of the background.
     """
 
     source: str
@@ -208,6 +224,8 @@ class ConditioningData:
     level: dict[str, np.ndarray]
     level_variogram: dict[str, Variogram]
     mixing_variogram: Variogram
+    traffic: np.ndarray | None = None
+    kerb: KerbParameters | None = None
 
     @property
     def n_hours(self) -> int:
@@ -219,8 +237,10 @@ class ConditioningData:
 
 
 def conditioning_data(readings: HourlyReadings, network: Any, pollutants: list[str],
-                      source: str, field: str = "truth.condition_on") -> ConditioningData:
-    """Prepare real readings of ``network``'s stations for conditioning.
+                      source: str, field: str = "truth.condition_on",
+                      kerb: KerbParameters | None = None) -> ConditioningData:
+    """Prepare real readings of ``network``'s stations for conditioning (``kerb``: the
+    kerbside increment of traffic stations, module docstring; None for none).
 
     Raises
     ------
@@ -242,7 +262,9 @@ def conditioning_data(readings: HourlyReadings, network: Any, pollutants: list[s
             f"(x={xy[outside][0, 0]:.0f}, y={xy[outside][0, 1]:.0f} m); fix its position in "
             "base_network or drop its readings")
     values = {p: v[measured] for p, v in values.items()}
-    level = {p: _levels(v) for p, v in values.items()}
+    traffic = (np.asarray(st["type"], dtype=object).astype(str) == "traffic"
+               if "type" in st else np.zeros(len(ids), bool))
+    level = {p: background_level(_levels(v), traffic, kerb, p) for p, v in values.items()}
     for p, lv in level.items():
         if np.isfinite(lv).sum() < MIN_CONDITIONING_STATIONS:
             raise ScenarioError(
@@ -253,14 +275,38 @@ def conditioning_data(readings: HourlyReadings, network: Any, pollutants: list[s
     level_vg = {p: _log_variogram(xy, lv) for p, lv in level.items()}
     mixing_vg = _pooled_variogram(xy, level)
     normalised = {p: _complete(v, xy, mixing_vg) for p, v in values.items()}
-    complete_level = {p: _complete_level(values[p], normalised[p], level[p])
-                      for p in pollutants}
+    complete_level = {p: background_level(_complete_level(values[p], normalised[p], level[p]),
+                                          traffic, kerb, p) for p in pollutants}
     return ConditioningData(
         source=source, station_ids=ids, xy=xy,
         instruments=np.asarray(st["instrument"], dtype=object).astype(str)
         if "instrument" in st else np.full(len(ids), "reference"),
         year=readings.year, readings=values, normalised=normalised, level=complete_level,
-        level_variogram=level_vg, mixing_variogram=mixing_vg)
+        level_variogram=level_vg, mixing_variogram=mixing_vg, traffic=traffic, kerb=kerb)
+
+
+def background_level(level: np.ndarray, traffic: np.ndarray, kerb: KerbParameters | None,
+                     pollutant: str) -> np.ndarray:
+    """Annual means (n,) with the kerbside increment taken off the traffic stations' (O3:
+    divided by the O3 factor); NaN where that leaves less than :data:`KERB_MIN_SHARE`."""
+    if kerb is None or not np.any(traffic):
+        return level
+    if pollutant == "O3":
+        return np.where(traffic, level / kerb.o3_factor, level)
+    background = np.where(traffic, level - kerb.increment(pollutant), level)
+    with np.errstate(invalid="ignore"):
+        return np.where(background >= KERB_MIN_SHARE * level, background, np.nan)
+
+
+def kerbside_level(level: np.ndarray, traffic: np.ndarray, kerb: KerbParameters | None,
+                   pollutant: str) -> np.ndarray:
+    """Background levels (n,) as traffic stations there read them: plus the kerbside
+    increment (O3: times the O3 factor)."""
+    if kerb is None or not np.any(traffic):
+        return level
+    if pollutant == "O3":
+        return np.where(traffic, level * kerb.o3_factor, level)
+    return np.where(traffic, level + kerb.increment(pollutant), level)
 
 
 def _levels(values: np.ndarray) -> np.ndarray:
@@ -451,13 +497,18 @@ class ConditionalRealisation:
         weights = weights * factor
         return weights / weights.sum(axis=1, keepdims=True)
 
-    def hourly_truth_at(self, xy: np.ndarray, pollutant: str) -> np.ndarray:
-        """Hourly truth (n, n_hours) at points: level × mix of the normalised series."""
+    def hourly_truth_at(self, xy: np.ndarray, pollutant: str,
+                        traffic: np.ndarray | None = None) -> np.ndarray:
+        """Hourly truth (n, n_hours) at points: level × mix of the normalised series; with
+        ``traffic`` (bool (n,)) the kerbside level at traffic stations."""
         data = self.world.data
         series = data.normalised[pollutant]
         weights = self.weights_at(xy)
         mix = _rows_times(weights, series)
-        return self.level_at(xy, pollutant)[:, None] * _restored(mix, weights, series.var(axis=1))
+        level = self.level_at(xy, pollutant)
+        if traffic is not None:
+            level = kerbside_level(level, np.asarray(traffic, bool), data.kerb, pollutant)
+        return level[:, None] * _restored(mix, weights, series.var(axis=1))
 
     # ------------------------------------------------------------ networks
     def sample_hourly(self, network: Any, *, pollutants: list[str] | None = None,
@@ -490,6 +541,7 @@ class ConditionalRealisation:
         xy = np.column_stack([np.asarray(st["x"], float), np.asarray(st["y"], float)])
         real = _real_rows(self.world.data, network, xy)
         sim = np.flatnonzero(real < 0)
+        traffic = np.asarray(network.types) == "traffic"
         errors = StationErrors.of(network)
         keys = [(_key(str(s)), *_location_key(*xy[i])) for i, s in
                 zip(sim, np.asarray(network.ids)[sim], strict=True)]
@@ -501,7 +553,7 @@ class ConditionalRealisation:
             has = real >= 0
             values[has] = self.world.data.readings[p][real[has]]
             if sim.size:
-                truth = self.hourly_truth_at(xy[sim], p)
+                truth = self.hourly_truth_at(xy[sim], p, traffic[sim])
                 values[sim] = _measured(truth, self.seed, self.r, p, keys, errors, sim, err, miss,
                                         lost)
             out[p] = values

@@ -39,6 +39,7 @@ from netsim.measure import (
 from netsim.network import Network
 from netsim.readings import HourlyReadings, load_readings
 from netsim.scenario import Scenario
+from netsim.truth import KerbParameters, TruthParameters, load_calibration
 
 __all__ = ["HELD_OUT_COLUMNS", "held_out_errors", "load_conditioning_data",
            "measure_real_readings"]
@@ -88,7 +89,14 @@ def load_conditioning_data(scenario: Scenario, network: Network) -> Conditioning
     where = f"{scenario.source}: " if scenario.source is not None else ""
     return conditioning_data(readings, network, list(scenario.pollutants),
                              source=", ".join(str(p) for p in paths),
-                             field=f"{where}truth.condition_on")
+                             field=f"{where}truth.condition_on",
+                             kerb=_calibration_kerb(scenario))
+
+
+def _calibration_kerb(scenario: Scenario) -> KerbParameters:
+    """The kerbside increment of the scenario's ``truth.calibration``."""
+    parameters = load_calibration(scenario.truth.calibration)["parameters"]
+    return TruthParameters.model_validate(parameters).kerb
 
 
 @single_threaded_blas()
