@@ -86,3 +86,21 @@ def test_a_script_without_main_guard_is_not_run_again_by_the_workers(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("script body ran") == 1
     assert len(list(tmp_path.glob("m*.png"))) == 4 and not out.exists()
+
+
+def _workers_here(queue) -> None:
+    queue.put(pictures.picture_workers())
+
+
+def test_a_daemonic_process_draws_in_process(monkeypatch):
+    """A dask worker running a sweep's scenario is daemonic: it may not start processes."""
+    import multiprocessing
+
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "2")
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_workers_here, args=(queue,), daemon=True)
+    child.start()
+    child.join(120)
+    assert queue.get(timeout=10) == 0
+    assert pictures.picture_workers() == 2

@@ -10,7 +10,8 @@ draws in-process whatever no worker has started, and waits for the rest.
   drawing modules once (:func:`warm`), never from the run's process with its numba and
   BLAS threads.  The pool lives as long as the process (``netsim sweep`` reuses it).
 * Workers: ``NETSIM_PICTURE_WORKERS`` if set (``0`` = draw everything in-process),
-  else one less than the CPUs this process may use (none on one CPU).
+  else one less than the CPUs this process may use (none on one CPU); none in a
+  daemonic process such as a dask worker.
 * Starting a worker never runs the caller's ``__main__`` script again (as
   multiprocessing's spawn and forkserver do): a planner's script needs no
   ``if __name__ == "__main__"`` guard.
@@ -38,7 +39,13 @@ _pool_workers = 0
 
 
 def picture_workers() -> int:
-    """Worker processes for pictures: ``NETSIM_PICTURE_WORKERS``, else CPUs − 1 (≥ 0)."""
+    """Worker processes for pictures: ``NETSIM_PICTURE_WORKERS``, else CPUs − 1 (≥ 0);
+    none in a daemonic process (e.g. a dask worker running a sweep's scenario), which may
+    not start processes of its own."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return 0
     setting = os.environ.get("NETSIM_PICTURE_WORKERS", "").strip()
     if setting:
         try:
