@@ -51,14 +51,16 @@ n = None if sc.readings is not None else int(sys.argv[3])
 t0 = time.perf_counter()
 result = run_scenario(sc, sys.argv[2], realisations=n)
 wall = time.perf_counter() - t0
+from netsim.pictures import workers_peak_rss_mb
 print(json.dumps({"run_scenario_s": wall, "timing": result.summary.get("timing"),
                   "realisations": sc.realisations if n is None else n,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "picture_workers_peak_rss_mb": workers_peak_rss_mb()}))
 """
 
 SWEEP_CHILD = """
 import json, resource, sys, time
-from netsim.distributed import sweep_scenarios
+from netsim.sweep import sweep_scenarios
 t0 = time.perf_counter()
 rows = sweep_scenarios(sys.argv[3:], sys.argv[1], realisations=int(sys.argv[2]))
 print(json.dumps({"sweep_s": time.perf_counter() - t0, "scenarios": len(rows),
@@ -95,6 +97,8 @@ def bench_scenario(path: Path, realisations: int, warm_up: bool, tmp: Path) -> d
         "run_scenario_s": round(report["run_scenario_s"], 2),
         "wall_s_including_start_up": round(wall, 2),
         "peak_rss_mb": round(report["peak_rss_mb"], 1),
+        "picture_workers_peak_rss_mb": [round(v, 1) for v in
+                                        report.get("picture_workers_peak_rss_mb", [])],
         "stages_s": timing.get("stages_s"),
         "realisations_s": timing.get("realisations_s"),
         "target_s": target,

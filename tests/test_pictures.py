@@ -104,3 +104,11 @@ def test_a_daemonic_process_draws_in_process(monkeypatch):
     child.join(120)
     assert queue.get(timeout=10) == 0
     assert pictures.picture_workers() == 2
+
+
+def test_workers_peak_memory_is_reported_per_worker(monkeypatch):
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    pictures.warm()
+    time.sleep(1.0)
+    peaks = pictures.workers_peak_rss_mb()
+    assert len(peaks) == 1 and 20 < peaks[0] < 2000  # a Python with matplotlib imported

@@ -31,7 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Pictures", "picture_workers", "warm"]
+__all__ = ["Pictures", "picture_workers", "warm", "workers_peak_rss_mb"]
 
 _PRELOAD = ["netsim.maps", "netsim.charts"]
 _pool: ProcessPoolExecutor | None = None
@@ -104,6 +104,23 @@ def warm() -> None:
     if pool is not None:
         for _ in range(_pool_workers):
             _submit(pool, _ready)
+
+
+def workers_peak_rss_mb() -> list[float]:
+    """Peak resident memory (MB) of each live drawing worker (``VmHWM`` of Linux's
+    ``/proc``; empty without workers or elsewhere): what a run used beyond its own
+    process."""
+    peaks = []
+    for pid in list(getattr(_pool, "_processes", None) or {}):  # the executor's workers
+        try:
+            status = open(f"/proc/{pid}/status", encoding="ascii").read()
+        except OSError:
+            continue
+        kb = next((line.split()[1] for line in status.splitlines()
+                   if line.startswith("VmHWM:")), None)
+        if kb is not None:
+            peaks.append(int(kb) / 1024)
+    return peaks
 
 
 def _draw(job: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
