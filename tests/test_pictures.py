@@ -112,3 +112,22 @@ def test_workers_peak_memory_is_reported_per_worker(monkeypatch):
     time.sleep(1.0)
     peaks = pictures.workers_peak_rss_mb()
     assert len(peaks) == 1 and 20 < peaks[0] < 2000  # a Python with matplotlib imported
+
+
+def test_a_new_pool_after_a_worker_died(tmp_path, monkeypatch):
+    """A worker killed (e.g. by Ctrl-C in a sweep) breaks the pool; the next run gets a new
+    one instead of an error."""
+    import os
+    import signal
+
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    pictures.warm()
+    time.sleep(1.0)
+    for pid in list(pictures._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(1.0)
+    grid = Grid.for_beijing(5000)
+    with pictures.Pictures() as queue:
+        queue.add(static_map, grid, _field(grid, 0), pollutant="PM2.5", limit=None,
+                  path=tmp_path / "after.png")
+    assert (tmp_path / "after.png").stat().st_size > 1000

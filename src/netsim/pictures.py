@@ -59,12 +59,13 @@ def picture_workers() -> int:
 
 
 def _executor() -> ProcessPoolExecutor | None:
-    """The process-wide pool (created on first use), None with no workers."""
+    """The process-wide pool (created on first use, and again after a worker died, e.g.
+    of Ctrl-C), None with no workers."""
     global _pool, _pool_workers
     workers = picture_workers()
     if workers == 0:
         return None
-    if _pool is None or _pool_workers != workers:
+    if _pool is None or _pool_workers != workers or getattr(_pool, "_broken", False):
         import multiprocessing
 
         if _pool is not None:
