@@ -386,6 +386,12 @@ def month_of_day(year: int) -> np.ndarray:
     ).astype(np.int8)
 
 
+def _month_starts(year: int) -> np.ndarray:
+    """Index of the first day of each month of ``year`` and the year's length, (13,)."""
+    lengths = [calendar.monthrange(year, m)[1] for m in range(1, 13)]
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
 _MONTH_ABBR = tuple(calendar.month_abbr)
 """Month abbreviations ('' first), looked up once (``calendar.month_abbr`` formats a date
 on every access)."""
@@ -443,11 +449,11 @@ def annual_validity(daily: np.ndarray, year: int, rule: AnnualRule | None = None
         raise NetsimError(
             f"daily array has {d.shape[-1]} days on its last axis; {year} has {days_in_year(year)}"
         )
-    ok = ~np.isnan(d)
-    months = month_of_day(year)
-    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
-    month_days = np.add.reduceat(ok.astype(np.int32), starts, axis=-1)
-    n = ok.sum(axis=-1)
+    rows = np.ascontiguousarray(d.reshape(math.prod(d.shape[:-1]), d.shape[-1]))
+    month_days = np.empty((rows.shape[0], 12), dtype=np.int64)
+    n = np.empty(rows.shape[0], dtype=np.int64)
+    kernels.valid_days(rows, _month_starts(year), month_days, n)
+    month_days, n = month_days.reshape(*d.shape[:-1], 12), n.reshape(d.shape[:-1])[()]
     valid = n >= rule.min_days
     if rule.min_days_per_month is not None:
         need = np.array([rule.month_minimum(m) for m in range(1, 13)])
@@ -485,17 +491,12 @@ def hj663_percentile(values: np.ndarray, p: float) -> np.ndarray:
     """
     if not 0.0 <= p <= 100.0:
         raise NetsimError(f"percentile {p!r} out of range; expected 0-100 (percent)")
-    x = np.sort(np.asarray(values, dtype=float), axis=-1)  # NaN sort last
-    n = (~np.isnan(x)).sum(axis=-1)
-    # 0-based position (k - 1); rounding to 1e-9 removes float artefacts of (n-1)*p/100
-    pos = np.round((np.maximum(n, 1) - 1) * (p / 100.0), 9)
-    s = np.floor(pos).astype(np.int64)
-    frac = pos - s
-    hi = np.minimum(s + 1, np.maximum(n - 1, 0))
-    xs = np.take_along_axis(x, s[..., None], axis=-1)[..., 0]
-    xh = np.take_along_axis(x, hi[..., None], axis=-1)[..., 0]
-    out = np.where(frac > 0, xs + (xh - xs) * frac, xs)
-    return np.where(n > 0, out, np.nan)
+    a = np.asarray(values, dtype=float)
+    rows = np.ascontiguousarray(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]))
+    out = np.empty(rows.shape[0])
+    # 0-based position (k - 1) = (n-1)·p/100 rounded to 1e-9 (removes its float artefacts)
+    kernels.percentiles(rows, p / 100.0, out)
+    return out.reshape(a.shape[:-1])
 
 
 # ------------------------------------------------------------------------- rounding

@@ -46,12 +46,12 @@ def daily_max(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> None:
     m, n_days = out.shape
     for i in prange(m):
         for d in range(n_days):
+            day = hourly[i, d]
             count, best = 0, -np.inf
             for h in range(24):
-                v = hourly[i, d, h]
-                if v == v:
-                    count += 1
-                    best = max(best, v)
+                v = day[h]
+                count += v == v
+                best = v if v > best else best  # branch-free; NaN never wins
             out[i, d] = best if count >= min_hours else np.nan
 
 
@@ -116,6 +116,98 @@ def has_values(values: np.ndarray, out: np.ndarray) -> None:
                 found = True
                 break
         out[i] = found
+
+
+# --------------------------------------------------------------- annual values (HJ 663)
+
+
+@njit(cache=True, parallel=True)
+def valid_days(daily: np.ndarray, month_starts: np.ndarray, month_days: np.ndarray,
+               total: np.ndarray) -> None:
+    """Non-NaN values of each row of ``daily`` (m, D): per month into ``month_days``
+    (m, 12; month k spans days ``month_starts[k] … month_starts[k+1] - 1``) and in all
+    into ``total`` (m,)."""
+    m, n_months = month_days.shape
+    for i in prange(m):
+        row = daily[i]
+        n = 0
+        for k in range(n_months):
+            in_month = 0
+            for d in range(month_starts[k], month_starts[k + 1]):
+                in_month += row[d] == row[d]
+            month_days[i, k] = in_month
+            n += in_month
+        total[i] = n
+
+
+@njit(cache=True)
+def _sift_down(heap: np.ndarray, size: int, start: int) -> None:
+    """Restore the min-heap order of ``heap[:size]`` below ``start``."""
+    i, value = start, heap[start]
+    while 2 * i + 1 < size:
+        child = 2 * i + 1
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= value:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = value
+
+
+@njit(cache=True)
+def _largest(row: np.ndarray, k: int, heap: np.ndarray) -> None:
+    """The ``k`` largest non-NaN values of ``row`` (which has at least k) as a min-heap
+    ``heap[:k]``: ``heap[0]`` is the k-th largest."""
+    size = 0
+    for v in row:
+        if v != v:
+            continue
+        if size < k:
+            heap[size] = v
+            size += 1
+            if size == k:
+                for start in range(k // 2 - 1, -1, -1):
+                    _sift_down(heap, k, start)
+        elif v > heap[0]:
+            heap[0] = v
+            _sift_down(heap, k, 0)
+
+
+@njit(cache=True)
+def _order_statistics(row: np.ndarray, n: int, s: int, heap: np.ndarray) -> tuple[float, float]:
+    """X(s) and X(s+1) (0-based; X(s+1) = X(s) when s = n - 1) of the n valid values of
+    ``row``: the root of a min-heap of the n - s largest, and the smaller of its children."""
+    k = n - s
+    _largest(row, k, heap)
+    if k == 1:
+        return heap[0], heap[0]
+    return heap[0], heap[1] if k == 2 else min(heap[1], heap[2])
+
+
+@njit(cache=True, parallel=True)
+def percentiles(values: np.ndarray, fraction: float, out: np.ndarray) -> None:
+    """HJ 663 percentile (``fraction`` = p/100) of the non-NaN values of each row (m, D).
+
+    The NumPy expression of :func:`netsim.standards.hj663_percentile`, value for value:
+    0-based position ``np.round((n - 1) * fraction, 9)`` (``rint(x * 1e9) / 1e9``),
+    s = ⌊position⌋, X(s) + (X(s+1) − X(s))·(position − s) if that is > 0, else X(s);
+    NaN without a valid value.  X(s) and X(s+1) are selected, not sorted for.
+    """
+    m = values.shape[0]
+    for i in prange(m):
+        row = values[i]
+        n = 0
+        for v in row:
+            n += v == v
+        if n == 0:
+            out[i] = np.nan
+            continue
+        position = np.rint((n - 1) * fraction * 1e9) / 1e9
+        s = int(np.floor(position))
+        frac = position - s
+        xs, xh = _order_statistics(row, n, s, np.empty(n - s))
+        out[i] = xs + (xh - xs) * frac if frac > 0 else xs
 
 
 # ------------------------------------------------------------------------ AQI (HJ 633)
