@@ -143,6 +143,13 @@ def test_mda8_equals_numpy_including_the_exceedance_rule(seed):
     assert np.isfinite(ref_values[few]).any() and np.isnan(ref_values[few]).any()
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_mda8_carries_the_daily_max_1h(seed):
+    h = _hourly(seed, missing=0.2)
+    assert mda8(h).max_1h.tobytes() == reference_daily_max(h).tobytes()
+    assert mda8(h).max_1h.tobytes() == daily_max_1h(h).tobytes()
+
+
 def test_mda8_of_a_hand_worked_day():
     day = np.full(24, 50.0)
     day[10:18] = 130.0  # the window of hours 10..17 averages 130
@@ -155,9 +162,9 @@ def test_statistics_do_not_depend_on_the_thread_count():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = (daily_means(h), mda8(h).values, eight_hour_means(h))
+        one = (daily_means(h), mda8(h).values, mda8(h).max_1h, eight_hour_means(h))
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = (daily_means(h), mda8(h).values, eight_hour_means(h))
+        many = (daily_means(h), mda8(h).values, mda8(h).max_1h, eight_hour_means(h))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(one, many, strict=True):

@@ -297,10 +297,14 @@ class MDA8:
         (..., D) MDA8 in µg/m³; NaN where the day is invalid.
     n_windows
         (..., D) number of valid 8-h windows (0–17).
+    max_1h
+        (..., D) daily maximum 1-h O3 in µg/m³, NaN where fewer than 20 hours are valid:
+        :func:`daily_max_1h`, computed in the same pass over the hours.
     """
 
     values: np.ndarray
     n_windows: np.ndarray
+    max_1h: np.ndarray
 
 
 def mda8(
@@ -332,12 +336,13 @@ def mda8(
     GB 3095-2012 Table 4, HJ 663-2013 (``standards.md`` §1.1, §7 item 1).
     """
     rows, lead = _day_rows(hourly)
-    values = np.empty(rows.shape[:2])
+    values, max_1h = np.empty(rows.shape[:2]), np.empty(rows.shape[:2])
     n_windows = np.empty(rows.shape[:2], dtype=np.int64)
-    kernels.mda8(rows, int(min_hours), int(min_windows), float(exceedance_limit), values,
-                 n_windows)
+    kernels.mda8(rows, int(min_hours), int(min_windows), float(exceedance_limit),
+                 MIN_HOURS_DAILY, values, n_windows, max_1h)
     shape = (*lead, rows.shape[1])
-    return MDA8(values=values.reshape(shape), n_windows=n_windows.reshape(shape))
+    return MDA8(values=values.reshape(shape), n_windows=n_windows.reshape(shape),
+                max_1h=max_1h.reshape(shape))
 
 
 # --------------------------------------------------------------------------- annual

@@ -47,12 +47,10 @@ def daily_max(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> None:
     for i in prange(m):
         for d in range(n_days):
             day = hourly[i, d]
-            count, best = 0, -np.inf
+            count = 0
             for h in range(24):
-                v = day[h]
-                count += v == v
-                best = v if v > best else best  # branch-free; NaN never wins
-            out[i, d] = best if count >= min_hours else np.nan
+                count += day[h] == day[h]
+            out[i, d] = _day_max(day) if count >= min_hours else np.nan
 
 
 @njit(cache=True)
@@ -82,27 +80,49 @@ def eight_hour_means(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> Non
                     else np.nan
 
 
+@njit(cache=True)
+def _best_window(total: np.ndarray, count: np.ndarray, min_hours: int) -> tuple[int, float]:
+    """Valid 8-h windows of one day and their largest mean (-inf without one), from the
+    running sums of the day."""
+    valid, best = 0, -np.inf
+    for j in range(17):
+        n = count[j + 8] - count[j]
+        if n >= min_hours and n > 0:
+            mean = (total[j + 8] - total[j]) / n
+            if mean == mean:
+                valid += 1
+                best = max(best, mean)
+    return valid, best
+
+
+@njit(cache=True)
+def _day_max(h: np.ndarray) -> float:
+    """Largest non-NaN value of one day (24,); -inf without one."""
+    best = -np.inf
+    for k in range(24):
+        v = h[k]
+        best = v if v > best else best  # branch-free; NaN never wins
+    return best
+
+
 @njit(cache=True, parallel=True)
 def mda8(hourly: np.ndarray, min_hours: int, min_windows: int, exceedance_limit: float,
-         values: np.ndarray, n_windows: np.ndarray) -> None:
-    """Daily maximum 8-h mean (m, D) with the HJ 663 validity rule, and valid windows."""
+         min_hours_1h: int, values: np.ndarray, n_windows: np.ndarray,
+         max_1h: np.ndarray) -> None:
+    """Daily maximum 8-h mean (m, D) with the HJ 663 validity rule, valid windows, and the
+    daily maximum 1-h value (as :func:`daily_max`, ``min_hours_1h``) in the same pass."""
     m, n_days = values.shape
     for i in prange(m):
         total = np.empty(25)
         count = np.empty(25, dtype=np.int64)
         for d in range(n_days):
-            _running_sums(hourly[i, d], total, count)
-            valid, best = 0, -np.inf
-            for j in range(17):
-                n = count[j + 8] - count[j]
-                if n >= min_hours and n > 0:
-                    mean = (total[j + 8] - total[j]) / n
-                    if mean == mean:
-                        valid += 1
-                        best = max(best, mean)
+            day = hourly[i, d]
+            _running_sums(day, total, count)
+            valid, best = _best_window(total, count, min_hours)
             ok = valid >= min_windows or (valid >= 1 and best > exceedance_limit)
             values[i, d] = best if ok else np.nan
             n_windows[i, d] = valid
+            max_1h[i, d] = _day_max(day) if count[24] >= min_hours_1h else np.nan
 
 
 @njit(cache=True, parallel=True)
