@@ -244,15 +244,17 @@ def area_membership(
     then :data:`GROUPS`.
     """
     st = network.stations
-    urban = (st["type"] == "urban").to_numpy()
+    # plain object arrays: one comparison per area without a pandas call each
+    types, districts = st["type"].to_numpy(object), st["district"].to_numpy(object)
+    urban = types == "urban"
     names: list[str] = ["city"]
     rows: list[np.ndarray] = [city_station_mask(network, city_rule)]
-    extra = sorted(set(st.loc[urban, "district"]) - set(DISTRICTS) - {""})
+    extra = sorted(set(districts[urban]) - set(DISTRICTS) - {""})
     for d in (*DISTRICTS, *extra):
         names.append(d)
-        rows.append(urban & (st["district"] == d).to_numpy())
+        rows.append(urban & (districts == d))
     for g, crit in GROUPS.items():
-        m = (st["type"] == crit["type"]).to_numpy()
+        m = types == crit["type"]
         if "direction" in crit:
             m = m & st["direction"].isin(crit["direction"]).to_numpy()
         names.append(g)
