@@ -737,10 +737,12 @@ def primary_pollutants(iaqis: Mapping[str, np.ndarray], aqi: np.ndarray) -> np.n
     names = [p for p in POLLUTANT_NAMES if p in iaqis]
     hits = np.stack([np.asarray(iaqis[p], dtype=float) == a for p in names], axis=-1)
     hits &= (a > 50)[..., None]
-    out = np.full(a.shape, "", dtype=object)
-    for idx in zip(*np.nonzero(hits.any(axis=-1)), strict=True):
-        out[idx] = ";".join(n for n, h in zip(names, hits[idx], strict=True) if h)
-    return out
+    # one label per distinct set of tied pollutants (bit k: names[k]), not per day
+    sets = (hits * (1 << np.arange(len(names)))).sum(axis=-1).ravel()
+    distinct, which = np.unique(sets, return_inverse=True)
+    labels = [";".join(n for k, n in enumerate(names) if bits >> k & 1)
+              for bits in distinct.tolist()]
+    return np.array(labels, dtype=object)[which.ravel()].reshape(a.shape)
 
 
 O3_8H_IAQI_MAX = 800.0
