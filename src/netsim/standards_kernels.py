@@ -6,7 +6,9 @@ computed by one thread in a fixed order, and the sums reproduce the NumPy
 expressions they replace bit for bit:
 
 * a daily total is NumPy's pairwise sum of 24 values (eight running sums over
-  hours ``j, j+8, j+16``, combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``);
+  hours ``j, j+8, j+16``, combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``),
+  computed on an hour-major copy (24, D) of the series so that consecutive days
+  fill the SIMD lanes;
 * an 8-hour window total is a difference of running (cumulative) sums of the day.
 """
 
@@ -17,16 +19,41 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def _day_total(h: np.ndarray, r: np.ndarray) -> tuple[float, int]:
-    """Sum and count of the valid values of one day (24,), as ``np.where(ok, h, 0).sum()``:
-    eight running sums r_j = h_j + h_{j+8} + h_{j+16} (``r``: (8,) scratch), combined
-    pairwise."""
-    count = 0
-    for j in range(8):
-        a, b, c = h[j], h[j + 8], h[j + 16]
-        count += (a == a) + (b == b) + (c == c)
-        r[j] = ((a if a == a else 0.0) + (b if b == b else 0.0)) + (c if c == c else 0.0)
-    return 0.0 + (((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))), count
+def _hour_major(days: np.ndarray, x: np.ndarray) -> None:
+    """``x[k, d] = days[d, k]``: one series' (D, 24) hours as (24, D), so that the per-day
+    arithmetic runs over consecutive days (SIMD lanes), each day in its usual order."""
+    for d in range(days.shape[0]):
+        for k in range(24):
+            x[k, d] = days[d, k]
+
+
+@njit(cache=True, inline="always")
+def _valid(v: float) -> float:
+    """``v``, or 0 where it is NaN (a mask, not a branch)."""
+    return v if v == v else 0.0
+
+
+@njit(cache=True, inline="always")
+def _lane(x: np.ndarray, j: int, d: int) -> float:
+    """Running sum r_j = h_j + h_{j+8} + h_{j+16} of the valid hours of day d of ``x`` (24, D)."""
+    return (_valid(x[j, d]) + _valid(x[j + 8, d])) + _valid(x[j + 16, d])
+
+
+@njit(cache=True, error_model="numpy")
+def _series_daily_means(x: np.ndarray, min_hours: int, out: np.ndarray) -> None:
+    """24-h means (D,) of one hour-major series (24, D).
+
+    Branch-free, so that LLVM vectorises over days: a day without values divides 0 by 0
+    (NaN under ``error_model="numpy"``) and is masked.
+    """
+    for d in range(out.shape[0]):
+        total = 0.0 + (((_lane(x, 0, d) + _lane(x, 1, d)) + (_lane(x, 2, d) + _lane(x, 3, d)))
+                       + ((_lane(x, 4, d) + _lane(x, 5, d)) + (_lane(x, 6, d) + _lane(x, 7, d))))
+        count = 0
+        for k in range(24):
+            count += x[k, d] == x[k, d]
+        mean = total / count
+        out[d] = mean if (count >= min_hours) & (count > 0) else np.nan
 
 
 @njit(cache=True, parallel=True)
@@ -34,10 +61,9 @@ def daily_means(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> None:
     """24-h means (m, D); NaN where fewer than ``min_hours`` hours are valid."""
     m, n_days = out.shape
     for i in prange(m):
-        r = np.empty(8)
-        for d in range(n_days):
-            total, count = _day_total(hourly[i, d], r)
-            out[i, d] = total / count if count >= min_hours and count > 0 else np.nan
+        x = np.empty((24, n_days))
+        _hour_major(hourly[i], x)
+        _series_daily_means(x, min_hours, out[i])
 
 
 @njit(cache=True, parallel=True)
