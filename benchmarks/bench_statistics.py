@@ -6,7 +6,9 @@ low-cost sensors, 8,784 hours, six pollutants, missing hours).  Timed, best of
 
 * ``standards``: what the statement's figures are made of (:mod:`netsim.standards`) —
   24-h means of five pollutants, O3 MDA8, the annual validity rule and annual
-  percentiles of every station, the O3 daily 1-h maxima and the city's daily AQI;
+  percentiles of every station, the O3 daily 1-h maxima (computed by :func:`mda8` in
+  the same pass, as :func:`netsim.stats.compute_statistics` uses them) and the city's
+  daily AQI;
 * ``compute_statistics``: the same plus city/district/group values and the tables
   (:func:`netsim.stats.compute_statistics`).
 
@@ -37,7 +39,6 @@ from netsim.standards import (
     STATISTICS,
     annual_validity,
     daily_aqi,
-    daily_max_1h,
     daily_means,
     hj663_percentile,
     mda8,
@@ -54,12 +55,11 @@ def standards_statistics(readings) -> None:
     """Daily values, validity and percentiles of every station; the city's daily AQI."""
     daily = {}
     for p, hourly in readings.values.items():
-        daily[p] = mda8(hourly).values if p == "O3" else daily_means(hourly)
+        daily[p] = mda8(hourly).values if p == "O3" else daily_means(hourly)  # + O3 1-h maxima
         annual_validity(daily[p], readings.year)
         for stat in STATISTICS[p]:
             if stat != "annual_mean":
                 hj663_percentile(daily[p], STATISTIC_PERCENT[stat])
-    daily_max_1h(readings.values["O3"])
     daily_aqi({p: np.nanmean(v, axis=0) for p, v in daily.items()})
 
 

@@ -7,7 +7,16 @@ import numba
 import numpy as np
 import pytest
 
-from netsim.standards import daily_max_1h, daily_means, eight_hour_means, has_values, mda8
+from netsim.standards import (
+    annual_validity,
+    daily_max_1h,
+    daily_means,
+    eight_hour_means,
+    has_values,
+    hj663_percentile,
+    mda8,
+    month_of_day,
+)
 
 # ----------------------------------------------------------------------------
 # The NumPy implementations before the kernels (netsim 0.x, standards.py)
@@ -57,6 +66,27 @@ def reference_mda8(hourly, min_hours=6, min_windows=14, exceedance_limit=160.0):
     mx = np.where(ok, m8, -np.inf).max(axis=-1)
     valid = (n >= min_windows) | ((n >= 1) & (mx > exceedance_limit))
     return np.where(valid, mx, np.nan), n
+
+
+def reference_percentile(values, p):
+    """hj663_percentile: sort, then interpolate at the rounded position."""
+    x = np.sort(np.asarray(values, dtype=float), axis=-1)  # NaN sort last
+    n = (~np.isnan(x)).sum(axis=-1)
+    pos = np.round((np.maximum(n, 1) - 1) * (p / 100.0), 9)
+    s = np.floor(pos).astype(np.int64)
+    frac = pos - s
+    hi = np.minimum(s + 1, np.maximum(n - 1, 0))
+    xs = np.take_along_axis(x, s[..., None], axis=-1)[..., 0]
+    xh = np.take_along_axis(x, hi[..., None], axis=-1)[..., 0]
+    out = np.where(frac > 0, xs + (xh - xs) * frac, xs)
+    return np.where(n > 0, out, np.nan)
+
+
+def reference_month_days(daily, year):
+    ok = ~np.isnan(daily)
+    months = month_of_day(year)
+    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
+    return np.add.reduceat(ok.astype(np.int32), starts, axis=-1), ok.sum(axis=-1)
 
 
 def _hourly(seed: int, shape=(37, 366 * 24), missing=0.12, scale=60.0) -> np.ndarray:
@@ -113,6 +143,13 @@ def test_mda8_equals_numpy_including_the_exceedance_rule(seed):
     assert np.isfinite(ref_values[few]).any() and np.isnan(ref_values[few]).any()
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_mda8_carries_the_daily_max_1h(seed):
+    h = _hourly(seed, missing=0.2)
+    assert mda8(h).max_1h.tobytes() == reference_daily_max(h).tobytes()
+    assert mda8(h).max_1h.tobytes() == daily_max_1h(h).tobytes()
+
+
 def test_mda8_of_a_hand_worked_day():
     day = np.full(24, 50.0)
     day[10:18] = 130.0  # the window of hours 10..17 averages 130
@@ -125,9 +162,9 @@ def test_statistics_do_not_depend_on_the_thread_count():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = (daily_means(h), mda8(h).values, eight_hour_means(h))
+        one = (daily_means(h), mda8(h).values, mda8(h).max_1h, eight_hour_means(h))
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = (daily_means(h), mda8(h).values, eight_hour_means(h))
+        many = (daily_means(h), mda8(h).values, mda8(h).max_1h, eight_hour_means(h))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(one, many, strict=True):
@@ -213,3 +250,48 @@ def test_daily_aqi_counts_equal_the_numpy_path(threads):
     np.testing.assert_array_equal(bands["aqi_days_meeting_standard"],
                                   (has & (aqi_ref <= 100)).sum(axis=1))
     np.testing.assert_array_equal(bands["aqi_valid_days"], has.sum(axis=1))
+
+
+# ----------------------------------------------------------------------------
+# Annual validity and percentiles (HJ 663)
+# ----------------------------------------------------------------------------
+
+
+def _daily_series(rng, shape, decimals):
+    """Daily values with gaps (rows from all-missing to complete), ties, negatives and
+    rows in ascending order (the worst case of a selection)."""
+    x = rng.gamma(2.0, 30.0, size=shape).round(decimals)
+    x[rng.random(shape) < rng.uniform(0.0, 1.0, size=(shape[0], 1))] = np.nan
+    x[::4] = np.sort(x[::4], axis=-1)
+    x[1::5] = -x[1::5]
+    x[2] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("p", [0.0, 37.3, 50.0, 90.0, 95.0, 98.0, 100.0])
+def test_percentile_equals_the_sorting_expression(threads, p):
+    rng = np.random.default_rng(int(p * 10) + threads)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        for shape, decimals in (((60, 366), 0), ((200, 17), 1), ((40, 1), 2)):
+            x = _daily_series(rng, shape, decimals)
+            assert hj663_percentile(x, p).tobytes() == reference_percentile(x, p).tobytes()
+    finally:
+        numba.set_num_threads(before)
+    x = _daily_series(rng, (6, 366), 0).reshape(2, 3, 366)
+    assert hj663_percentile(x, p).tobytes() == reference_percentile(x, p).tobytes()
+    assert hj663_percentile(x[0, 0], p).shape == ()
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_valid_days_per_month_equal_numpy(year):
+    n_days = 366 if year == 2024 else 365
+    x = _daily_series(np.random.default_rng(year), (50, n_days), 0)
+    month_days, total = reference_month_days(x, year)
+    v = annual_validity(x, year)
+    np.testing.assert_array_equal(v.month_days, month_days)
+    np.testing.assert_array_equal(v.valid_days, total)
+    one = annual_validity(x[3], year)
+    assert one.valid_days == total[3] and one.month_days.tolist() == month_days[3].tolist()

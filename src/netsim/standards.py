@@ -297,10 +297,14 @@ class MDA8:
         (..., D) MDA8 in µg/m³; NaN where the day is invalid.
     n_windows
         (..., D) number of valid 8-h windows (0–17).
+    max_1h
+        (..., D) daily maximum 1-h O3 in µg/m³, NaN where fewer than 20 hours are valid:
+        :func:`daily_max_1h`, computed in the same pass over the hours.
     """
 
     values: np.ndarray
     n_windows: np.ndarray
+    max_1h: np.ndarray
 
 
 def mda8(
@@ -332,12 +336,13 @@ def mda8(
     GB 3095-2012 Table 4, HJ 663-2013 (``standards.md`` §1.1, §7 item 1).
     """
     rows, lead = _day_rows(hourly)
-    values = np.empty(rows.shape[:2])
+    values, max_1h = np.empty(rows.shape[:2]), np.empty(rows.shape[:2])
     n_windows = np.empty(rows.shape[:2], dtype=np.int64)
-    kernels.mda8(rows, int(min_hours), int(min_windows), float(exceedance_limit), values,
-                 n_windows)
+    kernels.mda8(rows, int(min_hours), int(min_windows), float(exceedance_limit),
+                 MIN_HOURS_DAILY, values, n_windows, max_1h)
     shape = (*lead, rows.shape[1])
-    return MDA8(values=values.reshape(shape), n_windows=n_windows.reshape(shape))
+    return MDA8(values=values.reshape(shape), n_windows=n_windows.reshape(shape),
+                max_1h=max_1h.reshape(shape))
 
 
 # --------------------------------------------------------------------------- annual
@@ -384,6 +389,12 @@ def month_of_day(year: int) -> np.ndarray:
     return np.repeat(
         np.arange(1, 13), [calendar.monthrange(year, m)[1] for m in range(1, 13)]
     ).astype(np.int8)
+
+
+def _month_starts(year: int) -> np.ndarray:
+    """Index of the first day of each month of ``year`` and the year's length, (13,)."""
+    lengths = [calendar.monthrange(year, m)[1] for m in range(1, 13)]
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
 
 _MONTH_ABBR = tuple(calendar.month_abbr)
@@ -443,11 +454,11 @@ def annual_validity(daily: np.ndarray, year: int, rule: AnnualRule | None = None
         raise NetsimError(
             f"daily array has {d.shape[-1]} days on its last axis; {year} has {days_in_year(year)}"
         )
-    ok = ~np.isnan(d)
-    months = month_of_day(year)
-    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
-    month_days = np.add.reduceat(ok.astype(np.int32), starts, axis=-1)
-    n = ok.sum(axis=-1)
+    rows = np.ascontiguousarray(d.reshape(math.prod(d.shape[:-1]), d.shape[-1]))
+    month_days = np.empty((rows.shape[0], 12), dtype=np.int64)
+    n = np.empty(rows.shape[0], dtype=np.int64)
+    kernels.valid_days(rows, _month_starts(year), month_days, n)
+    month_days, n = month_days.reshape(*d.shape[:-1], 12), n.reshape(d.shape[:-1])[()]
     valid = n >= rule.min_days
     if rule.min_days_per_month is not None:
         need = np.array([rule.month_minimum(m) for m in range(1, 13)])
@@ -485,17 +496,12 @@ def hj663_percentile(values: np.ndarray, p: float) -> np.ndarray:
     """
     if not 0.0 <= p <= 100.0:
         raise NetsimError(f"percentile {p!r} out of range; expected 0-100 (percent)")
-    x = np.sort(np.asarray(values, dtype=float), axis=-1)  # NaN sort last
-    n = (~np.isnan(x)).sum(axis=-1)
-    # 0-based position (k - 1); rounding to 1e-9 removes float artefacts of (n-1)*p/100
-    pos = np.round((np.maximum(n, 1) - 1) * (p / 100.0), 9)
-    s = np.floor(pos).astype(np.int64)
-    frac = pos - s
-    hi = np.minimum(s + 1, np.maximum(n - 1, 0))
-    xs = np.take_along_axis(x, s[..., None], axis=-1)[..., 0]
-    xh = np.take_along_axis(x, hi[..., None], axis=-1)[..., 0]
-    out = np.where(frac > 0, xs + (xh - xs) * frac, xs)
-    return np.where(n > 0, out, np.nan)
+    a = np.asarray(values, dtype=float)
+    rows = np.ascontiguousarray(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]))
+    out = np.empty(rows.shape[0])
+    # 0-based position (k - 1) = (n-1)·p/100 rounded to 1e-9 (removes its float artefacts)
+    kernels.percentiles(rows, p / 100.0, out)
+    return out.reshape(a.shape[:-1])
 
 
 # ------------------------------------------------------------------------- rounding
@@ -731,10 +737,12 @@ def primary_pollutants(iaqis: Mapping[str, np.ndarray], aqi: np.ndarray) -> np.n
     names = [p for p in POLLUTANT_NAMES if p in iaqis]
     hits = np.stack([np.asarray(iaqis[p], dtype=float) == a for p in names], axis=-1)
     hits &= (a > 50)[..., None]
-    out = np.full(a.shape, "", dtype=object)
-    for idx in zip(*np.nonzero(hits.any(axis=-1)), strict=True):
-        out[idx] = ";".join(n for n, h in zip(names, hits[idx], strict=True) if h)
-    return out
+    # one label per distinct set of tied pollutants (bit k: names[k]), not per day
+    sets = (hits * (1 << np.arange(len(names)))).sum(axis=-1).ravel()
+    distinct, which = np.unique(sets, return_inverse=True)
+    labels = [";".join(n for k, n in enumerate(names) if bits >> k & 1)
+              for bits in distinct.tolist()]
+    return np.array(labels, dtype=object)[which.ravel()].reshape(a.shape)
 
 
 O3_8H_IAQI_MAX = 800.0

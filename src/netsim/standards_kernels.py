@@ -6,7 +6,9 @@ computed by one thread in a fixed order, and the sums reproduce the NumPy
 expressions they replace bit for bit:
 
 * a daily total is NumPy's pairwise sum of 24 values (eight running sums over
-  hours ``j, j+8, j+16``, combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``);
+  hours ``j, j+8, j+16``, combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``),
+  computed on an hour-major copy (24, D) of the series so that consecutive days
+  fill the SIMD lanes;
 * an 8-hour window total is a difference of running (cumulative) sums of the day.
 """
 
@@ -17,16 +19,41 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def _day_total(h: np.ndarray, r: np.ndarray) -> tuple[float, int]:
-    """Sum and count of the valid values of one day (24,), as ``np.where(ok, h, 0).sum()``:
-    eight running sums r_j = h_j + h_{j+8} + h_{j+16} (``r``: (8,) scratch), combined
-    pairwise."""
-    count = 0
-    for j in range(8):
-        a, b, c = h[j], h[j + 8], h[j + 16]
-        count += (a == a) + (b == b) + (c == c)
-        r[j] = ((a if a == a else 0.0) + (b if b == b else 0.0)) + (c if c == c else 0.0)
-    return 0.0 + (((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))), count
+def _hour_major(days: np.ndarray, x: np.ndarray) -> None:
+    """``x[k, d] = days[d, k]``: one series' (D, 24) hours as (24, D), so that the per-day
+    arithmetic runs over consecutive days (SIMD lanes), each day in its usual order."""
+    for d in range(days.shape[0]):
+        for k in range(24):
+            x[k, d] = days[d, k]
+
+
+@njit(cache=True, inline="always")
+def _valid(v: float) -> float:
+    """``v``, or 0 where it is NaN (a mask, not a branch)."""
+    return v if v == v else 0.0
+
+
+@njit(cache=True, inline="always")
+def _lane(x: np.ndarray, j: int, d: int) -> float:
+    """Running sum r_j = h_j + h_{j+8} + h_{j+16} of the valid hours of day d of ``x`` (24, D)."""
+    return (_valid(x[j, d]) + _valid(x[j + 8, d])) + _valid(x[j + 16, d])
+
+
+@njit(cache=True, error_model="numpy")
+def _series_daily_means(x: np.ndarray, min_hours: int, out: np.ndarray) -> None:
+    """24-h means (D,) of one hour-major series (24, D).
+
+    Branch-free, so that LLVM vectorises over days: a day without values divides 0 by 0
+    (NaN under ``error_model="numpy"``) and is masked.
+    """
+    for d in range(out.shape[0]):
+        total = 0.0 + (((_lane(x, 0, d) + _lane(x, 1, d)) + (_lane(x, 2, d) + _lane(x, 3, d)))
+                       + ((_lane(x, 4, d) + _lane(x, 5, d)) + (_lane(x, 6, d) + _lane(x, 7, d))))
+        count = 0
+        for k in range(24):
+            count += x[k, d] == x[k, d]
+        mean = total / count
+        out[d] = mean if (count >= min_hours) & (count > 0) else np.nan
 
 
 @njit(cache=True, parallel=True)
@@ -34,10 +61,9 @@ def daily_means(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> None:
     """24-h means (m, D); NaN where fewer than ``min_hours`` hours are valid."""
     m, n_days = out.shape
     for i in prange(m):
-        r = np.empty(8)
-        for d in range(n_days):
-            total, count = _day_total(hourly[i, d], r)
-            out[i, d] = total / count if count >= min_hours and count > 0 else np.nan
+        x = np.empty((24, n_days))
+        _hour_major(hourly[i], x)
+        _series_daily_means(x, min_hours, out[i])
 
 
 @njit(cache=True, parallel=True)
@@ -46,13 +72,11 @@ def daily_max(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> None:
     m, n_days = out.shape
     for i in prange(m):
         for d in range(n_days):
-            count, best = 0, -np.inf
+            day = hourly[i, d]
+            count = 0
             for h in range(24):
-                v = hourly[i, d, h]
-                if v == v:
-                    count += 1
-                    best = max(best, v)
-            out[i, d] = best if count >= min_hours else np.nan
+                count += day[h] == day[h]
+            out[i, d] = _day_max(day) if count >= min_hours else np.nan
 
 
 @njit(cache=True)
@@ -82,27 +106,49 @@ def eight_hour_means(hourly: np.ndarray, min_hours: int, out: np.ndarray) -> Non
                     else np.nan
 
 
+@njit(cache=True)
+def _best_window(total: np.ndarray, count: np.ndarray, min_hours: int) -> tuple[int, float]:
+    """Valid 8-h windows of one day and their largest mean (-inf without one), from the
+    running sums of the day."""
+    valid, best = 0, -np.inf
+    for j in range(17):
+        n = count[j + 8] - count[j]
+        if n >= min_hours and n > 0:
+            mean = (total[j + 8] - total[j]) / n
+            if mean == mean:
+                valid += 1
+                best = max(best, mean)
+    return valid, best
+
+
+@njit(cache=True)
+def _day_max(h: np.ndarray) -> float:
+    """Largest non-NaN value of one day (24,); -inf without one."""
+    best = -np.inf
+    for k in range(24):
+        v = h[k]
+        best = v if v > best else best  # branch-free; NaN never wins
+    return best
+
+
 @njit(cache=True, parallel=True)
 def mda8(hourly: np.ndarray, min_hours: int, min_windows: int, exceedance_limit: float,
-         values: np.ndarray, n_windows: np.ndarray) -> None:
-    """Daily maximum 8-h mean (m, D) with the HJ 663 validity rule, and valid windows."""
+         min_hours_1h: int, values: np.ndarray, n_windows: np.ndarray,
+         max_1h: np.ndarray) -> None:
+    """Daily maximum 8-h mean (m, D) with the HJ 663 validity rule, valid windows, and the
+    daily maximum 1-h value (as :func:`daily_max`, ``min_hours_1h``) in the same pass."""
     m, n_days = values.shape
     for i in prange(m):
         total = np.empty(25)
         count = np.empty(25, dtype=np.int64)
         for d in range(n_days):
-            _running_sums(hourly[i, d], total, count)
-            valid, best = 0, -np.inf
-            for j in range(17):
-                n = count[j + 8] - count[j]
-                if n >= min_hours and n > 0:
-                    mean = (total[j + 8] - total[j]) / n
-                    if mean == mean:
-                        valid += 1
-                        best = max(best, mean)
+            day = hourly[i, d]
+            _running_sums(day, total, count)
+            valid, best = _best_window(total, count, min_hours)
             ok = valid >= min_windows or (valid >= 1 and best > exceedance_limit)
             values[i, d] = best if ok else np.nan
             n_windows[i, d] = valid
+            max_1h[i, d] = _day_max(day) if count[24] >= min_hours_1h else np.nan
 
 
 @njit(cache=True, parallel=True)
@@ -116,6 +162,98 @@ def has_values(values: np.ndarray, out: np.ndarray) -> None:
                 found = True
                 break
         out[i] = found
+
+
+# --------------------------------------------------------------- annual values (HJ 663)
+
+
+@njit(cache=True, parallel=True)
+def valid_days(daily: np.ndarray, month_starts: np.ndarray, month_days: np.ndarray,
+               total: np.ndarray) -> None:
+    """Non-NaN values of each row of ``daily`` (m, D): per month into ``month_days``
+    (m, 12; month k spans days ``month_starts[k] … month_starts[k+1] - 1``) and in all
+    into ``total`` (m,)."""
+    m, n_months = month_days.shape
+    for i in prange(m):
+        row = daily[i]
+        n = 0
+        for k in range(n_months):
+            in_month = 0
+            for d in range(month_starts[k], month_starts[k + 1]):
+                in_month += row[d] == row[d]
+            month_days[i, k] = in_month
+            n += in_month
+        total[i] = n
+
+
+@njit(cache=True)
+def _sift_down(heap: np.ndarray, size: int, start: int) -> None:
+    """Restore the min-heap order of ``heap[:size]`` below ``start``."""
+    i, value = start, heap[start]
+    while 2 * i + 1 < size:
+        child = 2 * i + 1
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= value:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = value
+
+
+@njit(cache=True)
+def _largest(row: np.ndarray, k: int, heap: np.ndarray) -> None:
+    """The ``k`` largest non-NaN values of ``row`` (which has at least k) as a min-heap
+    ``heap[:k]``: ``heap[0]`` is the k-th largest."""
+    size = 0
+    for v in row:
+        if v != v:
+            continue
+        if size < k:
+            heap[size] = v
+            size += 1
+            if size == k:
+                for start in range(k // 2 - 1, -1, -1):
+                    _sift_down(heap, k, start)
+        elif v > heap[0]:
+            heap[0] = v
+            _sift_down(heap, k, 0)
+
+
+@njit(cache=True)
+def _order_statistics(row: np.ndarray, n: int, s: int, heap: np.ndarray) -> tuple[float, float]:
+    """X(s) and X(s+1) (0-based; X(s+1) = X(s) when s = n - 1) of the n valid values of
+    ``row``: the root of a min-heap of the n - s largest, and the smaller of its children."""
+    k = n - s
+    _largest(row, k, heap)
+    if k == 1:
+        return heap[0], heap[0]
+    return heap[0], heap[1] if k == 2 else min(heap[1], heap[2])
+
+
+@njit(cache=True, parallel=True)
+def percentiles(values: np.ndarray, fraction: float, out: np.ndarray) -> None:
+    """HJ 663 percentile (``fraction`` = p/100) of the non-NaN values of each row (m, D).
+
+    The NumPy expression of :func:`netsim.standards.hj663_percentile`, value for value:
+    0-based position ``np.round((n - 1) * fraction, 9)`` (``rint(x * 1e9) / 1e9``),
+    s = ⌊position⌋, X(s) + (X(s+1) − X(s))·(position − s) if that is > 0, else X(s);
+    NaN without a valid value.  X(s) and X(s+1) are selected, not sorted for.
+    """
+    m = values.shape[0]
+    for i in prange(m):
+        row = values[i]
+        n = 0
+        for v in row:
+            n += v == v
+        if n == 0:
+            out[i] = np.nan
+            continue
+        position = np.rint((n - 1) * fraction * 1e9) / 1e9
+        s = int(np.floor(position))
+        frac = position - s
+        xs, xh = _order_statistics(row, n, s, np.empty(n - s))
+        out[i] = xs + (xh - xs) * frac if frac > 0 else xs
 
 
 # ------------------------------------------------------------------------ AQI (HJ 633)

@@ -61,7 +61,6 @@ from netsim.standards import (
     StandardLimits,
     annual_validity,
     daily_aqi,
-    daily_max_1h,
     daily_means,
     days_in_year,
     has_values,
@@ -245,15 +244,17 @@ def area_membership(
     then :data:`GROUPS`.
     """
     st = network.stations
-    urban = (st["type"] == "urban").to_numpy()
+    # plain object arrays: one comparison per area without a pandas call each
+    types, districts = st["type"].to_numpy(object), st["district"].to_numpy(object)
+    urban = types == "urban"
     names: list[str] = ["city"]
     rows: list[np.ndarray] = [city_station_mask(network, city_rule)]
-    extra = sorted(set(st.loc[urban, "district"]) - set(DISTRICTS) - {""})
+    extra = sorted(set(districts[urban]) - set(DISTRICTS) - {""})
     for d in (*DISTRICTS, *extra):
         names.append(d)
-        rows.append(urban & (st["district"] == d).to_numpy())
+        rows.append(urban & (districts == d))
     for g, crit in GROUPS.items():
-        m = (st["type"] == crit["type"]).to_numpy()
+        m = types == crit["type"]
         if "direction" in crit:
             m = m & st["direction"].isin(crit["direction"]).to_numpy()
         names.append(g)
@@ -281,10 +282,13 @@ def _area_mean(member: np.ndarray, x: np.ndarray, min_stations: int) -> np.ndarr
 # ------------------------------------------------------------------ computation
 
 
-def _daily_values(hourly: np.ndarray, pollutant: str, o3_limit: float) -> np.ndarray:
+def _daily_values(hourly: np.ndarray, pollutant: str, o3_limit: float
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Daily values (24-h means; O3 MDA8) and, for O3, the daily maximum 1-h values."""
     if pollutant == "O3":
-        return mda8(hourly, exceedance_limit=o3_limit).values
-    return daily_means(hourly)
+        result = mda8(hourly, exceedance_limit=o3_limit)
+        return result.values, result.max_1h
+    return daily_means(hourly), None
 
 
 def _annual(
@@ -336,19 +340,18 @@ class _Areas:
     area_daily: str
     min_stations: int
 
-    def daily(self, hourly: np.ndarray, pollutant: str) -> tuple[np.ndarray, np.ndarray]:
-        """Station daily values (n, D) and area daily values (A, D) of one pollutant."""
-        st_daily = _daily_values(hourly, pollutant, self.o3_limit)
+    def daily(self, hourly: np.ndarray, pollutant: str
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Station daily values (n, D), area daily values (A, D) of one pollutant and, for
+        O3, the city's daily maximum 1-h value (D,) (for ``aqi_o3_1h`` and HJ 633 note 2)."""
+        st_daily, st_max_1h = _daily_values(hourly, pollutant, self.o3_limit)
         if self.area_daily == "station_daily":
-            return st_daily, _area_mean(self.member, st_daily, self.min_stations)
+            city_max_1h = (None if st_max_1h is None else
+                           _area_mean(self.member[:1], st_max_1h, self.min_stations)[0])
+            return st_daily, _area_mean(self.member, st_daily, self.min_stations), city_max_1h
         a_hourly = _area_mean(self.member, hourly, self.min_stations)
-        return st_daily, _daily_values(a_hourly, pollutant, self.o3_limit)
-
-    def city_o3_1h(self, hourly: np.ndarray) -> np.ndarray:
-        """The city's daily maximum 1-h O3 (for ``aqi_o3_1h``)."""
-        if self.area_daily == "station_daily":
-            return _area_mean(self.member[:1], daily_max_1h(hourly), self.min_stations)[0]
-        return daily_max_1h(_area_mean(self.member[:1], hourly, self.min_stations))[0]
+        a_daily, a_max_1h = _daily_values(a_hourly, pollutant, self.o3_limit)
+        return st_daily, a_daily, None if a_max_1h is None else a_max_1h[0]
 
 
 NOT_IN_READINGS = f"{NOT_COMPUTED}: not in the readings"
@@ -357,7 +360,9 @@ NOT_IN_READINGS = f"{NOT_COMPUTED}: not in the readings"
 
 def _pollutant_statistics(rows: _Rows, areas: _Areas, hourly: np.ndarray, p: str) -> None:
     """Station and area annual statistics of pollutant ``p``, with the reason of every gap."""
-    st_daily, a_daily = areas.daily(hourly, p)
+    st_daily, a_daily, city_max_1h = areas.daily(hourly, p)
+    if city_max_1h is not None:  # the 1-h IAQI replaces the 8-h one above 800 µg/m³ (HJ 633)
+        rows.city_o3_1h = city_max_1h
     st_stats, st_valid_days, st_v = _annual(st_daily, p, areas.year, areas.rule)
     measured = has_values(hourly)
     _station_rows(rows, areas.ids, p, st_stats, st_valid_days, st_v, measured)
@@ -531,8 +536,6 @@ def compute_statistics(
         if p not in readings.values:
             continue
         _pollutant_statistics(rows, areas, readings.values[p], p)
-        if p == "O3":  # the 1-h IAQI replaces the 8-h one above 800 µg/m³ (HJ 633 note 2)
-            rows.city_o3_1h = areas.city_o3_1h(readings.values[p])
         if progress is not None:
             progress(p)
     daily_aqi_df = _city_aqi(rows, readings.year, require_all=aqi_require_all,
