@@ -671,7 +671,8 @@ class _Problem:
         if var.shape[0] != 1:
             var[vrow] = vv
         if not do_est:
-            e = pat.alpha.T @ g.T
+            # all steps in one pattern: the BLAS-3 product goes straight into est
+            e = np.matmul(pat.alpha.T, g.T, out=est if steps == est.shape[0] else None)
             if self.mean:
                 e += self.mean
         if e is not est:
