@@ -192,7 +192,7 @@ _GLOBAL_BLOCK = 64
 _FUSED_MAX_T = 8
 # local kernel: tile side relative to the typical k-th neighbour distance
 _TILE_FACTOR = 0.3
-# sub-cells per tile side: targets inside a tile follow the curve at this finer level
+# sub-cells per tile side (at most): targets inside a tile follow the curve at this finer level
 _TILE_SUB = 4
 # factorised neighbour sets each thread keeps across its consecutive tiles
 _GROUP_CACHE = 128
@@ -754,7 +754,10 @@ def _tile_targets(tx: np.ndarray, ty: np.ndarray, side: float) -> tuple[np.ndarr
     side = max(side, np.sqrt(wx * wy / (m / 4.0 + 1.0)), max(wx, wy) / 65536.0, 1e-3)
     ntx = int(wx // side) + 1
     nty = int(wy // side) + 1
-    return _kernels.curve_tile_sort(tx, ty, x0, y0, side, ntx, nty, _TILE_SUB)
+    sub = _TILE_SUB  # sub-cells per tile side, no more than targets per tile (memory O(m))
+    while sub > 1 and sub * sub * ntx * nty > m:
+        sub //= 2
+    return _kernels.curve_tile_sort(tx, ty, x0, y0, side, ntx, nty, sub)
 
 
 def _default_chunk(prob: _Problem) -> int:
