@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -259,6 +260,7 @@ def run_sizes() -> dict:
             "netsim_s": ours, "netsim_repeats": reps,
             "pykrige_c_s": theirs, "pykrige_repeats": peer_reps,
             "speedup_vs_pykrige_c": theirs / ours,
+            "load_average_after": list(os.getloadavg()),
             "max_abs_diff_estimate": _diff(r.estimate, e_ref),
             "max_abs_diff_variance": _diff(r.variance, s_ref),
         }

@@ -628,31 +628,69 @@ def global_krige(
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
-def tile_sort(tx, ty, x0, y0, side, ntx, nty):
-    """Counting sort of targets by square tile (row-major tiles of ``side`` metres).
+@njit(cache=True, inline="always")
+def _hilbert_index(n, x, y):
+    """Position of cell ``(x, y)`` along the Hilbert curve filling an ``n x n`` grid
+    (``n`` a power of two; Hamilton's iterative ``xy2d``)."""
+    d = np.int64(0)
+    s = n >> 1
+    while s > 0:
+        rx = np.int64(1) if (x & s) > 0 else np.int64(0)
+        ry = np.int64(1) if (y & s) > 0 else np.int64(0)
+        d += s * s * ((3 * rx) ^ ry)
+        if ry == 0:
+            if rx == 1:
+                x = n - 1 - x
+                y = n - 1 - y
+            x, y = y, x
+        s >>= 1
+    return d
 
-    Returns ``(perm, start)``: the targets of tile ``b`` are
-    ``perm[start[b]:start[b + 1]]`` (original order kept inside a tile).
+
+@njit(cache=True)
+def curve_tile_sort(tx, ty, x0, y0, side, ntx, nty, sub):
+    """Targets ordered along a Hilbert curve, grouped by square tile of ``side`` metres.
+
+    Tiles follow the Hilbert curve over the ``ntx x nty`` tile grid (consecutive
+    tiles are neighbours); inside a tile the targets follow the same curve one
+    level finer, by ``sub x sub`` sub-cells (``sub`` a power of two), so
+    consecutive targets are close and tend to share a neighbour set.  A counting
+    sort, O(m + tiles), deterministic: targets of one sub-cell keep their input order.
+    Returns ``(perm, start)``: the targets of the ``b``-th tile along the curve
+    are ``perm[start[b]:start[b + 1]]``.
     """
     m = tx.shape[0]
     nt = ntx * nty
-    tid = np.empty(m, dtype=np.int64)
-    start = np.zeros(nt + 1, dtype=np.int64)
-    for i in range(m):
-        ix = min(max(np.int64((tx[i] - x0) / side), 0), ntx - 1)
-        iy = min(max(np.int64((ty[i] - y0) / side), 0), nty - 1)
-        b = iy * ntx + ix
-        tid[i] = b
-        start[b + 1] += 1
+    n = np.int64(1)
+    while n < max(ntx, nty):
+        n <<= 1
+    code = np.empty(nt, dtype=np.int64)
     for b in range(nt):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
+        code[b] = _hilbert_index(n, b % ntx, b // ntx)
+    rank = np.empty(nt, dtype=np.int64)
+    order = np.argsort(code)  # distinct codes: a unique order
+    for r in range(nt):
+        rank[order[r]] = r
+    nsub = sub * sub
+    fside = side / sub
+    bucket = np.empty(m, dtype=np.int64)
+    count = np.zeros(nt * nsub + 1, dtype=np.int64)
+    for i in range(m):
+        fx = min(max(np.int64((tx[i] - x0) / fside), 0), ntx * sub - 1)
+        fy = min(max(np.int64((ty[i] - y0) / fside), 0), nty * sub - 1)
+        within = _hilbert_index(n * sub, fx, fy) & (nsub - 1)
+        bb = rank[(fy // sub) * ntx + fx // sub] * nsub + within
+        bucket[i] = bb
+        count[bb + 1] += 1
+    for b in range(nt * nsub):
+        count[b + 1] += count[b]
+    start = count[::nsub].copy()
+    fill = count[:-1].copy()
     perm = np.empty(m, dtype=np.int64)
     for i in range(m):
-        b = tid[i]
-        perm[fill[b]] = i
-        fill[b] += 1
+        bb = bucket[i]
+        perm[fill[bb]] = i
+        fill[bb] += 1
     return perm, start
 
 
@@ -717,6 +755,8 @@ def _cholesky_inverse(a, k, work, out):
 # value vectors up to which each cached neighbour set also stores its
 # per-vector weights ``w = M [z; 0]`` (estimate = ``w . c`` per target)
 _TW_MAX = 8
+# factorised neighbour sets cached per tile (found by their bit mask over the tile's candidates)
+_TILE_CACHE = 64
 
 
 @njit(cache=True, inline="always")
@@ -879,6 +919,92 @@ def _factorise_set(
 
 
 @njit(cache=True)
+def _members_hash(members, slot, k):
+    """FNV-1a hash of a neighbour set's station indices (ascending)."""
+    h = np.uint64(1469598103934665603)
+    for q in range(k):
+        h = (h ^ np.uint64(members[slot, q])) * np.uint64(1099511628211)
+    return h
+
+
+@njit(cache=True)
+def _find_set(gstate, ghash, gmembers, members, slot, k, h):
+    """Entry of the group cache holding the same neighbour set as ``members[slot]``, or -1."""
+    for e in range(gstate[0]):
+        if ghash[e] == h:
+            same = True
+            for q in range(k):
+                if gmembers[e, q] != members[slot, q]:
+                    same = False
+                    break
+            if same:
+                return e
+    return -1
+
+
+@njit(cache=True)
+def _copy_set(src, i, dst, j):
+    """Copy a factorised set's arrays ``(kinds, mats, rvec, rsum, wz, rz, rconds)``
+    from entry ``i`` of ``src`` to entry ``j`` of ``dst`` (same tuple layout)."""
+    dst[0][j] = src[0][i]
+    dst[1][j] = src[1][i]
+    dst[2][j] = src[2][i]
+    dst[3][j] = src[3][i]
+    dst[4][j] = src[4][i]
+    dst[5][j] = src[5][i]
+    dst[6][j] = src[6][i]
+
+
+@njit(cache=True)
+def _group_cache(cap, k, ns, tw):
+    """Empty cache of factorised neighbour sets shared by the consecutive tiles of one
+    thread's group: ``(state, hashes, members, (kinds, mats, rvec, rsum, wz, rz, rconds))``;
+    ``state = [entries used, next entry to overwrite]``."""
+    return (
+        np.zeros(2, dtype=np.int64),
+        np.zeros(cap, dtype=np.uint64),
+        np.empty((cap, k), dtype=np.int64),
+        (
+            np.empty(cap, dtype=np.int64),
+            np.empty((cap, ns, ns)),
+            np.empty((cap, k)),
+            np.empty(cap),
+            np.empty((cap, max(tw, 1), ns)),
+            np.empty((cap, max(tw, 1))),
+            np.empty(cap),
+        ),
+    )
+
+
+@njit(cache=True)
+def _tile_scratch(k, ns, tw):
+    """Arrays of one tile's cache of factorised sets (``_TILE_CACHE`` entries) and its
+    work arrays, allocated once per group of tiles (see :func:`_krige_tile`)."""
+    cap = _TILE_CACHE
+    return (
+        np.zeros(cap, dtype=np.uint64),  # mask hashes
+        np.empty((cap, k), dtype=np.int64),  # member station indices (ascending)
+        np.empty((cap, k), dtype=np.int64),  # member candidate positions
+        np.empty((cap, k)),  # member x
+        np.empty((cap, k)),  # member y
+        np.empty(cap, dtype=np.int64),  # kinds: 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
+        np.empty((cap, ns, ns)),
+        np.empty((cap, k)),
+        np.empty(cap),
+        np.empty(cap),
+        np.zeros((cap, max(tw, 1), ns)),
+        np.empty((cap, max(tw, 1))),
+        np.empty((ns, ns)),
+        np.empty((ns, 2 * ns)),
+        np.empty(k),
+        np.empty((2, ns)),
+        np.empty(ns),
+        np.empty(ns),
+        np.empty(ns),
+    )
+
+
+@njit(cache=True)
 def _krige_tile(
     a0,
     a1,
@@ -912,8 +1038,12 @@ def _krige_tile(
     var,
     status,
     rcond_out,
+    gcache,
+    scratch,
 ):
-    """Kriging of the targets ``perm[a0:a1]`` of one tile (see :func:`local_krige_tiled`)."""
+    """Kriging of the targets ``perm[a0:a1]`` of one tile (see :func:`local_krige_tiled`);
+    ``gcache`` (:func:`_group_cache`) carries factorised sets over from earlier tiles,
+    ``scratch`` (:func:`_tile_scratch`) holds the tile's own cache and work arrays."""
     T = z.shape[0]
     ns = k if simple else k + 1
     tw = T if T <= _TW_MAX else 0
@@ -965,33 +1095,35 @@ def _krige_tile(
         csx[q] = sx[cand[q]]
         csy[q] = sy[cand[q]]
     nw = (nc + 63) // 64
-    # per-tile cache of factorised neighbour sets
-    cap = 64
+    # per-tile cache of factorised neighbour sets (arrays reused from tile to tile)
+    (
+        hashes,
+        members,
+        mpos,
+        mx,
+        my,
+        kinds,
+        mats,
+        rvec,
+        rsum,
+        rconds,
+        wz,
+        rz,
+        a,
+        work,
+        nvm,
+        escale,
+        cc,
+        y,
+        lam,
+    ) = scratch
+    cap = hashes.shape[0]
     masks = np.zeros((cap, nw), dtype=np.uint64)
-    hashes = np.zeros(cap, dtype=np.uint64)
-    members = np.empty((cap, k), dtype=np.int64)  # station indices (ascending)
-    mpos = np.empty((cap, k), dtype=np.int64)  # candidate positions
-    mx = np.empty((cap, k))
-    my = np.empty((cap, k))
-    kinds = np.empty(cap, dtype=np.int64)  # 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
-    mats = np.empty((cap, ns, ns))
-    rvec = np.empty((cap, k))
-    rsum = np.empty(cap)
-    rconds = np.empty(cap)
-    wz = np.zeros((cap, max(tw, 1), ns))
-    rz = np.empty((cap, max(tw, 1)))
     n_cached = 0
     nxt = 0
     d2 = np.empty(nc)
     inset = np.zeros(nc, dtype=np.uint8)
     mask = np.empty(nw, dtype=np.uint64)
-    a = np.empty((ns, ns))
-    work = np.empty((ns, 2 * ns))
-    nvm = np.empty(k)
-    escale = np.empty((2, ns))
-    cc = np.empty(ns)
-    y = np.empty(ns)
-    lam = np.empty(ns)
     prev = -1
     for p in range(a0, a1):
         i = perm[p]
@@ -1076,37 +1208,51 @@ def _krige_tile(
                             q += 1
                         word >>= np.uint64(1)
                         bit += 1
-                kinds[slot] = _factorise_set(
-                    slot,
-                    k,
-                    ns,
-                    code,
-                    psill,
-                    rng,
-                    nugget,
-                    shape,
-                    simple,
-                    bounded,
-                    sill,
-                    mean if simple else 0.0,
-                    sx,
-                    sy,
-                    z,
-                    nv,
-                    tw,
-                    members,
-                    mats,
-                    rvec,
-                    rsum,
-                    wz,
-                    rz,
-                    rcond_min,
-                    rconds,
-                    a,
-                    work,
-                    nvm,
-                    escale,
-                )
+                gstate, ghash, gmembers, gsets = gcache
+                tsets = (kinds, mats, rvec, rsum, wz, rz, rconds)
+                hm = _members_hash(members, slot, k)
+                gslot = _find_set(gstate, ghash, gmembers, members, slot, k, hm)
+                if gslot >= 0:
+                    _copy_set(gsets, gslot, tsets, slot)
+                else:
+                    kinds[slot] = _factorise_set(
+                        slot,
+                        k,
+                        ns,
+                        code,
+                        psill,
+                        rng,
+                        nugget,
+                        shape,
+                        simple,
+                        bounded,
+                        sill,
+                        mean if simple else 0.0,
+                        sx,
+                        sy,
+                        z,
+                        nv,
+                        tw,
+                        members,
+                        mats,
+                        rvec,
+                        rsum,
+                        wz,
+                        rz,
+                        rcond_min,
+                        rconds,
+                        a,
+                        work,
+                        nvm,
+                        escale,
+                    )
+                    if ghash.shape[0] > 0:
+                        gslot = gstate[1]
+                        gstate[1] = (gslot + 1) % ghash.shape[0]
+                        gstate[0] = min(gstate[0] + 1, ghash.shape[0])
+                        ghash[gslot] = hm
+                        gmembers[gslot] = members[slot]
+                        _copy_set(tsets, slot, gsets, gslot)
             prev = slot
         kind = kinds[slot]
         if kind == 2:
@@ -1216,6 +1362,7 @@ def local_krige_tiled(
     var,
     status,
     rcond_out,
+    group_cache,
 ):
     """Moving-neighbourhood ordinary (or simple) kriging, one tile of targets at a time.
 
@@ -1228,8 +1375,13 @@ def local_krige_tiled(
     members of the previous target's set are strictly nearer than every other
     candidate, that set is kept without a selection -- and identified by a bit
     mask over them; the system of each distinct neighbour set is factorised
-    once per tile and cached.  Bounded models use the covariance form
-    ``C λ + ν 1 = c`` (equivalent to the semivariance form since
+    once per tile and cached (:func:`_tile_scratch`), and a group's tiles also
+    share a ring of its last ``group_cache`` factorised sets found by their
+    members (:func:`_group_cache`), so a set straddling consecutive tiles
+    (Hilbert-ordered, :func:`curve_tile_sort`) is factorised once.  A set's
+    factorisation depends only on its members, so every target's result is
+    the same bits whatever the tiling, order or thread count.  Bounded models
+    use the covariance form ``C λ + ν 1 = c`` (equivalent to the semivariance form since
     ``C = sill - Γ``) with ``C⁻¹`` from a Cholesky factorisation:
     ``q = C⁻¹c``, ``ν = (1ᵀq - 1) / 1ᵀC⁻¹1``, ``λ = q - ν C⁻¹1``,
     ``variance = sill - cᵀq + (1ᵀq - 1)² / 1ᵀC⁻¹1`` (simple kriging: ``λ = q``,
@@ -1263,7 +1415,11 @@ def local_krige_tiled(
         thr = tile_start[0] + (m * g) // n_groups
         gstart[g] = max(np.searchsorted(tile_start, thr), gstart[g - 1])
     gstart[n_groups] = n_tiles
+    ns = k if simple else k + 1
+    tw = z.shape[0] if z.shape[0] <= _TW_MAX else 0
     for g in prange(n_groups):
+        gcache = _group_cache(group_cache, k, ns, tw)
+        scratch = _tile_scratch(k, ns, tw)
         for b in range(gstart[g], gstart[g + 1]):
             a0 = tile_start[b]
             a1 = tile_start[b + 1]
@@ -1302,4 +1458,6 @@ def local_krige_tiled(
                 var,
                 status,
                 rcond_out,
+                gcache,
+                scratch,
             )

@@ -22,15 +22,19 @@ NumPy's SIMD loop) ``G`` is formed per chunk and ``estimate = alphaᵀ Gᵀ`` is
 BLAS-3 product for all T at once.  Memory is O(chunk x (n + T) + n²); never an
 (m x n) matrix.
 
-Local neighbourhood (``n_neighbours = k``): targets are grouped in square tiles
-(about 0.3 x the typical k-th neighbour distance); per tile the candidate
+Local neighbourhood (``n_neighbours = k``): targets are sorted along a Hilbert
+curve in square tiles (about 0.3 x the typical k-th neighbour distance), so
+consecutive targets are close; per tile the candidate
 stations (a provable superset of every target's k nearest) are gathered from a
 station grid, each target's exact k nearest are picked from them (or the
 previous target's set is kept when it is provably still the k nearest), and
 every distinct neighbour set is factorised once per tile (Cholesky of the
 covariance matrix for bounded models, Gauss-Jordan on the semivariance system
-otherwise or when a Cholesky pivot is small) and reused by all targets sharing it; for up
+otherwise or when a Cholesky pivot is small) and reused by all targets sharing it
+(and by the thread's next tiles: a ring of the last 128 sets); for up
 to 8 value vectors the set also stores ``C⁻¹z`` so an estimate is two k-dots.
+A target's result depends only on its neighbour set, never on the order,
+tiling or thread count; results are written at the targets' own indices.
 
 Measurement error (``noise_variance``, σ²_i per station, concentration²):
 the station-station block of the system gets σ²_i on its diagonal
@@ -188,6 +192,10 @@ _GLOBAL_BLOCK = 64
 _FUSED_MAX_T = 8
 # local kernel: tile side relative to the typical k-th neighbour distance
 _TILE_FACTOR = 0.3
+# sub-cells per tile side (at most): targets inside a tile follow the curve at this finer level
+_TILE_SUB = 4
+# factorised neighbour sets each thread keeps across its consecutive tiles
+_GROUP_CACHE = 128
 _HALF_INTEGER = (0.5, 1.5, 2.5)
 
 
@@ -602,6 +610,7 @@ class _Problem:
                     vv,
                     status,
                     rcond_out,
+                    _GROUP_CACHE,
                 )
                 if status.any():
                     bad = np.flatnonzero(status)
@@ -662,7 +671,8 @@ class _Problem:
         if var.shape[0] != 1:
             var[vrow] = vv
         if not do_est:
-            e = pat.alpha.T @ g.T
+            # all steps in one pattern: the BLAS-3 product goes straight into est
+            e = np.matmul(pat.alpha.T, g.T, out=est if steps == est.shape[0] else None)
             if self.mean:
                 e += self.mean
         if e is not est:
@@ -729,7 +739,13 @@ def _failed_sets(sxy: np.ndarray, axy_bad: np.ndarray, k: int, xy_bad: np.ndarra
 
 
 def _tile_targets(tx: np.ndarray, ty: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
-    """Targets grouped by square tiles of about ``side`` metres (at most ~m/4 + 1 tiles)."""
+    """Targets ordered along a Hilbert curve in square tiles of about ``side`` metres
+    (at most ~m/4 + 1 tiles): ``(perm, start)``, see :func:`_kernels.curve_tile_sort`.
+
+    The order only decides which targets share a tile's candidate stations and
+    cached factorisations; each target's result does not depend on it, and the
+    kernel writes every result at the target's own index (no unsorting needed).
+    """
     m = tx.size
     if m == 0:
         return np.empty(0, dtype=np.int64), np.zeros(2, dtype=np.int64)
@@ -738,7 +754,10 @@ def _tile_targets(tx: np.ndarray, ty: np.ndarray, side: float) -> tuple[np.ndarr
     side = max(side, np.sqrt(wx * wy / (m / 4.0 + 1.0)), max(wx, wy) / 65536.0, 1e-3)
     ntx = int(wx // side) + 1
     nty = int(wy // side) + 1
-    return _kernels.tile_sort(tx, ty, x0, y0, side, ntx, nty)
+    sub = _TILE_SUB  # sub-cells per tile side, no more than targets per tile (memory O(m))
+    while sub > 1 and sub * sub * ntx * nty > m:
+        sub //= 2
+    return _kernels.curve_tile_sort(tx, ty, x0, y0, side, ntx, nty, sub)
 
 
 def _default_chunk(prob: _Problem) -> int:
