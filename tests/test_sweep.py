@@ -98,3 +98,19 @@ def test_distributed_does_not_import_run_or_sweep():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not imported & {"netsim.run", "netsim.sweep", "netsim.scenario"}
+
+
+def test_sweep_with_real_readings_keeps_their_one_year(tmp_path):
+    """--realisations and --seed override the synthetic scenarios only: a scenario on real
+    readings measures its one year (it refuses realisations when run alone)."""
+    real = tmp_path / "real.yaml"
+    real.write_text(
+        f"name: real\nbase_network: {ROOT / 'stations' / 'beijing_uci_12.csv'}\n"
+        f"readings: {{path: {ROOT / 'scenarios' / 'readings' / 'uci_beijing_2015'}}}\n"
+        "year: 2015\npollutants: [PM2.5]\ngrid: {resolution_m: 5000}\n"
+        "outputs: {maps: false, web_map: false, rasters: false}\n")
+    rows = sweep_scenarios([_tiny(tmp_path, "synthetic"), real], tmp_path / "sweep",
+                           realisations=2, seed=4)
+    assert [r["realisations"] for r in rows] == [2, 1]
+    summary = json.loads((tmp_path / "sweep" / "real" / "summary.json").read_text())
+    assert summary["data"]["kind"] == "real readings"

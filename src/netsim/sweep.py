@@ -31,6 +31,8 @@ def _sweep_task(
     from netsim.run import run_scenario
 
     stem, scenario = item
+    if scenario.readings is not None:  # one measured year: no realisations, no truth seed
+        realisations = seed = None
     # realisations run in this task's process: no nested cluster from inside a worker
     result = run_scenario(
         scenario, Path(work_dir) / stem, realisations=realisations, seed=seed, scheduler="sync"
@@ -93,7 +95,8 @@ def sweep_scenarios(
         Directory receiving one run directory per scenario, named by file
         stem: missing or empty, or a previous netsim output.
     realisations, seed
-        Override every scenario's ``realisations`` / ``truth.seed``.
+        Override every scenario's ``realisations`` / ``truth.seed`` (a scenario on real
+        ``readings`` measures its one year and keeps neither).
     scheduler
         See :func:`netsim.distributed.get_executor` (None: in-process or
         ``$DASK_SCHEDULER_ADDRESS``).
