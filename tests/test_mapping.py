@@ -317,7 +317,7 @@ def test_negative_or_infinite_value_is_refused(tmp_path, network, capsys, bad, w
 
 
 def test_png_draws_stations_with_values_filled_and_counts_them(tmp_path, network, monkeypatch):
-    import netsim.mapping as mapping
+    import netsim.maps as maps
     from netsim.maps import map_figure
 
     seen = {}
@@ -328,7 +328,7 @@ def test_png_draws_stations_with_values_filled_and_counts_them(tmp_path, network
         seen["legend"] = [t.get_text() for t in fig.legends[0].get_texts()]
         seen["types"] = stations["type"].tolist()
 
-    monkeypatch.setattr(mapping, "static_map", spy)
+    monkeypatch.setattr(maps, "static_map", spy)  # mapping imports it when it draws
     values = pd.Series(np.nan, index=network.ids)
     with_values = ["dongsi", "tiantan", "guanyuan", "dingling", "badaling", "qianmen"]
     values[with_values] = [36.0, 37.0, 34.5, 25.0, 22.0, 45.0]

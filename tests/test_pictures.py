@@ -18,6 +18,14 @@ def _field(grid: Grid, shift: float) -> np.ndarray:
     return 30.0 + shift + 1e-4 * (x - x.mean()) - 2e-4 * (y - y.mean())
 
 
+def _with_a_worker(folder) -> None:
+    """Draw one picture through the pool, so its worker is running."""
+    grid = Grid.for_beijing(5000)
+    with pictures.Pictures() as queue:
+        queue.add(static_map, grid, _field(grid, 9), pollutant="PM2.5", limit=None,
+                  path=folder / "first.png")
+
+
 def _draw_three(folder, workers: str, monkeypatch) -> dict[str, str]:
     monkeypatch.setenv("NETSIM_PICTURE_WORKERS", workers)
     grid = Grid.for_beijing(5000)
@@ -42,7 +50,8 @@ def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
     """One job (the worker draws it) or several (some drawn in-process): the error of
     static_map reaches the caller, after every started job has ended."""
     monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
-    pictures.warm()
+    (tmp_path / "warm").mkdir()
+    _with_a_worker(tmp_path / "warm")
     grid = Grid.for_beijing(5000)
     with pytest.raises(GeographyError, match="has_value must be 0 booleans"):
         with pictures.Pictures() as queue:
@@ -54,6 +63,17 @@ def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
                           path=tmp_path / f"good{i}.png")
     assert not (tmp_path / "bad.png").exists()
     assert len(list(tmp_path.glob("good*.png"))) == jobs - 1
+
+
+def test_warm_starts_the_forkserver_without_waiting(monkeypatch):
+    """warm() returns at once; the forkserver imports the drawing modules meanwhile."""
+    from multiprocessing import forkserver
+
+    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    started = time.perf_counter()
+    pictures.warm()
+    assert time.perf_counter() - started < 0.5
+    assert forkserver._forkserver._forkserver_pid is not None
 
 
 def test_bad_worker_setting_is_one_line(monkeypatch):
@@ -106,10 +126,9 @@ def test_a_daemonic_process_draws_in_process(monkeypatch):
     assert pictures.picture_workers() == 2
 
 
-def test_workers_peak_memory_is_reported_per_worker(monkeypatch):
+def test_workers_peak_memory_is_reported_per_worker(tmp_path, monkeypatch):
     monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
-    pictures.warm()
-    time.sleep(1.0)
+    _with_a_worker(tmp_path)
     peaks = pictures.workers_peak_rss_mb()
     assert len(peaks) == 1 and 20 < peaks[0] < 2000  # a Python with matplotlib imported
 
@@ -121,8 +140,7 @@ def test_a_new_pool_after_a_worker_died(tmp_path, monkeypatch):
     import signal
 
     monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
-    pictures.warm()
-    time.sleep(1.0)
+    _with_a_worker(tmp_path)
     for pid in list(pictures._pool._processes):
         os.kill(pid, signal.SIGKILL)
     time.sleep(1.0)

@@ -121,3 +121,17 @@ def test_reasons_are_the_most_frequent_per_statistic_first_on_ties(seed):
     assert got.loc[expected.index].tolist() == expected.tolist()
     complete = reduce(table.dropna(subset=["value"]), by)
     assert (complete["reason"] == "").all()
+
+
+def test_lookup_is_the_indexed_row_or_none():
+    from netsim.ensemble import lookup
+
+    table = pd.DataFrame({"network": ["baseline", "baseline", "scenario"],
+                          "area": ["city", "Dongcheng", "city"], "mean": [1.0, 2.0, 3.0]}
+                         ).set_index(["network", "area"])
+    for key in table.index:
+        row = lookup(table, key)
+        pd.testing.assert_series_equal(row, table.loc[key])
+        assert row.name == key
+    assert lookup(table, ("scenario", "Dongcheng")) is None
+    assert lookup(table, ("nowhere", "city")) is None

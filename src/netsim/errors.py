@@ -56,3 +56,7 @@ class OutputError(NetsimError):
 
 class CalibrationError(NetsimError):
     """A calibration targets file or calibration run the user can fix."""
+
+
+class FontWarning(UserWarning):
+    """No CJK font is installed: Chinese labels would be drawn as empty boxes."""

@@ -40,7 +40,6 @@ from netsim.atomic import output_files
 from netsim.errors import NetworkError, ReadingsError, VariogramError
 from netsim.grid import Grid
 from netsim.kriging import cross_validate, krige
-from netsim.maps import static_map
 from netsim.network import MAP_STATION_TYPES
 from netsim.rasters import write_raster
 from netsim.variogram import (
@@ -487,6 +486,8 @@ def _krige_and_write(network: Any, values: pd.Series, *, pollutant: str, resolut
     stats.to_csv(tmp[1], index=False, float_format="%.4g")
     if tmp[2] is not None:
         # the map stations only (traffic too with include_traffic); hollow: without a value
+        from netsim.maps import static_map  # matplotlib only when a PNG is drawn
+
         static_map(
             grid, estimate, network.stations[chosen.in_map], pollutant=pollutant, limit=limit,
             path=tmp[2], std=std, units=units, has_value=chosen.use[chosen.in_map],

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from netsim.charts import changes_chart
 from netsim.ensemble import NETWORK_NAMES, missing_text, published_text
 from netsim.gis import write_gis
 from netsim.grid import Grid
@@ -65,11 +64,12 @@ def write_run(
 
     stats = pd.DataFrame(summary["statistics"]).astype(
         {"mean": float, "p05": float, "p95": float})
-    with Pictures(scenario.lang) as pictures:
+    with Pictures() as pictures:
         if scenario.outputs.maps:
             write_maps(out, scenario, grid, networks, means, pictures)
         if "scenario" in networks:
-            pictures.add(changes_chart, summary, out / "changes.png", lang=scenario.lang)
+            pictures.add("netsim.charts:changes_chart", summary, out / "changes.png",
+                         lang=scenario.lang)
         for net, network in networks.items():
             _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
                                change_table, networks["baseline"])
@@ -287,11 +287,11 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
     from the time-resolved maps.  Titles name the statistic, year, units, scenario and
     network, in ``scenario.lang``.
     """
-    from netsim.maps import shared_scale
+    from netsim.colour_scales import shared_scale
     from netsim.pictures import Pictures
 
     if pictures is None:
-        with Pictures(scenario.lang) as own:
+        with Pictures() as own:
             return write_maps(out, scenario, grid, networks, means, own)
     lang, written = scenario.lang, []
     for p in scenario.pollutants:
@@ -320,9 +320,7 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
 
 def _queue_map(pictures: Pictures, *args: Any, path: Path, **kwargs: Any) -> Path:
     """Queue :func:`netsim.maps.static_map` of ``path``; returns ``path``."""
-    from netsim.maps import static_map
-
-    pictures.add(static_map, *args, path=path, **kwargs)
+    pictures.add("netsim.maps:static_map", *args, path=path, **kwargs)
     return path
 
 
@@ -334,7 +332,7 @@ def _subtitle(scenario: Scenario, net: str) -> str:
 def _difference_map(pictures: Pictures, out: Path, scenario: Scenario, grid: Grid,
                     network: Network, p: str, diff: np.ndarray) -> Path:
     """``scenario/maps/<slug>_difference.png``: scenario − baseline of the mean estimates."""
-    from netsim.maps import difference_scale
+    from netsim.colour_scales import difference_scale
 
     lang, units = scenario.lang, POLLUTANTS[p].units
     stat = picture_text("annual_average_concentration", lang)
@@ -350,7 +348,7 @@ def _difference_map(pictures: Pictures, out: Path, scenario: Scenario, grid: Gri
 def _aqi_days_maps(pictures: Pictures, out: Path, scenario: Scenario, grid: Grid,
                    networks: Mapping[str, Network], means: FieldMeans) -> list[Path]:
     """Days meeting the standard of the time-resolved maps, one scale for both networks."""
-    from netsim.maps import shared_scale
+    from netsim.colour_scales import shared_scale
 
     lang, key = scenario.lang, "aqi_days_meeting_standard"
     days = {net: means.mean(net, "time_resolved", key) for net in networks

@@ -7,8 +7,9 @@ worker processes, lets the run write its tables, GeoTIFFs and web map meanwhile,
 draws in-process whatever no worker has started, and waits for the rest.
 
 * The workers are forked from a ``forkserver`` that imported matplotlib and netsim's
-  drawing modules once (:func:`warm`), never from the run's process with its numba and
-  BLAS threads.  The pool lives as long as the process (``netsim sweep`` reuses it).
+  drawing modules once, at low priority, while the realisations ran (:func:`warm`),
+  never from the run's process with its numba and BLAS threads; the workers keep the
+  low priority (``nice`` 10).  The pool lives as long as the process (``netsim sweep`` reuses it).
 * Workers: ``NETSIM_PICTURE_WORKERS`` if set (``0`` = draw everything in-process),
   else one less than the CPUs this process may use (none on one CPU); none in a
   daemonic process such as a dask worker.
@@ -22,6 +23,7 @@ draws in-process whatever no worker has started, and waits for the rest.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import types
@@ -31,9 +33,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from netsim.errors import FontWarning
+
 __all__ = ["Pictures", "picture_workers", "warm", "workers_peak_rss_mb"]
 
-_PRELOAD = ["netsim.maps", "netsim.charts"]
+_PRELOAD = ["netsim._picture_preload"]
 _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
 
@@ -76,10 +80,6 @@ def _executor() -> ProcessPoolExecutor | None:
     return _pool
 
 
-def _ready() -> bool:
-    return True
-
-
 @contextmanager
 def _main_hidden() -> Iterator[None]:
     """Let a new worker start without importing the caller's ``__main__`` (a script
@@ -100,11 +100,12 @@ def _submit(pool: ProcessPoolExecutor, job: Callable[..., Any], *args: Any) -> F
 
 
 def warm() -> None:
-    """Start the pool's workers now (their imports then overlap the run's realisations)."""
-    pool = _executor()
-    if pool is not None:
-        for _ in range(_pool_workers):
-            _submit(pool, _ready)
+    """Start the workers' forkserver now, without waiting: it imports matplotlib and the
+    drawing modules at low priority while the run's realisations go on."""
+    if _executor() is not None:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def workers_peak_rss_mb() -> list[float]:
@@ -124,34 +125,54 @@ def workers_peak_rss_mb() -> list[float]:
     return peaks
 
 
-def _draw(job: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """Run one drawing job; the run's process has already warned about missing fonts."""
-    from netsim.maps import FontWarning
+Job = Callable[..., Any] | str
+"""A drawing function, or its name ``"module:function"`` (queued without importing
+matplotlib in the run's process)."""
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FontWarning)
-        return job(*args, **kwargs)
+
+def _resolve(job: Job) -> Callable[..., Any]:
+    if callable(job):
+        return job
+    module, _, name = job.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _draw(job: Job, args: tuple, kwargs: dict) -> tuple[Any, list[str]]:
+    """Run one drawing job in a worker; returns its result and the font warnings it gave
+    (relayed by the run's process, which shows them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FontWarning)
+        result = _resolve(job)(*args, **kwargs)
+    return result, [str(w.message) for w in caught if issubclass(w.category, FontWarning)]
+
+
+_relayed: set[str] = set()
+
+
+def _relay(messages: list[str]) -> None:
+    """Show a worker's font warnings here, each once per process."""
+    for message in messages:
+        if message not in _relayed:
+            _relayed.add(message)
+            warnings.warn(message, FontWarning, stacklevel=3)
 
 
 class Pictures:
     """The drawing jobs of one run: ``add`` them, then leave the ``with`` block.
 
     Leaving the block draws in-process the jobs no worker has started and waits for the
-    others; the first error (in submission order) is raised.
+    others; the first error (in submission order) is raised.  Importing matplotlib is
+    left to whichever process draws.
     """
 
-    def __init__(self, lang: str = "en") -> None:
-        from netsim.maps import picture_fonts
-
-        with picture_fonts(lang):  # a missing CJK font is reported here, once
-            pass
+    def __init__(self) -> None:
         self._pool = _executor()
-        self._jobs: list[tuple[Callable[..., Any], tuple, dict, Future | None]] = []
+        self._jobs: list[tuple[Job, tuple, dict, Future | None]] = []
 
-    def add(self, job: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def add(self, job: Job, *args: Any, **kwargs: Any) -> None:
         """Queue ``job(*args, **kwargs)`` (drawn at once when there are no workers)."""
         if self._pool is None:
-            job(*args, **kwargs)
+            _resolve(job)(*args, **kwargs)
             return
         self._jobs.append((job, args, kwargs, _submit(self._pool, _draw, job, args, kwargs)))
 
@@ -162,13 +183,15 @@ class Pictures:
         try:
             for job, args, kwargs, future in reversed(jobs):
                 if future is not None and future.cancel():
-                    job(*args, **kwargs)
+                    _resolve(job)(*args, **kwargs)
         finally:
-            errors = [future.exception() for *_, future in jobs
-                      if future is not None and not future.cancelled()]
+            done = [future for *_, future in jobs if future is not None and not future.cancelled()]
+            errors = [future.exception() for future in done]
         first = next((error for error in errors if error is not None), None)
         if first is not None:
             raise first
+        for future in done:
+            _relay(future.result()[1])
 
     def __enter__(self) -> Pictures:
         return self

@@ -240,9 +240,9 @@ def run_scenario(
 
     started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
+    if scenario.outputs.maps:
+        pictures.warm()  # the drawing workers' imports, at low priority meanwhile
     with output_directory(out_dir, overwrite=overwrite) as tmp:
-        if scenario.outputs.maps:
-            pictures.warm()  # the drawing workers start while the realisations run
         networks, table, optimisation = prepared or prepare_networks(scenario)
         means = FieldMeans()
         times = timing.StageTimes()
