@@ -104,7 +104,8 @@ def differences(table: pd.DataFrame) -> pd.DataFrame:
     net = np.where(gap_in_scenario, "scenario", "baseline")
     own = pd.Series(np.where(gap_in_scenario, wide["reason"]["scenario"].fillna(""),
                              wide["reason"]["baseline"].fillna("")), index=wide.index)
-    kind, _, why = own.replace("", "not computed").str.partition(": ").T.to_numpy()
+    parts = own.replace("", "not computed").str.partition(": ")
+    kind, why = parts[0].to_numpy(dtype=object), parts[2].to_numpy(dtype=object)
     text = kind + ": " + net + np.where(why != "", ": " + why, "")
     out["reason"] = np.where(out["value"].isna(), text, "")
     out = out.reset_index()
