@@ -240,10 +240,10 @@ def run_scenario(
 
     started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
-    if scenario.outputs.maps:
-        pictures.warm()  # the drawing workers' imports, at low priority meanwhile
     with output_directory(out_dir, overwrite=overwrite) as tmp:
         networks, table, optimisation = prepared or prepare_networks(scenario)
+        if scenario.outputs.maps or "scenario" in networks:  # PNG maps or changes.png:
+            pictures.warm()  # the drawing workers' imports, at low priority meanwhile
         means = FieldMeans()
         times = timing.StageTimes()
         if scenario.readings is not None:
