@@ -287,26 +287,23 @@ def conditioning_data(readings: HourlyReadings, network: Any, pollutants: list[s
 
 def background_level(level: np.ndarray, traffic: np.ndarray, kerb: KerbParameters | None,
                      pollutant: str) -> np.ndarray:
-    """Annual means (n,) with the kerbside increment taken off the traffic stations' (O3:
-    divided by the O3 factor); NaN where that leaves less than :data:`KERB_MIN_SHARE`."""
+    """Annual means (n,) with the kerbside increment taken off the traffic stations'
+    (:meth:`KerbParameters.background`); NaN where that leaves less than
+    :data:`KERB_MIN_SHARE`."""
     if kerb is None or not np.any(traffic):
         return level
-    if pollutant == "O3":
-        return np.where(traffic, level / kerb.o3_factor, level)
-    background = np.where(traffic, level - kerb.increment(pollutant), level)
+    background = kerb.background(level, traffic, pollutant)
     with np.errstate(invalid="ignore"):
         return np.where(background >= KERB_MIN_SHARE * level, background, np.nan)
 
 
 def kerbside_level(level: np.ndarray, traffic: np.ndarray, kerb: KerbParameters | None,
                    pollutant: str) -> np.ndarray:
-    """Background levels (n,) as traffic stations there read them: plus the kerbside
-    increment (O3: times the O3 factor)."""
+    """Background levels (n,) as traffic stations there read them
+    (:meth:`KerbParameters.at_kerb`; unchanged without ``kerb``)."""
     if kerb is None or not np.any(traffic):
         return level
-    if pollutant == "O3":
-        return np.where(traffic, level * kerb.o3_factor, level)
-    return np.where(traffic, level + kerb.increment(pollutant), level)
+    return kerb.at_kerb(level, traffic, pollutant)
 
 
 def _levels(values: np.ndarray) -> np.ndarray:

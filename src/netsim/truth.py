@@ -180,6 +180,20 @@ class KerbParameters(_Strict):
             "O3": 0.0,
         }[p]
 
+    def at_kerb(self, level: np.ndarray, traffic: np.ndarray, p: str) -> np.ndarray:
+        """``level`` (n,) where ``traffic`` (bool (n,)) as a traffic station reads it: plus
+        the increment of ``p`` (O3: times :attr:`o3_factor`)."""
+        if p == "O3":
+            return np.where(traffic, level * self.o3_factor, level)
+        return np.where(traffic, level + self.increment(p), level)
+
+    def background(self, level: np.ndarray, traffic: np.ndarray, p: str) -> np.ndarray:
+        """The inverse of :meth:`at_kerb`: traffic stations' levels without their kerbside
+        increment (O3: divided by :attr:`o3_factor`)."""
+        if p == "O3":
+            return np.where(traffic, level / self.o3_factor, level)
+        return np.where(traffic, level - self.increment(p), level)
+
 
 def _per_pollutant(values: dict[str, float]) -> Any:
     return Field(default_factory=lambda: dict(values))
@@ -583,11 +597,7 @@ class TruthWorld:
             else:
                 base = base + par.roads.amplitude.get(p, 0.0) * w
         if traffic is not None and np.any(traffic):
-            traffic = np.asarray(traffic, dtype=bool)
-            if p == "O3":
-                base = np.where(traffic, base * par.kerb.o3_factor, base)
-            else:
-                base = base + traffic * par.kerb.increment(p)
+            base = par.kerb.at_kerb(base, np.asarray(traffic, dtype=bool), p)
         return base
 
     def _road_weight(self, xy: np.ndarray) -> np.ndarray:
