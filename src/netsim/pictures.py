@@ -167,7 +167,7 @@ class Pictures:
 
     def __init__(self) -> None:
         self._pool = _executor()
-        self._jobs: list[tuple[Job, tuple, dict, Future | None]] = []
+        self._jobs: list[tuple[Job, tuple, dict, Future]] = []
 
     def add(self, job: Job, *args: Any, **kwargs: Any) -> None:
         """Queue ``job(*args, **kwargs)`` (drawn at once when there are no workers)."""
@@ -182,10 +182,10 @@ class Pictures:
         jobs, self._jobs = self._jobs, []
         try:
             for job, args, kwargs, future in reversed(jobs):
-                if future is not None and future.cancel():
+                if future.cancel():
                     _resolve(job)(*args, **kwargs)
         finally:
-            done = [future for *_, future in jobs if future is not None and not future.cancelled()]
+            done = [future for *_, future in jobs if not future.cancelled()]
             errors = [future.exception() for future in done]
         first = next((error for error in errors if error is not None), None)
         if first is not None:
@@ -202,8 +202,7 @@ class Pictures:
             return
         jobs, self._jobs = self._jobs, []
         for *_, future in jobs:  # the run failed: drop the queued jobs and let the
-            if future is not None:  # running ones end before the run directory goes
-                future.cancel()
+            future.cancel()      # running ones end before the run directory goes
         for *_, future in jobs:
-            if future is not None and not future.cancelled():
+            if not future.cancelled():
                 future.exception()
