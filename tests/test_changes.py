@@ -223,3 +223,17 @@ def test_sensor_layout_depends_on_seed_and_offset_only(base: Network) -> None:
 def test_sensor_id_clash(base: Network) -> None:
     with pytest.raises(ScenarioError, match="id_prefix"):
         build(base, {"kind": "sensors", "count": 5}, {"kind": "sensors", "count": 5})
+
+
+def test_changes_does_not_import_scenario_or_run():
+    """Layering: the network changes must not need the scenario file or the run (also
+    not lazily, inside a function)."""
+    import ast
+    from pathlib import Path
+
+    import netsim.changes
+
+    tree = ast.parse(Path(netsim.changes.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not imported & {"netsim.scenario", "netsim.run", "netsim.sweep", "netsim.outputs"}

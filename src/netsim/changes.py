@@ -49,6 +49,7 @@ from pydantic import (
 
 from netsim.errors import NetsimError, ScenarioError
 from netsim.i18n import canonical_district
+from netsim.yamlfile import line_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from netsim.network import Network
@@ -211,8 +212,6 @@ class _ChangeBase(_Model):
     def _error(self, field: str | None, message: str) -> ScenarioError:
         """A :class:`ScenarioError` located at ``changes[i].field``."""
         path = self._path + (f".{field}" if field else "")
-        from netsim.scenario import line_of
-
         line = line_of(path, self._lines)
         where = self._prefix
         if where and line is not None:

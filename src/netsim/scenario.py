@@ -64,7 +64,7 @@ from netsim.changes import (
 from netsim.errors import ScenarioError
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth import TruthSettings
-from netsim.yamlfile import yaml_mapping
+from netsim.yamlfile import line_of, yaml_mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from netsim.network import Network
@@ -682,19 +682,6 @@ _MODEL_NAMES = {"FixedVariogram", "CandidateSite", "Scenario"} | {
 
 
 _SHAPE_ERRORS = {"model_type", "dict_type", "list_type", "model_attributes_type"}
-
-
-def line_of(path: str, lines: Mapping[str, int]) -> int | None:
-    """1-based line of a YAML path, or of its nearest written ancestor (None if unknown)."""
-    probe = path
-    while probe:
-        if probe in lines:
-            return lines[probe]
-        shorter = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", probe)
-        if shorter == probe:
-            break
-        probe = shorter
-    return None
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:

@@ -9,13 +9,15 @@ syntax error as ``FILE:LINE:COLUMN``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from netsim.errors import NetsimError
 
-__all__ = ["yaml_mapping"]
+__all__ = ["line_of", "yaml_mapping"]
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -106,3 +108,17 @@ def _walk_lines(node: yaml.Node | None, path: str, out: dict[str, int]) -> None:
             p = f"{path}[{i}]"
             out[p] = value.start_mark.line + 1
             _walk_lines(value, p, out)
+
+
+def line_of(path: str, lines: Mapping[str, int]) -> int | None:
+    """1-based line of a YAML path (``changes[0].station``) in the ``lines`` of
+    :func:`yaml_mapping`, or of its nearest written ancestor (None if unknown)."""
+    probe = path
+    while probe:
+        if probe in lines:
+            return lines[probe]
+        shorter = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", probe)
+        if shorter == probe:
+            break
+        probe = shorter
+    return None
