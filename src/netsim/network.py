@@ -236,90 +236,18 @@ class Network:
             )
         if len(df) == 0:
             raise NetworkError(f"{source}: no stations; add at least one station row")
-        out = pd.DataFrame(index=df.index)
-        out["station_id"] = _text(df["station_id"])
-        for i, sid in enumerate(out["station_id"]):
-            if sid == "":
-                raise NetworkError(f"{loc(i)}, field 'station_id': empty; give every station an id")
-        out["name"] = _text(df["name"]) if "name" in df else out["station_id"]
-        out.loc[out["name"] == "", "name"] = out["station_id"]
-        out["name_zh"] = _text(df["name_zh"]) if "name_zh" in df else ""
-        out["type"] = _text(df["type"]).str.lower()
-        # districts may be written in Chinese (通州区 / 通州): stored by their canonical name
-        out["district"] = _text(df["district"]).map(canonical_district) if "district" in df else ""
-        out["direction"] = _text(df["direction"]).str.upper() if "direction" in df else ""
-        out["instrument"] = _text(df["instrument"]) if "instrument" in df else INSTRUMENT_DEFAULT
-        out.loc[out["instrument"] == "", "instrument"] = INSTRUMENT_DEFAULT
-
-        for i, t in enumerate(out["type"]):
-            if t not in STATION_TYPES:
-                raise NetworkError(
-                    f"{loc(i)}, field 'type': unknown station type {df['type'].iloc[i]!r}; "
-                    f"expected one of {', '.join(STATION_TYPES)}"
-                )
-        for i, d in enumerate(out["direction"]):
-            if d and d not in DIRECTIONS:
-                raise NetworkError(
-                    f"{loc(i)}, field 'direction': {d!r} is not a compass direction; "
-                    f"expected one of {', '.join(DIRECTIONS)} or empty"
-                )
-        dup = out["station_id"].duplicated(keep="first")
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            sid = out["station_id"].iloc[i]
-            first = int(np.flatnonzero((out["station_id"] == sid).to_numpy())[0])
-            raise NetworkError(
-                f"{loc(i)}, field 'station_id': duplicate id {sid!r} (first used at "
-                f"{loc(first).removeprefix(source + ' ')}); station ids must be unique"
-            )
-
-        lonlat = {}
-        for field, lo, hi in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
-            raw = df[field]
-            num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            for i in np.flatnonzero(~np.isfinite(num)):
-                text = str(raw.iloc[i]).strip()
-                what = (
-                    "missing"
-                    if text.lower() in ("", "nan", "none", "<na>", "null")
-                    else f"{text!r} is not a number"
-                )
-                raise NetworkError(
-                    f"{loc(int(i))}, field '{field}': {what}; expected WGS84 degrees "
-                    f"in [{lo:g}, {hi:g}]"
-                )
-            for i in np.flatnonzero((num < lo) | (num > hi)):
-                raise NetworkError(
-                    f"{loc(int(i))}, field '{field}': {num[i]:g} is out of range; expected WGS84 "
-                    f"degrees in [{lo:g}, {hi:g}] (lon and lat swapped? projected file?)"
-                )
-            lonlat[field] = num
-        out["lon"] = lonlat["lon"]
-        out["lat"] = lonlat["lat"]
+        out = _text_columns(df, loc)
+        _check_types_and_directions(out, df, loc)
+        _check_unique_ids(out, loc, source)
+        out["lon"] = _degrees(df, "lon", -180.0, 180.0, loc)
+        out["lat"] = _degrees(df, "lat", -90.0, 90.0, loc)
         x, y = lonlat_to_xy(out["lon"].to_numpy(), out["lat"].to_numpy())
         out["x"] = x
         out["y"] = y
         _check_duplicate_coordinates(out, loc, source)
         if check_boundary:
             _check_inside_beijing(out, loc)
-        extra = []
-        for field in OPTIONAL_COLUMNS:
-            if field not in df:
-                continue
-            raw = df[field]
-            num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-            for i in np.flatnonzero(~np.isfinite(num) & ~blank):
-                raise NetworkError(
-                    f"{loc(int(i))}, field '{field}': {str(raw.iloc[i]).strip()!r} is not a "
-                    "number; give a percentage or leave it empty for the instrument default"
-                )
-            out[field] = num
-            extra.append(field)
-        if ALIASES_COLUMN in df:
-            out[ALIASES_COLUMN] = _text(df[ALIASES_COLUMN])
-            _check_aliases(out, loc)
-            extra.append(ALIASES_COLUMN)
+        extra = _optional_columns(out, df, loc)
         out = out[[*COLUMNS, *extra]]
         gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(x, y), crs=PROJECTED_CRS)
         return cls(stations=gdf, source=source)
@@ -432,6 +360,101 @@ class Network:
                 )
         return p
 
+
+
+def _text_columns(df: pd.DataFrame, loc: _Locator) -> pd.DataFrame:
+    """The station file's text columns, trimmed and normalised (types lower case,
+    directions upper case, districts by their canonical name, 通州区 / 通州 included)."""
+    out = pd.DataFrame(index=df.index)
+    out["station_id"] = _text(df["station_id"])
+    for i, sid in enumerate(out["station_id"]):
+        if sid == "":
+            raise NetworkError(f"{loc(i)}, field 'station_id': empty; give every station an id")
+    out["name"] = _text(df["name"]) if "name" in df else out["station_id"]
+    out.loc[out["name"] == "", "name"] = out["station_id"]
+    out["name_zh"] = _text(df["name_zh"]) if "name_zh" in df else ""
+    out["type"] = _text(df["type"]).str.lower()
+    out["district"] = _text(df["district"]).map(canonical_district) if "district" in df else ""
+    out["direction"] = _text(df["direction"]).str.upper() if "direction" in df else ""
+    out["instrument"] = _text(df["instrument"]) if "instrument" in df else INSTRUMENT_DEFAULT
+    out.loc[out["instrument"] == "", "instrument"] = INSTRUMENT_DEFAULT
+    return out
+
+
+def _check_types_and_directions(out: pd.DataFrame, df: pd.DataFrame, loc: _Locator) -> None:
+    """Every station type known, every direction a compass direction or empty."""
+    for i, t in enumerate(out["type"]):
+        if t not in STATION_TYPES:
+            raise NetworkError(
+                f"{loc(i)}, field 'type': unknown station type {df['type'].iloc[i]!r}; "
+                f"expected one of {', '.join(STATION_TYPES)}"
+            )
+    for i, d in enumerate(out["direction"]):
+        if d and d not in DIRECTIONS:
+            raise NetworkError(
+                f"{loc(i)}, field 'direction': {d!r} is not a compass direction; "
+                f"expected one of {', '.join(DIRECTIONS)} or empty"
+            )
+
+
+def _check_unique_ids(out: pd.DataFrame, loc: _Locator, source: str) -> None:
+    """No station id used twice (the error names both rows)."""
+    dup = out["station_id"].duplicated(keep="first")
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        sid = out["station_id"].iloc[i]
+        first = int(np.flatnonzero((out["station_id"] == sid).to_numpy())[0])
+        raise NetworkError(
+            f"{loc(i)}, field 'station_id': duplicate id {sid!r} (first used at "
+            f"{loc(first).removeprefix(source + ' ')}); station ids must be unique"
+        )
+
+
+def _degrees(df: pd.DataFrame, field: str, lo: float, hi: float, loc: _Locator) -> np.ndarray:
+    """Column ``field`` as WGS84 degrees in [lo, hi] (a missing or bad value names its row)."""
+    raw = df[field]
+    num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    for i in np.flatnonzero(~np.isfinite(num)):
+        text = str(raw.iloc[i]).strip()
+        what = (
+            "missing"
+            if text.lower() in ("", "nan", "none", "<na>", "null")
+            else f"{text!r} is not a number"
+        )
+        raise NetworkError(
+            f"{loc(int(i))}, field '{field}': {what}; expected WGS84 degrees "
+            f"in [{lo:g}, {hi:g}]"
+        )
+    for i in np.flatnonzero((num < lo) | (num > hi)):
+        raise NetworkError(
+            f"{loc(int(i))}, field '{field}': {num[i]:g} is out of range; expected WGS84 "
+            f"degrees in [{lo:g}, {hi:g}] (lon and lat swapped? projected file?)"
+        )
+    return num
+
+
+def _optional_columns(out: pd.DataFrame, df: pd.DataFrame, loc: _Locator) -> list[str]:
+    """Copy the optional numeric columns (instrument noise and bias, %) and the aliases
+    into ``out``; their names."""
+    extra = []
+    for field in OPTIONAL_COLUMNS:
+        if field not in df:
+            continue
+        raw = df[field]
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        for i in np.flatnonzero(~np.isfinite(num) & ~blank):
+            raise NetworkError(
+                f"{loc(int(i))}, field '{field}': {str(raw.iloc[i]).strip()!r} is not a "
+                "number; give a percentage or leave it empty for the instrument default"
+            )
+        out[field] = num
+        extra.append(field)
+    if ALIASES_COLUMN in df:
+        out[ALIASES_COLUMN] = _text(df[ALIASES_COLUMN])
+        _check_aliases(out, loc)
+        extra.append(ALIASES_COLUMN)
+    return extra
 
 def _check_duplicate_coordinates(out: pd.DataFrame, loc: _Locator, source: str) -> None:
     """Raise for two stations closer than :data:`_DUPLICATE_DISTANCE_M`."""

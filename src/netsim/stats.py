@@ -735,7 +735,22 @@ def summary_markdown(stats: AnnualStatistics) -> str:
         f"Grade {grade}, HJ 663-2013 statistics, HJ 633-2012 AQI. Concentrations in µg/m³ "
         "(CO mg/m³), rounded per GB/T 8170."
     )
-    lines += ["", "## City", ""]
+    lines += ["", "## City", "", _city_sentence(stats), "", _days_sentence(stats)]
+    lines += ["", "## Districts", "", *_districts_markdown(stats, grade)]
+    lines += ["", "## Special-function stations", "", *_special_stations_markdown(stats)]
+    lines += _gaps_markdown(stats)
+    if lim.unverified:
+        lines += [
+            "",
+            f"Note: {std} limits for "
+            + ", ".join(f"{p} {a}" for p, a in sorted(lim.unverified))
+            + " are not known here; the GB 3095-2012 values were used.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _city_sentence(stats: AnnualStatistics) -> str:
+    """The city's annual statistics against their limits, in one sentence."""
     parts = []
     for p, stat in _SUMMARY_ORDER:
         v = stats.area_value("city", p, stat)
@@ -744,28 +759,32 @@ def summary_markdown(stats: AnnualStatistics) -> str:
         if np.isnan(v):
             parts.append(f"{phrase} was {missing_text(stats, 'city', p, stat)}")
             continue
-        limit = lim.statistic_limit(p, stat)
+        limit = stats.limits.statistic_limit(p, stat)
         parts.append(f"{phrase} was {_fmt(v, p)} {units}{_versus_limit(v, limit, units)}")
-    text = "; ".join(parts)
-    lines.append(f"In {stats.year}, {text}.")
+    return f"In {stats.year}, {'; '.join(parts)}."
+
+
+def _days_sentence(stats: AnnualStatistics) -> str:
+    """Days meeting the standard and heavy-pollution days (AQI), or why they are missing."""
     meet = stats.area_value("city", "AQI", "days_meeting_standard")
     heavy = stats.area_value("city", "AQI", "heavy_pollution_days")
     nvalid = stats.area_value("city", "AQI", "valid_days")
     severe = int((stats.daily_aqi["aqi"] > 300).sum())
     if not nvalid:
-        lines += ["", "Days meeting the standard and heavy-pollution days: "
-                  f"{missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}."]
-    else:
-        lines += [
-            "",
-            f"Days meeting the standard (AQI ≤ 100): {meet:.0f} of {nvalid:.0f} valid days "
-            f"({percent_of(meet, nvalid):.1f}%). Heavy-pollution days (AQI > 200): {heavy:.0f} "
-            f"({percent_of(heavy, nvalid):.1f}%), of which severely polluted (AQI > 300): "
-            f"{severe}.",
-        ]
-    # districts
+        return ("Days meeting the standard and heavy-pollution days: "
+                f"{missing_text(stats, 'city', 'AQI', 'days_meeting_standard')}.")
+    return (
+        f"Days meeting the standard (AQI ≤ 100): {meet:.0f} of {nvalid:.0f} valid days "
+        f"({percent_of(meet, nvalid):.1f}%). Heavy-pollution days (AQI > 200): {heavy:.0f} "
+        f"({percent_of(heavy, nvalid):.1f}%), of which severely polluted (AQI > 300): "
+        f"{severe}."
+    )
+
+
+def _districts_markdown(stats: AnnualStatistics, grade: str) -> list[str]:
+    """The districts' ranges against the annual limits, and their table."""
+    lim = stats.limits
     districts = [a for a in stats.area_names if a not in ("city", *GROUPS)]
-    lines += ["", "## Districts", ""]
     sentences = []
     for p in ("PM2.5", "NO2", "PM10", "SO2"):
         vals = {d: stats.area_value(d, p, "annual_mean") for d in districts}
@@ -779,7 +798,7 @@ def summary_markdown(stats: AnnualStatistics) -> str:
             f"{p} annual means ranged from {lo:.0f} to {hi:.0f} µg/m³ across {len(vals)} "
             f"districts; {meeting} met the Grade {grade} limit ({limit:g} µg/m³)"
         )
-    lines.append((". ".join(sentences) + ".") if sentences else "No district value is valid.")
+    lines = [(". ".join(sentences) + ".") if sentences else "No district value is valid."]
     lines += ["", "| district | PM2.5 | NO2 | PM10 | SO2 | stations |", "|---|---|---|---|---|---|"]
     for d in districts:
         cells = [
@@ -787,10 +806,14 @@ def summary_markdown(stats: AnnualStatistics) -> str:
             for p in ("PM2.5", "NO2", "PM10", "SO2")
         ]
         lines.append(f"| {d} | {' | '.join(cells)} | {len(stats.area_members[d])} |")
-    # special stations
-    lines += ["", "## Special-function stations", ""]
+    return lines
+
+
+def _special_stations_markdown(stats: AnnualStatistics) -> list[str]:
+    """One line per station group: its PM2.5 (and the traffic stations' NO2) vs the city."""
     city_pm = stats.area_value("city", "PM2.5", "annual_mean")
     city_no2 = stats.area_value("city", "NO2", "annual_mean")
+    lines = []
     for g, label in GROUP_LABELS.items():
         members = stats.area_members[g]
         v = stats.area_value(g, "PM2.5", "annual_mean")
@@ -813,13 +836,4 @@ def summary_markdown(stats: AnnualStatistics) -> str:
                         f", {percent_difference(n2, city_no2):+.1f}% vs the city ({city_no2:.0f})"
                     )
         lines.append(txt + ".")
-    # invalid statistics
-    lines += _gaps_markdown(stats)
-    if lim.unverified:
-        lines += [
-            "",
-            f"Note: {std} limits for "
-            + ", ".join(f"{p} {a}" for p, a in sorted(lim.unverified))
-            + " are not known here; the GB 3095-2012 values were used.",
-        ]
-    return "\n".join(lines) + "\n"
+    return lines
