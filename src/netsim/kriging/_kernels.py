@@ -5,6 +5,12 @@ are :data:`netsim.variogram.MODEL_CODES`: 0 spherical, 1 exponential,
 2 gaussian, 3 linear, 4 power, 5 matern (closed forms for smoothness 0.5, 1.5
 and 2.5 only; other smoothness values are evaluated with SciPy by the API).
 Distances are metres, semivariances concentration².
+
+Fast-math flags are at most ``reassoc``, ``contract`` and ``nsz``: with ``afn`` or
+``arcp`` (``fastmath=True``) LLVM may replace a square root or a division by an
+approximation in a kernel numba compiles but not in the same kernel loaded from
+its cache, so the first run on a machine and later runs differed by ~1e-12
+(``tests/kriging/test_kriging_chunks.py``).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ def _gamma(code, psill, rng, nugget, shape, h):
     return psill * (1.0 - c) + nugget
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True)
 def gamma_block(tx, ty, sx, sy, code, psill, rng, nugget, shape, cov, sill, out):
     """Fill ``out[i, :n]`` with gamma (or ``sill - gamma`` if ``cov``) between targets and stations.
 
@@ -101,7 +107,7 @@ def gamma_block(tx, ty, sx, sy, code, psill, rng, nugget, shape, cov, sill, out)
                 out[i, j] = sill - g if cov else g
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True)
 def finish_exp(out, n, psill, nugget, cov, sill):
     """Turn ``exp(exponent)`` from :func:`gamma_block` into gamma (covariance if ``cov``)."""
     m = out.shape[0]
@@ -477,7 +483,7 @@ def _gamma_row(code, psill, rng, nugget, shape, simple, sill, sxj, syj, tx, ty, 
             row[t] = sill - g if simple else g
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
 def global_krige(
     tx,
     ty,

@@ -99,6 +99,7 @@ import glob
 import os
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -519,6 +520,14 @@ class _Problem:
         sym = 0.5 * (pat.ainv + pat.ainv.T)
         pat.upper = np.triu(2.0 * sym, 1) + np.diag(np.diag(sym))
 
+    def prepare_all(self) -> None:
+        """Factorise every pattern's system now (before threads share the problem)."""
+        for pat in self.patterns:
+            if self.k is not None and self.k < pat.stations.size:
+                self.prepare_local(pat)
+            else:
+                self.prepare_global(pat)
+
     def prepare_local(self, pat: _Pattern) -> None:
         if pat.grid is not None or pat.stations.size < 3:
             return
@@ -796,6 +805,30 @@ def krige_chunks(
     per-station measurement-error variances added to the diagonal of the
     station-station block (estimate of the noise-free field), see :func:`krige`.
     """
+    prob, targets, chunk = _prepare(
+        xy, values, targets, variogram, method=method, n_neighbours=n_neighbours, mean=mean,
+        linear_drift=linear_drift, external_drift=external_drift, chunk_size=chunk_size,
+        variance=variance, noise_variance=noise_variance,
+    )
+    return _iter_chunks(prob, targets, chunk, dtype)
+
+
+def _prepare(
+    xy: np.ndarray,
+    values: np.ndarray,
+    targets: np.ndarray,
+    variogram: Variogram,
+    *,
+    method: str,
+    n_neighbours: int | None,
+    mean: float | None,
+    linear_drift: bool,
+    external_drift: tuple[np.ndarray, np.ndarray] | None,
+    chunk_size: int | None,
+    variance: bool,
+    noise_variance: np.ndarray | None,
+) -> tuple[_Problem, np.ndarray, int]:
+    """The validated problem, the targets (m, 2) and the targets per chunk."""
     prob = _Problem(
         xy,
         values,
@@ -820,36 +853,59 @@ def krige_chunks(
     chunk = int(chunk_size) if chunk_size else _default_chunk(prob)
     if chunk < 1:
         raise KrigingError(f"chunk_size: expected >= 1, got {chunk_size}")
-    return _iter_chunks(prob, targets, chunk, dtype)
+    return prob, targets, chunk
 
 
 def _iter_chunks(
     prob: _Problem, targets: np.ndarray, chunk: int, dtype: type
 ) -> Iterator[tuple[slice, KrigingResult]]:
+    """The chunks in order; where :func:`_chunks_in_parallel`, solved a window of one chunk
+    per thread at a time (BLAS on one thread while a window runs, restored between)."""
     m = targets.shape[0]
+    slices = [slice(a, min(m, a + chunk)) for a in range(0, m, chunk)]
+    threads = min(numba.get_num_threads(), len(slices)) if _chunks_in_parallel(prob) else 1
+    if threads < 2:
+        for sl in slices:
+            with _single_threaded_blas():
+                yield _solve(prob, targets, sl, dtype)
+        return
+    with _single_threaded_blas():
+        prob.prepare_all()
+    with ThreadPoolExecutor(threads, thread_name_prefix="netsim-krige") as pool:
+        for w in range(0, len(slices), threads):
+            with _single_threaded_blas():
+                window = list(pool.map(lambda sl: _solve(prob, targets, sl, dtype),
+                                       slices[w:w + threads]))
+            yield from window
+
+
+def _solve(prob: _Problem, targets: np.ndarray, sl: slice, dtype: type
+           ) -> tuple[slice, KrigingResult]:
+    """Kriging of the targets ``targets[sl]`` (one chunk)."""
     T = prob.values.shape[0]
     # without variances one (1, chunk) scratch row stands in for them
     n_var = T if len(prob.patterns) > 1 and prob.do_var else 1
-    for a in range(0, m, chunk):
-        b = min(m, a + chunk)
-        axy = prob.variogram.adjust(targets[a:b], prob.centre)
-        est = np.empty((T, b - a))
-        var = np.empty((n_var, b - a))
-        with _single_threaded_blas():
-            prob.solve_chunk(
-                axy, None if prob.ext_t is None else prob.ext_t[a:b], est, var, targets[a:b]
-            )
-        if prob.one_d:
-            est, var = est[0], var[0]
-        yield (
-            slice(a, b),
-            KrigingResult(
-                est.astype(dtype, copy=False),
-                var.astype(dtype, copy=False) if prob.do_var else None,
-                prob.method,
-                prob.k,
-            ),
-        )
+    c = sl.stop - sl.start
+    axy = prob.variogram.adjust(targets[sl], prob.centre)
+    est = np.empty((T, c))
+    var = np.empty((n_var, c))
+    prob.solve_chunk(axy, None if prob.ext_t is None else prob.ext_t[sl], est, var, targets[sl])
+    if prob.one_d:
+        est, var = est[0], var[0]
+    return sl, KrigingResult(
+        est.astype(dtype, copy=False),
+        var.astype(dtype, copy=False) if prob.do_var else None,
+        prob.method,
+        prob.k,
+    )
+
+
+def _chunks_in_parallel(prob: _Problem) -> bool:
+    """Chunks solved on several threads: global kriging of more value vectors than the
+    global kernel forms itself, whose estimates are one single-threaded BLAS-3 product
+    per chunk.  Each chunk's arithmetic, and so every result, is the same on any thread;
+    at most one chunk per thread is held at a time."""
+    return prob.k is None and prob.values.shape[0] > _FUSED_MAX_T
 
 
 def krige(
