@@ -580,39 +580,9 @@ def fit_variogram(
     if model not in MODELS:
         raise VariogramError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
     emp = empirical_variogram(xy, values, n_lags=n_lags, max_distance=max_distance)
-    names = ["psill", "range", "nugget"] + (["exponent"] if model == "power" else [])
     fixed = dict(fixed or {})
-    bounds = dict(bounds or {})
-    for key in list(fixed) + list(bounds):
-        if key not in names:
-            raise VariogramError(
-                f"fit_variogram: unknown parameter {key!r}; expected one of {', '.join(names)}"
-            )
-    free = [p for p in names if p not in fixed]
-    if not free:
-        raise VariogramError("fit_variogram: every parameter is fixed; nothing to fit")
-    gmax = float(emp.gamma.max())
-    lmax = float(emp.lag.max())
-    start = {
-        "psill": max(gmax - float(emp.gamma.min()), 0.5 * gmax, 1e-12),
-        "range": 0.5 * lmax,
-        "nugget": 0.5 * float(emp.gamma.min()),
-        "exponent": exponent,
-    }
-    default_bounds = {
-        "psill": (1e-12 * max(gmax, 1e-300), 10.0 * gmax),
-        "range": (1e-3 * lmax, 10.0 * lmax),
-        "nugget": (0.0, gmax),
-        "exponent": (0.01, 1.99),
-    }
-    lo, hi, x0 = [], [], []
-    for p in free:
-        b_lo, b_hi = bounds.get(p, default_bounds[p])
-        if not b_lo < b_hi:
-            raise VariogramError(f"bounds[{p!r}]: expected low < high, got ({b_lo}, {b_hi})")
-        lo.append(b_lo)
-        hi.append(b_hi)
-        x0.append(min(max(start[p], b_lo + 1e-9 * (b_hi - b_lo)), b_hi - 1e-9 * (b_hi - b_lo)))
+    free = _free_parameters(model, fixed, dict(bounds or {}))
+    x0, lo, hi = _start_and_bounds(emp, free, dict(bounds or {}), exponent)
     weights = np.sqrt(emp.count)
 
     def build(theta: np.ndarray) -> Variogram:
@@ -637,7 +607,56 @@ def fit_variogram(
         res = optimize.least_squares(residuals, np.array(x0), bounds=(lo, hi), method="trf")
     except VariogramError as exc:
         raise VariogramError(f"fit_variogram: fixed parameters are invalid ({exc})") from None
-    vario = build(res.x)
+    return _fit_result(build(res.x), emp, free, res, lo, hi)
+
+
+def _free_parameters(model: str, fixed: dict[str, float],
+                     bounds: dict[str, tuple[float, float]]) -> list[str]:
+    """The parameters :func:`fit_variogram` estimates (all of the model's but ``fixed``)."""
+    names = ["psill", "range", "nugget"] + (["exponent"] if model == "power" else [])
+    for key in list(fixed) + list(bounds):
+        if key not in names:
+            raise VariogramError(
+                f"fit_variogram: unknown parameter {key!r}; expected one of {', '.join(names)}"
+            )
+    free = [p for p in names if p not in fixed]
+    if not free:
+        raise VariogramError("fit_variogram: every parameter is fixed; nothing to fit")
+    return free
+
+
+def _start_and_bounds(emp: EmpiricalVariogram, free: list[str],
+                      bounds: dict[str, tuple[float, float]], exponent: float
+                      ) -> tuple[list[float], list[float], list[float]]:
+    """Start values (inside the box) and box ``(lo, hi)`` of the free parameters."""
+    gmax = float(emp.gamma.max())
+    lmax = float(emp.lag.max())
+    start = {
+        "psill": max(gmax - float(emp.gamma.min()), 0.5 * gmax, 1e-12),
+        "range": 0.5 * lmax,
+        "nugget": 0.5 * float(emp.gamma.min()),
+        "exponent": exponent,
+    }
+    default_bounds = {
+        "psill": (1e-12 * max(gmax, 1e-300), 10.0 * gmax),
+        "range": (1e-3 * lmax, 10.0 * lmax),
+        "nugget": (0.0, gmax),
+        "exponent": (0.01, 1.99),
+    }
+    lo, hi, x0 = [], [], []
+    for p in free:
+        b_lo, b_hi = bounds.get(p, default_bounds[p])
+        if not b_lo < b_hi:
+            raise VariogramError(f"bounds[{p!r}]: expected low < high, got ({b_lo}, {b_hi})")
+        lo.append(b_lo)
+        hi.append(b_hi)
+        x0.append(min(max(start[p], b_lo + 1e-9 * (b_hi - b_lo)), b_hi - 1e-9 * (b_hi - b_lo)))
+    return x0, lo, hi
+
+
+def _fit_result(vario: Variogram, emp: EmpiricalVariogram, free: list[str], res: Any,
+                lo: list[float], hi: list[float]) -> VariogramFit:
+    """The :class:`VariogramFit` of a finished least-squares run ``res``."""
     g = vario.gamma(emp.lag)
     sse = float(np.sum((emp.gamma - g) ** 2))
     sst = float(np.sum((emp.gamma - emp.gamma.mean()) ** 2))
