@@ -107,8 +107,7 @@ def cross_validate(
     )
     if prob.n < 4:
         raise KrigingError(f"cross_validate: needs at least 4 stations (3 per fold), got {prob.n}")
-    vals = prob.values
-    T, n = vals.shape
+    n = prob.values.shape[1]
     closed = (
         not brute_force
         and (prob.k is None or prob.k >= n)
@@ -116,42 +115,13 @@ def cross_validate(
         and prob.patterns[0].stations.size == n
     )
     if closed:
-        pat = prob.patterns[0]
-        prob.prepare_global(pat)
-        diag = np.diag(pat.ainv)[:n]
-        resid = (pat.alpha[:n] / diag[:, None]).T  # (T, n)
-        var = (1.0 / diag if prob.method == "simple" else -1.0 / diag)[None, :]
-        est = vals - resid
+        est, var, resid = _closed_form(prob)
         label = "closed-form"
     else:
-        xy_a = np.asarray(xy, dtype=float)
-        ext_s = prob.ext_s
-        est = np.full((T, n), np.nan)
-        var = np.full((T, n), np.nan)
-        for i in range(n):
-            keep = np.arange(n) != i
-            sub = vals[:, keep]
-            has = np.isfinite(vals[:, i])
-            if not has.any():
-                continue
-            rows = np.flatnonzero(has & (np.isfinite(sub).sum(axis=1) >= 3))
-            if rows.size == 0:
-                continue
-            drift = None if ext_s is None else (ext_s[keep], ext_s[i : i + 1])
-            r = krige(
-                xy_a[keep],
-                sub[rows],
-                xy_a[i : i + 1],
-                variogram,
-                method=prob.method,
-                n_neighbours=n_neighbours,
-                mean=mean,
-                linear_drift=linear_drift,
-                external_drift=drift,
-            )
-            est[rows, i] = r.estimate[:, 0]
-            var[rows, i] = np.broadcast_to(r.variance, r.estimate.shape)[:, 0]
-        resid = vals - est
+        est, var = _one_fold_at_a_time(prob, np.asarray(xy, dtype=float), variogram,
+                                       n_neighbours=n_neighbours, mean=mean,
+                                       linear_drift=linear_drift)
+        resid = prob.values - est
         label = "brute-force"
     var = np.maximum(var, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -174,3 +144,51 @@ def cross_validate(
         msdr=msdr,
         method=label,
     )
+
+
+def _closed_form(prob: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leave-one-out estimates, variances and residuals (T, n) from the inverse of the
+    full system (Dubrule 1983): ``residual_i = alpha_i / (A⁻¹)_ii``."""
+    n = prob.values.shape[1]
+    pat = prob.patterns[0]
+    prob.prepare_global(pat)
+    diag = np.diag(pat.ainv)[:n]
+    resid = (pat.alpha[:n] / diag[:, None]).T  # (T, n)
+    var = (1.0 / diag if prob.method == "simple" else -1.0 / diag)[None, :]
+    return prob.values - resid, var, resid
+
+
+def _one_fold_at_a_time(prob: _Problem, xy: np.ndarray, variogram: Variogram, *,
+                        n_neighbours: int | None, mean: float | None, linear_drift: bool
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out estimates and variances (T, n), one kriging per left-out station
+    (NaN where it has no value or the others have fewer than 3)."""
+    vals = prob.values
+    T, n = vals.shape
+    ext_s = prob.ext_s
+    est = np.full((T, n), np.nan)
+    var = np.full((T, n), np.nan)
+    for i in range(n):
+        keep = np.arange(n) != i
+        sub = vals[:, keep]
+        has = np.isfinite(vals[:, i])
+        if not has.any():
+            continue
+        rows = np.flatnonzero(has & (np.isfinite(sub).sum(axis=1) >= 3))
+        if rows.size == 0:
+            continue
+        drift = None if ext_s is None else (ext_s[keep], ext_s[i : i + 1])
+        r = krige(
+            xy[keep],
+            sub[rows],
+            xy[i : i + 1],
+            variogram,
+            method=prob.method,
+            n_neighbours=n_neighbours,
+            mean=mean,
+            linear_drift=linear_drift,
+            external_drift=drift,
+        )
+        est[rows, i] = r.estimate[:, 0]
+        var[rows, i] = np.broadcast_to(r.variance, r.estimate.shape)[:, 0]
+    return est, var
