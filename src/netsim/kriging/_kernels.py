@@ -985,29 +985,260 @@ def _group_cache(cap, k, ns, tw):
 @njit(cache=True)
 def _tile_scratch(k, ns, tw):
     """Arrays of one tile's cache of factorised sets (``_TILE_CACHE`` entries) and its
-    work arrays, allocated once per group of tiles (see :func:`_krige_tile`)."""
+    work arrays, allocated once per group of tiles (see :func:`_krige_tile`):
+    ``(keys, sets, work)``, ``sets`` in the layout of :func:`_copy_set`."""
     cap = _TILE_CACHE
     return (
-        np.zeros(cap, dtype=np.uint64),  # mask hashes
-        np.empty((cap, k), dtype=np.int64),  # member station indices (ascending)
-        np.empty((cap, k), dtype=np.int64),  # member candidate positions
-        np.empty((cap, k)),  # member x
-        np.empty((cap, k)),  # member y
-        np.empty(cap, dtype=np.int64),  # kinds: 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
-        np.empty((cap, ns, ns)),
-        np.empty((cap, k)),
-        np.empty(cap),
-        np.empty(cap),
-        np.zeros((cap, max(tw, 1), ns)),
-        np.empty((cap, max(tw, 1))),
-        np.empty((ns, ns)),
-        np.empty((ns, 2 * ns)),
-        np.empty(k),
-        np.empty((2, ns)),
-        np.empty(ns),
-        np.empty(ns),
-        np.empty(ns),
+        (
+            np.zeros(cap, dtype=np.uint64),  # mask hashes
+            np.empty((cap, k), dtype=np.int64),  # member station indices (ascending)
+            np.empty((cap, k), dtype=np.int64),  # member candidate positions
+            np.empty((cap, k)),  # member x
+            np.empty((cap, k)),  # member y
+        ),
+        (
+            # kinds: 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
+            np.empty(cap, dtype=np.int64),
+            np.empty((cap, ns, ns)),  # mats
+            np.empty((cap, k)),  # rvec
+            np.empty(cap),  # rsum
+            np.zeros((cap, max(tw, 1), ns)),  # wz
+            np.empty((cap, max(tw, 1))),  # rz
+            np.empty(cap),  # rconds
+        ),
+        (
+            np.empty((ns, ns)),  # system matrix
+            np.empty((ns, 2 * ns)),  # factorisation work
+            np.empty(k),  # members' noise variances
+            np.empty((2, ns)),  # equilibration scales
+            np.empty(ns),  # target-member covariances c
+            np.empty(ns),  # M c
+            np.empty(ns),  # weights λ
+        ),
     )
+
+
+@njit(cache=True)
+def _tile_box(a0, a1, tx, ty, perm):
+    """Bounding box ``(x min, x max, y min, y max)`` of the targets ``perm[a0:a1]``."""
+    bx0 = np.inf
+    bx1 = -np.inf
+    by0 = np.inf
+    by1 = -np.inf
+    for p in range(a0, a1):
+        i = perm[p]
+        bx0 = min(bx0, tx[i])
+        bx1 = max(bx1, tx[i])
+        by0 = min(by0, ty[i])
+        by1 = max(by1, ty[i])
+    return bx0, bx1, by0, by1
+
+
+@njit(cache=True)
+def _stations_near_box(
+    bx0, bx1, by0, by1, rad, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k
+):
+    """Indices (ascending) of the stations within ``rad`` of the box, from its grid cells."""
+    rad2 = rad * rad
+    gx0 = max(np.int64(math.floor((bx0 - rad - x0) / cs)), 0)
+    gx1 = min(np.int64(math.floor((bx1 + rad - x0) / cs)), nx - 1)
+    gy0 = max(np.int64(math.floor((by0 - rad - y0) / cs)), 0)
+    gy1 = min(np.int64(math.floor((by1 + rad - y0) / cs)), ny - 1)
+    cnt = 0
+    for gy in range(gy0, gy1 + 1):
+        for gx in range(gx0, gx1 + 1):
+            c = gy * nx + gx
+            cnt += cell_start[c + 1] - cell_start[c]
+    cand = np.empty(max(cnt, k), dtype=np.int64)
+    nc = 0
+    for gy in range(gy0, gy1 + 1):
+        for gx in range(gx0, gx1 + 1):
+            c = gy * nx + gx
+            for q in range(cell_start[c], cell_start[c + 1]):
+                s = cell_items[q]
+                ddx = max(bx0 - sx[s], 0.0, sx[s] - bx1)
+                ddy = max(by0 - sy[s], 0.0, sy[s] - by1)
+                if ddx * ddx + ddy * ddy <= rad2:
+                    cand[nc] = s
+                    nc += 1
+    return np.sort(cand[:nc])
+
+
+@njit(cache=True)
+def _tile_candidates(
+    bx0, bx1, by0, by1, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni
+):
+    """Candidate stations of a tile's box -- those within ``d_k(centre) + half-diagonal``,
+    a superset of every target's k nearest -- and their coordinates: ``(cand, csx, csy)``.
+
+    ``nd``, ``ni`` (k,) are work arrays for the centre's k-nearest search.
+    """
+    cx = 0.5 * (bx0 + bx1)
+    cy = 0.5 * (by0 + by1)
+    half = 0.5 * math.sqrt((bx1 - bx0) ** 2 + (by1 - by0) ** 2)
+    _knn(cx, cy, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni)
+    rad = (math.sqrt(nd[k - 1]) + half) * (1.0 + 1e-9) + 1e-6
+    cand = _stations_near_box(
+        bx0, bx1, by0, by1, rad, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k
+    )
+    nc = cand.shape[0]
+    csx = np.empty(nc)
+    csy = np.empty(nc)
+    for q in range(nc):
+        csx[q] = sx[cand[q]]
+        csy[q] = sy[cand[q]]
+    return cand, csx, csy
+
+
+@njit(cache=True, inline="always")
+def _candidate_d2(px, py, csx, csy, d2):
+    """``d2[q]`` = squared distance between (px, py) and candidate q."""
+    for q in range(d2.shape[0]):
+        ddx = px - csx[q]
+        ddy = py - csy[q]
+        d2[q] = ddx * ddx + ddy * ddy
+
+
+@njit(cache=True, inline="always")
+def _set_still_nearest(d2, inset):
+    """Whether the set flagged in ``inset`` is still exactly the k nearest (ties to the
+    lower index): all its members strictly nearer than every other candidate."""
+    maxin = -1.0
+    minout = np.inf
+    for q in range(d2.shape[0]):
+        dq = d2[q]
+        if inset[q] != 0:
+            maxin = max(maxin, dq)
+        else:
+            minout = min(minout, dq)
+    return maxin < minout
+
+
+@njit(cache=True, inline="always")
+def _k_smallest(d2, k, nd, ni):
+    """``ni`` = positions of the k smallest ``d2`` sorted by value (ties: lower position =
+    lower station index), ``nd`` their values."""
+    found = 0
+    for q in range(d2.shape[0]):
+        dq = d2[q]
+        if found < k:
+            r = found
+            found += 1
+        elif dq < nd[k - 1]:
+            r = k - 1
+        else:
+            continue
+        while r > 0 and nd[r - 1] > dq:
+            nd[r] = nd[r - 1]
+            ni[r] = ni[r - 1]
+            r -= 1
+        nd[r] = dq
+        ni[r] = q
+
+
+@njit(cache=True, inline="always")
+def _mark_set(ni, k, mask, inset):
+    """Bit mask of the candidate positions ``ni[:k]`` into ``mask`` (and flags in ``inset``);
+    returns the mask's FNV-1a hash."""
+    nw = mask.shape[0]
+    for w in range(nw):
+        mask[w] = 0
+    for q in range(k):
+        mask[ni[q] >> 6] |= np.uint64(1) << np.uint64(ni[q] & 63)
+        inset[ni[q]] = 1
+    h = np.uint64(1469598103934665603)
+    for w in range(nw):
+        h = (h ^ mask[w]) * np.uint64(1099511628211)
+    return h
+
+
+@njit(cache=True, inline="always")
+def _find_mask(hashes, masks, n_cached, mask, h):
+    """Entry of the tile cache whose neighbour set has bit mask ``mask`` (hash ``h``), or -1."""
+    for e in range(n_cached):
+        if hashes[e] == h:
+            same = True
+            for w in range(mask.shape[0]):
+                if masks[e, w] != mask[w]:
+                    same = False
+                    break
+            if same:
+                return e
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _store_members(slot, h, mask, cand, csx, csy, hashes, masks, mpos, members, mx, my):
+    """Key tile-cache entry ``slot`` by ``mask`` (hash ``h``) and record its members'
+    candidate positions, station indices and coordinates (ascending)."""
+    hashes[slot] = h
+    q = 0
+    for w in range(mask.shape[0]):
+        masks[slot, w] = mask[w]
+        word = mask[w]
+        bit = 0
+        while word != 0:
+            if word & np.uint64(1):
+                pos = w * 64 + bit
+                mpos[slot, q] = pos
+                members[slot, q] = cand[pos]
+                mx[slot, q] = csx[pos]
+                my[slot, q] = csy[pos]
+                q += 1
+            word >>= np.uint64(1)
+            bit += 1
+
+
+@njit(cache=True, inline="always")
+def _claim_group_entry(gstate, ghash, gmembers, hm, members, slot):
+    """Next entry of the group cache ring (:func:`_group_cache`), now keyed by the set
+    ``members[slot]`` (hash ``hm``), for the caller to copy the set into; -1 if no ring."""
+    if ghash.shape[0] > 0:
+        gslot = gstate[1]
+        gstate[1] = (gslot + 1) % ghash.shape[0]
+        gstate[0] = min(gstate[0] + 1, ghash.shape[0])
+        ghash[gslot] = hm
+        gmembers[gslot] = members[slot]
+        return gslot
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _flag_target(i, rc, T, do_var, est, var, status, rcond_out):
+    """Target i's neighbour set is too ill-conditioned (``rc`` below the limit): NaN
+    estimates (``T`` steps) and variance, ``status[i] = 1``, ``rcond_out[i] = rc``."""
+    status[i] = 1
+    rcond_out[i] = rc
+    if do_var:
+        var[i] = np.nan
+    for t in range(T):
+        est[t, i] = np.nan
+
+
+@njit(cache=True, inline="always")
+def _variance(kind, simple, sill, sa, sb, nu):
+    """Kriging variance (clipped at 0) from ``sa = (M c) . c``, ``sb = 1ᵀC⁻¹c`` and ``ν``."""
+    if kind == 0:
+        sv = sill - sa + (sb - 1.0) * nu if not simple else sill - sa
+    else:
+        sv = sill - sa if simple else sa
+    return sv if sv > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _lambda_estimates(i, slot, k, nu, ordinary0, simple, mean, z, members, rvec, y, lam, est):
+    """``est[:, i] = λ . z`` from ``y = M c`` for sets that store no weights (over ``_TW_MAX``
+    value vectors): ``λ = y - ν C⁻¹1`` (ordinary, covariance route) or ``y``."""
+    for q in range(k):
+        lam[q] = y[q] - nu * rvec[slot, q] if ordinary0 else y[q]
+    for t in range(z.shape[0]):
+        acc = 0.0
+        for q in range(k):
+            if simple:
+                acc += lam[q] * (z[t, members[slot, q]] - mean)
+            else:
+                acc += lam[q] * z[t, members[slot, q]]
+        est[t, i] = acc + mean if simple else acc
 
 
 @njit(cache=True)
@@ -1049,81 +1280,30 @@ def _krige_tile(
 ):
     """Kriging of the targets ``perm[a0:a1]`` of one tile (see :func:`local_krige_tiled`);
     ``gcache`` (:func:`_group_cache`) carries factorised sets over from earlier tiles,
-    ``scratch`` (:func:`_tile_scratch`) holds the tile's own cache and work arrays."""
-    T = z.shape[0]
+    ``scratch`` (:func:`_tile_scratch`) holds the tile's own cache and work arrays.
+
+    Steps: the tile's candidate stations (:func:`_tile_candidates`); per target, its k
+    nearest among them (unless the previous target's set still is, :func:`_set_still_nearest`),
+    that set's factorisation from the tile cache, the group cache or :func:`_factorise_set`,
+    and the estimates and variance.
+    """
     ns = k if simple else k + 1
-    tw = T if T <= _TW_MAX else 0
-    # bounding box of the tile's targets
-    bx0 = np.inf
-    bx1 = -np.inf
-    by0 = np.inf
-    by1 = -np.inf
-    for p in range(a0, a1):
-        i = perm[p]
-        bx0 = min(bx0, tx[i])
-        bx1 = max(bx1, tx[i])
-        by0 = min(by0, ty[i])
-        by1 = max(by1, ty[i])
-    cx = 0.5 * (bx0 + bx1)
-    cy = 0.5 * (by0 + by1)
-    half = 0.5 * math.sqrt((bx1 - bx0) ** 2 + (by1 - by0) ** 2)
+    tw = z.shape[0] if z.shape[0] <= _TW_MAX else 0
     nd = np.empty(k)
     ni = np.empty(k, dtype=np.int64)
-    _knn(cx, cy, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni)
-    rad = (math.sqrt(nd[k - 1]) + half) * (1.0 + 1e-9) + 1e-6
-    rad2 = rad * rad
-    # candidates: stations within rad of the box, sorted by station index
-    gx0 = max(np.int64(math.floor((bx0 - rad - x0) / cs)), 0)
-    gx1 = min(np.int64(math.floor((bx1 + rad - x0) / cs)), nx - 1)
-    gy0 = max(np.int64(math.floor((by0 - rad - y0) / cs)), 0)
-    gy1 = min(np.int64(math.floor((by1 + rad - y0) / cs)), ny - 1)
-    cnt = 0
-    for gy in range(gy0, gy1 + 1):
-        for gx in range(gx0, gx1 + 1):
-            c = gy * nx + gx
-            cnt += cell_start[c + 1] - cell_start[c]
-    cand = np.empty(max(cnt, k), dtype=np.int64)
-    nc = 0
-    for gy in range(gy0, gy1 + 1):
-        for gx in range(gx0, gx1 + 1):
-            c = gy * nx + gx
-            for q in range(cell_start[c], cell_start[c + 1]):
-                s = cell_items[q]
-                ddx = max(bx0 - sx[s], 0.0, sx[s] - bx1)
-                ddy = max(by0 - sy[s], 0.0, sy[s] - by1)
-                if ddx * ddx + ddy * ddy <= rad2:
-                    cand[nc] = s
-                    nc += 1
-    cand = np.sort(cand[:nc])
-    csx = np.empty(nc)
-    csy = np.empty(nc)
-    for q in range(nc):
-        csx[q] = sx[cand[q]]
-        csy[q] = sy[cand[q]]
-    nw = (nc + 63) // 64
-    # per-tile cache of factorised neighbour sets (arrays reused from tile to tile)
-    (
-        hashes,
-        members,
-        mpos,
-        mx,
-        my,
-        kinds,
-        mats,
-        rvec,
-        rsum,
-        rconds,
-        wz,
-        rz,
-        a,
-        work,
-        nvm,
-        escale,
-        cc,
-        y,
-        lam,
-    ) = scratch
+    bx0, bx1, by0, by1 = _tile_box(a0, a1, tx, ty, perm)
+    cand, csx, csy = _tile_candidates(
+        bx0, bx1, by0, by1, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni
+    )
+    nc = cand.shape[0]
+    # the tile's cache of factorised neighbour sets, keyed by bit masks over the candidates
+    hashes, members, mpos, mx, my = scratch[0]
+    tsets = scratch[1]
+    kinds, mats, rvec, rsum, wz, rz, rconds = tsets
+    a, work, nvm, escale, cc, y, lam = scratch[2]
+    gstate, ghash, gmembers, gsets = gcache
     cap = hashes.shape[0]
+    nw = (nc + 63) // 64
     masks = np.zeros((cap, nw), dtype=np.uint64)
     n_cached = 0
     nxt = 0
@@ -1135,87 +1315,22 @@ def _krige_tile(
         i = perm[p]
         px = tx[i]
         py = ty[i]
-        for q in range(nc):
-            ddx = px - csx[q]
-            ddy = py - csy[q]
-            d2[q] = ddx * ddx + ddy * ddy
-        slot = -1
-        if prev >= 0:
-            # the previous target's set is still exactly the k nearest (ties to
-            # the lower index) if all its members are strictly nearer than
-            # every other candidate
-            maxin = -1.0
-            minout = np.inf
-            for q in range(nc):
-                dq = d2[q]
-                if inset[q] != 0:
-                    maxin = max(maxin, dq)
-                else:
-                    minout = min(minout, dq)
-            if maxin < minout:
-                slot = prev
+        _candidate_d2(px, py, csx, csy, d2)
+        slot = prev if prev >= 0 and _set_still_nearest(d2, inset) else -1
         if slot < 0:
             if prev >= 0:
                 for q in range(k):
                     inset[mpos[prev, q]] = 0
-            # k smallest (ties: lower candidate position = lower station index)
-            found = 0
-            for q in range(nc):
-                dq = d2[q]
-                if found < k:
-                    r = found
-                    found += 1
-                elif dq < nd[k - 1]:
-                    r = k - 1
-                else:
-                    continue
-                while r > 0 and nd[r - 1] > dq:
-                    nd[r] = nd[r - 1]
-                    ni[r] = ni[r - 1]
-                    r -= 1
-                nd[r] = dq
-                ni[r] = q
-            for w in range(nw):
-                mask[w] = 0
-            for q in range(k):
-                mask[ni[q] >> 6] |= np.uint64(1) << np.uint64(ni[q] & 63)
-                inset[ni[q]] = 1
-            h = np.uint64(1469598103934665603)
-            for w in range(nw):
-                h = (h ^ mask[w]) * np.uint64(1099511628211)
-            for e in range(n_cached):
-                if hashes[e] == h:
-                    same = True
-                    for w in range(nw):
-                        if masks[e, w] != mask[w]:
-                            same = False
-                            break
-                    if same:
-                        slot = e
-                        break
+            _k_smallest(d2, k, nd, ni)
+            h = _mark_set(ni, k, mask, inset)
+            slot = _find_mask(hashes, masks, n_cached, mask, h)
             if slot < 0:
                 slot = nxt
                 nxt = (nxt + 1) % cap
-                if n_cached < cap:
-                    n_cached += 1
-                hashes[slot] = h
-                q = 0
-                for w in range(nw):
-                    masks[slot, w] = mask[w]
-                    word = mask[w]
-                    bit = 0
-                    while word != 0:
-                        if word & np.uint64(1):
-                            pos = w * 64 + bit
-                            mpos[slot, q] = pos
-                            members[slot, q] = cand[pos]
-                            mx[slot, q] = csx[pos]
-                            my[slot, q] = csy[pos]
-                            q += 1
-                        word >>= np.uint64(1)
-                        bit += 1
-                gstate, ghash, gmembers, gsets = gcache
-                tsets = (kinds, mats, rvec, rsum, wz, rz, rconds)
+                n_cached = min(n_cached + 1, cap)
+                _store_members(slot, h, mask, cand, csx, csy, hashes, masks, mpos, members, mx, my)
+                # the group cache may hold the set from an earlier tile (no wrapper helper
+                # here: numba increfs every array a helper is passed, a wrapper cost ~3 %)
                 hm = _members_hash(members, slot, k)
                 gslot = _find_set(gstate, ghash, gmembers, members, slot, k, hm)
                 if gslot >= 0:
@@ -1252,23 +1367,16 @@ def _krige_tile(
                         nvm,
                         escale,
                     )
-                    if ghash.shape[0] > 0:
-                        gslot = gstate[1]
-                        gstate[1] = (gslot + 1) % ghash.shape[0]
-                        gstate[0] = min(gstate[0] + 1, ghash.shape[0])
-                        ghash[gslot] = hm
-                        gmembers[gslot] = members[slot]
+                    gslot = _claim_group_entry(gstate, ghash, gmembers, hm, members, slot)
+                    if gslot >= 0:
                         _copy_set(tsets, slot, gsets, gslot)
             prev = slot
         kind = kinds[slot]
         if kind == 2:
-            status[i] = 1
-            rcond_out[i] = rconds[slot]
-            if do_var:
-                var[i] = np.nan
-            for t in range(T):
-                est[t, i] = np.nan
+            _flag_target(i, rconds[slot], z.shape[0], do_var, est, var, status, rcond_out)
             continue
+        # estimates from the set's stored weights, variance (and λ) from y = M c; kept in
+        # the loop as a helper's array arguments cost an incref/decref pair per target (~5 %)
         ordinary0 = kind == 0 and not simple
         nm = k if kind == 0 else ns
         _member_cov(
@@ -1316,22 +1424,11 @@ def _krige_tile(
                 sa = 0.0
                 for r in range(nm):
                     sa += y[r] * cc[r]
-                if kind == 0:
-                    sv = sill - sa + (sb - 1.0) * nu if not simple else sill - sa
-                else:
-                    sv = sill - sa if simple else sa
-                var[i] = sv if sv > 0.0 else 0.0
+                var[i] = _variance(kind, simple, sill, sa, sb, nu)
             if tw == 0:
-                for q in range(k):
-                    lam[q] = y[q] - nu * rvec[slot, q] if ordinary0 else y[q]
-                for t in range(T):
-                    acc = 0.0
-                    for q in range(k):
-                        if simple:
-                            acc += lam[q] * (z[t, members[slot, q]] - mean)
-                        else:
-                            acc += lam[q] * z[t, members[slot, q]]
-                    est[t, i] = acc + mean if simple else acc
+                _lambda_estimates(
+                    i, slot, k, nu, ordinary0, simple, mean, z, members, rvec, y, lam, est
+                )
 
 
 @njit(parallel=True, cache=True)
