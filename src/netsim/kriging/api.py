@@ -798,8 +798,9 @@ def krige_chunks(
 
     Same parameters as :func:`krige`.  Use it when all outputs do not fit in
     memory (e.g. 365 daily vectors x 1e6 targets = 2.9 GB in float64): the
-    peak memory is O(chunk_size x (n + T) + n²) whatever the number of targets.
-    The chunks cover ``targets`` in order; ``estimate`` is (T, len(slice)) or
+    peak memory is O(threads x chunk_size x (n + T) + n²) whatever the number of
+    targets (global kriging of more than 8 vectors solves one chunk per numba thread
+    at a time, same bits as one after another).  The chunks cover ``targets`` in order; ``estimate`` is (T, len(slice)) or
     (len(slice),) and ``variance`` as in :func:`krige` (None with
     ``variance=False``).  ``noise_variance`` (n,) (concentration², >= 0):
     per-station measurement-error variances added to the diagonal of the
