@@ -73,14 +73,19 @@ def test_blas_threads_are_restored_between_and_after_windows():
     before = get()
     if before < 2:
         pytest.skip("BLAS runs on one thread anyway")
-    chunks = _with_threads(2, lambda: krige_chunks(
-        xy, z, targets, MODELS[0], chunk_size=500))
-    seen = []
-    for sl, _ in chunks:
-        seen.append(get())  # the consumer runs with BLAS's own setting
-        if sl.start >= 1_500:
-            break  # abandoned half-way
-    chunks.close()
+
+    def consume() -> list[int]:
+        chunks = krige_chunks(xy, z, targets, MODELS[0], chunk_size=500)
+        seen = []
+        for sl, _ in chunks:  # windows of two chunks: numba has 2 threads here
+            seen.append(get())  # the consumer runs with BLAS's own setting
+            if sl.start >= 1_500:
+                break  # abandoned half-way
+        chunks.close()
+        return seen
+
+    seen = _with_threads(2, consume)
+    assert len(seen) == 4
     assert seen == [before] * len(seen)
     assert get() == before
 
