@@ -520,14 +520,6 @@ class _Problem:
         sym = 0.5 * (pat.ainv + pat.ainv.T)
         pat.upper = np.triu(2.0 * sym, 1) + np.diag(np.diag(sym))
 
-    def prepare_all(self) -> None:
-        """Factorise every pattern's system now (before threads share the problem)."""
-        for pat in self.patterns:
-            if self.k is not None and self.k < pat.stations.size:
-                self.prepare_local(pat)
-            else:
-                self.prepare_global(pat)
-
     def prepare_local(self, pat: _Pattern) -> None:
         if pat.grid is not None or pat.stations.size < 3:
             return
@@ -800,36 +792,12 @@ def krige_chunks(
     memory (e.g. 365 daily vectors x 1e6 targets = 2.9 GB in float64): the
     peak memory is O(threads x chunk_size x (n + T) + n²) whatever the number of
     targets (global kriging of more than 8 vectors solves one chunk per numba thread
-    at a time, same bits as one after another).  The chunks cover ``targets`` in order; ``estimate`` is (T, len(slice)) or
-    (len(slice),) and ``variance`` as in :func:`krige` (None with
-    ``variance=False``).  ``noise_variance`` (n,) (concentration², >= 0):
+    at a time, same bits as one after another).  The chunks cover ``targets`` in
+    order; ``estimate`` is (T, len(slice)) or (len(slice),) and ``variance`` as in
+    :func:`krige` (None with ``variance=False``).  ``noise_variance`` (n,) (concentration², >= 0):
     per-station measurement-error variances added to the diagonal of the
     station-station block (estimate of the noise-free field), see :func:`krige`.
     """
-    prob, targets, chunk = _prepare(
-        xy, values, targets, variogram, method=method, n_neighbours=n_neighbours, mean=mean,
-        linear_drift=linear_drift, external_drift=external_drift, chunk_size=chunk_size,
-        variance=variance, noise_variance=noise_variance,
-    )
-    return _iter_chunks(prob, targets, chunk, dtype)
-
-
-def _prepare(
-    xy: np.ndarray,
-    values: np.ndarray,
-    targets: np.ndarray,
-    variogram: Variogram,
-    *,
-    method: str,
-    n_neighbours: int | None,
-    mean: float | None,
-    linear_drift: bool,
-    external_drift: tuple[np.ndarray, np.ndarray] | None,
-    chunk_size: int | None,
-    variance: bool,
-    noise_variance: np.ndarray | None,
-) -> tuple[_Problem, np.ndarray, int]:
-    """The validated problem, the targets (m, 2) and the targets per chunk."""
     prob = _Problem(
         xy,
         values,
@@ -854,7 +822,7 @@ def _prepare(
     chunk = int(chunk_size) if chunk_size else _default_chunk(prob)
     if chunk < 1:
         raise KrigingError(f"chunk_size: expected >= 1, got {chunk_size}")
-    return prob, targets, chunk
+    return _iter_chunks(prob, targets, chunk, dtype)
 
 
 def _iter_chunks(
@@ -870,8 +838,9 @@ def _iter_chunks(
             with _single_threaded_blas():
                 yield _solve(prob, targets, sl, dtype)
         return
-    with _single_threaded_blas():
-        prob.prepare_all()
+    with _single_threaded_blas():  # every factorisation before the threads share them
+        for pat in prob.patterns:
+            prob.prepare_global(pat)
     with ThreadPoolExecutor(threads, thread_name_prefix="netsim-krige") as pool:
         for w in range(0, len(slices), threads):
             with _single_threaded_blas():
