@@ -1118,6 +1118,9 @@ def _set_still_nearest(d2, inset):
 def _k_smallest(d2, k, nd, ni):
     """``ni`` = positions of the k smallest ``d2`` sorted by value (ties: lower position =
     lower station index), ``nd`` their values."""
+    # the insertion of _scan_cell, written out again: a shared inline helper taking nd/ni
+    # made local kriging 17 % slower (numba counts references of array arguments on
+    # every call; bench_kriging --sizes L50k 53 -> 62 ms, same bits)
     found = 0
     for q in range(d2.shape[0]):
         dq = d2[q]
