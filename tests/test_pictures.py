@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from netsim import pictures
+from netsim import pictures, workers
 from netsim.errors import GeographyError, NetsimError
 from netsim.grid import Grid
 from netsim.maps import static_map
@@ -27,7 +27,7 @@ def _with_a_worker(folder) -> None:
 
 
 def _draw_three(folder, workers: str, monkeypatch) -> dict[str, str]:
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", workers)
+    monkeypatch.setenv("NETSIM_WORKERS", workers)
     grid = Grid.for_beijing(5000)
     with pictures.Pictures() as queue:
         for i in range(3):
@@ -49,7 +49,7 @@ def test_workers_and_in_process_draw_the_same_bytes(tmp_path, monkeypatch):
 def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
     """One job (the worker draws it) or several (some drawn in-process): the error of
     static_map reaches the caller, after every started job has ended."""
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
     (tmp_path / "warm").mkdir()
     _with_a_worker(tmp_path / "warm")
     grid = Grid.for_beijing(5000)
@@ -69,7 +69,7 @@ def test_warm_starts_the_forkserver_without_waiting(monkeypatch):
     """warm() returns at once; the forkserver imports the drawing modules meanwhile."""
     from multiprocessing import forkserver
 
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
     started = time.perf_counter()
     pictures.warm()
     assert time.perf_counter() - started < 0.5
@@ -77,10 +77,10 @@ def test_warm_starts_the_forkserver_without_waiting(monkeypatch):
 
 
 def test_bad_worker_setting_is_one_line(monkeypatch):
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "two")
-    with pytest.raises(NetsimError, match="NETSIM_PICTURE_WORKERS='two': expected a whole"):
+    monkeypatch.setenv("NETSIM_WORKERS", "two")
+    with pytest.raises(NetsimError, match="NETSIM_WORKERS='two': expected a whole"):
         pictures.picture_workers()
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "3")
+    monkeypatch.setenv("NETSIM_WORKERS", "3")
     assert pictures.picture_workers() == 3
 
 
@@ -89,7 +89,7 @@ def test_a_script_without_main_guard_is_not_run_again_by_the_workers(tmp_path):
     out = tmp_path / "m.png"
     script.write_text(textwrap.dedent(f"""
         import os
-        os.environ["NETSIM_PICTURE_WORKERS"] = "2"
+        os.environ["NETSIM_WORKERS"] = "2"
         print("script body ran", flush=True)
         from netsim.grid import Grid
         from netsim.maps import static_map
@@ -116,7 +116,7 @@ def test_a_daemonic_process_draws_in_process(monkeypatch):
     """A dask worker running a sweep's scenario is daemonic: it may not start processes."""
     import multiprocessing
 
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "2")
+    monkeypatch.setenv("NETSIM_WORKERS", "2")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_workers_here, args=(queue,), daemon=True)
@@ -127,7 +127,7 @@ def test_a_daemonic_process_draws_in_process(monkeypatch):
 
 
 def test_workers_peak_memory_is_reported_per_worker(tmp_path, monkeypatch):
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
     _with_a_worker(tmp_path)
     peaks = pictures.workers_peak_rss_mb()
     assert len(peaks) == 1 and 20 < peaks[0] < 2000  # a Python with matplotlib imported
@@ -139,9 +139,9 @@ def test_a_new_pool_after_a_worker_died(tmp_path, monkeypatch):
     import os
     import signal
 
-    monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "1")
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
     _with_a_worker(tmp_path)
-    for pid in list(pictures._pool._processes):
+    for pid in list(workers._pool._processes):
         os.kill(pid, signal.SIGKILL)
     time.sleep(1.0)
     grid = Grid.for_beijing(5000)

@@ -132,19 +132,26 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Run tasks one after another in the calling process.
+    """Run tasks in the calling process, optionally shared with its helper workers.
 
     Parameters
     ----------
     progress
         Default progress callback for :meth:`map`.
+    helpers
+        Let the process's helper workers (:mod:`netsim.workers`, ``NETSIM_WORKERS``) take
+        tasks from the end of the list while this process works from the start
+        (:func:`netsim.workers.share`).  The function and its arguments must then be
+        picklable, and pure: a result has the same bits wherever it is computed.
     """
 
     kind = "in-process"
     address: str | None = None
 
-    def __init__(self, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, progress: ProgressCallback | None = None, *,
+                 helpers: bool = False) -> None:
         self._progress = progress
+        self._helpers = helpers
 
     @property
     def n_workers(self) -> int:
@@ -190,8 +197,15 @@ class LocalExecutor:
         total = len(items)
         if report is not None:
             report(0, total)
-        for i, item in enumerate(items, start=1):
-            yield func(item, *args)
+        results = (func(item, *args) for item in items)
+        if self._helpers and total > 1:
+            from netsim import workers
+
+            pool = workers.pool()
+            if pool is not None:
+                results = workers.share(func, items, args, pool)
+        for i, result in enumerate(results, start=1):
+            yield result
             if report is not None:
                 report(i, total)
 
@@ -642,6 +656,7 @@ def get_executor(
     progress: ProgressCallback | None = None,
     timeout_s: float | None = None,
     worker_timeout_s: float | None = None,
+    helpers: bool = False,
 ) -> LocalExecutor | DistributedExecutor:
     """Return an executor for ``scheduler`` (use it as a context manager).
 
@@ -661,6 +676,9 @@ def get_executor(
         Seconds to wait for a first worker, and how long a run tolerates having
         no worker or a silent scheduler (s); default ``$NETSIM_DASK_WORKER_TIMEOUT``
         or 30 s.
+    helpers
+        In-process only: share the tasks with the process's helper workers
+        (:class:`LocalExecutor`'s ``helpers``).
 
     Returns
     -------
@@ -678,7 +696,7 @@ def get_executor(
     """
     resolved = resolve_scheduler(scheduler)
     if resolved is None:
-        return LocalExecutor(progress)
+        return LocalExecutor(progress, helpers=helpers)
     timeouts = ClusterTimeouts.from_environment(timeout_s, worker_timeout_s)
 
     match = _LOCAL_RE.match(resolved)

@@ -14,7 +14,8 @@ READINGS}`` measures realisations of a truth conditioned on real readings
 (:mod:`netsim.conditional`) the same way as the synthetic ones.
 
 Realisations are independent tasks run by :func:`netsim.distributed.get_executor`
-(in-process by default, or on a dask cluster) and reduced by
+(in-process by default, shared with the process's helper workers,
+:mod:`netsim.workers`; or on a dask cluster) and reduced in order by
 :mod:`netsim.summary` to means and 90 % intervals.  Everything is written into a
 temporary directory renamed to ``DIR`` at the end (:func:`netsim.atomic.output_directory`).
 """
@@ -234,7 +235,7 @@ def run_scenario(
     OutputError
         ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
-    from netsim import pictures
+    from netsim import workers
     from netsim.outputs import write_run, write_summary
     from netsim.summary import FieldMeans, summarise
 
@@ -242,8 +243,8 @@ def run_scenario(
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
     with output_directory(out_dir, overwrite=overwrite) as tmp:
         networks, table, optimisation = prepared or prepare_networks(scenario)
-        if scenario.outputs.maps or "scenario" in networks:  # PNG maps or changes.png:
-            pictures.warm()  # the drawing workers' imports, at low priority meanwhile
+        if scenario.readings is None or scenario.outputs.maps or "scenario" in networks:
+            workers.warm()  # the helper workers' imports, at low priority meanwhile
         means = FieldMeans()
         times = timing.StageTimes()
         if scenario.readings is not None:
@@ -296,7 +297,7 @@ def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
     inputs = RunInputs(scenario=scenario, networks=networks,
                        resolution_m=scenario.grid.resolution_m, conditioning=conditioning)
     outcomes = []
-    with get_executor(scheduler, progress=progress) as executor:
+    with get_executor(scheduler, progress=progress, helpers=True) as executor:
         for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):
             means.add(outcome)
             times.add(getattr(outcome, "timing", {}))

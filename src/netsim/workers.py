@@ -1,0 +1,328 @@
+"""The process's helper processes: a small pool that draws a run's pictures and shares
+its realisations.
+
+A 2-core machine runs a scenario's Python-heavy realisations on one core unless a second
+process takes some of them (numba's threads only help inside the kernels).  This module
+owns one process-wide :class:`~concurrent.futures.ProcessPoolExecutor`:
+
+* :mod:`netsim.pictures` queues PNG drawing jobs to it;
+* :class:`netsim.distributed.LocalExecutor` (``netsim run``'s in-process default) lets
+  its workers take realisations from the end of the list while the run's own process
+  works from the start (:func:`share`).  A task is a pure function of its arguments,
+  so a realisation has the same bits wherever it runs.
+
+* Workers: ``NETSIM_WORKERS`` if set (``0`` = everything in-process; the older name
+  ``NETSIM_PICTURE_WORKERS`` is read when it is not), else one less than the CPUs this
+  process may use (none on one CPU); none in a daemonic process such as a dask worker,
+  which may not start processes of its own.
+* The workers are forked from a ``forkserver`` that imported matplotlib and netsim's
+  realisation modules once, while the run's first realisation went on (:func:`warm`),
+  never from the run's process with its numba and BLAS threads; they run numba on one
+  thread.  The pool lives as long as the process (``netsim sweep`` reuses it).
+* Starting a worker never runs the caller's ``__main__`` script again (as
+  multiprocessing's spawn and forkserver do): a planner's script needs no
+  ``if __name__ == "__main__"`` guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["WORKERS_ENV", "helper_workers", "pool", "submit", "warm", "workers_peak_rss_mb"]
+
+WORKERS_ENV = "NETSIM_WORKERS"
+"""Environment variable: helper processes of a run (0 = draw and compute in-process)."""
+_OLD_WORKERS_ENV = "NETSIM_PICTURE_WORKERS"
+
+_PRELOAD = ["netsim._worker_preload"]
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+
+
+def helper_workers() -> int:
+    """Helper processes: ``NETSIM_WORKERS`` (or ``NETSIM_PICTURE_WORKERS``), else CPUs − 1
+    (≥ 0); none in a daemonic process (e.g. a dask worker running a sweep's scenario).
+
+    Raises
+    ------
+    NetsimError
+        The setting is not a whole number.
+    """
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return 0
+    for name in (WORKERS_ENV, _OLD_WORKERS_ENV):
+        setting = os.environ.get(name, "").strip()
+        if setting:
+            try:
+                return max(0, int(setting))
+            except ValueError:
+                from netsim.errors import NetsimError
+
+                raise NetsimError(f"{name}={setting!r}: expected a whole number of worker "
+                                  "processes (0 = draw and compute in-process)") from None
+    return max(0, len(os.sched_getaffinity(0)) - 1)
+
+
+def pool() -> ProcessPoolExecutor | None:
+    """The process-wide pool (created on first use, and again after a worker died, e.g.
+    of Ctrl-C), None with no workers."""
+    global _pool, _pool_workers
+    workers = helper_workers()
+    if workers == 0:
+        return None
+    if _pool is None or _pool_workers != workers or getattr(_pool, "_broken", False):
+        import multiprocessing
+
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        _pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                                    initargs=(os.getpid(),))
+        _pool_workers = workers
+    return _pool
+
+
+def _worker_start(run_pid: int) -> None:
+    """A worker leaves Ctrl-C to the run's process, which stops the workers it was using
+    (:func:`share`) and reports the interruption in one line; and it ends when the run's
+    process is gone, even killed outright (the forkserver lives as long as its workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(run_pid,), daemon=True,
+                     name="netsim-orphan-watch").start()
+
+
+def _exit_with(pid: int) -> None:
+    while _alive(pid):
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:  # no /proc (not Linux)
+        return True
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Let a new worker start without importing the caller's ``__main__`` (a script
+    without a main guard would run again in every worker)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+_submitting = threading.Lock()
+"""One submission at a time (the run's thread or a feeder): each hides ``__main__``."""
+
+
+def submit(executor: ProcessPoolExecutor, job: Callable[..., Any], *args: Any) -> Future:
+    """``executor.submit``, which starts a worker when none is idle."""
+    with _submitting, _main_hidden():
+        return executor.submit(job, *args)
+
+
+def warm() -> None:
+    """Start the workers' forkserver now, without waiting: it imports matplotlib and the
+    realisation modules at low priority while the run begins."""
+    if pool() is not None:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def workers_peak_rss_mb() -> list[float]:
+    """Peak resident memory (MB) of each live worker (``VmHWM`` of Linux's ``/proc``;
+    empty without workers or elsewhere): what a run used beyond its own process."""
+    peaks = []
+    for pid in list(getattr(_pool, "_processes", None) or {}):  # the executor's workers
+        try:
+            status = open(f"/proc/{pid}/status", encoding="ascii").read()
+        except OSError:
+            continue
+        kb = next((line.split()[1] for line in status.splitlines()
+                   if line.startswith("VmHWM:")), None)
+        if kb is not None:
+            peaks.append(int(kb) / 1024)
+    return peaks
+
+
+# ----------------------------------------------------------------------------
+# Sharing a list of tasks with the workers
+# ----------------------------------------------------------------------------
+
+
+def _one_thread_task(func: Callable[..., Any], item: Any, args: tuple) -> Any:
+    """``func(item, *args)`` in a worker, numba on one thread (the run's process has the
+    other core)."""
+    import numba
+
+    numba.set_num_threads(1)
+    return func(item, *args)
+
+
+@contextmanager
+def _numba_threads(n: int) -> Iterator[None]:
+    """Numba's thread count of the calling thread at most ``n``, restored afterwards."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(n, before))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+class _Claims:
+    """Who computes which item: this process claims from the front, the feeder thread
+    from the back (for the workers); ``futures`` holds the workers' submitted items."""
+
+    def __init__(self, n: int) -> None:
+        self.changed = threading.Condition()
+        self.first, self.end = 0, n  # items[first:end] are nobody's yet
+        self.futures: dict[int, Future] = {}
+        self.stopped = False
+
+    def claim(self, i: int, wait: bool) -> Future | None:
+        """The worker's future of item ``i`` (waited for while not yet submitted, if
+        ``wait``), or None: this process computes it (claimed here if nobody had it)."""
+        with self.changed:
+            if i < self.end:
+                self.first = i + 1
+                return None
+            while wait and i not in self.futures:
+                self.changed.wait()
+            return self.futures.pop(i, None)
+
+    def next_for_workers(self) -> int | None:
+        """The last unclaimed item, claimed for the workers (None: leave the rest here)."""
+        with self.changed:
+            if self.stopped or self.end - self.first <= 1:
+                return None
+            self.end -= 1
+            return self.end
+
+    def submitted(self, i: int, future: Future | None) -> None:
+        """Item ``i`` went to the workers (None: it could not; this process does it)."""
+        with self.changed:
+            self.futures[i] = future
+            self.changed.notify_all()
+
+    def busy(self) -> list[Future]:
+        with self.changed:
+            return [f for f in self.futures.values() if f is not None and not f.done()]
+
+
+def _feed(claims: _Claims, func: Callable[..., Any], items: list[Any], args: tuple,
+          executor: ProcessPoolExecutor) -> None:
+    """Submit items from the back, keeping each worker one task ahead (a thread: starting
+    a worker waits for the forkserver's imports, which this process must not)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    outstanding = 2 * executor._max_workers  # type: ignore[attr-defined]
+    while (i := claims.next_for_workers()) is not None:
+        try:
+            future = submit(executor, _one_thread_task, func, items[i], args)
+        except BaseException:  # a broken or shut pool: the rest is done here
+            claims.submitted(i, None)
+            return
+        claims.submitted(i, future)
+        while len(busy := claims.busy()) >= outstanding and not claims.stopped:
+            wait(busy, timeout=0.5, return_when=FIRST_COMPLETED)
+
+
+def share(func: Callable[..., Any], items: list[Any], args: tuple,
+          executor: ProcessPoolExecutor) -> Iterator[Any]:
+    """Yield ``func(item, *args)`` in item order, computed here from the first item on and
+    by ``executor``'s workers from the last item back.
+
+    A feeder thread keeps each worker one task ahead, taken from the end of the list;
+    where the two meet, this process waits for the workers' results.  A worker that has
+    not yet returned anything (still starting) is not waited for: this process computes
+    that item itself.  A broken pool (a worker killed) leaves the remaining items to this
+    process.  While workers help, this process runs numba on one thread.  An interrupted
+    or failed iteration stops the workers (:func:`pool` starts new ones when next needed).
+    """
+    claims = _Claims(len(items))
+    threading.Thread(target=_feed, args=(claims, func, items, args, executor), daemon=True,
+                     name="netsim-share").start()
+    delivered = finished = False
+    try:
+        for i in range(len(items)):
+            future = claims.claim(i, wait=delivered)
+            if future is not None and (delivered or future.done()):
+                result = _worker_result(future, func, items[i], args)
+                delivered = True
+            else:
+                if future is not None:
+                    future.cancel()
+                with _numba_threads(1):
+                    result = func(items[i], *args)
+            yield result
+        finished = True
+    finally:
+        with claims.changed:
+            claims.stopped = True
+            left = list(claims.futures.values())
+        for future in left:
+            if future is not None:
+                future.cancel()
+        if not finished:
+            _stop_workers(executor)
+
+
+def _worker_result(future: Future, func: Callable[..., Any], item: Any, args: tuple) -> Any:
+    """A worker's result; the item computed here if the pool broke (a worker died)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return func(item, *args)
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End the workers, and the forkserver that may be starting one, of an interrupted or
+    failed iteration: nothing they compute will be read, and a worker born after this
+    process ended would complain on its stderr."""
+    global _pool
+    from multiprocessing import forkserver
+
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
+    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if server is not None:
+        with contextlib.suppress(OSError):
+            os.kill(server, signal.SIGTERM)
+        with contextlib.suppress(OSError, AttributeError):
+            forkserver._forkserver._stop()  # reaped; the next worker gets a new server
+    if executor is _pool:
+        _pool = None
+    executor.shutdown(wait=False, cancel_futures=True)
