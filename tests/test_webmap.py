@@ -33,6 +33,8 @@ from netsim.webmap import (
     LEAFLET_VERSION,
     STATION_STYLES,
     _DistrictCells,
+    _png_data_url,
+    _Scale,
     _warp_to_web_mercator,
     build_web_map,
     grade_ii_annual_limit,
@@ -303,6 +305,22 @@ def test_district_cells_give_the_means_of_rasterising_every_band() -> None:
     once = cells.labels(grid.shape, grid.transform)
     assert cells.labels(grid.shape, grid.transform) is once  # rasterised once per grid
     assert not once.flags.writeable  # shared: nobody may change it
+
+
+def test_png_data_url_is_what_matplotlib_imsave_writes() -> None:
+    """Pillow directly gives the bytes of ``matplotlib.image.imsave`` (the reference)."""
+    import base64
+    import io
+
+    from matplotlib.image import imsave
+
+    values = np.random.default_rng(3).normal(40.0, 10.0, (120, 97))
+    values[:15, :30] = np.nan  # transparent corner
+    rgba = _Scale("RdYlBu_r", 20.0, 60.0, "µg/m³", centre=35.0).rgba(values)
+    buffer = io.BytesIO()
+    imsave(buffer, rgba, format="png")
+    assert _png_data_url(rgba) == ("data:image/png;base64,"
+                                   + base64.b64encode(buffer.getvalue()).decode("ascii"))
 
 
 def test_station_markers_and_classes_in_page(runs: dict[str, Path]) -> None:
