@@ -677,15 +677,16 @@ def _fmt(value: Any, decimals: int = 1) -> str:
 
 def _station_popup(
     row: pd.Series,
-    stats: pd.DataFrame,
-    metrics: pd.DataFrame,
+    stats: list[dict[str, Any]],
+    metrics: list[dict[str, Any]],
     *,
     pollutant: Pollutant,
     moved_from: tuple[float, float] | None,
     stats_note: str,
     lang: str = "en",
 ) -> str:
-    """HTML of a station popup (all text escaped)."""
+    """HTML of a station popup (all text escaped); ``stats`` and ``metrics`` are the
+    station's rows of ``annual_by_station.csv`` and ``station_metrics.csv``."""
     e = html.escape
     title = e(str(row.get("name") or row["station_id"]))
     if row.get("name_zh"):
@@ -705,7 +706,7 @@ def _station_popup(
         if moved_from is not None:
             note += _tr("moved_from", lang, lat=moved_from[1], lon=moved_from[0])
         lines.append(f"<div class='netsim-change'>{e(note)}</div>")
-    if not stats.empty:
+    if stats:
         lines.append(
             f"<table class='netsim-stats'><caption>{e(_tr('annual_statistics', lang))}"
             f"{e(stats_note)}</caption>"
@@ -713,30 +714,25 @@ def _station_popup(
         heads = (_tr("pollutant", lang), text("statistic", lang), _tr("value", lang),
                  _tr("valid_days", lang))
         lines.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>")
-        for r in stats.itertuples(index=False):
-            p = POLLUTANTS.get(str(r.pollutant))
+        for r in stats:
+            p = POLLUTANTS.get(str(r["pollutant"]))
             dec = p.reported_decimals if p else 1
             units = p.units if p else ""
-            days = getattr(r, "valid_days", "")
+            days = r.get("valid_days", "")
             days_text = "" if pd.isna(days) else f"{int(days)}" if str(days) != "" else ""
             lines.append(
-                f"<tr><td>{e(str(r.pollutant))}</td>"
-                f"<td>{e(_statistic_label(str(r.statistic), lang))}</td>"
-                f"<td>{_fmt(r.value, dec)} {e(units)}</td><td>{days_text}</td></tr>"
+                f"<tr><td>{e(str(r['pollutant']))}</td>"
+                f"<td>{e(_statistic_label(str(r['statistic']), lang))}</td>"
+                f"<td>{_fmt(r['value'], dec)} {e(units)}</td><td>{days_text}</td></tr>"
             )
         lines.append("</table>")
     else:
         lines.append(f"<div>{e(_tr('no_statistics', lang))}</div>")
-    m = (
-        metrics[metrics["pollutant"].astype(str) == pollutant.name]
-        if not metrics.empty
-        else metrics
-    )
-    if not m.empty:
-        r = m.iloc[0]
-        bias = _tr("removal_bias", lang, p=pollutant.name, bias=_fmt(r["removal_bias"], 2),
-                   units=pollutant.units, pct=_fmt(r["relative_removal_bias_pct"], 1))
-        served = _tr("area_served", lang, area=_fmt(r["area_served_km2"], 0))
+    mine = next((r for r in metrics if str(r["pollutant"]) == pollutant.name), None)
+    if mine is not None:
+        bias = _tr("removal_bias", lang, p=pollutant.name, bias=_fmt(mine["removal_bias"], 2),
+                   units=pollutant.units, pct=_fmt(mine["relative_removal_bias_pct"], 1))
+        served = _tr("area_served", lang, area=_fmt(mine["area_served_km2"], 0))
         lines.append(f"<div class='netsim-metrics'>{e(bias)}<br>{e(served)}</div>")
     lines.append("</div>")
     return "".join(lines)
@@ -828,10 +824,14 @@ def _statistic_label(statistic: str, lang: str) -> str:
     return _STATISTIC_LABELS.get(statistic, statistic)
 
 
-def _rows_by_station(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    if frame.empty:
-        return {}
-    return {str(k): g for k, g in frame.groupby(frame["station_id"].astype(str), sort=False)}
+def _rows_by_station(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``frame`` as records by ``station_id`` (in their order), built in one
+    pass: per-station frames and their ``itertuples`` cost about 4 ms a popup."""
+    by_station: dict[str, list[dict[str, Any]]] = {}
+    for sid, record in zip(frame["station_id"].astype(str), frame.to_dict(orient="records"),
+                           strict=True):
+        by_station.setdefault(sid, []).append(record)
+    return by_station
 
 
 def _stations_with_changes(run: _Run) -> pd.DataFrame:
@@ -918,25 +918,22 @@ def _station_entries(run: _Run, pollutant: Pollutant, lang: str = "en") -> _Stat
     lines: list[list[list[float]]] = []
     shown_ids = set(stations["station_id"].astype(str))  # light sensors need no tables
 
-    def rows_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    def rows_of(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         if frame.empty:
             return {}
         return _rows_by_station(frame[frame["station_id"].astype(str).isin(shown_ids)])
 
     stats_of, metrics_of = rows_of(net.by_station), rows_of(net.metrics)
     base_stats_of, base_metrics_of = rows_of(run.baseline.by_station), rows_of(run.baseline.metrics)
-    empty_stats, empty_metrics = net.by_station.iloc[0:0], net.metrics.iloc[0:0]
     for _, row in stations.iterrows():
         sid = str(row["station_id"])
         stype = str(row["type"])
         change = str(row["change"])
         shape, colour, _ = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
         stats_note = ""
-        stats = stats_of.get(sid, empty_stats)
-        metrics = metrics_of.get(sid, empty_metrics)
+        stats, metrics = stats_of.get(sid, []), metrics_of.get(sid, [])
         if change == "removed" and net is not run.baseline:
-            stats = base_stats_of.get(sid, empty_stats)
-            metrics = base_metrics_of.get(sid, empty_metrics)
+            stats, metrics = base_stats_of.get(sid, []), base_metrics_of.get(sid, [])
             stats_note = _tr("baseline_network", lang)
         moved_from = None
         if change == "moved" and sid in baseline_xy:
