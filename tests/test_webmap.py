@@ -32,6 +32,9 @@ from netsim.scenario import Scenario
 from netsim.webmap import (
     LEAFLET_VERSION,
     STATION_STYLES,
+    _DistrictCells,
+    _png_data_url,
+    _Scale,
     _warp_to_web_mercator,
     build_web_map,
     grade_ii_annual_limit,
@@ -275,6 +278,49 @@ def test_warp_puts_a_utm_cell_at_its_web_mercator_position() -> None:
     assert abs(centre[0] - row) * pixel_m < 700
     assert abs(centre[1] - col) * pixel_m < 700
     assert np.isnan(warped[0, 0]) and np.isnan(warped[-1, -1])  # outside Beijing: transparent
+
+
+def test_district_cells_give_the_means_of_rasterising_every_band() -> None:
+    """Districts rasterised once per grid give the same area means, bit for bit, as
+    rasterising them again for each band (rasterio directly, plain numpy means)."""
+    from rasterio import features
+
+    districts = geography.districts()
+    cells = _DistrictCells(districts)
+    for resolution in (1000.0, 2000.0):
+        grid = Grid.for_beijing(resolution)
+        for base, slope in ((40.0, 12.0), (-3.0, 250.0)):
+            band = _field(grid, base, slope)
+            band[: grid.shape[0] // 4] = np.nan  # a northern strip without values
+            labels = features.rasterize(
+                [(geom, i + 1) for i, geom in enumerate(districts.geometry)],
+                out_shape=band.shape, transform=grid.transform, fill=0, dtype="int32")
+            expected = {}
+            for i, name in enumerate(districts["district"]):
+                vals = band[(labels == i + 1) & np.isfinite(band)]
+                expected[str(name)] = float(vals.mean()) if vals.size else None
+            got = cells.means(band, grid.transform)
+            assert {k: (None if np.isnan(v) else v) for k, v in got.items()} == expected
+            assert np.array_equal(cells.labels(band.shape, grid.transform), labels)
+    once = cells.labels(grid.shape, grid.transform)
+    assert cells.labels(grid.shape, grid.transform) is once  # rasterised once per grid
+    assert not once.flags.writeable  # shared: nobody may change it
+
+
+def test_png_data_url_is_what_matplotlib_imsave_writes() -> None:
+    """Pillow directly gives the bytes of ``matplotlib.image.imsave`` (the reference)."""
+    import base64
+    import io
+
+    from matplotlib.image import imsave
+
+    values = np.random.default_rng(3).normal(40.0, 10.0, (120, 97))
+    values[:15, :30] = np.nan  # transparent corner
+    rgba = _Scale("RdYlBu_r", 20.0, 60.0, "µg/m³", centre=35.0).rgba(values)
+    buffer = io.BytesIO()
+    imsave(buffer, rgba, format="png")
+    assert _png_data_url(rgba) == ("data:image/png;base64,"
+                                   + base64.b64encode(buffer.getvalue()).decode("ascii"))
 
 
 def test_station_markers_and_classes_in_page(runs: dict[str, Path]) -> None:

@@ -409,21 +409,50 @@ def _pick_statistic(frame: pd.DataFrame) -> pd.DataFrame:
     return hit if not hit.empty else frame.iloc[0:0]
 
 
-def _district_means_from_map(
-    estimate: np.ndarray, transform: Any, districts_gdf: Any
-) -> dict[str, float]:
-    """Area mean of the raster cells whose centres fall in each district (µg/m³)."""
+def _district_labels(shape: tuple[int, int], transform: Any, districts_gdf: Any) -> np.ndarray:
+    """District number (1 + row of ``districts_gdf``, 0 outside) of every cell whose centre
+    falls in a district, on the grid of ``shape`` and ``transform``."""
     from rasterio import features
 
     shapes = [(geom, i + 1) for i, geom in enumerate(districts_gdf.geometry)]
-    labels = features.rasterize(
-        shapes, out_shape=estimate.shape, transform=transform, fill=0, dtype="int32"
-    )
+    return features.rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="int32")
+
+
+def _district_means(values: np.ndarray, labels: np.ndarray, names: Any) -> dict[str, float]:
+    """Mean of the finite ``values`` in each district's cells (``labels``, see
+    :func:`_district_labels`), by name; NaN for a district without any."""
     out: dict[str, float] = {}
-    for i, name in enumerate(districts_gdf["district"]):
-        vals = estimate[(labels == i + 1) & np.isfinite(estimate)]
+    for i, name in enumerate(names):
+        vals = values[(labels == i + 1) & np.isfinite(values)]
         out[str(name)] = float(vals.mean()) if vals.size else math.nan
     return out
+
+
+class _DistrictCells:
+    """The districts of a frame rasterised once per grid (shapely's coordinate access
+    makes each rasterisation cost about 50 ms), then reused for every band on that grid."""
+
+    _MAX_GRIDS = 8
+
+    def __init__(self, districts_gdf: Any) -> None:
+        self.districts = districts_gdf
+        self._labels: dict[tuple[tuple[int, int], Any], np.ndarray] = {}
+
+    def labels(self, shape: tuple[int, int], transform: Any) -> np.ndarray:
+        """:func:`_district_labels` of the grid (read-only; cached)."""
+        key = (tuple(shape), transform)
+        if key not in self._labels:
+            if len(self._labels) >= self._MAX_GRIDS:
+                self._labels.pop(next(iter(self._labels)))
+            labels = _district_labels(key[0], transform, self.districts)
+            labels.setflags(write=False)
+            self._labels[key] = labels
+        return self._labels[key]
+
+    def means(self, values: np.ndarray, transform: Any) -> dict[str, float]:
+        """Area mean of the raster cells whose centres fall in each district (µg/m³)."""
+        return _district_means(values, self.labels(values.shape, transform),
+                               self.districts["district"])
 
 
 # --------------------------------------------------------------------------- surfaces
@@ -529,10 +558,23 @@ def _warp_grid(band: np.ndarray, transform: Any, crs: Any, *, upsample: int) -> 
 
 
 def _png_data_url(rgba: np.ndarray) -> str:
-    from matplotlib.image import imsave
+    """A ``data:`` URL of a uint8 RGBA image (rows top down) as PNG.
 
+    Pillow encodes it as ``matplotlib.image.imsave`` would (the same ``Software`` text
+    chunk and 100 dpi: the same bytes) without importing ``matplotlib.figure``, which
+    takes about 0.5 s in a new process.
+    """
+    import matplotlib
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, "
+                              "https://matplotlib.org/")
+    pixels = np.require(rgba, dtype=np.uint8, requirements="C")
+    image = Image.frombuffer("RGBA", (pixels.shape[1], pixels.shape[0]), pixels, "raw",
+                             "RGBA", 0, 1)
     buffer = io.BytesIO()
-    imsave(buffer, rgba, format="png")
+    image.save(buffer, format="png", pnginfo=info, dpi=(100, 100))
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -635,15 +677,16 @@ def _fmt(value: Any, decimals: int = 1) -> str:
 
 def _station_popup(
     row: pd.Series,
-    stats: pd.DataFrame,
-    metrics: pd.DataFrame,
+    stats: list[dict[str, Any]],
+    metrics: list[dict[str, Any]],
     *,
     pollutant: Pollutant,
     moved_from: tuple[float, float] | None,
     stats_note: str,
     lang: str = "en",
 ) -> str:
-    """HTML of a station popup (all text escaped)."""
+    """HTML of a station popup (all text escaped); ``stats`` and ``metrics`` are the
+    station's rows of ``annual_by_station.csv`` and ``station_metrics.csv``."""
     e = html.escape
     title = e(str(row.get("name") or row["station_id"]))
     if row.get("name_zh"):
@@ -663,7 +706,7 @@ def _station_popup(
         if moved_from is not None:
             note += _tr("moved_from", lang, lat=moved_from[1], lon=moved_from[0])
         lines.append(f"<div class='netsim-change'>{e(note)}</div>")
-    if not stats.empty:
+    if stats:
         lines.append(
             f"<table class='netsim-stats'><caption>{e(_tr('annual_statistics', lang))}"
             f"{e(stats_note)}</caption>"
@@ -671,30 +714,25 @@ def _station_popup(
         heads = (_tr("pollutant", lang), text("statistic", lang), _tr("value", lang),
                  _tr("valid_days", lang))
         lines.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>")
-        for r in stats.itertuples(index=False):
-            p = POLLUTANTS.get(str(r.pollutant))
+        for r in stats:
+            p = POLLUTANTS.get(str(r["pollutant"]))
             dec = p.reported_decimals if p else 1
             units = p.units if p else ""
-            days = getattr(r, "valid_days", "")
+            days = r.get("valid_days", "")
             days_text = "" if pd.isna(days) else f"{int(days)}" if str(days) != "" else ""
             lines.append(
-                f"<tr><td>{e(str(r.pollutant))}</td>"
-                f"<td>{e(_statistic_label(str(r.statistic), lang))}</td>"
-                f"<td>{_fmt(r.value, dec)} {e(units)}</td><td>{days_text}</td></tr>"
+                f"<tr><td>{e(str(r['pollutant']))}</td>"
+                f"<td>{e(_statistic_label(str(r['statistic']), lang))}</td>"
+                f"<td>{_fmt(r['value'], dec)} {e(units)}</td><td>{days_text}</td></tr>"
             )
         lines.append("</table>")
     else:
         lines.append(f"<div>{e(_tr('no_statistics', lang))}</div>")
-    m = (
-        metrics[metrics["pollutant"].astype(str) == pollutant.name]
-        if not metrics.empty
-        else metrics
-    )
-    if not m.empty:
-        r = m.iloc[0]
-        bias = _tr("removal_bias", lang, p=pollutant.name, bias=_fmt(r["removal_bias"], 2),
-                   units=pollutant.units, pct=_fmt(r["relative_removal_bias_pct"], 1))
-        served = _tr("area_served", lang, area=_fmt(r["area_served_km2"], 0))
+    mine = next((r for r in metrics if str(r["pollutant"]) == pollutant.name), None)
+    if mine is not None:
+        bias = _tr("removal_bias", lang, p=pollutant.name, bias=_fmt(mine["removal_bias"], 2),
+                   units=pollutant.units, pct=_fmt(mine["relative_removal_bias_pct"], 1))
+        served = _tr("area_served", lang, area=_fmt(mine["area_served_km2"], 0))
         lines.append(f"<div class='netsim-metrics'>{e(bias)}<br>{e(served)}</div>")
     lines.append("</div>")
     return "".join(lines)
@@ -786,10 +824,14 @@ def _statistic_label(statistic: str, lang: str) -> str:
     return _STATISTIC_LABELS.get(statistic, statistic)
 
 
-def _rows_by_station(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    if frame.empty:
-        return {}
-    return {str(k): g for k, g in frame.groupby(frame["station_id"].astype(str), sort=False)}
+def _rows_by_station(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``frame`` as records by ``station_id`` (in their order), built in one
+    pass: per-station frames and their ``itertuples`` cost about 4 ms a popup."""
+    by_station: dict[str, list[dict[str, Any]]] = {}
+    for sid, record in zip(frame["station_id"].astype(str), frame.to_dict(orient="records"),
+                           strict=True):
+        by_station.setdefault(sid, []).append(record)
+    return by_station
 
 
 def _stations_with_changes(run: _Run) -> pd.DataFrame:
@@ -876,25 +918,22 @@ def _station_entries(run: _Run, pollutant: Pollutant, lang: str = "en") -> _Stat
     lines: list[list[list[float]]] = []
     shown_ids = set(stations["station_id"].astype(str))  # light sensors need no tables
 
-    def rows_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    def rows_of(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         if frame.empty:
             return {}
         return _rows_by_station(frame[frame["station_id"].astype(str).isin(shown_ids)])
 
     stats_of, metrics_of = rows_of(net.by_station), rows_of(net.metrics)
     base_stats_of, base_metrics_of = rows_of(run.baseline.by_station), rows_of(run.baseline.metrics)
-    empty_stats, empty_metrics = net.by_station.iloc[0:0], net.metrics.iloc[0:0]
     for _, row in stations.iterrows():
         sid = str(row["station_id"])
         stype = str(row["type"])
         change = str(row["change"])
         shape, colour, _ = STATION_STYLES.get(stype, _UNKNOWN_STYLE)
         stats_note = ""
-        stats = stats_of.get(sid, empty_stats)
-        metrics = metrics_of.get(sid, empty_metrics)
+        stats, metrics = stats_of.get(sid, []), metrics_of.get(sid, [])
         if change == "removed" and net is not run.baseline:
-            stats = base_stats_of.get(sid, empty_stats)
-            metrics = base_metrics_of.get(sid, empty_metrics)
+            stats, metrics = base_stats_of.get(sid, []), base_metrics_of.get(sid, [])
             stats_note = _tr("baseline_network", lang)
         moved_from = None
         if change == "moved" and sid in baseline_xy:
@@ -1243,6 +1282,14 @@ def _districts_lonlat() -> Any:
     return frame, display.to_crs(GEOGRAPHIC_CRS)
 
 
+@cache
+def _district_cells() -> tuple[_DistrictCells, _DistrictCells]:
+    """The districts of :func:`_districts_lonlat` as raster cells, rasterised once per grid
+    and process: UTM (area means of the rasters) and Web Mercator (click readout)."""
+    districts_utm, districts_ll = _districts_lonlat()
+    return _DistrictCells(districts_utm), _DistrictCells(districts_ll.to_crs("EPSG:3857"))
+
+
 DAYS_MEETING_LABEL = text("map_days_layer", "en")
 """English name of the days-meeting-the-standard layer (``map_days_layer`` in other languages)."""
 
@@ -1277,15 +1324,11 @@ class _Readouts:
                            "scale": scale, "std": std, "note": note,
                            "data": base64.b64encode(ints.tobytes()).decode("ascii")}
 
-    def set_districts(self, districts_ll: Any, html_by_district: list[str]) -> None:
-        from rasterio import features
-
+    def set_districts(self, cells: _DistrictCells, html_by_district: list[str]) -> None:
+        """The district of every cell (``cells`` in EPSG:3857) and each district's HTML."""
         if self.transform is None:
             return
-        shapes = [(geom, k + 1) for k, geom in
-                  enumerate(districts_ll.to_crs("EPSG:3857").geometry)]
-        labels = features.rasterize(shapes, out_shape=self.shape, transform=self.transform,
-                                    fill=0, dtype="uint8")
+        labels = cells.labels(self.shape, self.transform).astype("uint8")
         self.districts_b64 = base64.b64encode(labels.tobytes()).decode("ascii")
         self.district_html = html_by_district
 
@@ -1309,7 +1352,7 @@ def _days_note(tags: dict[str, str], lang: str) -> str:
     return _tr("days_one", lang) if n <= 1 else _tr("days_many", lang, last=n - 1)
 
 
-def _days_driver_note(bands: dict[str, np.ndarray], transform: Any, districts_utm: Any,
+def _days_driver_note(bands: dict[str, np.ndarray], transform: Any, cells: _DistrictCells,
                       lang: str) -> str:
     """Why some districts have fewer days with AQI ≤ 100, if the run's data show it.
 
@@ -1317,7 +1360,7 @@ def _days_driver_note(bands: dict[str, np.ndarray], transform: Any, districts_ut
     the pollutant whose days above its daily limit differ most between them is named, when
     the gap is at least 5 days of AQI ≤ 100 and 3 days above the limit; else ``""``.
     """
-    good = _district_means_from_map(bands["aqi_days_meeting_standard"], transform, districts_utm)
+    good = cells.means(bands["aqi_days_meeting_standard"], transform)
     ranked = sorted((v, d) for d, v in good.items() if math.isfinite(v))
     if len(ranked) < 6:
         return ""
@@ -1327,7 +1370,7 @@ def _days_driver_note(bands: dict[str, np.ndarray], transform: Any, districts_ut
     for name, band in bands.items():
         if not name.endswith("_days_above_limit"):
             continue
-        above = _district_means_from_map(band, transform, districts_utm)
+        above = cells.means(band, transform)
         lo_above = float(np.nanmean([above[d] for d in low]))
         hi_above = float(np.nanmean([above[d] for d in high]))
         slug = name.removesuffix("_days_above_limit")
@@ -1345,7 +1388,7 @@ def _days_driver_note(bands: dict[str, np.ndarray], transform: Any, districts_ut
 
 
 def _days_meeting_surface(net: _NetworkOutputs, legends: list[str], readouts: _Readouts,
-                          districts_utm: Any, title: Any, lang: str) -> list[_Surface]:
+                          cells: _DistrictCells, title: Any, lang: str) -> list[_Surface]:
     """The per-cell count of days meeting the standard, when the run made time-resolved maps.
 
     ``netsim run`` with ``outputs.time_resolved`` writes ``rasters/time_resolved_<step>.tif``
@@ -1367,7 +1410,7 @@ def _days_meeting_surface(net: _NetworkOutputs, legends: list[str], readouts: _R
     lo, hi = _nice_range([days])
     scale = _Scale("RdYlBu", lo, hi, _tr("units_days", lang))
     origin = _days_note(raster.tags, lang)
-    why = _days_driver_note(bands, raster.transform, districts_utm, lang)
+    why = _days_driver_note(bands, raster.transform, cells, lang)
     note = f"<p class='netsim-note'>{html.escape(origin)}</p>" + (
         f"<p class='netsim-note'>{html.escape(why)}</p>" if why else "")
     legends.append(_scale_legend_html("aqi-days-meeting", _tr("days_legend", lang), scale,
@@ -1502,17 +1545,18 @@ def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> 
     run = _load_run(run_dir)
     chosen = _choose_pollutant(run, pollutant)
     page = _Page.of(run, chosen)
-    districts_utm, districts_ll = _districts_lonlat()
+    _, districts_ll = _districts_lonlat()
+    cells_utm, cells_web = _district_cells()
     legends: list[str] = []
     readouts = _Readouts()
     surfaces, main = _surfaces(run, page, legends, readouts)
-    surfaces += _days_meeting_surface(run.shown, legends, readouts, districts_utm, page.title,
+    surfaces += _days_meeting_surface(run.shown, legends, readouts, cells_utm, page.title,
                                       page.lang)
     fmap = _base_map(districts_ll, page, tiles)
     for surface in surfaces:
         surface.add_to(fmap)
-    district_html = _district_layer(run, page, main, districts_utm, districts_ll).add_to(fmap)
-    readouts.set_districts(districts_ll, district_html.popups)
+    district_html = _district_layer(run, page, main, cells_utm, districts_ll).add_to(fmap)
+    readouts.set_districts(cells_web, district_html.popups)
     entries = _station_entries(run, chosen, page.lang)
     _station_layers(entries, page).add_to_map(fmap)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
@@ -1761,10 +1805,10 @@ def _district_popup(district: str, page: _Page, value: float, reason: str,
 
 
 def _district_layer(run: _Run, page: _Page, main: tuple[np.ndarray, Any] | None,
-                    districts_utm: Any, districts_ll: Any) -> _DistrictLayer:
+                    cells: _DistrictCells, districts_ll: Any) -> _DistrictLayer:
     lang, chosen = page.lang, page.pollutant
     limit = grade_ii_annual_limit(chosen.name, page.standard)
-    from_map = _district_means_from_map(*main, districts_utm) if main is not None else {}
+    from_map = cells.means(*main) if main is not None else {}
     net = run.shown
     area_rows = _pick_statistic(
         net.by_area[net.by_area["pollutant"].astype(str) == chosen.name]
