@@ -44,6 +44,8 @@ SWEEP_TARGET_S = 120.0
 
 RUN_CHILD = """
 import json, resource, sys, time
+from netsim import workers
+workers.warm()  # as `netsim run` does before its imports
 from netsim.run import run_scenario
 from netsim.scenario import load_scenario
 sc = load_scenario(sys.argv[1])
@@ -62,6 +64,8 @@ print(json.dumps({"run_scenario_s": wall, "timing": result.summary.get("timing")
 
 SWEEP_CHILD = """
 import json, resource, sys, time
+from netsim import workers
+workers.warm()  # as `netsim sweep` does before its imports
 from netsim.sweep import sweep_scenarios
 t0 = time.perf_counter()
 rows = sweep_scenarios(sys.argv[3:], sys.argv[1], realisations=int(sys.argv[2]))

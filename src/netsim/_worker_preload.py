@@ -1,6 +1,7 @@
 """What the helper workers' forkserver imports before forking them (:mod:`netsim.workers`):
-matplotlib's drawing modules and the realisation modules, once.  Only that server
-process imports this module.
+the realisation modules (and ``threadpoolctl``, which a realisation's first BLAS setting
+imports) and matplotlib's drawing modules, once.  Only that server process imports this
+module.
 
 Ctrl-C is the run's business (it stops its workers and reports one line): the server
 ignores it from here on, and so do the workers it forks.
@@ -9,6 +10,8 @@ ignores it from here on, and so do the workers it forks.
 import signal
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+import threadpoolctl  # noqa: E402, F401
 
 import netsim.charts  # noqa: E402
 import netsim.maps  # noqa: E402

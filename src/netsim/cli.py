@@ -431,6 +431,14 @@ def validate_command(
 # end schema, validate
 
 
+def _start_helper_workers() -> None:
+    """Start the helper workers' imports (:mod:`netsim.workers`) while this process does
+    its own: they are ready to take realisations when the first one starts."""
+    from netsim import workers
+
+    workers.warm()
+
+
 @app.command("run")
 def run_command(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file (see `netsim schema`).")],
@@ -478,6 +486,7 @@ def run_command(
 
     if out is not None:  # before the heavy imports: a bad --out fails in a second
         check_output_directory(out, overwrite=overwrite)
+    _start_helper_workers()
     from netsim.scenario import load_scenario
 
     sc = load_scenario(scenario).with_overrides(realisations=realisations, seed=seed, lang=lang,
@@ -633,6 +642,7 @@ def sweep_command(
     from netsim.atomic import check_output_directory
 
     check_output_directory(out, overwrite=overwrite)
+    _start_helper_workers()
     from netsim.sweep import sweep_scenarios
 
     with _progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
