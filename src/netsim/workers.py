@@ -209,6 +209,7 @@ class _Claims:
         self.first, self.end = 0, n  # items[first:end] are nobody's yet
         self.futures: dict[int, Future] = {}
         self.stopped = False
+        self.worker_ready = False  # a worker has finished a task: it is worth waiting for
 
     def claim(self, i: int, wait: bool) -> Future | None:
         """The worker's future of item ``i`` (waited for while not yet submitted, if
@@ -234,6 +235,12 @@ class _Claims:
         with self.changed:
             self.futures[i] = future
             self.changed.notify_all()
+        if future is not None:
+            future.add_done_callback(self._finished)
+
+    def _finished(self, future: Future) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.worker_ready = True
 
     def busy(self) -> list[Future]:
         with self.changed:
@@ -273,13 +280,12 @@ def share(func: Callable[..., Any], items: list[Any], args: tuple,
     claims = _Claims(len(items))
     threading.Thread(target=_feed, args=(claims, func, items, args, executor), daemon=True,
                      name="netsim-share").start()
-    delivered = finished = False
+    finished = False
     try:
         for i in range(len(items)):
-            future = claims.claim(i, wait=delivered)
-            if future is not None and (delivered or future.done()):
+            future = claims.claim(i, wait=claims.worker_ready)
+            if future is not None and (claims.worker_ready or future.done()):
                 result = _worker_result(future, func, items[i], args)
-                delivered = True
             else:
                 if future is not None:
                     future.cancel()
