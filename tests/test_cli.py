@@ -424,3 +424,19 @@ def test_click_abort_from_ctrl_c_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(netsim.cli, "app", aborted)
     assert main(["run"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_an_interrupt_inside_a_finaliser_is_delivered_again(capfd):
+    """Ctrl-C landing in a finaliser (numba's llvmlite objects are freed at any moment)
+    reaches the CLI as KeyboardInterrupt instead of "Exception ignored in" on stderr."""
+    from netsim import cli
+
+    class FinaliserInterrupted:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with cli._stops_survive_finalisers():
+            FinaliserInterrupted()
+            time.sleep(5)  # the interrupt comes again within 50 ms
+    assert "Exception ignored" not in capfd.readouterr().err

@@ -281,14 +281,20 @@ def _one_line_os_errors(target: Path) -> Iterator[None]:
 # ----------------------------------------------------------------------------- lock
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, dead but not yet reaped by
+    its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:  # no /proc (not Linux), or it just ended
+        return True
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -384,7 +390,7 @@ def _alive_since(pid: int, mtime: float) -> bool:
     False when no process ``pid`` exists, or when the one that does started
     after the entry was last written (the pid was reused).
     """
-    if not _pid_alive(pid):
+    if not process_alive(pid):
         return False
     started = _process_start(pid)
     return started is None or started <= mtime + 2.0

@@ -686,6 +686,28 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _stops_survive_finalisers() -> Iterator[None]:
+    """A Ctrl-C or SIGTERM that lands while a finaliser runs (e.g. llvmlite freeing numba's
+    compiled code) is not lost as "Exception ignored in ..." on stderr: the signal is
+    raised again 50 ms later, once the finaliser is done."""
+    default = sys.unraisablehook
+    again = {KeyboardInterrupt: signal.SIGINT, _Terminated: signal.SIGTERM}
+
+    def hook(info: Any) -> None:
+        signum = next((s for kind, s in again.items() if issubclass(info.exc_type, kind)), None)
+        if signum is None:
+            default(info)
+            return
+        threading.Timer(0.05, signal.raise_signal, (signum,)).start()
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = default
+
+
 def _click_exception_types() -> tuple[tuple[type[BaseException], ...], ...]:
     """``(errors, aborts, exits)`` of the installed typer: ``typer._click`` and/or click.
 
@@ -737,7 +759,7 @@ def _stopped(what: str, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status.  Every failure is one line on stderr (module doc)."""
     try:
-        with _sigterm_raises():
+        with _sigterm_raises(), _stops_survive_finalisers():
             code = app(args=argv, prog_name="netsim", standalone_mode=False)
     except NetsimError as exc:
         _error(str(exc))

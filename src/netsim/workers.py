@@ -105,24 +105,11 @@ def _worker_start(run_pid: int) -> None:
 
 
 def _exit_with(pid: int) -> None:
-    while _alive(pid):
+    from netsim.atomic import process_alive
+
+    while process_alive(pid):
         time.sleep(0.5)
     os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:  # no /proc (not Linux)
-        return True
 
 
 @contextmanager
