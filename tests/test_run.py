@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netsim import workers
 from netsim.cli import main
 from netsim.run import RunInputs, run_realisation, run_scenario
 from netsim.scenario import Scenario
@@ -265,7 +266,8 @@ def test_summary_times_every_stage_apart_from_the_results(retire_traffic_run):
     assert list(stages) == list(STAGES)
     assert all(v >= 0 for v in stages.values())
     assert stages["truth"] > 0 and stages["kriging"] > 0 and stages["outputs"] > 0
-    assert sum(stages.values()) <= timing["total_s"] + 0.01
+    processes = 1 + workers.helper_workers()  # the worker's realisations overlap the run's
+    assert sum(stages.values()) <= processes * timing["total_s"] + 0.01
     sc = _scenario(pollutants=["PM2.5"])
     outcome = run_realisation(0, RunInputs(sc, {"baseline": sc.load_base_network()}, 5000.0))
     assert set(outcome) == {"baseline"} and set(outcome.timing) == set(STAGES)
