@@ -36,6 +36,16 @@ def _dies_in_a_worker(item: int, main_pid: int) -> int:
     return item + 1
 
 
+def _numba_start_lock_name(item: int) -> str | None:
+    """The system name of numba's start-up process lock where this runs (None: unnamed)."""
+    import numba
+    from numba.np.ufunc import parallel
+
+    numba.get_num_threads()  # numba's threads (and their lock) exist from here on
+    return getattr(getattr(parallel._backend_init_process_lock, "_semlock", None), "name",
+                   None)
+
+
 @pytest.fixture
 def one_worker(monkeypatch):
     """A pool of one warm worker (a finished task proves it runs)."""
@@ -107,3 +117,10 @@ def test_a_run_gives_the_same_bytes_with_and_without_a_worker(tmp_path, monkeypa
         monkeypatch.setenv(workers.WORKERS_ENV, count)
         run_scenario(scenario, tmp_path / count, realisations=4, seed=3)
     _assert_same_outputs(tmp_path / "0", tmp_path / "1")
+
+
+def test_a_worker_holds_no_named_semaphore_that_a_stop_would_leak(one_worker):
+    """A named semaphore is recorded by multiprocessing's resource tracker, which prints
+    "There appear to be 1 leaked semaphore objects" after a Ctrl-C'd run's one-line
+    report when the worker holding it was terminated (seen in CI)."""
+    assert workers.submit(one_worker, _numba_start_lock_name, 0).result() is None

@@ -100,8 +100,30 @@ def _worker_start(run_pid: int) -> None:
     (:func:`share`) and reports the interruption in one line; and it ends when the run's
     process is gone, even killed outright (the forkserver lives as long as its workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _start_numba_threads_untracked()
     threading.Thread(target=_exit_with, args=(run_pid,), daemon=True,
                      name="netsim-orphan-watch").start()
+
+
+def _start_numba_threads_untracked() -> None:
+    """Start numba's thread pool with its start-up lock made as in a forked process.
+
+    In a forkserver child numba makes that lock a named semaphore, which multiprocessing's
+    resource tracker records; a worker ended by :func:`_stop_workers` (Ctrl-C, SIGTERM)
+    never releases it, and the tracker then prints "There appear to be 1 leaked semaphore
+    objects" on the run's stderr after its one-line report.  A "fork" context's semaphore
+    is unlinked at once and not recorded; the workers start no processes of their own.
+    """
+    import multiprocessing
+
+    from numba.np.ufunc import parallel
+
+    method = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("fork", force=True)
+    try:
+        parallel._launch_threads()
+    finally:
+        multiprocessing.set_start_method(method, force=True)
 
 
 def _exit_with(pid: int) -> None:
