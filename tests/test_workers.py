@@ -6,6 +6,7 @@ puts the tests folder on ``sys.path``, which the forkserver inherits).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ def test_local_executor_shares_only_when_asked(one_worker):
     with LocalExecutor(helpers=True) as shared, LocalExecutor() as alone:
         assert {pid for _, pid in shared.map(_square_where, range(8), 0.05)} != {os.getpid()}
         assert {pid for _, pid in alone.map(_square_where, range(8), 0.05)} == {os.getpid()}
+        assert (shared.helper_workers, alone.helper_workers) == (1, 0)
 
 
 def test_no_workers_means_everything_in_process(monkeypatch):
@@ -78,6 +80,7 @@ def test_no_workers_means_everything_in_process(monkeypatch):
     assert workers.pool() is None
     with LocalExecutor(helpers=True) as ex:
         assert {pid for _, pid in ex.map(_square_where, range(4), 0.0)} == {os.getpid()}
+        assert ex.helper_workers == 0
 
 
 def test_a_task_error_is_raised_at_its_place_in_the_order(one_worker):
@@ -117,6 +120,9 @@ def test_a_run_gives_the_same_bytes_with_and_without_a_worker(tmp_path, monkeypa
         monkeypatch.setenv(workers.WORKERS_ENV, count)
         run_scenario(scenario, tmp_path / count, realisations=4, seed=3)
     _assert_same_outputs(tmp_path / "0", tmp_path / "1")
+    for count in ("0", "1"):  # the summary says who computed the realisations
+        summary = json.loads((tmp_path / count / "summary.json").read_text())
+        assert summary["executor"]["helper_workers"] == int(count)
 
 
 def test_a_worker_holds_no_named_semaphore_that_a_stop_would_leak(one_worker):

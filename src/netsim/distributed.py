@@ -158,6 +158,16 @@ class LocalExecutor:
         """Always 1: the calling process."""
         return 1
 
+    @property
+    def helper_workers(self) -> int:
+        """Helper processes that may take tasks from the end of the list (0 without
+        ``helpers``): :func:`netsim.workers.helper_workers`."""
+        if not self._helpers:
+            return 0
+        from netsim import workers
+
+        return workers.helper_workers()
+
     def map(
         self,
         func: Callable[..., T],

@@ -303,7 +303,8 @@ def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
             times.add(getattr(outcome, "timing", {}))
             outcomes.append(outcome)
         info = {"kind": executor.kind, "address": executor.address,
-                "n_workers": executor.n_workers}
+                "n_workers": executor.n_workers,
+                "helper_workers": getattr(executor, "helper_workers", 0)}
     return outcomes, info
 
 
