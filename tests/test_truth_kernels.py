@@ -14,7 +14,7 @@ import pytest
 from netsim.network import Network
 from netsim.truth import TruthSettings, TruthWorld, _key, _location_key, _rng, diurnal_profiles
 from netsim.truth_fields import ORIGIN_XY, SpectralField
-from netsim.truth_kernels import daily_field, exp_array
+from netsim.truth_kernels import ar1_filter, daily_field, exp_array
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "stations" / "beijing_35.csv"
@@ -253,3 +253,39 @@ def test_networks_sampled_together_read_as_when_sampled_alone():
             np.testing.assert_array_equal(np.isnan(together[name].values[p]),
                                           np.isnan(alone.values[p]))
             np.testing.assert_allclose(together[name].values[p], alone.values[p], rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------
+# AR(1) series
+# ----------------------------------------------------------------------------
+
+
+def _ar1_by_lfilter(rng: np.random.Generator, shape: tuple[int, ...], rho: float,
+                    dtype=np.float64) -> np.ndarray:
+    """netsim.truth._ar1 as it was, on scipy.signal.lfilter."""
+    from scipy.signal import lfilter
+
+    z = rng.standard_normal((*shape[:-1], shape[-1] + 1)).astype(dtype, copy=False)
+    zi = (rho * z[..., :1]).astype(dtype)
+    out, _ = lfilter([math.sqrt(1.0 - rho * rho)], [1.0, -rho], z[..., 1:], axis=-1, zi=zi)
+    return out.astype(dtype, copy=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(366,), (24, 366), (3, 5, 17), (4, 1)])
+@pytest.mark.parametrize("rho", [0.0, 0.35, 0.8, 0.97, -0.5])
+def test_ar1_series_are_the_bits_of_scipys_lfilter(shape, rho, dtype):
+    from netsim.truth import _ar1
+
+    ours = _ar1(_rng(2020, 7, 1000), shape, rho, dtype)
+    scipys = _ar1_by_lfilter(_rng(2020, 7, 1000), shape, rho, dtype)
+    assert ours.dtype == scipys.dtype and ours.shape == scipys.shape == shape
+    np.testing.assert_array_equal(ours.view(np.uint8), scipys.view(np.uint8))
+
+
+def test_ar1_series_follow_the_recursion_by_hand():
+    x = np.array([[1.0, -2.0, 0.5]])
+    out = np.empty_like(x)
+    ar1_filter(x, 0.5, 2.0, np.array([4.0]), out)
+    # y0 = 4 + 2·1 = 6; y1 = 0.5·6 + 2·(−2) = −1; y2 = 0.5·(−1) + 2·0.5 = 0.5
+    np.testing.assert_array_equal(out, [[6.0, -1.0, 0.5]])

@@ -94,14 +94,19 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.interpolate import RBFInterpolator
-from scipy.signal import lfilter
 
 from netsim.crs import lonlat_to_xy
 from netsim.errors import ScenarioError
 from netsim.instruments import INSTRUMENTS, InstrumentClass, StationErrors
 from netsim.pollutants import POLLUTANT_NAMES, pollutant
 from netsim.truth_fields import SpectralField
-from netsim.truth_kernels import daily_field, hourly_readings, location_normals, outage_hours
+from netsim.truth_kernels import (
+    ar1_filter,
+    daily_field,
+    hourly_readings,
+    location_normals,
+    outage_hours,
+)
 from netsim.truth_rng import entropy_words
 from netsim.truth_roads import road_weight
 
@@ -412,9 +417,11 @@ def _ar1(
 ) -> np.ndarray:
     """Stationary unit-variance AR(1) series along the last axis."""
     z = rng.standard_normal((*shape[:-1], shape[-1] + 1)).astype(dtype, copy=False)
-    zi = (rho * z[..., :1]).astype(dtype)
-    out, _ = lfilter([math.sqrt(1.0 - rho * rho)], [1.0, -rho], z[..., 1:], axis=-1, zi=zi)
-    return out.astype(dtype, copy=False)
+    start = (rho * z[..., :1]).astype(dtype).astype(np.float64).reshape(-1)
+    steps = np.ascontiguousarray(z[..., 1:], dtype=np.float64).reshape(-1, shape[-1])
+    out = np.empty_like(steps)
+    ar1_filter(steps, float(rho), math.sqrt(1.0 - rho * rho), start, out)
+    return out.reshape(shape).astype(dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------

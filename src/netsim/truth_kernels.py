@@ -338,6 +338,21 @@ def _combine(daily: np.ndarray, prof: np.ndarray, factor: np.ndarray, err: bool,
 
 
 @njit(cache=True)
+def ar1_filter(x: np.ndarray, rho: float, gain: float, state: np.ndarray,
+               out: np.ndarray) -> None:
+    """``out[i, t] = s + gain·x[i, t]``, ``s = ρ·out[i, t−1]`` (``s = state[i]`` at t = 0):
+    ``scipy.signal.lfilter([gain], [1, −ρ], x, axis=-1, zi=state)`` with its operations in
+    its order (its delay line ``s = 0·x − (−ρ)·y``), hence the same bits; rows in turn."""
+    pole = -rho
+    for i in range(x.shape[0]):
+        s = state[i]
+        for t in range(x.shape[1]):
+            y = s + gain * x[i, t]
+            out[i, t] = y
+            s = 0.0 * x[i, t] - pole * y
+
+
+@njit(cache=True)
 def _fluctuation(z: np.ndarray, sigma: float, rho: float) -> np.ndarray:
     """exp(σ a_t − σ²/2) of the AR(1) a_t = ρ a_{t−1} + √(1−ρ²) z_{t+1}, a_0 = z_0 (n_hours,)."""
     c = math.sqrt(1.0 - rho * rho)
