@@ -17,6 +17,7 @@ anything else is refused.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -439,6 +440,19 @@ def _start_helper_workers() -> None:
     workers.warm()
 
 
+_in_console = False
+"""True in the ``netsim`` command (:func:`script`), False when Python code calls :func:`main`."""
+
+
+def _imports_done() -> None:
+    """In the ``netsim`` command, take the ~140,000 objects of its imports (they live as long
+    as the process) out of the cyclic collector's full passes: about 0.4 s of a 20-realisation
+    ``baseline_2020`` run on the 2-core EPYC.  Left alone when Python code calls :func:`main`,
+    whose process goes on."""
+    if _in_console:
+        gc.freeze()
+
+
 @app.command("run")
 def run_command(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file (see `netsim schema`).")],
@@ -496,6 +510,7 @@ def run_command(
         check_output_directory(target, overwrite=overwrite)
     from netsim.run import prepare_networks, run_scenario
 
+    _imports_done()
     prepared = prepare_networks(sc)
     n = sc.realisations
     with _progress("[progress.description]{task.description}", BarColumn(),
@@ -645,6 +660,7 @@ def sweep_command(
     _start_helper_workers()
     from netsim.sweep import sweep_scenarios
 
+    _imports_done()
     with _progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                    MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as bar:
         task = bar.add_task("sweep: scenarios", total=len(scenarios))
@@ -797,5 +813,19 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
+def script() -> None:
+    """The ``netsim`` console script: :func:`main`, then exit.
+
+    The finished command's objects are frozen first (:func:`gc.freeze`): Python's
+    finalisation would otherwise sweep its ~250,000 objects with several full cyclic
+    collections, about 1 s of a ``netsim run`` on the 2-core EPYC.
+    """
+    global _in_console
+    _in_console = True
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()
