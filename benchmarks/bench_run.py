@@ -43,11 +43,12 @@ DENSE_RSS_TARGET_MB = 800.0
 SWEEP_TARGET_S = 120.0
 
 RUN_CHILD = """
-import json, resource, sys, time
+import gc, json, resource, sys, time
 from netsim import workers
 workers.warm()  # as `netsim run` does before its imports
 from netsim.run import run_scenario
 from netsim.scenario import load_scenario
+gc.freeze()  # as the `netsim` script does after its imports and before it exits
 sc = load_scenario(sys.argv[1])
 # a run on real readings measures one year: no Monte Carlo realisations to set
 n = None if sc.readings is not None else int(sys.argv[3])
@@ -60,17 +61,20 @@ print(json.dumps({"run_scenario_s": wall, "timing": result.summary.get("timing")
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "helper_workers": helper_workers(),
                   "workers_peak_rss_mb": workers_peak_rss_mb()}))
+gc.freeze()
 """
 
 SWEEP_CHILD = """
-import json, resource, sys, time
+import gc, json, resource, sys, time
 from netsim import workers
 workers.warm()  # as `netsim sweep` does before its imports
 from netsim.sweep import sweep_scenarios
+gc.freeze()  # as the `netsim` script does after its imports and before it exits
 t0 = time.perf_counter()
 rows = sweep_scenarios(sys.argv[3:], sys.argv[1], realisations=int(sys.argv[2]))
 print(json.dumps({"sweep_s": time.perf_counter() - t0, "scenarios": len(rows),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+gc.freeze()
 """
 
 
