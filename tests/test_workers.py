@@ -47,6 +47,12 @@ def _numba_start_lock_name(item: int) -> str | None:
                    None)
 
 
+def _numba_threads_here(item: int) -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
 @pytest.fixture
 def one_worker(monkeypatch):
     """A pool of one warm worker (a finished task proves it runs)."""
@@ -130,3 +136,10 @@ def test_a_worker_holds_no_named_semaphore_that_a_stop_would_leak(one_worker):
     "There appear to be 1 leaked semaphore objects" after a Ctrl-C'd run's one-line
     report when the worker holding it was terminated (seen in CI)."""
     assert workers.submit(one_worker, _numba_start_lock_name, 0).result() is None
+
+
+def test_a_worker_runs_numba_on_one_thread(one_worker):
+    """The run's process has the other core (the workers' tasks, shared or pictures)."""
+    assert workers.submit(one_worker, _numba_threads_here, 0).result() == 1
+    shared = list(workers.share(_numba_threads_here, list(range(6)), (), one_worker))
+    assert shared == [1] * 6  # this process too, while it shares

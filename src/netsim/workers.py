@@ -96,11 +96,15 @@ def pool() -> ProcessPoolExecutor | None:
 
 
 def _worker_start(run_pid: int) -> None:
-    """A worker leaves Ctrl-C to the run's process, which stops the workers it was using
-    (:func:`share`) and reports the interruption in one line; and it ends when the run's
-    process is gone, even killed outright (the forkserver lives as long as its workers)."""
+    """A worker runs numba on one thread; it leaves Ctrl-C to the run's process, which
+    stops the workers it was using (:func:`share`) and reports the interruption in one
+    line; and it ends when the run's process is gone, even killed outright (the forkserver
+    lives as long as its workers)."""
+    import numba
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _start_numba_threads_untracked()
+    numba.set_num_threads(1)  # the run's process has the other core; its tasks run here
     threading.Thread(target=_exit_with, args=(run_pid,), daemon=True,
                      name="netsim-orphan-watch").start()
 
@@ -187,15 +191,6 @@ def workers_peak_rss_mb() -> list[float]:
 # ----------------------------------------------------------------------------
 
 
-def _one_thread_task(func: Callable[..., Any], item: Any, args: tuple) -> Any:
-    """``func(item, *args)`` in a worker, numba on one thread (the run's process has the
-    other core)."""
-    import numba
-
-    numba.set_num_threads(1)
-    return func(item, *args)
-
-
 @contextmanager
 def _numba_threads(n: int) -> Iterator[None]:
     """Numba's thread count of the calling thread at most ``n``, restored afterwards."""
@@ -265,7 +260,7 @@ def _feed(claims: _Claims, func: Callable[..., Any], items: list[Any], args: tup
     outstanding = 2 * executor._max_workers  # type: ignore[attr-defined]
     while (i := claims.next_for_workers()) is not None:
         try:
-            future = submit(executor, _one_thread_task, func, items[i], args)
+            future = submit(executor, func, items[i], *args)
         except BaseException:  # a broken or shut pool: the rest is done here
             claims.submitted(i, None)
             return
