@@ -114,3 +114,25 @@ def test_same_inputs_same_bytes(run_dir, tmp_path):
     for name in ("stations.gpkg", "stations.geojson", "districts.gpkg", "districts.geojson"):
         assert (copies[0] / name).read_bytes() == (copies[1] / name).read_bytes(), name
         assert (copies[0] / name).read_bytes() == (run_dir / "baseline" / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["stations", "districts"])
+def test_geojson_reads_back_as_gdal_would_write_it(run_dir, tmp_path, name):
+    """netsim's GeoJSON writer (GEOS geometries) against GDAL's GeoJSON driver on the same
+    layer: the same columns, types, values (missing ones as null) and coordinates."""
+    from netsim.gis import write_geojson
+
+    layer = gpd.read_file(run_dir / "scenario" / f"{name}.gpkg")
+    write_geojson(layer, tmp_path / "netsim.geojson", name)
+    layer.to_crs(4326).to_file(tmp_path / "gdal.geojson", driver="GeoJSON", engine="pyogrio")
+    ours, gdal = (gpd.read_file(tmp_path / f) for f in ("netsim.geojson", "gdal.geojson"))
+    assert ours.crs.to_epsg() == 4326
+    assert list(ours.columns) == list(gdal.columns)
+    assert dict(ours.dtypes) == dict(gdal.dtypes)
+    pd.testing.assert_frame_equal(ours.drop(columns="geometry"), gdal.drop(columns="geometry"))
+    assert ours.geometry.geom_equals_exact(gdal.geometry, 1e-12).all()
+    document = json.loads((tmp_path / "netsim.geojson").read_text(encoding="utf-8"),
+                          parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert document["name"] == name and len(document["features"]) == len(layer)
+    if name == "stations":  # removed stations: no figure, written as null
+        assert any(f["properties"]["pm25_annual_mean"] is None for f in document["features"])

@@ -13,20 +13,25 @@ not computed, with the reason beside them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from netsim.geography import PROJECTED_CRS, areas
 from netsim.pollutants import POLLUTANTS
 
-__all__ = ["district_layer", "station_layer", "write_gis"]
+__all__ = ["district_layer", "station_layer", "write_geojson", "write_gis"]
 
 GEOGRAPHIC_CRS = "EPSG:4326"
+GEOJSON_CRS = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+"""The ``crs`` member GDAL's GeoJSON driver writes for EPSG:4326 (longitude, latitude)."""
 FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: see _fixed_gdal_date
 STATION_COLUMNS = ("station_id", "name", "name_zh", "type", "district", "change")
 
@@ -112,8 +117,37 @@ def _write_pair(layer: gpd.GeoDataFrame, directory: Path, name: str) -> None:
     with _fixed_gdal_date():
         layer.to_crs(PROJECTED_CRS).to_file(directory / f"{name}.gpkg", layer=name,
                                             driver="GPKG", engine="pyogrio")
-    layer.to_crs(GEOGRAPHIC_CRS).to_file(directory / f"{name}.geojson", driver="GeoJSON",
-                                         engine="pyogrio")
+    write_geojson(layer, directory / f"{name}.geojson", name)
+
+
+def write_geojson(layer: gpd.GeoDataFrame, path: Path, name: str) -> None:
+    """``layer`` as a GeoJSON FeatureCollection ``name`` in EPSG:4326, laid out as GDAL's
+    GeoJSON driver does (its ``name`` and ``crs`` members, one feature per line, missing
+    values as ``null``).
+
+    The geometries are serialised by GEOS (:func:`shapely.to_geojson`): for the district
+    outlines (51,000 vertices) that takes 0.03 s where GDAL's driver takes 0.3 s.
+    """
+    layer = layer.to_crs(GEOGRAPHIC_CRS)
+    geometries = shapely.to_geojson(layer.geometry.values)
+    table = layer.drop(columns=layer.geometry.name)
+    records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    features = ",\n".join(
+        f'{{ "type": "Feature", "properties": {_json(properties)}, "geometry": {geometry} }}'
+        for properties, geometry in zip(records, geometries, strict=True))
+    path.write_text(f'{{\n"type": "FeatureCollection",\n"name": {_json(name)},\n'
+                    f'"crs": {_json(GEOJSON_CRS)},\n"features": [\n{features}\n]\n}}\n',
+                    encoding="utf-8")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_json_scalar)
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a GeoJSON property value")
 
 
 def write_gis(directory: Path, net: str, summary: Mapping[str, Any]) -> None:
