@@ -35,6 +35,7 @@ from netsim.webmap import (
     _DistrictCells,
     _png_data_url,
     _Scale,
+    _warp_grid,
     _warp_to_web_mercator,
     build_web_map,
     grade_ii_annual_limit,
@@ -278,6 +279,37 @@ def test_warp_puts_a_utm_cell_at_its_web_mercator_position() -> None:
     assert abs(centre[0] - row) * pixel_m < 700
     assert abs(centre[1] - col) * pixel_m < 700
     assert np.isnan(warped[0, 0]) and np.isnan(warped[-1, -1])  # outside Beijing: transparent
+
+
+@pytest.mark.parametrize("resolution", [1000.0, 5000.0])
+@pytest.mark.parametrize("upsample", [1, 2])
+def test_warp_by_plan_equals_warping_each_band_with_gdal(resolution, upsample) -> None:
+    """The warp computed once per grid and applied by indexing gives, bit for bit, what
+    GDAL's nearest-neighbour warp of each band gives (rasterio directly): values, NaN
+    (outside Beijing, missing cells) and the transform."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    grid = Grid.for_beijing(resolution)
+    rng = np.random.default_rng(7)
+    for band in (np.where(grid.mask, rng.gamma(2.0, 20.0, grid.shape), np.nan),
+                 np.where(grid.mask & (rng.random(grid.shape) > 0.3), rng.normal(size=grid.shape),
+                          np.nan).astype(np.float32)):
+        warped, transform = _warp_grid(band, grid.transform, grid.crs, upsample=upsample)
+        ny, nx = band.shape
+        left, top = grid.transform @ (0, 0)
+        right, bottom = grid.transform @ (nx, ny)
+        expected_transform, width, height = calculate_default_transform(
+            grid.crs, "EPSG:3857", nx, ny, left, bottom, right, top)
+        expected_transform = expected_transform @ expected_transform.scale(1 / upsample)
+        expected = np.full((height * upsample, width * upsample), np.nan)
+        reproject(source=band.astype(np.float64), destination=expected,
+                  src_transform=grid.transform, src_crs=grid.crs, src_nodata=np.nan,
+                  dst_transform=expected_transform, dst_crs="EPSG:3857", dst_nodata=np.nan,
+                  resampling=Resampling.nearest)
+        assert transform == expected_transform
+        assert warped.dtype == np.float64 and warped.shape == expected.shape
+        assert np.array_equal(warped, expected, equal_nan=True)
+        assert np.isfinite(warped).sum() > 0.2 * warped.size
 
 
 def test_district_cells_give_the_means_of_rasterising_every_band() -> None:

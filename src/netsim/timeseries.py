@@ -497,19 +497,22 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
     values = job.values[pollutant]
     n_valid = np.isfinite(values).sum(axis=1)
     ok = n_valid >= job.min_stations
+    if not ok.any():
+        return np.full((values.shape[0], targets.shape[0]), np.nan)
+    estimate = krige(
+        job.xy,
+        values if ok.all() else values[ok],
+        targets,
+        job.variograms[pollutant],
+        variance=False,
+        chunk_size=max(512, min(_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
+                                _KRIGE_CHUNK_OUTPUTS // values.shape[0])),
+        **job.krige_kwargs,
+    ).estimate
+    if ok.all():  # every step mapped (the usual case): no (T, m) copy
+        return estimate
     out = np.full((values.shape[0], targets.shape[0]), np.nan)
-    if ok.any():
-        result = krige(
-            job.xy,
-            values[ok],
-            targets,
-            job.variograms[pollutant],
-            variance=False,
-            chunk_size=max(512, min(_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
-                                    _KRIGE_CHUNK_OUTPUTS // values.shape[0])),
-            **job.krige_kwargs,
-        )
-        out[ok] = result.estimate
+    out[ok] = estimate
     return out
 
 
