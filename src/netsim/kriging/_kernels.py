@@ -712,45 +712,64 @@ def _cholesky_inverse(a, k, work, out):
 
     Returns the smallest pivot ``L_ii²`` relative to the largest diagonal entry
     (<= 0 when ``a`` is not numerically positive definite).
+
+    ``work`` holds ``Lᵀ`` (rows contiguous) and, in ``work[k - 1, k:2k]`` when it has
+    ``2k`` columns, a scratch vector.  Each entry is the same sequence of products and
+    sums as the textbook dot-product loops; the loops run over independent entries
+    (contiguous slices, which numba vectorises), not along the dot products.
     """
     dmax = 0.0
     for i in range(k):
         dmax = max(dmax, a[i, i])
     if dmax <= 0.0:
         return 0.0
+    s = work[k - 1, k:2 * k] if work.shape[1] >= 2 * k else np.empty(k)
     minpiv = np.inf
-    # work[:k, :k] = L (lower)
+    # Cholesky by columns: s[i] = a[i, j] - sum_q L[i, q] L[j, q]; work[q, i] = L[i, q]
     for j in range(k):
-        s = a[j, j]
+        column = s[j:k]
+        for t in range(k - j):
+            column[t] = a[j + t, j]
         for q in range(j):
-            s -= work[j, q] * work[j, q]
-        if s / dmax < minpiv:
-            minpiv = s / dmax
-        if s <= 0.0:
+            l_jq = work[q, j]
+            l_q = work[q, j:k]
+            for t in range(k - j):
+                column[t] -= l_q[t] * l_jq
+        if s[j] / dmax < minpiv:
+            minpiv = s[j] / dmax
+        if s[j] <= 0.0:
             return 0.0
-        d = math.sqrt(s)
+        d = math.sqrt(s[j])
         work[j, j] = d
         inv_d = 1.0 / d
         for i in range(j + 1, k):
-            s = a[i, j]
-            for q in range(j):
-                s -= work[i, q] * work[j, q]
-            work[i, j] = s * inv_d
-    # out = L⁻¹ (lower), in place column by column
+            work[j, i] = s[i] * inv_d
+    # out = L⁻¹ (lower), column j by forward substitution
     for j in range(k):
-        out[j, j] = 1.0 / work[j, j]
+        x = 1.0 / work[j, j]
+        out[j, j] = x
         for i in range(j + 1, k):
-            s = 0.0
-            for q in range(j, i):
-                s -= work[i, q] * out[q, j]
-            out[i, j] = s / work[i, i]
+            s[i] = 0.0
+        for q in range(j, k - 1):
+            if q > j:
+                x = s[q] / work[q, q]
+                out[q, j] = x
+            rest = s[q + 1:k]
+            l_q = work[q, q + 1:k]
+            for t in range(k - 1 - q):
+                rest[t] -= l_q[t] * x
+        if k - 1 > j:
+            out[k - 1, j] = s[k - 1] / work[k - 1, k - 1]
     # a⁻¹ = L⁻ᵀ L⁻¹ (symmetric): entry (i, j), j <= i: sum_{q >= i} Linv[q, i] Linv[q, j]
     for i in range(k):
-        for j in range(i + 1):
-            s = 0.0
-            for q in range(i, k):
-                s += out[q, i] * out[q, j]
-            work[i, j] = s
+        row = work[i, :i + 1]
+        for t in range(i + 1):
+            row[t] = 0.0
+        for q in range(i, k):
+            linv_qi = out[q, i]
+            linv_q = out[q, :i + 1]
+            for t in range(i + 1):
+                row[t] += linv_qi * linv_q[t]
     for i in range(k):
         for j in range(i + 1):
             out[i, j] = work[i, j]
