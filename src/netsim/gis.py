@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -131,6 +130,7 @@ def write_geojson(layer: gpd.GeoDataFrame, path: Path, name: str) -> None:
     layer = layer.to_crs(GEOGRAPHIC_CRS)
     geometries = shapely.to_geojson(layer.geometry.values)
     table = layer.drop(columns=layer.geometry.name)
+    # object columns hold Python scalars (str, float, int, bool) and None for missing values
     records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
     features = ",\n".join(
         f'{{ "type": "Feature", "properties": {_json(properties)}, "geometry": {geometry} }}'
@@ -141,13 +141,7 @@ def write_geojson(layer: gpd.GeoDataFrame, path: Path, name: str) -> None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_json_scalar)
-
-
-def _json_scalar(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not a GeoJSON property value")
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def write_gis(directory: Path, net: str, summary: Mapping[str, Any]) -> None:

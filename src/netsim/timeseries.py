@@ -499,9 +499,10 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
     ok = n_valid >= job.min_stations
     if not ok.any():
         return np.full((values.shape[0], targets.shape[0]), np.nan)
+    every_step = bool(ok.all())
     estimate = krige(
         job.xy,
-        values if ok.all() else values[ok],
+        values if every_step else values[ok],
         targets,
         job.variograms[pollutant],
         variance=False,
@@ -509,7 +510,7 @@ def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
                                 _KRIGE_CHUNK_OUTPUTS // values.shape[0])),
         **job.krige_kwargs,
     ).estimate
-    if ok.all():  # every step mapped (the usual case): no (T, m) copy
+    if every_step:  # the usual case: no (T, m) copy
         return estimate
     out = np.full((values.shape[0], targets.shape[0]), np.nan)
     out[ok] = estimate

@@ -76,7 +76,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -544,11 +544,12 @@ def _warp_grid(band: np.ndarray, transform: Any, crs: Any, *, upsample: int) -> 
     return np.where(source >= 0, values[np.maximum(source, 0)], np.nan), dst_transform
 
 
-@cache
+@lru_cache(maxsize=8)
 def _warp_plan(ny: int, nx: int, transform: tuple[float, ...], crs: str, upsample: int
                ) -> tuple[np.ndarray, Any]:
     """The source cell (flat index; -1 = none) of every pixel of the EPSG:3857 grid a
-    nearest-neighbour warp of an (ny, nx) raster gives, and that grid's affine transform."""
+    nearest-neighbour warp of an (ny, nx) raster gives, and that grid's affine transform
+    (the last few grids kept: a sweep's runs share theirs)."""
     from affine import Affine
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
