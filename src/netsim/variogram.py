@@ -72,6 +72,7 @@ import numpy as np
 from scipy import optimize, special
 
 from netsim.errors import VariogramError
+from netsim.forward_difference import forward_difference_jacobian
 
 __all__ = [
     "MODELS",
@@ -108,6 +109,41 @@ def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
         raise VariogramError(f"variogram field {name!r}: expected a finite number, got {value!r}")
     return value
+
+
+def _unit_semivariance(model: str, h: np.ndarray, range_m: float, smoothness: float,
+                       exponent: float) -> np.ndarray:
+    """Structured part of the semivariance of ``model`` over the partial sill, ``h > 0``
+    metres (the table in this module's docstring)."""
+    r = range_m
+    if model == "spherical":
+        x = np.minimum(h / r, 1.0)
+        return 1.5 * x - 0.5 * x**3
+    if model == "exponential":
+        return 1.0 - np.exp(-h / (r / 3.0))
+    if model == "gaussian":
+        return 1.0 - np.exp(-(h**2) / (r * 4.0 / 7.0) ** 2)
+    if model == "linear":
+        return h / r
+    if model == "power":
+        return (h / r) ** exponent
+    # matern
+    nu = smoothness
+    x = h / (r / 3.0)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        corr = 2.0 ** (1.0 - nu) / special.gamma(nu) * x**nu * special.kv(nu, x)
+    corr = np.where(x > 700.0, 0.0, corr)
+    corr = np.where(np.isfinite(corr), corr, 1.0)
+    return 1.0 - corr
+
+
+def _semivariance(model: str, h: np.ndarray, psill: float, range_m: float, nugget: float,
+                  smoothness: float, exponent: float) -> np.ndarray:
+    """Semivariance (concentration²) of a valid model at lags ``h`` (metres): 0 at
+    ``|h| <= ZERO_DISTANCE_M``, else ``psill · unit + nugget``; no validation, for the
+    residuals of :func:`fit_variogram` (:meth:`Variogram.gamma` validates)."""
+    out = psill * _unit_semivariance(model, np.abs(h), range_m, smoothness, exponent) + nugget
+    return np.where(np.abs(h) <= ZERO_DISTANCE_M, 0.0, out)
 
 
 @dataclass(frozen=True)
@@ -213,37 +249,13 @@ class Variogram:
         """Integer model code used by the numba kernels."""
         return MODEL_CODES[self.model]
 
-    def _unit(self, h: np.ndarray) -> np.ndarray:
-        """Structured part of ``gamma`` divided by ``psill`` for ``h > 0``."""
-        r = self.range
-        if self.model == "spherical":
-            x = np.minimum(h / r, 1.0)
-            return 1.5 * x - 0.5 * x**3
-        if self.model == "exponential":
-            return 1.0 - np.exp(-h / (r / 3.0))
-        if self.model == "gaussian":
-            return 1.0 - np.exp(-(h**2) / (r * 4.0 / 7.0) ** 2)
-        if self.model == "linear":
-            return h / r
-        if self.model == "power":
-            return (h / r) ** self.exponent
-        # matern
-        nu = self.smoothness
-        x = h / (r / 3.0)
-        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-            corr = 2.0 ** (1.0 - nu) / special.gamma(nu) * x**nu * special.kv(nu, x)
-        corr = np.where(x > 700.0, 0.0, corr)
-        corr = np.where(np.isfinite(corr), corr, 1.0)
-        return 1.0 - corr
-
     def gamma(self, h: np.ndarray | float) -> np.ndarray:
         """Semivariance at lag distance ``h`` (metres) -> concentration².
 
         ``gamma(0) = 0``; any ``h <= 1e-10`` m counts as zero, as in PyKrige.
         """
-        h = np.asarray(h, dtype=float)
-        out = self.psill * self._unit(np.abs(h)) + self.nugget
-        return np.where(np.abs(h) <= ZERO_DISTANCE_M, 0.0, out)
+        return _semivariance(self.model, np.asarray(h, dtype=float), self.psill, self.range,
+                             self.nugget, self.smoothness, self.exponent)
 
     def covariance(self, h: np.ndarray | float) -> np.ndarray:
         """Covariance ``sill - gamma(h)`` (concentration²); ``sill`` at ``h = 0``.
@@ -586,28 +598,33 @@ def fit_variogram(
     weights = np.sqrt(emp.count)
 
     def build(theta: np.ndarray) -> Variogram:
-        params = dict(fixed)
-        params.update(zip(free, theta, strict=True))
-        return Variogram(
-            model,
-            psill=params["psill"],
-            range=params["range"],
-            nugget=params["nugget"],
-            smoothness=smoothness,
-            exponent=params.get("exponent", exponent),
-            anisotropy_scaling=anisotropy_scaling,
-            anisotropy_angle=anisotropy_angle,
-        )
+        psill, range_m, nugget, shape = _parameters(fixed, free, theta, exponent)
+        return Variogram(model, psill=psill, range=range_m, nugget=nugget,
+                         smoothness=smoothness, exponent=shape,
+                         anisotropy_scaling=anisotropy_scaling, anisotropy_angle=anisotropy_angle)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        g = build(theta).gamma(emp.lag)
+        psill, range_m, nugget, shape = _parameters(fixed, free, theta, exponent)
+        g = _semivariance(model, emp.lag, psill, range_m, nugget, smoothness, shape)
         return weights * (emp.gamma - g) / np.maximum(g, 1e-300)
 
     try:
-        res = optimize.least_squares(residuals, np.array(x0), bounds=(lo, hi), method="trf")
+        build(np.array(x0))  # the fixed parameters and the start are a valid model
     except VariogramError as exc:
         raise VariogramError(f"fit_variogram: fixed parameters are invalid ({exc})") from None
+    lower, upper = np.array(lo), np.array(hi)
+    res = optimize.least_squares(
+        residuals, np.array(x0), bounds=(lower, upper), method="trf",
+        jac=lambda theta: forward_difference_jacobian(residuals, theta, lower, upper))
     return _fit_result(build(res.x), emp, free, res, lo, hi)
+
+
+def _parameters(fixed: Mapping[str, float], free: list[str], theta: np.ndarray,
+                exponent: float) -> tuple[float, float, float, float]:
+    """``(psill, range, nugget, exponent)`` of a fit's parameter vector ``theta``."""
+    params = dict(fixed)
+    params.update(zip(free, theta, strict=True))
+    return params["psill"], params["range"], params["nugget"], params.get("exponent", exponent)
 
 
 def _free_parameters(model: str, fixed: dict[str, float],
