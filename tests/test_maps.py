@@ -335,3 +335,18 @@ def test_a_style_and_its_keywords_draw_the_same_map(tmp_path):
     assert a.read_bytes() == b.read_bytes() != c.read_bytes()
     with pytest.raises(TypeError, match="colour_lable"):
         maps.static_map(grid, field, None, style=style, colour_lable="x", path=tmp_path / "d.png")
+
+
+def test_png_holds_the_canvas_pixels(tmp_path):
+    """write_png writes exactly what Agg drew (RGB; the figure background is opaque)."""
+    from PIL import Image
+
+    grid = Grid.for_beijing(5000)
+    t = grid.targets()
+    fig = maps.map_figure(grid, 30 + t[:, 0] / 1e5, None, pollutant="NO2", limit=40)
+    path = maps.write_png(fig, tmp_path / "a.png")
+    drawn = np.asarray(fig.canvas.buffer_rgba())
+    assert (drawn[..., 3] == 255).all()
+    with Image.open(path) as image:
+        assert image.mode == "RGB" and image.info["dpi"] == pytest.approx((150, 150), abs=0.02)
+        assert np.array_equal(np.asarray(image), drawn[..., :3])
