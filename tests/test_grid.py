@@ -120,3 +120,13 @@ def test_100m_grid_has_1_6_million_cells_and_matches_polygon_area():
     g = Grid.for_beijing(100)
     assert 1_600_000 < g.n_cells < 1_700_000
     assert g.area_km2 == pytest.approx(geography.beijing_boundary().area / 1e6, rel=2e-4)
+
+
+@pytest.mark.parametrize("area", ["Haidian", geography.DEVELOPMENT_AREA, "plains", "city"])
+def test_area_cells_are_the_area_masks_cells_in_targets_order(g2, area):
+    cells = g2.area_cells(area)
+    assert cells.size == int(g2.area_mask(area).sum())
+    assert (np.diff(cells) > 0).all()
+    rows, cols = g2.cell_index(*g2.targets()[cells].T)
+    assert g2.area_mask(area)[rows, cols].all()
+    assert g2.area_cells(area) is cells  # cached

@@ -99,21 +99,36 @@ def area_statistics(
         of that area where the field exceeds ``limit``).  An area with no
         valid cell has NaN statistics.
     """
-    arr = _as_grid_field(grid, field)
+    values = _as_cell_values(grid, field)
     kinds = _kinds()
     names = grid.area_names() if areas is None else list(areas)
-    valid = np.isfinite(arr)
+    all_valid = bool(np.isfinite(values).all())
     rows = []
     for name in names:
-        cells = arr[grid.area_mask(name) & valid]
-        n = cells.size
-        if n:
-            mean, lo, hi = float(cells.mean()), float(cells.min()), float(cells.max())
-            share = float(np.mean(cells > limit)) if limit is not None else np.nan
-        else:
-            mean = lo = hi = share = np.nan
-        rows.append((name, kinds[name], n * grid.cell_area_km2, mean, lo, hi, share))
+        cells = values[grid.area_cells(name)]
+        if not all_valid:
+            cells = cells[np.isfinite(cells)]
+        rows.append((name, kinds[name], cells.size * grid.cell_area_km2,
+                     *_cell_statistics(cells, limit)))
     return pd.DataFrame(rows, columns=AREA_COLUMNS)
+
+
+def _as_cell_values(grid: Grid, field: np.ndarray) -> np.ndarray:
+    """``field`` as float64 values at :meth:`Grid.targets` (a (ny, nx) array's inside
+    cells; every reporting area lies inside)."""
+    arr = np.asarray(field, dtype=float)
+    if arr.ndim == 1 and arr.shape[0] == grid.n_cells:
+        return arr
+    return grid.from_array(_as_grid_field(grid, arr))
+
+
+def _cell_statistics(cells: np.ndarray, limit: float | None
+                     ) -> tuple[float, float, float, float]:
+    """Mean, min, max and share above ``limit`` of an area's valid cells (NaN if none)."""
+    if not cells.size:
+        return np.nan, np.nan, np.nan, np.nan
+    share = float(np.mean(cells > limit)) if limit is not None else np.nan
+    return float(cells.mean()), float(cells.min()), float(cells.max()), share
 
 
 def territory_meeting(

@@ -61,6 +61,7 @@ class Grid:
     district: np.ndarray = field(repr=False)
     crs: str = PROJECTED_CRS
     _area_masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _area_cells: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.district.shape != tuple(self.shape):
@@ -278,6 +279,16 @@ class Grid:
         m.setflags(write=False)
         self._area_masks[area_name] = m
         return m
+
+    def area_cells(self, area_name: str) -> np.ndarray:
+        """Positions in :meth:`targets` order (int64, ascending) of the cells of a
+        reporting area (:meth:`area_mask`; read-only, cached per grid)."""
+        cells = self._area_cells.get(area_name)
+        if cells is None:
+            cells = np.flatnonzero(self.area_mask(area_name)[self.mask])
+            cells.setflags(write=False)
+            self._area_cells[area_name] = cells
+        return cells
 
     def area_names(self) -> list[str]:
         """All names accepted by :meth:`area_mask`, in :func:`netsim.geography.areas` order."""
