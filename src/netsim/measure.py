@@ -208,9 +208,13 @@ def _station_scalars(stats) -> pd.DataFrame:
 
 def _scalar_frame(rows: list[tuple]) -> pd.DataFrame:
     """Rows ``(source, area, pollutant, statistic, value)`` of computed values."""
-    frame = pd.DataFrame(rows, columns=SCALAR_COLUMNS[:-1])
+    return _rows_frame([(*row, "") for row in rows])
+
+
+def _rows_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of :data:`SCALAR_COLUMNS` as a frame (``value`` float64)."""
+    frame = pd.DataFrame(rows, columns=SCALAR_COLUMNS)
     frame["value"] = frame["value"].astype(float)
-    frame["reason"] = ""
     return frame
 
 
@@ -264,7 +268,8 @@ class _PollutantMap:
 
     fields: dict[str, np.ndarray]
     variogram: dict
-    scalars: pd.DataFrame
+    rows: list[tuple]
+    """Rows of :data:`SCALAR_COLUMNS`."""
 
 
 MAP_ERROR_STATISTICS = ("bias", "rmse", "coverage90", "mean_std")
@@ -277,8 +282,7 @@ def _unmappable(p: str, n_stations: int) -> _PollutantMap:
     rows = [("map", "city", p, "annual_mean", np.nan, reason)]
     rows += [("error", "city", p, s, np.nan, reason)
              for s in (*MAP_ERROR_STATISTICS, *LOO_STATISTICS)]
-    return _PollutantMap(fields={}, variogram={},
-                         scalars=pd.DataFrame(rows, columns=SCALAR_COLUMNS))
+    return _PollutantMap(fields={}, variogram={}, rows=rows)
 
 
 @dataclass(frozen=True)
@@ -341,10 +345,8 @@ def _map_pollutant(setting: _MapSetting, network: Network, readings, annual: np.
         errors |= _territory(truth_areas, limit, "truth")
         fields["truth"] = truth.astype(np.float32)
     rows += [("error", "city", p, k, v) for k, v in errors.items()]
-    scalars = pd.concat([_scalar_frame(rows), pd.DataFrame(
-        _loo(inputs.xy, inputs.values, inputs.variogram, p), columns=SCALAR_COLUMNS)],
-        ignore_index=True)
-    return _PollutantMap(fields=fields, variogram=inputs.variogram.to_dict(), scalars=scalars)
+    rows = [(*row, "") for row in rows] + _loo(inputs.xy, inputs.values, inputs.variogram, p)
+    return _PollutantMap(fields=fields, variogram=inputs.variogram.to_dict(), rows=rows)
 
 
 def measure_network(
@@ -383,16 +385,17 @@ def measure_network(
         annual = _station_annual_means(readings, pollutants, scenario.year, scenario.annual_rule,
                                        daily={p: v for p, v in known.items() if p != "O3"})
     setting = _MapSetting.of(scenario, network, grid)
-    frames = [_station_scalars(stats)]
+    rows: list[tuple] = []
     fields: dict[str, dict[str, np.ndarray]] = {}
     variograms: dict[str, dict] = {}
     with stage("kriging"):
         for p in pollutants:
             truth_p = None if truth is None else np.asarray(truth(p), dtype=float)
             mapped = _map_pollutant(setting, network, readings, annual[p], truth_p, p)
-            frames.append(mapped.scalars)
+            rows += mapped.rows
             if mapped.fields:
                 fields[p], variograms[p] = mapped.fields, mapped.variogram
+        frames = [_station_scalars(stats), _rows_frame(rows)]
         time_resolved = None
         if (scenario.outputs.time_resolved != "none"
                 and r < scenario.outputs.time_resolved_realisations):
