@@ -350,3 +350,34 @@ def test_png_holds_the_canvas_pixels(tmp_path):
     with Image.open(path) as image:
         assert image.mode == "RGB" and image.info["dpi"] == pytest.approx((150, 150), abs=0.02)
         assert np.array_equal(np.asarray(image), drawn[..., :3])
+
+
+@pytest.mark.parametrize("resolution, dtype, holes, classes", [
+    (5000, np.float64, False, False),
+    (5000, np.float32, True, True),
+    (1000, np.float32, True, False),
+])
+def test_field_image_draws_the_pixels_matplotlib_draws(monkeypatch, resolution, dtype, holes,
+                                                       classes):
+    """_FieldImage (cells coloured, then picked per pixel) equals AxesImage's own route
+    (pixels resampled, then coloured) pixel for pixel, NaN cells and both panels included."""
+    from netsim.colour_scales import ColourScale
+
+    grid = Grid.for_beijing(resolution)
+    t = grid.targets()
+    field = (30 + t[:, 0] / 1e4 % 17).astype(dtype)
+    if holes:
+        field[::7] = np.nan
+    scale = ColourScale(28.0, 50.0, "viridis", edges=(28, 31, 35, 40, 50) if classes else None)
+    kw = {"pollutant": "PM2.5", "limit": 35, "std": field[::-1] / 10, "scale": scale}
+
+    def pixels():
+        fig = maps.map_figure(grid, field, _stations(grid), **kw)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+    maps._pixel_cells_cached.cache_clear()
+    fast = pixels()
+    assert maps._pixel_cells_cached.cache_info().misses == 2  # both panels took the cell route
+    monkeypatch.setattr(maps, "_placement", lambda *a: None)  # matplotlib's route
+    assert np.array_equal(fast, pixels())

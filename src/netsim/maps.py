@@ -33,9 +33,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.markers import MarkerStyle
-from matplotlib.transforms import IdentityTransform
+from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
 
 from netsim import geography
 from netsim.atomic import atomic_file
@@ -438,6 +439,90 @@ def _decorate(ax, grid: Grid, lang: str = "en") -> None:
             transform=ax.transAxes, ha="right", va="bottom", fontsize=5.5, color="#555555")
 
 
+class _FieldImage(AxesImage):
+    """An :class:`~matplotlib.image.AxesImage` of a grid field, nearest-neighbour upsampled,
+    that colours the cells and not the pixels.
+
+    Matplotlib resamples the field to the ~600,000 pixels of a panel and then normalises
+    and colours every pixel.  Here its own resampling runs once per placement on an image
+    of cell numbers (:func:`_pixel_cells`); each draw colours the ~30,000 cells with the
+    same norm and colour map and picks every pixel's colour by its cell: the same pixels
+    (``tests/test_maps.py``).  Anything else (another interpolation, alpha, a
+    non-affine transform, less than 3 pixels per cell) is drawn by ``AxesImage``.
+    """
+
+    def _make_image(self, A, in_bbox, out_bbox, clip_bbox, magnification=1.0,
+                    unsampled=False, round_to_pixel_border=True):
+        placement = None
+        if (not unsampled and round_to_pixel_border and A.ndim == 2 and A.dtype.kind == "f"
+                and self.get_interpolation() == "nearest" and self.get_alpha() is None):
+            placement = _placement(self, A.shape, in_bbox, out_bbox, clip_bbox, magnification)
+        if placement is None:
+            return super()._make_image(A, in_bbox, out_bbox, clip_bbox, magnification,
+                                       unsampled, round_to_pixel_border)
+        box, t, out_shape = placement
+        cells, coverage = _pixel_cells(self, A.shape, out_shape, t)
+        scaled = np.ma.masked_array(
+            np.ma.getdata(A).astype(np.dtype("f8" if A.dtype.itemsize > 4 else "f4")),
+            np.ma.getmaskarray(A))
+        colours = self.to_rgba(self.norm(scaled), bytes=True, norm=False)
+        output = colours.reshape(-1, 4)[cells]
+        alpha_channel = output[:, :, 3]
+        alpha_channel[:] = alpha_channel.astype(np.float32) * coverage * self._get_scalar_alpha()
+        return output, box.x0 / magnification, box.y0 / magnification, t
+
+
+def _placement(image: AxesImage, shape: tuple[int, int], in_bbox, out_bbox, clip_bbox,
+               magnification: float):
+    """Where ``AxesImage._make_image`` (matplotlib 3.11) puts a resampled (ny, nx) image:
+    the output box rounded to whole pixels, the affine transform from cells to its pixels
+    and its (rows, columns); None where that code would take another route."""
+    clipped = Bbox.intersection(out_bbox, clip_bbox)
+    if clipped is None:
+        return None
+    e = clipped.extents * magnification
+    box = Bbox.from_extents([np.floor(e[0] + 0.5), np.ceil(e[1] - 0.5 - 1e-8),
+                             np.floor(e[2] + 0.5 + 1e-8), np.ceil(e[3] - 0.5)])
+    if box.width == 0 or box.height == 0:
+        return None
+    flip = (Affine2D().translate(0, -shape[0]).scale(1, -1) if image.origin == "upper"
+            else IdentityTransform())
+    t0 = flip + (Affine2D().scale(in_bbox.width / shape[1], in_bbox.height / shape[0])
+                 .translate(in_bbox.x0, in_bbox.y0) + image.get_transform())
+    t = t0 + Affine2D().scale(magnification).translate(-box.x0, -box.y0)
+    corners = t.transform(np.array([[0, 0], [shape[1], shape[0]]]))
+    pixels_per_cell = np.abs(np.diff(corners, axis=0))[0] / np.array([shape[1], shape[0]])
+    if not t.is_affine or (pixels_per_cell < 3).any():  # matplotlib colours, then resamples
+        return None
+    return box, t, (int(box.height), int(box.width))
+
+
+def _pixel_cells(image: AxesImage, shape: tuple[int, int], out_shape: tuple[int, int],
+                 t) -> tuple[np.ndarray, np.ndarray]:
+    """The cell (flat index) under every output pixel, as matplotlib's nearest-neighbour
+    resampling picks it, and the pixels' coverage (1 inside the image, 0 outside): cached
+    per (image shape, output shape, transform)."""
+    return _pixel_cells_cached(shape, out_shape, tuple(t.get_matrix().ravel()),
+                               image.get_interpolation())
+
+
+@lru_cache(maxsize=16)
+def _pixel_cells_cached(shape: tuple[int, int], out_shape: tuple[int, int],
+                        matrix: tuple[float, ...], interpolation: str
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    from matplotlib.image import _resample
+
+    t = Affine2D(np.array(matrix).reshape(3, 3))
+    probe = AxesImage(None, interpolation=interpolation)  # _resample reads its settings
+    numbers = np.arange(shape[0] * shape[1], dtype=np.float64).reshape(shape)
+    cells = np.rint(_resample(probe, numbers, out_shape, t)).astype(np.intp)
+    coverage = _resample(probe, np.ones(shape, np.float32), out_shape, t, resample=True)
+    coverage[np.isnan(coverage)] = 1
+    cells.setflags(write=False)
+    coverage.setflags(write=False)
+    return cells, coverage
+
+
 class _Overlay(Artist):
     """A pre-rendered RGBA layer drawn at fixed figure pixels (no resampling, no re-layout)."""
 
@@ -682,8 +767,12 @@ def _field_panel(fig: Figure, ax, cax, grid: Grid, arr: np.ndarray, scale: Colou
     """One map panel: the field on ``scale``, the static ``overlay`` (outlines, names,
     frame), stations and colour bar."""
     norm, cmap = scale.norm_and_cmap()
-    im = ax.imshow(np.ma.masked_invalid(arr), extent=grid.extent, origin="upper", cmap=cmap,
-                   norm=norm, interpolation="nearest")
+    im = _FieldImage(ax, cmap=cmap, norm=norm, interpolation="nearest", origin="upper",
+                     extent=grid.extent)
+    im.set_data(np.ma.masked_invalid(arr))  # as Axes.imshow, whose aspect _frame sets
+    im.set_clip_path(ax.patch)
+    im.set_extent(im.get_extent())
+    ax.add_image(im)
     _frame(ax)
     ax.set_axis_off()  # frame, ticks and labels are in the overlay
     for layer in overlays:
