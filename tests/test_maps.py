@@ -381,3 +381,37 @@ def test_field_image_draws_the_pixels_matplotlib_draws(monkeypatch, resolution, 
     assert maps._pixel_cells_cached.cache_info().misses == 2  # both panels took the cell route
     monkeypatch.setattr(maps, "_placement", lambda *a: None)  # matplotlib's route
     assert np.array_equal(fast, pixels())
+
+
+@pytest.mark.parametrize("lang, with_std, hollow", [
+    ("en", True, False), ("zh", False, True), ("zh", True, True)])
+def test_station_legend_copy_is_the_drawn_legend(monkeypatch, lang, with_std, hollow):
+    """_StationLegend's cached pixels equal matplotlib drawing the legend in place, for one
+    and two panels, Chinese labels and hollow stations; the legend object is a real one."""
+    from matplotlib.legend import Legend
+
+    from netsim.network import Network
+
+    grid = Grid.for_beijing(5000)
+    net = Network.from_file(REPO / "stations" / "beijing_35.csv")
+    has_value = np.arange(len(net.ids)) % 4 > 0 if hollow else None
+    field = 30 + grid.targets()[:, 0] / 1e5
+    kw = {"pollutant": "PM2.5", "limit": 35, "has_value": has_value, "lang": lang,
+          "std": field / 10 if with_std else None}
+
+    def pixels():
+        with maps.picture_fonts(lang):
+            fig = maps.map_figure(grid, field, net, **kw)
+            fig.canvas.draw()
+        assert isinstance(fig.legends[0], maps._StationLegend)
+        return np.asarray(fig.canvas.buffer_rgba()).copy(), _legend_texts(fig)
+
+    maps._legend_pixels.cache_clear()
+    copied, texts = pixels()
+    assert maps._legend_pixels.cache_info().misses == 1
+    assert np.array_equal(pixels()[0], copied)  # the cached block, reused
+    assert maps._legend_pixels.cache_info().hits == 1
+    monkeypatch.setattr(maps._StationLegend, "draw", Legend.draw)  # matplotlib draws it
+    drawn, drawn_texts = pixels()
+    assert texts == drawn_texts and len(texts) >= 5
+    assert np.array_equal(copied, drawn)

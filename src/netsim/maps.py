@@ -34,6 +34,7 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.markers import MarkerStyle
 from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
@@ -743,13 +744,91 @@ def map_figure(
     return fig
 
 
+_LEGEND_LAYOUT = {"loc": "lower center", "fontsize": 7, "frameon": False,
+                  "bbox_to_anchor": (0.5, 0.005)}
+"""Where and how the station legend sits: centred below the panels, no frame."""
+
+
 def _station_legend(fig: Figure, handles: list[Line2D], lang: str) -> None:
-    """The legend below the panels: station types and the development area's outline."""
+    """The legend below the panels: station types and the development area's outline (a
+    :class:`_StationLegend`, ``fig.legends[0]``)."""
     eda_handle = Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
                         label=picture_text("development_area", lang))  # fmt: skip
-    fig.legend(handles=[*handles, eda_handle], loc="lower center", fontsize=7,
-               ncols=min(3, len(handles) + 1), frameon=False,
-               bbox_to_anchor=(0.5, 0.005))  # fmt: skip
+    handles = [*handles, eda_handle]
+    legend = _StationLegend(fig, handles, [h.get_label() for h in handles],
+                            ncols=min(3, len(handles)), **_LEGEND_LAYOUT)
+    legend._remove_method = fig.legends.remove  # as Figure.legend does
+    fig.legends.append(legend)
+
+
+_HANDLE_PROPERTIES = ("label", "linestyle", "linewidth", "color", "marker", "markersize",
+                      "markerfacecolor", "markeredgecolor", "markeredgewidth")
+_LEGEND_RC_PREFIXES = ("legend.", "font.", "text.", "figure.facecolor", "lines.", "patch.")
+
+
+class _StationLegend(Legend):
+    """The station legend, drawn as a copy of the same legend drawn once per process.
+
+    The maps of a network share their legend (its station counts and the development
+    area), and drawing its text costs about a sixth of a map.  Below the panels nothing else
+    is drawn, so the legend's pixels are those of the figure background with the legend on
+    it: :func:`_legend_pixels` draws the same legend (same handles, figure size, dpi and
+    rcParams) on an empty figure once and keeps that block of pixels, which each draw
+    copies to the same place.  The same pixels as drawing the legend
+    (``tests/test_maps.py``); the legend object stays a real one (texts, handles, extent).
+    """
+
+    def __init__(self, parent: Figure, handles: list[Line2D], labels: list[str],
+                 **kwargs: Any) -> None:
+        super().__init__(parent, handles, labels, **kwargs)
+        self._entries = tuple(tuple(_property(h, name) for name in _HANDLE_PROPERTIES)
+                              for h in handles)
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        figure = self.get_figure(root=True)
+        key = (tuple(figure.get_size_inches()), figure.dpi, self._ncols, self._entries,
+               _rc_snapshot())
+        block, x0, y0 = _legend_pixels(key)
+        gc = renderer.new_gc()
+        renderer.draw_image(gc, x0, y0, block)
+        gc.restore()
+        self.stale = False
+
+
+def _property(handle: Artist, name: str) -> Any:
+    value = getattr(handle, f"get_{name}")()
+    return tuple(value) if isinstance(value, list | np.ndarray) else value
+
+
+def _rc_snapshot() -> tuple:
+    """The rcParams a legend's pixels depend on (hashable)."""
+    import matplotlib
+
+    return tuple((k, tuple(v) if isinstance(v, list) else v)
+                 for k, v in sorted(matplotlib.rcParams.items())
+                 if k.startswith(_LEGEND_RC_PREFIXES) and isinstance(v, str | float | int | list))
+
+
+@lru_cache(maxsize=32)
+def _legend_pixels(key: tuple) -> tuple[np.ndarray, int, int]:
+    """The station legend of ``key`` drawn on an empty figure: the RGBA block (bottom row
+    first) of its extent plus 2 pixels, and its lower-left corner in figure pixels."""
+    size, dpi, ncols, entries, _ = key
+    fig = Figure(figsize=size, dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    handles = [Line2D([], [], **dict(zip(_HANDLE_PROPERTIES, entry, strict=True)))
+               for entry in entries]
+    legend = fig.legend(handles=handles, ncols=ncols, **_LEGEND_LAYOUT)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    height, width = pixels.shape[:2]
+    box = legend.get_window_extent(canvas.get_renderer())
+    x0, y0 = max(int(np.floor(box.x0)) - 2, 0), max(int(np.floor(box.y0)) - 2, 0)
+    x1, y1 = min(int(np.ceil(box.x1)) + 2, width), min(int(np.ceil(box.y1)) + 2, height)
+    block = np.ascontiguousarray(pixels[height - y1:height - y0, x0:x1][::-1])
+    return block, x0, y0  # (Agg's draw_image takes writeable arrays only)
 
 
 def _std_scale(std_arr: np.ndarray, scale: ColourScale | None) -> ColourScale:
