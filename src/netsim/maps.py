@@ -190,10 +190,18 @@ def cjk_family() -> str | None:
 _warned_no_cjk = False
 
 
+TEXT_HINTING = "no_hinting"
+"""FreeType hinting of the pictures' text (matplotlib's ``text.hinting``): none.  Hinting
+snaps glyph outlines to the pixel grid, which sharpens small text on screens of ~96 dpi but
+is hard to see at the pictures' 150 dpi, and it costs: without it a two-panel map is drawn
+and written in 161 instead of 172 ms and ``changes.png`` in 0.63 instead of 0.77 s (EPYC)."""
+
+
 def _font_rc(lang: str) -> dict[str, Any]:
-    """rcParams of the pictures in ``lang``: a CJK family first for Chinese."""
+    """rcParams of the pictures in ``lang``: a CJK family first for Chinese; no hinting
+    (:data:`TEXT_HINTING`)."""
     global _warned_no_cjk
-    rc: dict[str, Any] = {"font.family": ["DejaVu Sans"]}
+    rc: dict[str, Any] = {"font.family": ["DejaVu Sans"], "text.hinting": TEXT_HINTING}
     if lang != "zh":
         return rc
     family = cjk_family()
