@@ -509,8 +509,8 @@ def _placement(image: AxesImage, shape: tuple[int, int], in_bbox, out_bbox, clip
 def _pixel_cells(image: AxesImage, shape: tuple[int, int], out_shape: tuple[int, int],
                  t) -> tuple[np.ndarray, np.ndarray]:
     """The cell (flat index) under every output pixel, as matplotlib's nearest-neighbour
-    resampling picks it, and the pixels' coverage (1 inside the image, 0 outside): cached
-    per (image shape, output shape, transform): ~7 MB for a 1 km panel, the last 6 kept)."""
+    resampling picks it, and the pixels' coverage (1 inside the image, 0 outside), cached per
+    image shape, output shape and transform (~7 MB for a 1 km panel; the last 6 kept)."""
     return _pixel_cells_cached(shape, out_shape, tuple(t.get_matrix().ravel()),
                                image.get_interpolation())
 
@@ -806,6 +806,7 @@ class _StationLegend(Legend):
 
 
 def _property(handle: Artist, name: str) -> Any:
+    """A handle's property ``name`` (hashable)."""
     value = getattr(handle, f"get_{name}")()
     return tuple(value) if isinstance(value, list | np.ndarray) else value
 
