@@ -3,6 +3,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,15 +66,29 @@ def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
     assert len(list(tmp_path.glob("good*.png"))) == jobs - 1
 
 
-def test_warm_starts_the_forkserver_without_waiting(monkeypatch):
-    """warm() returns at once; the forkserver imports the drawing modules meanwhile."""
-    from multiprocessing import forkserver
+def test_warm_starts_the_workers_without_waiting(monkeypatch):
+    """warm() returns at once; the worker imports the drawing modules meanwhile."""
 
     monkeypatch.setenv("NETSIM_WORKERS", "1")
     started = time.perf_counter()
     pictures.warm()
     assert time.perf_counter() - started < 0.5
-    assert forkserver._forkserver._forkserver_pid is not None
+    assert len(workers.pool()._processes) == 1
+
+
+def test_the_forkserver_imports_nothing_heavy(monkeypatch):
+    """The forkserver lives as long as the run: it must not hold matplotlib, numba, pandas
+    (~250 MB) besides the workers, which import them themselves."""
+    from multiprocessing import forkserver
+
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
+    pictures.warm()
+    workers.submit(workers.pool(), abs, -1).result(timeout=120)  # a worker has started
+    server = forkserver._forkserver._forkserver_pid
+    status = Path(f"/proc/{server}/status").read_text()
+    rss_kb = next(ln for ln in status.splitlines() if ln.startswith("VmRSS:")).split()[1]
+    rss_mb = int(rss_kb) / 1024
+    assert rss_mb < 60, f"forkserver holds {rss_mb:.0f} MB"
 
 
 def test_bad_worker_setting_is_one_line(monkeypatch):

@@ -1,24 +1,15 @@
 """What the helper workers' forkserver imports before forking them (:mod:`netsim.workers`):
-the realisation modules (and ``threadpoolctl``, which a realisation's first BLAS setting
-imports) and matplotlib's drawing modules, once.  Only that server process imports this
-module.
+nothing heavy.  Only that server process imports this module.
 
 Ctrl-C is the run's business (it stops its workers and reports one line): the server
 ignores it from here on, and so do the workers it forks.
 
-The imported objects are then frozen (:func:`gc.freeze`): the workers inherit them for
-life, and the cyclic collector's full passes skip them.
+The workers import the realisation and drawing modules themselves
+(:func:`netsim.workers._worker_start`).  A server that had imported them would hold
+~250 MB for the whole run, and a forked worker shares few of those pages for long:
+CPython's reference counts write to nearly every object it touches.
 """
 
-import gc
 import signal
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-import threadpoolctl  # noqa: E402, F401
-
-import netsim.charts  # noqa: E402
-import netsim.maps  # noqa: E402
-import netsim.run  # noqa: E402, F401
-
-gc.freeze()  # the workers keep these objects for life: no cyclic collection passes over them

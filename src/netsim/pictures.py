@@ -6,9 +6,9 @@ and a scenario run has up to ~20 of them.  :class:`Pictures` queues the drawing 
 worker processes, lets the run write its tables, GeoTIFFs and web map meanwhile, then
 draws in-process whatever no worker has started, and waits for the rest.
 
-* The workers are the process's helper workers (:mod:`netsim.workers`): forked from a
-  ``forkserver`` that imported matplotlib once, at low priority, while the realisations
-  ran; ``NETSIM_WORKERS`` sets how many (``0`` = draw everything in-process).
+* The workers are the process's helper workers (:mod:`netsim.workers`), which imported
+  matplotlib once, while the run began; ``NETSIM_WORKERS`` sets how many (``0`` = draw
+  everything in-process).
 * A picture does not depend on where it is drawn: same job, same bytes.
 * A worker's error is raised in the run, as it would be in-process; the run
   directory is then discarded (:mod:`netsim.atomic`).

@@ -15,10 +15,10 @@ owns one process-wide :class:`~concurrent.futures.ProcessPoolExecutor`:
   ``NETSIM_PICTURE_WORKERS`` is read when it is not), else one less than the CPUs this
   process may use (none on one CPU); none in a daemonic process such as a dask worker,
   which may not start processes of its own.
-* The workers are forked from a ``forkserver`` that imported matplotlib and netsim's
-  realisation modules once, while the run's first realisation went on (:func:`warm`),
-  never from the run's process with its numba and BLAS threads; they run numba on one
-  thread.  The pool lives as long as the process (``netsim sweep`` reuses it).
+* The workers are forked from a small ``forkserver``, never from the run's process with
+  its numba and BLAS threads.  :func:`warm` starts them while the run's process imports
+  its own modules; each imports matplotlib and netsim's realisation modules once, and
+  runs numba on one thread.  The pool lives as long as the process (``netsim sweep`` reuses it).
 * Starting a worker never runs the caller's ``__main__`` script again (as
   multiprocessing's spawn and forkserver do): a planner's script needs no
   ``if __name__ == "__main__"`` guard.
@@ -100,13 +100,30 @@ def _worker_start(run_pid: int) -> None:
     stops the workers it was using (:func:`share`) and reports the interruption in one
     line; and it ends when the run's process is gone, even killed outright (the forkserver
     lives as long as its workers)."""
-    import numba
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _start_numba_threads_untracked()
-    numba.set_num_threads(1)  # the run's process has the other core; its tasks run here
     threading.Thread(target=_exit_with, args=(run_pid,), daemon=True,
                      name="netsim-orphan-watch").start()
+    _import_task_modules()
+    _start_numba_threads_untracked()
+    import numba
+
+    numba.set_num_threads(1)  # the run's process has the other core; its tasks run here
+
+
+def _import_task_modules() -> None:
+    """Import what a worker's tasks need once, before its first task: the realisation
+    modules (and ``threadpoolctl``, which a realisation's first BLAS setting imports) and
+    matplotlib's drawing modules; then freeze them (:func:`gc.freeze`): the worker keeps
+    them for life, and the cyclic collector's full passes skip them."""
+    import gc
+
+    import threadpoolctl  # noqa: F401
+
+    import netsim.charts
+    import netsim.maps
+    import netsim.run  # noqa: F401
+
+    gc.freeze()
 
 
 def _start_numba_threads_untracked() -> None:
@@ -162,12 +179,17 @@ def submit(executor: ProcessPoolExecutor, job: Callable[..., Any], *args: Any) -
 
 
 def warm() -> None:
-    """Start the workers' forkserver now, without waiting: it imports matplotlib and the
-    realisation modules at low priority while the run begins."""
-    if pool() is not None:
-        from multiprocessing import forkserver
+    """Start the helper workers now, without waiting: they import matplotlib and the
+    realisation modules while the run's process imports its own and begins."""
+    executor = pool()
+    if executor is not None:
+        started = len(getattr(executor, "_processes", None) or {})
+        for _ in range(_pool_workers - started):
+            submit(executor, _started)
 
-        forkserver.ensure_running()
+
+def _started() -> None:
+    """A task that only makes the pool start a worker (:func:`warm`)."""
 
 
 def workers_peak_rss_mb() -> list[float]:
@@ -253,8 +275,9 @@ class _Claims:
 
 def _feed(claims: _Claims, func: Callable[..., Any], items: list[Any], args: tuple,
           executor: ProcessPoolExecutor) -> None:
-    """Submit items from the back, keeping each worker one task ahead (a thread: starting
-    a worker waits for the forkserver's imports, which this process must not)."""
+    """Submit items from the back, keeping each worker one task ahead (a thread: a worker
+    that is still importing its modules keeps its queue full, and this process must not
+    wait for it)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     outstanding = 2 * executor._max_workers  # type: ignore[attr-defined]
