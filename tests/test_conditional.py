@@ -341,6 +341,12 @@ def test_a_simulated_station_reads_the_same_in_every_network(real, world):
             a = got["baseline"].values[p][list(baseline.ids).index(sid)]
             b = got["scenario"].values[p][list(scenario.ids).index(sid)]
             np.testing.assert_array_equal(a, b)
+    one_at_a_time = dict(world.realise(6).sample_networks_by_pollutant(
+        {"baseline": baseline, "scenario": scenario}))
+    assert list(one_at_a_time) == list(got["baseline"].values)
+    for p, readings in one_at_a_time.items():
+        for name in ("baseline", "scenario"):
+            assert readings[name].values[p].tobytes() == got[name].values[p].tobytes()
 
 
 # ----------------------------------------------------------------------------

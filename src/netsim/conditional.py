@@ -82,6 +82,7 @@ Journel, A. G. and Huijbregts, C. J. (1978) *Mining Geostatistics*, §V.C
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -531,6 +532,17 @@ class ConditionalRealisation:
                     source=f"truth conditioned on {self.world.data.source} "
                            f"seed={self.seed} r={self.r}")
                 for name, net in networks.items()}
+
+    def sample_networks_by_pollutant(
+        self, networks: dict[str, Any], *, pollutants: list[str] | None = None,
+        measurement_error: bool | None = None, missing: bool | None = None,
+    ) -> Iterator[tuple[str, dict[str, HourlyReadings]]]:
+        """:meth:`sample_networks` one pollutant at a time (the same values: every draw is
+        keyed by its pollutant, outages by station): ``(pollutant, {name: readings})``."""
+        names = list(self.world.data.readings) if pollutants is None else list(pollutants)
+        for p in names:
+            yield p, self.sample_networks(networks, pollutants=[p],
+                                          measurement_error=measurement_error, missing=missing)
 
     def _network_values(self, network: Any, names: list[str], err: bool, miss: bool
                         ) -> dict[str, np.ndarray]:

@@ -33,14 +33,15 @@ from netsim.grid import Grid
 from netsim.instruments import StationErrors, annual_mean_error_variance
 from netsim.kriging import cross_validate, krige
 from netsim.network import MAP_STATION_TYPES, Network
-from netsim.pollutants import POLLUTANTS
+from netsim.pollutants import POLLUTANT_NAMES, POLLUTANTS
 from netsim.scenario import Scenario
 from netsim.standards import AnnualRule, annual_validity, daily_means, limits, mda8
-from netsim.stats import compute_statistics
+from netsim.stats import StatisticsBuilder
 from netsim.timing import stage
 from netsim.variogram import Variogram, fit_network_variogram
 
-__all__ = ["MAP_STATION_TYPES", "NetworkOutcome", "check_mappable", "measure_network"]
+__all__ = ["MAP_STATION_TYPES", "NetworkMeasurement", "NetworkOutcome", "check_mappable",
+           "measure_network"]
 
 BUILT_UP_AREA = "central_urban"
 """Stand-in for Beijing's built-up area in the HJ 664 §5.1 test: the six central districts
@@ -115,15 +116,19 @@ def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | No
     computed (the statistics'), by pollutant.
     """
     known = daily or {}
-    out = {}
-    for p in pollutants:
-        means = known[p] if p in known else daily_means(readings.values[p])
-        validity = annual_validity(means, year, rule)
-        ok = np.isfinite(means)
-        with np.errstate(invalid="ignore", divide="ignore"):  # stations without a valid day
-            mean = np.where(ok, means, 0.0).sum(axis=-1) / ok.sum(axis=-1)
-        out[p] = np.where(validity.valid, mean, np.nan)
-    return out
+    return {p: _annual_mean(known[p] if p in known else daily_means(readings.values[p]),
+                            year, rule)
+            for p in pollutants}
+
+
+def _annual_mean(means: np.ndarray, year: int, rule: AnnualRule | None) -> np.ndarray:
+    """Annual mean (n,) of the stations' 24-h means (n, days), NaN where HJ 663 makes it
+    invalid."""
+    validity = annual_validity(means, year, rule)
+    ok = np.isfinite(means)
+    with np.errstate(invalid="ignore", divide="ignore"):  # stations without a valid day
+        mean = np.where(ok, means, 0.0).sum(axis=-1) / ok.sum(axis=-1)
+    return np.where(validity.valid, mean, np.nan)
 
 
 def _variogram_for(scenario: Scenario, pollutant: str, xy: np.ndarray, values: np.ndarray
@@ -375,58 +380,101 @@ def measure_network(
     -------
     NetworkOutcome
     """
-    pollutants = list(scenario.pollutants)
-    with stage("statistics"):
-        stats = compute_statistics(
-            readings, network, standard=scenario.standard, city_rule=scenario.city_rule,
-            annual_rule=scenario.annual_rule,
+    measurement = NetworkMeasurement(scenario, network, grid, truth=truth, r=r)
+    measurement.add(readings)
+    return measurement.finish()
+
+
+class NetworkMeasurement:
+    """:func:`measure_network` one pollutant at a time.
+
+    :meth:`add` takes readings of some pollutants (a run gives one at a time,
+    :meth:`netsim.truth.TruthRealisation.sample_networks_by_pollutant`) and reduces
+    them at once to what the outcome needs: the statistics' daily values, the
+    annual-mean map and, for time-resolved maps, the map stations' daily series.
+    The caller can then drop the hours: 535 stations hold 38 MB of them per pollutant.
+    :meth:`finish` adds what needs every pollutant (the AQI, the time-resolved maps,
+    the station metrics).  The outcome does not depend on the order of the pollutants.
+    Parameters as :func:`measure_network`.
+    """
+
+    def __init__(self, scenario: Scenario, network: Network, grid: Grid, *,
+                 truth: Callable[[str], np.ndarray] | None = None, r: int = 0) -> None:
+        self._scenario, self._network, self._grid = scenario, network, grid
+        self._truth = truth
+        self._setting = _MapSetting.of(scenario, network, grid)
+        self._statistics: StatisticsBuilder | None = None
+        self._year = scenario.year
+        self._maps: dict[str, _PollutantMap] = {}
+        self._daily: dict[str, np.ndarray] = {}
+        self._steps: dict[str, tuple[np.ndarray, Variogram]] | None = (
+            {} if scenario.outputs.time_resolved != "none"
+            and r < scenario.outputs.time_resolved_realisations else None)
+
+    def add(self, readings) -> None:
+        """Fold in hourly readings (:class:`netsim.readings.HourlyReadings`) of pollutants
+        not yet added; they must cover the network's stations."""
+        if list(readings.station_ids) != list(self._network.ids):
+            readings = readings.select(self._network.ids)
+        if self._statistics is None:
+            sc = self._scenario
+            self._year = readings.year
+            self._statistics = StatisticsBuilder(
+                self._network, readings.year, standard=sc.standard, city_rule=sc.city_rule,
+                annual_rule=sc.annual_rule, source=readings.source)
+        for p in POLLUTANT_NAMES:
+            if p in readings.values:
+                self._add_pollutant(readings, p)
+
+    def _add_pollutant(self, readings, p: str) -> None:
+        hourly = readings.values[p]
+        with stage("statistics"):
+            daily = self._statistics.add(p, hourly)
+            if p not in self._scenario.pollutants:
+                return
+            means = daily_means(hourly) if p == "O3" else daily  # O3's daily is its MDA8
+            annual = _annual_mean(means, self._year, self._scenario.annual_rule)
+        with stage("kriging"):
+            truth = None if self._truth is None else np.asarray(self._truth(p), dtype=float)
+            self._maps[p] = _map_pollutant(self._setting, self._network, readings, annual,
+                                           truth, p)
+            if self._steps is not None:
+                self._steps[p] = _time_steps(self._scenario, self._network, readings,
+                                             self._setting.map_stations, p)
+        with stage("metrics"):
+            if p == "O3" and self._statistics.o3_limit != 160.0:  # mda8's default limit
+                daily = mda8(hourly).values
+            self._daily[p] = daily.T
+
+    def finish(self) -> NetworkOutcome:
+        """The :class:`NetworkOutcome` of the readings added."""
+        if self._statistics is None:
+            raise ScenarioError("NetworkMeasurement.finish: no readings were added")
+        pollutants = list(self._scenario.pollutants)
+        with stage("statistics"):
+            stats = self._statistics.finish()
+        with stage("kriging"):
+            maps = [self._maps[p] for p in pollutants]
+            frames = [_station_scalars(stats),
+                      _rows_frame([row for mapped in maps for row in mapped.rows])]
+            time_resolved = None
+            if self._steps is not None:
+                time_resolved = _time_resolved_maps(
+                    self._scenario, self._network, self._setting.map_stations, self._grid,
+                    {p: self._steps[p] for p in pollutants})
+                frames.append(_time_resolved_scalars(self._grid, time_resolved))
+        with stage("metrics"):
+            metrics = station_metrics(self._network, {p: self._daily[p] for p in pollutants},
+                                      beijing_boundary())
+        return NetworkOutcome(
+            scalars=pd.concat(frames, ignore_index=True),
+            by_station=stats.by_station_raw.copy(),
+            station_metrics=metrics,
+            fields={p: m.fields for p, m in zip(pollutants, maps, strict=True) if m.fields},
+            variograms={p: m.variogram for p, m in zip(pollutants, maps, strict=True)
+                        if m.fields},
+            time_resolved=time_resolved,
         )
-        known = _statistics_daily(stats, readings, network)
-        annual = _station_annual_means(readings, pollutants, scenario.year, scenario.annual_rule,
-                                       daily={p: v for p, v in known.items() if p != "O3"})
-    setting = _MapSetting.of(scenario, network, grid)
-    rows: list[tuple] = []
-    fields: dict[str, dict[str, np.ndarray]] = {}
-    variograms: dict[str, dict] = {}
-    with stage("kriging"):
-        for p in pollutants:
-            truth_p = None if truth is None else np.asarray(truth(p), dtype=float)
-            mapped = _map_pollutant(setting, network, readings, annual[p], truth_p, p)
-            rows += mapped.rows
-            if mapped.fields:
-                fields[p], variograms[p] = mapped.fields, mapped.variogram
-        frames = [_station_scalars(stats), _rows_frame(rows)]
-        time_resolved = None
-        if (scenario.outputs.time_resolved != "none"
-                and r < scenario.outputs.time_resolved_realisations):
-            time_resolved = _time_resolved_maps(scenario, network, readings,
-                                                setting.map_stations, grid)
-            frames.append(_time_resolved_scalars(grid, time_resolved))
-    with stage("metrics"):
-        daily = {p: (known[p] if p in known else mda8(readings.values[p]).values if p == "O3"
-                     else daily_means(readings.values[p])).T for p in pollutants}
-        metrics = station_metrics(network, daily, beijing_boundary())
-    return NetworkOutcome(
-        scalars=pd.concat(frames, ignore_index=True),
-        by_station=stats.by_station_raw.copy(),
-        station_metrics=metrics,
-        fields=fields,
-        variograms=variograms,
-        time_resolved=time_resolved,
-    )
-
-
-
-def _statistics_daily(stats, readings, network: Network) -> dict[str, np.ndarray]:
-    """The stations' daily values the statistics computed (24-h means; O3 MDA8), reused when
-    the readings are in network order; O3 only when its MDA8 used the 160 µg/m³ exceedance
-    limit of :func:`netsim.standards.mda8`'s default."""
-    if list(readings.station_ids) != list(network.ids):
-        return {}
-    daily = dict(stats.station_daily)
-    if stats.limits.limit("O3", "8h") != 160.0:
-        daily.pop("O3", None)
-    return daily
 
 
 def _time_resolved_scalars(grid: Grid, bands: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -449,33 +497,39 @@ def _band_key(band: str) -> tuple[str, str]:
     return next(p.name for p in POLLUTANTS.values() if p.slug == slug), statistic
 
 
-def _time_resolved_maps(scenario: Scenario, network: Network, readings, map_mask: np.ndarray,
-                        grid: Grid) -> dict[str, np.ndarray]:
-    """Krige every day (or hour) of the map stations' readings; per-cell annual statistics.
+def _map_station_ids(network: Network, map_mask: np.ndarray) -> np.ndarray:
+    """The map stations' ids, sorted (the same stations give the same systems)."""
+    ids = network.ids[map_mask]
+    return ids[np.argsort(ids, kind="stable")]
 
-    The variogram of each pollutant is fitted to the pooled daily (hourly)
-    values, not to the annual means (their sill differs).
-    """
+
+def _time_steps(scenario: Scenario, network: Network, readings, map_mask: np.ndarray, p: str
+                ) -> tuple[np.ndarray, Variogram]:
+    """The map stations' series (T, n) of pollutant ``p`` for its time-resolved maps, and
+    its variogram, fitted to the pooled daily (hourly) values, not to the annual means
+    (their sill differs)."""
+    ids = _map_station_ids(network, map_mask)
+    hourly = readings.select(ids).values[p]
+    step = scenario.outputs.time_resolved
+    if step == "day":  # daily steps: 24-h means, MDA8 for O3 (netsim.timeseries.STEPS)
+        hourly = mda8(hourly).values if p == "O3" else daily_means(hourly)
+    series = np.ascontiguousarray(hourly.T)  # (T, n)
+    xy = network.xy[network.index_of(ids)]
+    return series, _fit_variogram(scenario, xy, series, f"the {p} {step}-step variogram fit",
+                                  "set outputs.time_resolved: none")
+
+
+def _time_resolved_maps(scenario: Scenario, network: Network, map_mask: np.ndarray, grid: Grid,
+                        steps: dict[str, tuple[np.ndarray, Variogram]]) -> dict[str, np.ndarray]:
+    """Krige every day (or hour) of the map stations' series (:func:`_time_steps`);
+    per-cell annual statistics."""
     from netsim.timeseries import annual_statistics
 
-    ids = network.ids[map_mask]
-    ids = ids[np.argsort(ids, kind="stable")]
-    sub = readings.select(ids)
+    ids = _map_station_ids(network, map_mask)
     xy = network.xy[network.index_of(ids)]
-    step = scenario.outputs.time_resolved
-    values, variograms = {}, {}
-    for p in scenario.pollutants:
-        hourly = sub.values[p]
-        if step == "day":  # daily steps: 24-h means, MDA8 for O3 (netsim.timeseries.STEPS)
-            hourly = mda8(hourly).values if p == "O3" else daily_means(hourly)
-        series = hourly.T  # (T, n)
-        values[p] = np.ascontiguousarray(series)
-        variograms[p] = _fit_variogram(scenario, xy, series,
-                                       f"the {p} {step}-step variogram fit",
-                                       "set outputs.time_resolved: none")
-    maps = annual_statistics(xy, values, grid.targets(), variograms, step=step,
-                             year=scenario.year, standard=scenario.standard,
+    maps = annual_statistics(xy, {p: series for p, (series, _) in steps.items()},
+                             grid.targets(), {p: vg for p, (_, vg) in steps.items()},
+                             step=scenario.outputs.time_resolved, year=scenario.year,
+                             standard=scenario.standard,
                              n_neighbours=scenario.kriging.n_neighbours)
     return {name: np.asarray(band, dtype=np.float32) for name, band in maps.items()}
-
-

@@ -39,7 +39,7 @@ from netsim.blas import single_threaded_blas
 from netsim.conditional import ConditionalWorld, ConditioningData
 from netsim.distributed import get_executor
 from netsim.grid import Grid
-from netsim.measure import MAP_STATION_TYPES, NetworkOutcome, check_mappable, measure_network
+from netsim.measure import MAP_STATION_TYPES, NetworkMeasurement, NetworkOutcome, check_mappable
 from netsim.network import Network
 from netsim.scenario import Scenario
 from netsim.truth import TruthSettings, TruthWorld
@@ -67,14 +67,22 @@ class RunInputs:
     conditioning: ConditioningData | None = None
 
 
-def _measure(inputs: RunInputs, readings, truth: dict[str, np.ndarray], network: Network,
-             net_name: str, r: int, grid: Grid) -> NetworkOutcome:
-    """One network measuring one truth realisation (its outages applied in the scenario)."""
-    scenario = inputs.scenario
-    if net_name == "scenario":
-        with timing.stage("sampling"):
-            readings = scenario.mask_readings(readings, network, r)
-    return measure_network(scenario, network, readings, grid, truth=truth.__getitem__, r=r)
+def _measurements(inputs: RunInputs, truth: dict[str, np.ndarray], r: int, grid: Grid
+                  ) -> dict[str, NetworkMeasurement]:
+    """Each network's measurement of one truth realisation, before any readings."""
+    return {name: NetworkMeasurement(inputs.scenario, network, grid, truth=truth.__getitem__, r=r)
+            for name, network in inputs.networks.items()}
+
+
+def _add_readings(inputs: RunInputs, measurements: dict[str, NetworkMeasurement],
+                  readings: dict[str, Any], r: int) -> None:
+    """One pollutant's readings of every network, the scenario's outages applied."""
+    for name, measurement in measurements.items():
+        own = readings.pop(name)
+        if name == "scenario":
+            with timing.stage("sampling"):
+                own = inputs.scenario.mask_readings(own, inputs.networks[name], r)
+        measurement.add(own)
 
 
 @lru_cache(maxsize=2)
@@ -108,7 +116,8 @@ def run_realisation(r: int, inputs: RunInputs) -> RealisationOutcomes:
     seed and ``r``; BLAS on one thread, :mod:`netsim.blas`), so a dask worker
     returns bit for bit what the local run does, whatever the thread counts.
     The truth's annual fields are computed once and shared by every network, and a
-    station common to several networks is sampled once.
+    station common to several networks is sampled once.  The hours are sampled and
+    measured one pollutant at a time, so a realisation holds one pollutant's hours.
     """
     grid = Grid.for_beijing(inputs.resolution_m)
     world = _truth_world(inputs)
@@ -117,12 +126,18 @@ def run_realisation(r: int, inputs: RunInputs) -> RealisationOutcomes:
         realisation = world.realise(r)
         with timing.stage("truth"):
             truth = {p: realisation.annual_mean(p) for p in pollutants}
-        with timing.stage("sampling"):
-            readings = realisation.sample_networks(inputs.networks, pollutants=pollutants)
-        outcome = RealisationOutcomes(
-            (name, _measure(inputs, readings.pop(name), truth, network, name, r, grid))
-            for name, network in inputs.networks.items()
-        )
+        measurements = _measurements(inputs, truth, r, grid)
+        sampled = realisation.sample_networks_by_pollutant(inputs.networks,
+                                                           pollutants=pollutants)
+        while True:  # one pollutant's hours at a time
+            with timing.stage("sampling"):
+                readings = next(sampled, None)
+            if readings is None:
+                break
+            _add_readings(inputs, measurements, readings[1], r)
+            del readings
+        outcome = RealisationOutcomes((name, measurement.finish())
+                                      for name, measurement in measurements.items())
     outcome.timing = dict(times.seconds)
     return outcome
 

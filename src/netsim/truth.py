@@ -84,7 +84,7 @@ import calendar
 import json
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -860,30 +860,52 @@ class TruthRealisation:
         """
         from netsim.readings import HourlyReadings
 
+        by_pollutant = dict(self.sample_networks_by_pollutant(
+            networks, pollutants=pollutants, measurement_error=measurement_error,
+            missing=missing))
+        return {
+            name: HourlyReadings(
+                station_ids=_Sites.of(network).ids,
+                year=self.world.year,
+                values={p: readings[name].values[p] for p, readings in by_pollutant.items()},
+                source=f"truth seed={self.seed} r={self.r}",
+            )
+            for name, network in networks.items()
+        }
+
+    def sample_networks_by_pollutant(
+        self,
+        networks: Mapping[str, Any],
+        *,
+        pollutants: tuple[str, ...] | list[str] | None = None,
+        measurement_error: bool | None = None,
+        missing: bool | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """:meth:`sample_networks` one pollutant at a time: yields ``(pollutant, {name:
+        readings of that pollutant})``, so a caller holds one pollutant's hours at a time
+        (535 stations: 38 MB instead of 225 MB).  The same values: every draw is keyed
+        by its pollutant (:meth:`_hourly_at`)."""
+        from netsim.readings import HourlyReadings
+
         settings = self.world.settings
         err = settings.measurement_error if measurement_error is None else measurement_error
         miss = settings.missing_data if missing is None else missing
         names = POLLUTANT_NAMES if pollutants is None else tuple(_canonical(p) for p in pollutants)
         parts = {name: (_Sites.of(net), StationErrors.of(net)) for name, net in networks.items()}
         sites, errors, rows = _union_of(parts)
-        values = self._sample(sites, errors, names, bool(err), bool(miss))
-        return {
-            name: HourlyReadings(
-                station_ids=parts[name][0].ids,
-                year=self.world.year,
-                values={p: _take_rows(v, rows[name]) for p, v in values.items()},
-                source=f"truth seed={self.seed} r={self.r}",
-            )
-            for name in networks
-        }
-
-    def _sample(self, sites: _Sites, errors: StationErrors, names: tuple[str, ...], err: bool,
-                miss: bool) -> dict[str, np.ndarray]:
-        """Hourly values (n, n_hours) per pollutant of the stations of ``sites``."""
-        outage = self._outage_hours(sites, errors) if miss else np.zeros((0, 0), dtype=bool)
+        outage = (self._outage_hours(sites, errors) if miss
+                  else np.zeros((0, 0), dtype=bool))
         basis = self.basis_at(sites.xy) if len(sites.ids) else np.zeros((len(self._basis), 0))
-        draws = _Draws(err=err, miss=miss, outage=outage)
-        return {p: self._hourly_at(p, sites, errors, basis, draws) for p in names}
+        draws = _Draws(err=bool(err), miss=bool(miss), outage=outage)
+        def readings_of(p: str) -> dict[str, HourlyReadings]:
+            values = self._hourly_at(p, sites, errors, basis, draws)
+            return {name: HourlyReadings(station_ids=parts[name][0].ids, year=self.world.year,
+                                         values={p: _take_rows(values, rows[name])},
+                                         source=f"truth seed={self.seed} r={self.r}")
+                    for name in networks}
+
+        for p in names:  # the caller's copy is the only reference to a pollutant's hours
+            yield p, readings_of(p)
 
     def _outage_hours(self, sites: _Sites, errors: StationErrors) -> np.ndarray:
         """Hours (n, n_hours) lost to multi-hour outages, keyed by station and location."""
