@@ -24,6 +24,7 @@ from typing import Any
 
 from netsim import workers
 from netsim.errors import FontWarning
+from netsim.memory import release_free_heap
 from netsim.workers import warm, workers_peak_rss_mb
 
 __all__ = ["Pictures", "picture_workers", "warm", "workers_peak_rss_mb"]
@@ -52,6 +53,7 @@ def _draw(job: Job, args: tuple, kwargs: dict) -> tuple[Any, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FontWarning)
         result = _resolve(job)(*args, **kwargs)
+    release_free_heap()  # the image buffers' pages
     return result, [str(w.message) for w in caught if issubclass(w.category, FontWarning)]
 
 

@@ -40,6 +40,7 @@ from netsim.conditional import ConditionalWorld, ConditioningData
 from netsim.distributed import get_executor
 from netsim.grid import Grid
 from netsim.measure import MAP_STATION_TYPES, NetworkMeasurement, NetworkOutcome, check_mappable
+from netsim.memory import release_free_heap
 from netsim.network import Network
 from netsim.scenario import Scenario
 from netsim.truth import TruthSettings, TruthWorld
@@ -139,6 +140,7 @@ def run_realisation(r: int, inputs: RunInputs) -> RealisationOutcomes:
         outcome = RealisationOutcomes((name, measurement.finish())
                                       for name, measurement in measurements.items())
     outcome.timing = dict(times.seconds)
+    release_free_heap()  # the hours' pages, for whatever runs next in this process
     return outcome
 
 
