@@ -415,3 +415,39 @@ def test_station_legend_copy_is_the_drawn_legend(monkeypatch, lang, with_std, ho
     drawn, drawn_texts = pixels()
     assert texts == drawn_texts and len(texts) >= 5
     assert np.array_equal(copied, drawn)
+
+
+def test_picture_canvas_draws_what_a_canvas_of_its_own_draws():
+    """Maps drawn on PictureCanvas share one renderer per size (no 10 MB of pixels per
+    figure left to the cyclic collector) and hold the pixels a figure's own
+    FigureCanvasAgg draws, after another map was drawn on the shared renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    grid = Grid.for_beijing(5000)
+    t = grid.targets()
+    kw = {"pollutant": "NO2", "limit": 40, "std": np.full(grid.n_cells, 2.0)}
+    other = maps.map_figure(grid, 60 - t[:, 1] / 1e5, _stations(grid), **kw)
+    other.canvas.draw()
+    fig = maps.map_figure(grid, 30 + t[:, 0] / 1e5, _stations(grid), **kw)
+    assert isinstance(fig.canvas, maps.PictureCanvas)
+    fig.canvas.draw()
+    assert fig.canvas.renderer is other.canvas.renderer
+    shared = np.asarray(fig.canvas.buffer_rgba()).copy()
+    own = maps.map_figure(grid, 30 + t[:, 0] / 1e5, _stations(grid), **kw)
+    FigureCanvasAgg(own).draw()
+    assert own.canvas.renderer is not fig.canvas.renderer
+    assert np.array_equal(np.asarray(own.canvas.buffer_rgba()), shared)
+
+
+def test_overlay_blocks_are_cropped_to_their_drawn_pixels():
+    """A cropped block placed back at its offsets is the layer: nothing drawn is lost."""
+    rng = np.random.default_rng(1)
+    layer = np.zeros((40, 50, 4), np.uint8)
+    layer[7:19, 11:30] = rng.integers(1, 255, (12, 19, 4), dtype=np.uint8)
+    block, x0, y0 = maps._cropped(layer, 100, 5)
+    assert block.shape == (12, 19, 4) and (x0, y0) == (111, 12)
+    rebuilt = np.zeros_like(layer)
+    rebuilt[y0 - 5:y0 - 5 + block.shape[0], x0 - 100:x0 - 100 + block.shape[1]] = block
+    assert np.array_equal(rebuilt, layer)
+    empty, _, _ = maps._cropped(np.zeros((4, 4, 4), np.uint8), 0, 0)
+    assert empty.shape == (1, 1, 4) and not empty.any()

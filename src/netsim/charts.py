@@ -130,13 +130,14 @@ def _wrap(renderer, text: str, fontsize: float, width_in: float) -> str:
 def changes_figure(summary: dict, lang: str = "en"):
     """The figure of :func:`changes_chart` (Agg canvas; build inside
     :func:`netsim.maps.picture_fonts` for Chinese)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from netsim.maps import PictureCanvas
 
     panels = _panels(summary, lang)
     items = list(panels.items())
     fig = Figure(dpi=DPI)
-    renderer = FigureCanvasAgg(fig).get_renderer()
+    renderer = PictureCanvas(fig).get_renderer()
     labels = [headline_label(r, lang) for _, rows in items for r in rows]
     label_in = min(max((_text_width_in(renderer, t, _FONT) for t in labels), default=1.0) + 0.2,
                    _MAX_LABEL_IN)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.artist import Artist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
@@ -535,14 +535,14 @@ def _pixel_cells_cached(shape: tuple[int, int], out_shape: tuple[int, int],
 class _Overlay(Artist):
     """A pre-rendered RGBA layer drawn at fixed figure pixels (no resampling, no re-layout)."""
 
-    def __init__(self, rgba: np.ndarray, x0: int, zorder: float) -> None:
+    def __init__(self, rgba: np.ndarray, x0: int, y0: int, zorder: float) -> None:
         super().__init__()
-        self._rgba, self._x0 = rgba, x0
+        self._rgba, self._x0, self._y0 = rgba, x0, y0
         self.set_zorder(zorder)
 
     def draw(self, renderer) -> None:
         if self.get_visible():
-            _draw_pixels(renderer, self._rgba, self._x0, 0)
+            _draw_pixels(renderer, self._rgba, self._x0, self._y0)
 
 
 def _draw_pixels(renderer, rgba: np.ndarray, x0: int, y0: int) -> None:
@@ -554,11 +554,12 @@ def _draw_pixels(renderer, rgba: np.ndarray, x0: int, y0: int) -> None:
 
 @lru_cache(maxsize=16)
 def _overlay_layers(ncols: int, lang: str, resolution_m: float, dpi: int,
-                    names: bool) -> tuple[tuple[np.ndarray, int], ...]:
+                    names: bool) -> tuple[tuple[np.ndarray, int, int], ...]:
     """What every map of a layout shares, rendered once per process on a transparent
     figure: with ``names`` the district names, else the axes frames, ticks and labels,
     district and municipal outlines, scale bar, north arrow and attribution; one
-    (rgba, x offset in pixels) per panel."""
+    (rgba, x and y offsets in pixels) per panel, cropped to its drawn pixels (the colour
+    bar's third of a panel is blank here: a third less to keep)."""
     fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
     fig.patch.set_alpha(0.0)
@@ -577,8 +578,18 @@ def _overlay_layers(ncols: int, lang: str, resolution_m: float, dpi: int,
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())[::-1]  # draw_image wants the bottom row first
     width = rgba.shape[1] // ncols
-    return tuple((np.ascontiguousarray(rgba[:, c * width:(c + 1) * width]), c * width)
+    return tuple(_cropped(rgba[:, c * width:(c + 1) * width], c * width, 0)
                  for c in range(ncols))
+
+
+def _cropped(rgba: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, int, int]:
+    """The smallest block of ``rgba`` (placed at x0, y0) holding every pixel with alpha."""
+    drawn = rgba[..., 3] > 0
+    rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+    if rows.size == 0:
+        return np.zeros((1, 1, 4), np.uint8), x0, y0
+    block = rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return np.ascontiguousarray(block), x0 + int(cols[0]), y0 + int(rows[0])
 
 
 def _overlays(ncols: int, lang: str, resolution_m: float, dpi: int,
@@ -586,10 +597,10 @@ def _overlays(ncols: int, lang: str, resolution_m: float, dpi: int,
     """Per panel: the outlines and frame (between field and stations) and, with
     ``district_names``, the names (above the stations)."""
     key = (ncols, lang, float(resolution_m), dpi)
-    under = [_Overlay(rgba, x0, 3) for rgba, x0 in _overlay_layers(*key, False)]
+    under = [_Overlay(*block, 3) for block in _overlay_layers(*key, False)]
     if not district_names:
         return [[u] for u in under]
-    names = [_Overlay(rgba, x0, 6) for rgba, x0 in _overlay_layers(*key, True)]
+    names = [_Overlay(*block, 6) for block in _overlay_layers(*key, True)]
     return [[u, n] for u, n in zip(under, names, strict=True)]
 
 
@@ -670,11 +681,32 @@ def static_map(
     return out
 
 
+class PictureCanvas(FigureCanvasAgg):
+    """An Agg canvas drawing with the process's renderer of its pixel size and dpi.
+
+    A drawn figure is a reference cycle, and its artists keep the renderer they drew
+    with: with a renderer of its own, each picture's ~10 MB of pixels (a two-panel map)
+    waited for the cyclic collector, and several pictures' worth piled up in a process.
+    A draw clears the renderer first, so the picture is the same as on a canvas of its
+    own; a process draws one picture at a time.
+    """
+
+    def get_renderer(self) -> RendererAgg:
+        width, height = self.get_width_height(physical=True)
+        return _shared_renderer(width, height, self.figure.dpi)
+
+
+@lru_cache(maxsize=2)
+def _shared_renderer(width: int, height: int, dpi: float) -> RendererAgg:
+    """One renderer per size and dpi (the last two: a map's one- and two-panel layouts)."""
+    return RendererAgg(width, height, dpi)
+
+
 def write_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Draw ``fig`` on its Agg canvas and write it atomically as an RGB PNG at the figure's
     dpi (no alpha channel: a quarter less to compress; fixed metadata: same figure, same
     bytes; :func:`netsim.png.encode_png`)."""
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else PictureCanvas(fig)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     png = encode_png(rgba[..., :3], dpi=fig.dpi, text=PNG_METADATA,
@@ -732,7 +764,7 @@ def map_figure(
     units = _units(st.pollutant) if st.units is None else st.units
     ncols = 1 if std_arr is None else 2
     fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=st.dpi)
-    FigureCanvasAgg(fig)
+    PictureCanvas(fig)
     axes, caxes = zip(*(_panel_axes(fig, i, ncols) for i in range(ncols)), strict=True)
     overlays = _overlays(ncols, st.lang, grid.resolution_m, st.dpi, st.district_names)
     scale = st.scale if st.scale is not None else ColourScale(

@@ -274,6 +274,7 @@ def run_scenario(
         realisations_done = time.perf_counter()
         summary = summarise(scenario, networks, outcomes, change_table=table,
                             optimisation=optimisation)
+        release_free_heap()  # the realisations' tables, concatenated and reduced
         summary["netsim_version"] = __version__
         summary["executor"] = executor_info
         grid = Grid.for_beijing(scenario.grid.resolution_m)
