@@ -26,3 +26,22 @@ def test_freed_heap_is_returned():
     assert release_free_heap()
     assert before - _rss_mb() > 100
     assert keep.sum() == 8192
+
+
+def test_rebuildable_caches_are_dropped_together():
+    from functools import lru_cache
+
+    from netsim.memory import drop_rebuildable_caches, rebuildable
+
+    calls = []
+
+    @rebuildable
+    @lru_cache(maxsize=1)
+    def world(key: int) -> int:
+        calls.append(key)
+        return key * 2
+
+    assert world(3) == 6 and world(3) == 6 and calls == [3]
+    drop_rebuildable_caches()
+    assert world.cache_info().currsize == 0
+    assert world(3) == 6 and calls == [3, 3]  # built again when needed

@@ -49,6 +49,9 @@ def test_baseline_alone_writes_only_baseline(tmp_path):
     assert not (out / "changes.png").exists()
     assert result.summary["realisations"] == 2
     assert "differences" not in result.summary
+    from netsim.run import _world
+
+    assert _world.cache_info().currsize == 0  # the truth world goes before the outputs
 
 
 def test_run_directory_has_the_stats_format(retire_traffic_run):

@@ -6,6 +6,11 @@ columns), keep freed pages for reuse, so a process at rest would keep holding it
 while another process of the run (the run's own, writing its outputs, or a helper
 worker, :mod:`netsim.workers`) reaches its own.  :func:`release_free_heap` after each
 task returns those pages.
+
+Some caches serve one kind of work only: the truth world a process builds for its
+realisations (:mod:`netsim.run`) is of no use to it while it writes outputs or draws.
+Such caches are marked :func:`rebuildable`; :func:`drop_rebuildable_caches` empties
+them when a process moves on (a sweep's next scenario builds its world again).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import ctypes.util
 import sys
 from functools import cache
 
-__all__ = ["release_free_heap"]
+__all__ = ["drop_rebuildable_caches", "rebuildable", "release_free_heap"]
+
+_rebuildable: list = []
 
 
 @cache
@@ -49,3 +56,17 @@ def release_free_heap() -> bool:
         return False
     trim(0)
     return True
+
+
+def rebuildable(cached):
+    """Mark a :func:`functools.lru_cache`-decorated function as a cache its process can
+    rebuild when it needs it again (a decorator; returns ``cached``)."""
+    _rebuildable.append(cached)
+    return cached
+
+
+def drop_rebuildable_caches() -> None:
+    """Empty every :func:`rebuildable` cache, then :func:`release_free_heap`."""
+    for cached in _rebuildable:
+        cached.cache_clear()
+    release_free_heap()

@@ -25,7 +25,7 @@ from typing import Any
 
 from netsim import workers
 from netsim.errors import FontWarning
-from netsim.memory import release_free_heap
+from netsim.memory import drop_rebuildable_caches
 from netsim.workers import warm, workers_peak_rss_mb
 
 __all__ = ["Pictures", "picture_workers", "warm", "workers_peak_rss_mb"]
@@ -66,7 +66,7 @@ def _free_figure() -> None:
     are frozen (:mod:`netsim.workers`), 50-70 ms in the run's process, which draws only
     the few pictures no worker has started (dense_sensors: its peak 40 MB lower)."""
     gc.collect()
-    release_free_heap()
+    drop_rebuildable_caches()  # a worker's truth world, say, after its realisations
 
 
 _relayed: set[str] = set()

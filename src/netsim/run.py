@@ -40,7 +40,7 @@ from netsim.conditional import ConditionalWorld, ConditioningData
 from netsim.distributed import get_executor
 from netsim.grid import Grid
 from netsim.measure import MAP_STATION_TYPES, NetworkMeasurement, NetworkOutcome, check_mappable
-from netsim.memory import release_free_heap
+from netsim.memory import drop_rebuildable_caches, rebuildable, release_free_heap
 from netsim.network import Network
 from netsim.scenario import Scenario
 from netsim.truth import TruthSettings, TruthWorld
@@ -86,6 +86,7 @@ def _add_readings(inputs: RunInputs, measurements: dict[str, NetworkMeasurement]
         measurement.add(own)
 
 
+@rebuildable
 @lru_cache(maxsize=2)
 def _world(resolution_m: float, settings_json: str) -> TruthWorld:
     """The truth world of a grid and settings, built once per process (its patterns are cached)."""
@@ -272,6 +273,7 @@ def run_scenario(
             outcomes, executor_info = _simulated_outcomes(scenario, networks, means, scheduler,
                                                           progress, times)
         realisations_done = time.perf_counter()
+        drop_rebuildable_caches()  # the truth world: no use to the outputs
         summary = summarise(scenario, networks, outcomes, change_table=table,
                             optimisation=optimisation)
         release_free_heap()  # the realisations' tables, concatenated and reduced
