@@ -324,11 +324,12 @@ def share(func: Callable[..., Any], items: list[Any], args: tuple,
         with claims.changed:
             claims.stopped = True
             left = list(claims.futures.values())
-        for future in left:
-            if future is not None:
-                future.cancel()
-        if not finished:
-            _stop_workers(executor)
+        if finished:
+            for future in left:
+                if future is not None:
+                    future.cancel()
+        else:  # the stopped pool fails what it had; a future cancelled here instead would
+            _stop_workers(executor)  # make its manager thread raise (CPython 3.11)
 
 
 def _worker_result(future: Future, func: Callable[..., Any], item: Any, args: tuple) -> Any:
