@@ -52,6 +52,7 @@ def write_run(
     *,
     change_table: pd.DataFrame | None = None,
     web_map: bool = False,
+    pictures: Pictures | None = None,
 ) -> None:
     """Write every file of the run directory, ``summary.json`` included (``map.html``
     with ``web_map``).
@@ -59,31 +60,47 @@ def write_run(
     ``outcomes`` are the realisations' tables (their fields already folded into ``means``).
     The PNGs are drawn by worker processes (:class:`netsim.pictures.Pictures`) while the
     tables, GeoTIFFs and web map are written; the reports, which embed the PNGs, last.
+    ``pictures``: a queue the caller opened and queued the maps to already
+    (:func:`write_maps`, which needs no summary), so they are drawn while it summarised.
     """
     from netsim.pictures import Pictures
 
+    if pictures is None:
+        with Pictures() as own:
+            if scenario.outputs.maps:
+                write_maps(out, scenario, grid, networks, means, own)
+            _write_files(out, scenario, grid, networks, outcomes, means, summary, own,
+                         change_table, web_map)
+    else:
+        _write_files(out, scenario, grid, networks, outcomes, means, summary, pictures,
+                     change_table, web_map)
+        pictures.finish()
+    write_reports(out, summary)
+
+
+def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str, Network],
+                 outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, summary: dict,
+                 pictures: Pictures, change_table: pd.DataFrame | None, web_map: bool) -> None:
+    """Everything but the maps and reports: the changes chart (queued), the networks'
+    tables, rasters and GIS layers, the differences, ``summary.json`` and the web map."""
     stats = pd.DataFrame(summary["statistics"]).astype(
         {"mean": float, "p05": float, "p95": float})
-    with Pictures() as pictures:
-        if scenario.outputs.maps:
-            write_maps(out, scenario, grid, networks, means, pictures)
-        if "scenario" in networks:
-            pictures.add("netsim.charts:changes_chart", summary, out / "changes.png",
-                         lang=scenario.lang)
-        for net, network in networks.items():
-            _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
-                               change_table, networks["baseline"])
-        for net in networks:
-            _write_time_resolved(out / net, net, scenario, grid, means)
-            write_gis(out / net, net, summary)
-        if "scenario" in networks and (scenario.outputs.rasters or scenario.outputs.web_map):
-            _write_differences(out, scenario, grid, means)
-        write_summary(out, summary)
-        if web_map:
-            from netsim.webmap import web_map_html
+    if "scenario" in networks:
+        pictures.add("netsim.charts:changes_chart", summary, out / "changes.png",
+                     lang=scenario.lang)
+    for net, network in networks.items():
+        _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
+                           change_table, networks["baseline"])
+    for net in networks:
+        _write_time_resolved(out / net, net, scenario, grid, means)
+        write_gis(out / net, net, summary)
+    if "scenario" in networks and (scenario.outputs.rasters or scenario.outputs.web_map):
+        _write_differences(out, scenario, grid, means)
+    write_summary(out, summary)
+    if web_map:
+        from netsim.webmap import web_map_html
 
-            (out / "map.html").write_text(web_map_html(out), encoding="utf-8")
-    write_reports(out, summary)
+        (out / "map.html").write_text(web_map_html(out), encoding="utf-8")
 
 
 def write_summary(out: Path, summary: Mapping[str, Any]) -> None:

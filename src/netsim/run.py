@@ -254,7 +254,8 @@ def run_scenario(
         ``out_dir`` cannot or must not be written (see :mod:`netsim.atomic`).
     """
     from netsim import workers
-    from netsim.outputs import write_run, write_summary
+    from netsim.outputs import write_maps, write_run, write_summary
+    from netsim.pictures import Pictures
     from netsim.summary import FieldMeans, summarise
 
     started = time.perf_counter()
@@ -274,14 +275,18 @@ def run_scenario(
                                                           progress, times)
         realisations_done = time.perf_counter()
         drop_rebuildable_caches()  # the truth world: no use to the outputs
-        summary = summarise(scenario, networks, outcomes, change_table=table,
-                            optimisation=optimisation)
-        release_free_heap()  # the realisations' tables, concatenated and reduced
-        summary["netsim_version"] = __version__
-        summary["executor"] = executor_info
         grid = Grid.for_beijing(scenario.grid.resolution_m)
-        write_run(tmp, scenario, grid, networks, outcomes, means, summary, change_table=table,
-                  web_map=scenario.outputs.web_map if web_map is None else web_map)
+        with Pictures() as pictures:
+            if scenario.outputs.maps:  # drawn by the workers while the run summarises
+                write_maps(tmp, scenario, grid, networks, means, pictures)
+            summary = summarise(scenario, networks, outcomes, change_table=table,
+                                optimisation=optimisation)
+            release_free_heap()  # the realisations' tables, concatenated and reduced
+            summary["netsim_version"] = __version__
+            summary["executor"] = executor_info
+            write_run(tmp, scenario, grid, networks, outcomes, means, summary,
+                      change_table=table, pictures=pictures,
+                      web_map=scenario.outputs.web_map if web_map is None else web_map)
         times.add({"outputs": time.perf_counter() - realisations_done})
         summary["timing"] = _timing_record(times, started, realisations_done)
         write_summary(tmp, summary)
