@@ -43,6 +43,24 @@ def outage_run(tmp_path_factory) -> Path:
     return out
 
 
+def test_a_row_index_classifies_as_the_tables_do():
+    """verdicts() looks rows up in RowIndex dicts: the same values and verdicts as the
+    indexed tables, missing keys None."""
+    from netsim.ensemble import RowIndex, lookup
+
+    d, s = _stats([35.4, 35.3, 35.2, 35.4, 35.3], [35.9, 36.0, 35.8, 36.1, 35.9])
+    key = ("stations", "city", "PM2.5", "annual_mean")
+    fast_d, fast_s = RowIndex(d), RowIndex(s)
+    assert classify(key, fast_d, fast_s) == classify(key, d, s)
+    for net in ("baseline", "scenario"):
+        row, fast = lookup(s, (net, *key)), lookup(fast_s, (net, *key))
+        assert set(fast) == set(row.index)
+        assert all(fast[c] == row[c] or (pd.isna(fast[c]) and pd.isna(row[c])) for c in fast)
+    assert lookup(fast_s, ("baseline", "stations", "nowhere", "PM2.5", "annual_mean")) is None
+    with pytest.raises(ValueError, match="unique index"):
+        RowIndex(pd.concat([d, d]))
+
+
 @pytest.mark.slow
 def test_report_names_the_stations_that_lost_validity_and_why(outage_run):
     report = (outage_run / "report.md").read_text(encoding="utf-8")

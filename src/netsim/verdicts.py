@@ -34,6 +34,7 @@ from netsim.ensemble import (
     KEY,
     NETWORK_NAMES,
     NUMERICAL_ZERO,
+    RowIndex,
     lookup,
     missing_text,
     published_text,
@@ -233,7 +234,7 @@ def classify(key: tuple[str, str, str, str], d: pd.DataFrame, s: pd.DataFrame,
     """The :class:`Verdict` of statistic ``key`` (see the module docstring).
 
     ``d``: reduced differences indexed by :data:`KEY`; ``s``: reduced statistics indexed
-    by ``network`` + :data:`KEY`.
+    by ``network`` + :data:`KEY` (either as a :class:`netsim.ensemble.RowIndex`).
     """
     pollutant, statistic = key[2], key[3]
     base, scen = (lookup(s, (net, *key)) for net in NETWORK_NAMES)
@@ -261,7 +262,7 @@ def classify(key: tuple[str, str, str, str], d: pd.DataFrame, s: pd.DataFrame,
     return Verdict(key, kind, **numbers)
 
 
-def _network_gaps(s: pd.DataFrame, key: tuple[str, str, str, str], lang: str) -> str:
+def _network_gaps(s: RowIndex, key: tuple[str, str, str, str], lang: str) -> str:
     """``"baseline: …; scenario: …"`` for the networks where a statistic is missing."""
     parts = []
     for net in NETWORK_NAMES:
@@ -360,12 +361,12 @@ def _day_count_verdict(d, s, stat: str, lang: str, real: bool) -> str:
     return text + (f"; {gaps}" if gaps else "") + _stop(lang)
 
 
-def _lost_figures(s: pd.DataFrame, lang: str) -> list[str]:
+def _lost_figures(s: RowIndex, lang: str) -> list[str]:
     """Areas whose figures the baseline has in every realisation but the scenario lacks,
     one sentence per kind of loss, areas grouped by how often they lose their figures."""
     lost: dict[str, dict[str, Any]] = {}
     total_stats: dict[str, int] = {}
-    for key, row in s.loc["scenario"].iterrows():
+    for key, row in s.table.loc["scenario"].iterrows():
         if key[0] != "stations" or key[2] == "AQI":
             continue
         total_stats[key[1]] = total_stats.get(key[1], 0) + 1
@@ -412,13 +413,13 @@ def verdicts(diff: pd.DataFrame, stats: pd.DataFrame, pollutants: Sequence[str],
     sentences, classes
         The sentences, and every classified statistic as a dict (for summary.json).
     """
-    d = diff.set_index(KEY)
-    s = stats.set_index(["network", *KEY])
+    d = RowIndex(diff.set_index(KEY))
+    s = RowIndex(stats.set_index(["network", *KEY]))
     out = [_city_verdict(d, s, p, why.get(p, ""), lang, real) for p in pollutants]
     out += [_day_count_verdict(d, s, stat, lang, real)
             for stat in ("days_meeting_standard", "heavy_pollution_days")]
     out += _lost_figures(s, lang)
-    keys = [tuple(k) for k in d.index if k[0] in ("stations", "error")]
+    keys = [tuple(k) for k in d.table.index if k[0] in ("stations", "error")]
     classes = [classify(k, d, s, real=real).to_dict() for k in keys]
     return out, classes
 
