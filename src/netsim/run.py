@@ -263,7 +263,7 @@ def run_scenario(
     with output_directory(out_dir, overwrite=overwrite) as tmp:
         networks, table, optimisation = prepared or prepare_networks(scenario)
         if scenario.readings is None or scenario.outputs.maps or "scenario" in networks:
-            workers.warm()  # the helper workers' imports, at low priority meanwhile
+            workers.warm()  # the helper workers start and import meanwhile
         means = FieldMeans()
         times = timing.StageTimes()
         if scenario.readings is not None:
