@@ -858,20 +858,12 @@ class TruthRealisation:
         common random numbers).  The largest network's readings are views of the
         sampled array, the others' copies of their rows.
         """
-        from netsim.readings import HourlyReadings
-
-        by_pollutant = dict(self.sample_networks_by_pollutant(
-            networks, pollutants=pollutants, measurement_error=measurement_error,
-            missing=missing))
-        return {
-            name: HourlyReadings(
-                station_ids=_Sites.of(network).ids,
-                year=self.world.year,
-                values={p: readings[name].values[p] for p, readings in by_pollutant.items()},
-                source=f"truth seed={self.seed} r={self.r}",
-            )
-            for name, network in networks.items()
-        }
+        ids, sampled = self._network_values(networks, pollutants, measurement_error, missing)
+        values = {name: {} for name in networks}
+        for p, by_network in sampled:
+            for name, v in by_network.items():
+                values[name][p] = v
+        return {name: self._readings(ids[name], values[name]) for name in networks}
 
     def sample_networks_by_pollutant(
         self,
@@ -885,8 +877,26 @@ class TruthRealisation:
         readings of that pollutant})``, so a caller holds one pollutant's hours at a time
         (535 stations: 38 MB instead of 225 MB).  The same values: every draw is keyed
         by its pollutant (:meth:`_hourly_at`)."""
+        ids, sampled = self._network_values(networks, pollutants, measurement_error, missing)
+
+        def as_readings(item: tuple[str, dict[str, np.ndarray]]) -> tuple[str, dict[str, Any]]:
+            p, by_network = item
+            return p, {name: self._readings(ids[name], {p: v}) for name, v in by_network.items()}
+
+        return map(as_readings, sampled)  # keeps no reference to a pollutant already yielded
+
+    def _readings(self, station_ids: np.ndarray, values: dict[str, np.ndarray]) -> Any:
         from netsim.readings import HourlyReadings
 
+        return HourlyReadings(station_ids=station_ids, year=self.world.year, values=values,
+                              source=f"truth seed={self.seed} r={self.r}")
+
+    def _network_values(
+        self, networks: Mapping[str, Any], pollutants: tuple[str, ...] | list[str] | None,
+        measurement_error: bool | None, missing: bool | None,
+    ) -> tuple[dict[str, np.ndarray], Iterator[tuple[str, dict[str, np.ndarray]]]]:
+        """Each network's station ids, and its hourly values (n, n_hours) pollutant by
+        pollutant: the union of the stations, their outages and basis set up once."""
         settings = self.world.settings
         err = settings.measurement_error if measurement_error is None else measurement_error
         miss = settings.missing_data if missing is None else missing
@@ -897,15 +907,13 @@ class TruthRealisation:
                   else np.zeros((0, 0), dtype=bool))
         basis = self.basis_at(sites.xy) if len(sites.ids) else np.zeros((len(self._basis), 0))
         draws = _Draws(err=bool(err), miss=bool(miss), outage=outage)
-        def readings_of(p: str) -> dict[str, HourlyReadings]:
-            values = self._hourly_at(p, sites, errors, basis, draws)
-            return {name: HourlyReadings(station_ids=parts[name][0].ids, year=self.world.year,
-                                         values={p: _take_rows(values, rows[name])},
-                                         source=f"truth seed={self.seed} r={self.r}")
-                    for name in networks}
 
-        for p in names:  # the caller's copy is the only reference to a pollutant's hours
-            yield p, readings_of(p)
+        def by_network(p: str) -> dict[str, np.ndarray]:
+            values = self._hourly_at(p, sites, errors, basis, draws)
+            return {name: _take_rows(values, rows[name]) for name in networks}
+
+        ids = {name: sites_of.ids for name, (sites_of, _) in parts.items()}
+        return ids, ((p, by_network(p)) for p in names)
 
     def _outage_hours(self, sites: _Sites, errors: StationErrors) -> np.ndarray:
         """Hours (n, n_hours) lost to multi-hour outages, keyed by station and location."""
