@@ -82,7 +82,7 @@ Journel, A. G. and Huijbregts, C. J. (1978) *Mining Geostatistics*, §V.C
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -522,15 +522,8 @@ class ConditionalRealisation:
                         ) -> dict[str, HourlyReadings]:
         """Hourly readings of several networks (name → readings); a station reads the same
         in every network it belongs to (same id, position and instrument)."""
-        settings = self.world.settings
-        err = settings.measurement_error if measurement_error is None else measurement_error
-        miss = settings.missing_data if missing is None else missing
-        names = list(self.world.data.readings) if pollutants is None else list(pollutants)
-        return {name: HourlyReadings(
-                    station_ids=np.asarray(net.ids).astype(str), year=self.world.year,
-                    values=self._network_values(net, names, bool(err), bool(miss)),
-                    source=f"truth conditioned on {self.world.data.source} "
-                           f"seed={self.seed} r={self.r}")
+        names, samplers = self._samplers(networks, pollutants, measurement_error, missing)
+        return {name: self._readings(net, {p: samplers[name](p) for p in names})
                 for name, net in networks.items()}
 
     def sample_networks_by_pollutant(
@@ -539,34 +532,54 @@ class ConditionalRealisation:
     ) -> Iterator[tuple[str, dict[str, HourlyReadings]]]:
         """:meth:`sample_networks` one pollutant at a time (the same values: every draw is
         keyed by its pollutant, outages by station): ``(pollutant, {name: readings})``."""
-        names = list(self.world.data.readings) if pollutants is None else list(pollutants)
+        names, samplers = self._samplers(networks, pollutants, measurement_error, missing)
         for p in names:
-            yield p, self.sample_networks(networks, pollutants=[p],
-                                          measurement_error=measurement_error, missing=missing)
+            yield p, {name: self._readings(net, {p: samplers[name](p)})
+                      for name, net in networks.items()}
 
-    def _network_values(self, network: Any, names: list[str], err: bool, miss: bool
-                        ) -> dict[str, np.ndarray]:
+    def _readings(self, network: Any, values: dict[str, np.ndarray]) -> HourlyReadings:
+        return HourlyReadings(station_ids=np.asarray(network.ids).astype(str),
+                              year=self.world.year, values=values,
+                              source=f"truth conditioned on {self.world.data.source} "
+                                     f"seed={self.seed} r={self.r}")
+
+    def _samplers(self, networks: dict[str, Any], pollutants: list[str] | None,
+                  measurement_error: bool | None, missing: bool | None
+                  ) -> tuple[list[str], dict[str, Callable[[str], np.ndarray]]]:
+        """The pollutants to sample and, per network, ``pollutant -> (n, n_hours)`` values."""
+        settings = self.world.settings
+        err = settings.measurement_error if measurement_error is None else measurement_error
+        miss = settings.missing_data if missing is None else missing
+        names = list(self.world.data.readings) if pollutants is None else list(pollutants)
+        return names, {name: self._network_sampler(net, bool(err), bool(miss))
+                       for name, net in networks.items()}
+
+    def _network_sampler(self, network: Any, err: bool, miss: bool
+                         ) -> Callable[[str], np.ndarray]:
+        """A network's hourly values of one pollutant; which stations are real, their
+        draw keys and outages worked out once for every pollutant."""
         st = network.stations
         xy = np.column_stack([np.asarray(st["x"], float), np.asarray(st["y"], float)])
         real = _real_rows(self.world.data, network, xy)
-        sim = np.flatnonzero(real < 0)
+        has = real >= 0
+        sim = np.flatnonzero(~has)
         traffic = np.asarray(network.types) == "traffic"
         errors = StationErrors.of(network)
         keys = [(_key(str(s)), *_location_key(*xy[i])) for i, s in
                 zip(sim, np.asarray(network.ids)[sim], strict=True)]
         lost = (_outages(self.seed, self.r, keys, [errors.classes[i] for i in sim],
                          self.world.n_hours) if miss else None)
-        out = {}
-        for p in names:
+
+        def values_of(p: str) -> np.ndarray:
             values = np.full((len(xy), self.world.n_hours), np.nan)
-            has = real >= 0
             values[has] = self.world.data.readings[p][real[has]]
             if sim.size:
                 truth = self.hourly_truth_at(xy[sim], p, traffic[sim])
                 values[sim] = _measured(truth, self.seed, self.r, p, keys, errors, sim, err, miss,
                                         lost)
-            out[p] = values
-        return out
+            return values
+
+        return values_of
 
 
 def _restored(mix: np.ndarray, weights: np.ndarray, station_var: np.ndarray) -> np.ndarray:
