@@ -404,7 +404,6 @@ class NetworkMeasurement:
         self._truth = truth
         self._setting = _MapSetting.of(scenario, network, grid)
         self._statistics: StatisticsBuilder | None = None
-        self._year = scenario.year
         self._maps: dict[str, _PollutantMap] = {}
         self._daily: dict[str, np.ndarray] = {}
         self._steps: dict[str, tuple[np.ndarray, Variogram]] | None = (
@@ -418,7 +417,6 @@ class NetworkMeasurement:
             readings = readings.select(self._network.ids)
         if self._statistics is None:
             sc = self._scenario
-            self._year = readings.year
             self._statistics = StatisticsBuilder(
                 self._network, readings.year, standard=sc.standard, city_rule=sc.city_rule,
                 annual_rule=sc.annual_rule, source=readings.source)
@@ -433,7 +431,7 @@ class NetworkMeasurement:
             if p not in self._scenario.pollutants:
                 return
             means = daily_means(hourly) if p == "O3" else daily  # O3's daily is its MDA8
-            annual = _annual_mean(means, self._year, self._scenario.annual_rule)
+            annual = _annual_mean(means, self._scenario.year, self._scenario.annual_rule)
         with stage("kriging"):
             truth = None if self._truth is None else np.asarray(self._truth(p), dtype=float)
             self._maps[p] = _map_pollutant(self._setting, self._network, readings, annual,

@@ -63,8 +63,9 @@ def _free_figure() -> None:
     pixels are in the process's shared renderer, :class:`netsim.maps.PictureCanvas`, but
     its artists and caches take more): left to the cyclic collector's own schedule,
     several drawn figures pile up.  A collection takes 5-10 ms in a worker, whose imports
-    are frozen (:mod:`netsim.workers`), 50-70 ms in the run's process, which draws only
-    the few pictures no worker has started (dense_sensors: its peak 40 MB lower)."""
+    are frozen (:mod:`netsim.workers`), 50-70 ms in the run's process: there it follows
+    only the few pictures no worker has started (dense_sensors: its peak 40 MB lower),
+    not every picture of a run without workers (~20 of them, ~1.5 MB each)."""
     gc.collect()
     drop_rebuildable_caches()  # a worker's truth world, say, after its realisations
 
@@ -96,7 +97,6 @@ class Pictures:
         """Queue ``job(*args, **kwargs)`` (drawn at once when there are no workers)."""
         if self._pool is None:
             _resolve(job)(*args, **kwargs)
-            _free_figure()
             return
         self._jobs.append((job, args, kwargs, workers.submit(self._pool, _draw, job, args, kwargs)))
 
