@@ -409,24 +409,43 @@ def _covariance_route_rcond(c, cinv, rvec, rsum, k, simple, sill, gmax, nvm, e):
 
 
 @njit(cache=True)
-def _rcond_lower_bound(trace, isc, rvec, rsum, k, simple, sill, g):
+def _smallest_eigenvalue_bound(nugget, nv_min, coincident, k, sill):
+    """A lower bound (concentration²) of the smallest eigenvalue of a bounded model's
+    covariance matrix ``C + diag(nv)`` of k stations, or 0 when there is none.
+
+    The bounded models (spherical in 2-D and 3-D, exponential, Gaussian, Matérn) are
+    positive definite functions, so ``C = psill R + nugget I`` with ``R`` positive
+    semidefinite: every eigenvalue is at least ``nugget + min(nv)``.  Stations closer
+    than :data:`ZERO_DISTANCE_M` (``coincident``: an off-diagonal covariance reaches the
+    sill) share the nugget and void the argument; ``k * sill * 1e-12`` is taken off for
+    the rounding of the computed entries (at most a few ulp of ``sill`` each).
+    """
+    if coincident:
+        return 0.0
+    lam = nugget + nv_min - k * sill * 1e-12
+    return lam if lam > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _rcond_lower_bound(inv_norm2, isc, rvec, rsum, k, simple, sill, g):
     """A lower bound of :func:`_covariance_route_rcond` in O(k) (the local kernel's fast path).
 
     Every entry of the scaled system ``EAE`` is at most 1 in absolute value,
     so ``‖EAE‖₁ <= k + 1`` (k for simple kriging).  ``‖(EAE)⁻¹‖₁`` is bounded
     by the triangle inequality on ``rrᵀ/s - C⁻¹`` and, for the symmetric
-    positive definite ``C⁻¹`` (``trace`` = its trace),
-    ``Σ_i |C⁻¹_ij| isc_i <= max(isc) sqrt(k) ‖C⁻¹‖₂ <= max(isc) sqrt(k) trace``,
+    positive definite ``C⁻¹`` (``inv_norm2`` >= ``‖C⁻¹‖₂``, e.g. its trace or
+    ``1 / λ_min``, :func:`_smallest_eigenvalue_bound`),
+    ``Σ_i |C⁻¹_ij| isc_i <= max(isc) sqrt(k) ‖C⁻¹‖₂``,
     with ``isc_i = sqrt(g + nv_i)``.  When this bound reaches the threshold
-    the exact value does too; it is looser by at most ~k^1.5, so only sets
-    within a few orders of magnitude of the threshold need the exact value.
+    the exact value does too; it is looser by at most ~k^1.5 (with the trace), so only
+    sets within a few orders of magnitude of the threshold need the exact value.
     """
-    if rsum == 0.0 or not trace > 0.0:
+    if rsum == 0.0 or not inv_norm2 > 0.0:
         return 0.0
     big_i = 0.0
     for i in range(k):
         big_i = max(big_i, isc[i])
-    col = big_i * math.sqrt(float(k)) * trace  # bounds Σ_i |C⁻¹_ij| isc_i for every j
+    col = big_i * math.sqrt(float(k)) * inv_norm2  # bounds Σ_i |C⁻¹_ij| isc_i for every j
     if simple:
         return _reciprocal(float(k), big_i * col)
     ek = math.sqrt(g)
@@ -707,74 +726,101 @@ def _cov_or_gamma(code, psill, rng, nugget, shape, cov, sill, dx, dy):
 
 
 @njit(cache=True)
-def _cholesky_inverse(a, k, work, out):
-    """``out[:k, :k] = a⁻¹`` for symmetric positive definite ``a`` via Cholesky.
+def _cholesky_factor(a, k, lt):
+    """Cholesky factor ``L`` of the symmetric positive definite ``a[:k, :k]`` into ``lt``.
 
-    Returns the smallest pivot ``L_ii²`` relative to the largest diagonal entry
-    (<= 0 when ``a`` is not numerically positive definite).
-
-    ``work`` holds ``Lᵀ`` (rows contiguous) and, in ``work[k - 1, k:2k]`` when it has
-    ``2k`` columns, a scratch vector.  Each entry is the same sequence of products and
-    sums as the textbook dot-product loops; the loops run over independent entries
-    (contiguous slices, which numba vectorises), not along the dot products.
+    ``lt`` holds ``Lᵀ`` by rows (``lt[q, q + 1:k] = L[q + 1:k, q]``, contiguous) with
+    the reciprocal pivots ``1 / L_qq`` on its diagonal, the layout of
+    :func:`_forward_solve` and :func:`_backward_solve`.  Returns the smallest pivot
+    ``L_ii²`` relative to the largest diagonal entry (<= 0 when ``a`` is not
+    numerically positive definite; ``lt`` is then incomplete).  Each column is formed
+    by axpys over the contiguous rows of ``Lᵀ`` (numba vectorises them).
     """
     dmax = 0.0
     for i in range(k):
         dmax = max(dmax, a[i, i])
     if dmax <= 0.0:
         return 0.0
-    s = work[k - 1, k:2 * k] if work.shape[1] >= 2 * k else np.empty(k)
     minpiv = np.inf
-    # Cholesky by columns: s[i] = a[i, j] - sum_q L[i, q] L[j, q]; work[q, i] = L[i, q]
     for j in range(k):
-        column = s[j:k]
+        column = lt[j, j:k]  # column j of L, rows j..k-1: a[j:, j] - sum_q L[j:, q] L[j, q]
         for t in range(k - j):
             column[t] = a[j + t, j]
         for q in range(j):
-            l_jq = work[q, j]
-            l_q = work[q, j:k]
+            l_jq = lt[q, j]
+            l_q = lt[q, j:k]
             for t in range(k - j):
                 column[t] -= l_q[t] * l_jq
-        if s[j] / dmax < minpiv:
-            minpiv = s[j] / dmax
-        if s[j] <= 0.0:
+        pivot = column[0]
+        minpiv = min(minpiv, pivot / dmax)
+        if pivot <= 0.0:
             return 0.0
-        d = math.sqrt(s[j])
-        work[j, j] = d
-        inv_d = 1.0 / d
-        for i in range(j + 1, k):
-            work[j, i] = s[i] * inv_d
-    # out = L⁻¹ (lower), column j by forward substitution
-    for j in range(k):
-        x = 1.0 / work[j, j]
-        out[j, j] = x
-        for i in range(j + 1, k):
-            s[i] = 0.0
-        for q in range(j, k - 1):
-            if q > j:
-                x = s[q] / work[q, q]
-                out[q, j] = x
-            rest = s[q + 1:k]
-            l_q = work[q, q + 1:k]
-            for t in range(k - 1 - q):
-                rest[t] -= l_q[t] * x
-        if k - 1 > j:
-            out[k - 1, j] = s[k - 1] / work[k - 1, k - 1]
-    # a⁻¹ = L⁻ᵀ L⁻¹ (symmetric): entry (i, j), j <= i: sum_{q >= i} Linv[q, i] Linv[q, j]
-    for i in range(k):
-        row = work[i, :i + 1]
-        for t in range(i + 1):
-            row[t] = 0.0
-        for q in range(i, k):
-            linv_qi = out[q, i]
-            linv_q = out[q, :i + 1]
-            for t in range(i + 1):
-                row[t] += linv_qi * linv_q[t]
-    for i in range(k):
-        for j in range(i + 1):
-            out[i, j] = work[i, j]
-            out[j, i] = work[i, j]
+        inv_d = 1.0 / math.sqrt(pivot)
+        column[0] = inv_d
+        for t in range(1, k - j):
+            column[t] *= inv_d
     return minpiv
+
+
+@njit(cache=True, inline="always")
+def _forward_solve(lt, k, b):
+    """``b <- L⁻¹ b`` for the factor in ``lt`` (:func:`_cholesky_factor`), by columns."""
+    for q in range(k):
+        x = b[q] * lt[q, q]
+        b[q] = x
+        l_q = lt[q]
+        for t in range(q + 1, k):
+            b[t] -= l_q[t] * x
+
+
+@njit(cache=True, inline="always")
+def _backward_solve(lt, k, b):
+    """``b <- L⁻ᵀ b`` for the factor in ``lt`` (:func:`_cholesky_factor`), by rows."""
+    for q in range(k - 1, -1, -1):
+        l_q = lt[q]
+        acc = b[q]
+        for t in range(q + 1, k):
+            acc -= l_q[t] * b[t]
+        b[q] = acc * l_q[q]
+
+
+@njit(cache=True, inline="always")
+def _solve_pair(lt, k, b, c):
+    """``b <- C⁻¹ b`` and ``c <- C⁻¹ c`` for ``C = L Lᵀ`` (:func:`_cholesky_factor`): the
+    operations of :func:`_forward_solve` then :func:`_backward_solve` on each (same
+    bits), interleaved so that the two dependency chains overlap."""
+    for q in range(k):
+        d = lt[q, q]
+        x = b[q] * d
+        y = c[q] * d
+        b[q] = x
+        c[q] = y
+        l_q = lt[q]
+        for t in range(q + 1, k):
+            b[t] -= l_q[t] * x
+            c[t] -= l_q[t] * y
+    for q in range(k - 1, -1, -1):
+        l_q = lt[q]
+        acc_b = b[q]
+        acc_c = c[q]
+        for t in range(q + 1, k):
+            acc_b -= l_q[t] * b[t]
+            acc_c -= l_q[t] * c[t]
+        b[q] = acc_b * l_q[q]
+        c[q] = acc_c * l_q[q]
+
+
+@njit(cache=True)
+def _cholesky_inverse(lt, k, out):
+    """``out[:k, :k] = (L Lᵀ)⁻¹`` from the factor in ``lt`` (:func:`_cholesky_factor`),
+    column by column (two triangular solves each); symmetric up to rounding."""
+    for j in range(k):
+        col = out[j, :k]
+        for i in range(k):
+            col[i] = 0.0
+        col[j] = 1.0
+        _forward_solve(lt, k, col)
+        _backward_solve(lt, k, col)
 
 
 # value vectors up to which each cached neighbour set also stores its
@@ -812,7 +858,7 @@ def _member_cov(code, psill, rng, nugget, shape, covform, sill, px, py, mx, my, 
 
 @njit(cache=True)
 def _factorise_set(
-    slot,
+    entry,
     k,
     ns,
     code,
@@ -824,12 +870,12 @@ def _factorise_set(
     bounded,
     sill,
     mean,
-    sx,
-    sy,
+    mx,
+    my,
     z,
     nv,
     tw,
-    members,
+    mem,
     mats,
     rvec,
     rsum,
@@ -842,71 +888,86 @@ def _factorise_set(
     nvm,
     e,
 ):
-    """Factorise the kriging system of cached neighbour set ``slot``; returns its kind.
+    """Factorise the kriging system of the neighbour set ``mem`` (k,) (station indices,
+    ascending) into entry ``entry`` of the set cache (:func:`_set_cache`); returns its kind.
 
-    Kind 0: ``mats[slot] = C⁻¹`` (Cholesky; bounded model, well conditioned),
-    ``rvec = C⁻¹1``, ``rsum = 1ᵀC⁻¹1``.  Kind 1: ``mats[slot]`` = transpose of
+    Kind 0: ``mats[entry]`` = the Cholesky factor of ``C`` (:func:`_cholesky_factor`;
+    bounded model, well conditioned), ``rvec = C⁻¹1``, ``rsum = 1ᵀC⁻¹1``, both by
+    triangular solves.  Kind 1: ``mats[entry]`` = transpose of
     the Gauss-Jordan inverse of the (augmented) system.  Kind 2: too
-    ill-conditioned -- ``rconds[slot]``, the set's :func:`system_rcond`
+    ill-conditioned -- ``rconds[entry]``, the set's :func:`system_rcond`
     (computed for every set, whichever the route), is below ``rcond_min``.
-    For the first ``tw`` value vectors the weights ``wz[slot, t] = M (z_t - mean)``
-    (zero-padded) and, for kind 0, ``rz[slot, t] = rvec . z_t`` are stored.
-    ``nv[s]`` (concentration²) is station s's measurement-error variance, added
+    For the first ``tw`` value vectors the weights ``wz[entry, t] = M (z_t - mean)``
+    (``C⁻¹ (z_t - mean)`` for kind 0; zero-padded) and, for kind 0,
+    ``rz[entry, t] = rvec . z_t`` are stored.  A kind-0 set's rcond is first bounded
+    from below (:func:`_rcond_lower_bound` with :func:`_smallest_eigenvalue_bound`);
+    ``C⁻¹`` is formed for the exact value only when that does not settle it.
+    ``mx``, ``my`` (k,) are the members' coordinates (metres), ``members[entry]`` their
+    station indices.  ``nv[s]`` (concentration²) is station s's measurement-error variance, added
     to the diagonal (``C_ss + nv[s]``; semivariance form ``-nv[s]``); zeros give
     the exact system.
     """
     kind = 1
     if bounded:
-        cmin = sill
+        # C row by row (upper triangle, SIMD over the members) and mirrored
         for r in range(k):
-            sr = members[slot, r]
-            a[r, r] = sill + nv[sr]
+            m = k - r - 1
+            _member_cov(
+                code, psill, rng, nugget, shape, True, sill,
+                mx[r], my[r], mx[r + 1:], my[r + 1:], m, a[r, r + 1:],
+            )
+        cmin = sill
+        cmax = -np.inf
+        nvmin = np.inf
+        for r in range(k):
+            nvmin = min(nvmin, nv[mem[r]])
+            a[r, r] = sill + nv[mem[r]]
             for c in range(r + 1, k):
-                sc = members[slot, c]
-                g = _cov_or_gamma(
-                    code, psill, rng, nugget, shape, True, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
-                )
-                a[r, c] = g
+                g = a[r, c]
                 a[c, r] = g
                 cmin = min(cmin, g)
-        if _cholesky_inverse(a, k, work, mats[slot]) > 1e-3:
+                cmax = max(cmax, g)
+        lt = mats[entry]
+        if _cholesky_factor(a, k, lt) > 1e-3:
             kind = 0
-            # the criterion's station scales (system_rcond): g = sill (simple) or
-            # the largest member semivariance (ordinary); isc_i = sqrt(g + nv_i)
+            # C⁻¹1 and the first value vector's weights C⁻¹(z_0 - mean) together
+            r1 = rvec[entry]
+            w0 = wz[entry, 0]
+            for r in range(k):
+                r1[r] = 1.0
+                w0[r] = z[0, mem[r]] - mean if tw > 0 else 0.0
+            _solve_pair(lt, k, r1, w0)
             tot = 0.0
             for r in range(k):
-                acc = 0.0
-                for c in range(k):
-                    acc += mats[slot, r, c]
-                rvec[slot, r] = acc
-                tot += acc
-            rsum[slot] = tot
+                tot += r1[r]
+            rsum[entry] = tot
+            # the criterion's station scales (system_rcond): g = sill (simple) or
+            # the largest member semivariance (ordinary); isc_i = sqrt(g + nv_i)
             gmax = sill - cmin
             g = sill if simple else gmax
             g = g if g > 0.0 else 1.0
             sg = math.sqrt(g)
             isc = e[1]
-            trace = 0.0
             for r in range(k):
-                nvm[r] = nv[members[slot, r]]
+                nvm[r] = nv[mem[r]]
                 isc[r] = sg if nvm[r] == 0.0 else math.sqrt(g + nvm[r])
-                trace += mats[slot, r, r]
-            rc = _rcond_lower_bound(trace, isc, rvec[slot], tot, k, simple, sill, g)
+            rc = 0.0
+            lam_min = _smallest_eigenvalue_bound(nugget, nvmin, cmax >= sill, k, sill)
+            if lam_min > 0.0:
+                rc = _rcond_lower_bound(1.0 / lam_min, isc, r1, tot, k, simple, sill, g)
             if not rc >= rcond_min:  # the bound does not settle it: the exact value decides
-                rc = _covariance_route_rcond(
-                    a, mats[slot], rvec[slot], tot, k, simple, sill, gmax, nvm, e
-                )
-            rconds[slot] = rc
+                _cholesky_inverse(lt, k, work)
+                rc = _covariance_route_rcond(a, work, r1, tot, k, simple, sill, gmax, nvm, e)
+            rconds[entry] = rc
             if not rc >= rcond_min:
                 return 2
     if kind == 1:
         for r in range(k):
-            sr = members[slot, r]
+            sr = mem[r]
             a[r, r] = sill + nv[sr] if simple else 0.0 - nv[sr]
             for c in range(r + 1, k):
-                sc = members[slot, c]
                 g = _cov_or_gamma(
-                    code, psill, rng, nugget, shape, simple, sill, sx[sr] - sx[sc], sy[sr] - sy[sc]
+                    code, psill, rng, nugget, shape, simple, sill, mx[r] - mx[c], my[r] - my[c]
                 )
                 a[r, c] = g
                 a[c, r] = g
@@ -916,30 +977,38 @@ def _factorise_set(
                 a[k, r] = 1.0
             a[k, k] = 0.0
         for r in range(k):
-            nvm[r] = nv[members[slot, r]]
+            nvm[r] = nv[mem[r]]
         _equilibration(a, ns, k, nvm, simple, e[0])
         norm_a = _scaled_norm1(a, ns, e[0], False)
         rc = 0.0
         if _invert(a, ns, work) > 0.0:
             rc = _reciprocal(norm_a, _scaled_norm1(a, ns, e[0], True))
-        rconds[slot] = rc
+        rconds[entry] = rc
         if not rc >= rcond_min:
             return 2
         for r in range(ns):
             for c in range(ns):
-                mats[slot, r, c] = a[c, r]
-    nm = k if kind == 0 else ns
+                mats[entry, r, c] = a[c, r]
+    if kind == 0:
+        for t in range(tw):
+            w = wz[entry, t]
+            if t > 0:
+                for r in range(k):
+                    w[r] = z[t, mem[r]] - mean
+                _forward_solve(mats[entry], k, w)
+                _backward_solve(mats[entry], k, w)
+            if not simple:
+                acc = 0.0
+                for r in range(k):
+                    acc += rvec[entry, r] * z[t, mem[r]]
+                rz[entry, t] = acc
+        return kind
     for t in range(tw):
-        for j in range(nm):
+        for j in range(ns):
             acc = 0.0
             for r in range(k):
-                acc += mats[slot, j, r] * (z[t, members[slot, r]] - mean)
-            wz[slot, t, j] = acc
-        if kind == 0 and not simple:
-            acc = 0.0
-            for r in range(k):
-                acc += rvec[slot, r] * z[t, members[slot, r]]
-            rz[slot, t] = acc
+                acc += mats[entry, j, r] * (z[t, mem[r]] - mean)
+            wz[entry, t, j] = acc
     return kind
 
 
@@ -953,67 +1022,18 @@ def _members_hash(members, slot, k):
 
 
 @njit(cache=True)
-def _find_set(gstate, ghash, gmembers, members, slot, k, h):
-    """Entry of the group cache holding the same neighbour set as ``members[slot]``, or -1."""
-    for e in range(gstate[0]):
-        if ghash[e] == h:
-            same = True
-            for q in range(k):
-                if gmembers[e, q] != members[slot, q]:
-                    same = False
-                    break
-            if same:
-                return e
-    return -1
-
-
-@njit(cache=True)
-def _copy_set(src, i, dst, j):
-    """Copy a factorised set's arrays ``(kinds, mats, rvec, rsum, wz, rz, rconds)``
-    from entry ``i`` of ``src`` to entry ``j`` of ``dst`` (same tuple layout)."""
-    dst[0][j] = src[0][i]
-    dst[1][j] = src[1][i]
-    dst[2][j] = src[2][i]
-    dst[3][j] = src[3][i]
-    dst[4][j] = src[4][i]
-    dst[5][j] = src[5][i]
-    dst[6][j] = src[6][i]
-
-
-@njit(cache=True)
-def _group_cache(cap, k, ns, tw):
+def _set_cache(cap, k, ns, tw):
     """Empty cache of factorised neighbour sets shared by the consecutive tiles of one
-    thread's group: ``(state, hashes, members, (kinds, mats, rvec, rsum, wz, rz, rconds))``;
-    ``state = [entries used, next entry to overwrite]``."""
-    return (
-        np.zeros(2, dtype=np.int64),
-        np.zeros(cap, dtype=np.uint64),
-        np.empty((cap, k), dtype=np.int64),
-        (
-            np.empty(cap, dtype=np.int64),
-            np.empty((cap, ns, ns)),
-            np.empty((cap, k)),
-            np.empty(cap),
-            np.empty((cap, max(tw, 1), ns)),
-            np.empty((cap, max(tw, 1))),
-            np.empty(cap),
-        ),
-    )
-
-
-@njit(cache=True)
-def _tile_scratch(k, ns, tw):
-    """Arrays of one tile's cache of factorised sets (``_TILE_CACHE`` entries) and its
-    work arrays, allocated once per group of tiles (see :func:`_krige_tile`):
-    ``(keys, sets, work)``, ``sets`` in the layout of :func:`_copy_set`."""
-    cap = _TILE_CACHE
+    thread's group, direct-mapped by the low bits of the members' hash (``cap``: a power
+    of two): ``((generations, hashes, members), (kinds, mats, rvec, rsum, wz, rz, rconds))``.
+    An entry's generation is 0 while empty and grows each time another set is
+    factorised into it, so a tile's reference to an entry can tell it still holds its set.
+    """
     return (
         (
-            np.zeros(cap, dtype=np.uint64),  # mask hashes
-            np.empty((cap, k), dtype=np.int64),  # member station indices (ascending)
-            np.empty((cap, k), dtype=np.int64),  # member candidate positions
-            np.empty((cap, k)),  # member x
-            np.empty((cap, k)),  # member y
+            np.zeros(cap, dtype=np.int64),
+            np.zeros(cap, dtype=np.uint64),
+            np.empty((cap, k), dtype=np.int64),
         ),
         (
             # kinds: 0 Cholesky/covariance, 1 Gauss-Jordan, 2 singular
@@ -1024,6 +1044,49 @@ def _tile_scratch(k, ns, tw):
             np.zeros((cap, max(tw, 1), ns)),  # wz
             np.empty((cap, max(tw, 1))),  # rz
             np.empty(cap),  # rconds
+        ),
+    )
+
+
+@njit(cache=True, inline="always")
+def _find_or_claim(gen, ghash, gmembers, members, slot, k):
+    """Entry of the set cache (:func:`_set_cache`) for the tile's set ``members[slot]``:
+    ``(entry, True)`` when the entry already holds that set, else ``(entry, False)``
+    with the entry keyed by the set and its generation bumped, for the caller to
+    factorise the set into."""
+    h = _members_hash(members, slot, k)
+    e = np.int64(h & np.uint64(ghash.shape[0] - 1))
+    if gen[e] > 0 and ghash[e] == h:
+        same = True
+        for q in range(k):
+            if gmembers[e, q] != members[slot, q]:
+                same = False
+                break
+        if same:
+            return e, True
+    ghash[e] = h
+    for q in range(k):
+        gmembers[e, q] = members[slot, q]
+    gen[e] += 1
+    return e, False
+
+
+@njit(cache=True)
+def _tile_scratch(k, ns):
+    """A tile's cache of neighbour sets (``_TILE_CACHE`` entries, keyed by bit masks over
+    its candidates; each refers to its factorisation in the set cache,
+    :func:`_set_cache`) and work arrays, allocated once per group of tiles (see
+    :func:`_krige_tile`): ``(keys, work)``."""
+    cap = _TILE_CACHE
+    return (
+        (
+            np.zeros(cap, dtype=np.uint64),  # mask hashes
+            np.empty((cap, k), dtype=np.int64),  # member station indices (ascending)
+            np.empty((cap, k), dtype=np.int64),  # member candidate positions
+            np.empty((cap, k)),  # member x
+            np.empty((cap, k)),  # member y
+            np.zeros(cap, dtype=np.int64),  # set cache entry
+            np.full(cap, -1, dtype=np.int64),  # that entry's generation (-1: none)
         ),
         (
             np.empty((ns, ns)),  # system matrix
@@ -1212,20 +1275,6 @@ def _store_members(slot, h, mask, cand, csx, csy, hashes, masks, mpos, members, 
 
 
 @njit(cache=True, inline="always")
-def _claim_group_entry(gstate, ghash, gmembers, hm, members, slot):
-    """Next entry of the group cache ring (:func:`_group_cache`), now keyed by the set
-    ``members[slot]`` (hash ``hm``), for the caller to copy the set into; -1 if no ring."""
-    if ghash.shape[0] > 0:
-        gslot = gstate[1]
-        gstate[1] = (gslot + 1) % ghash.shape[0]
-        gstate[0] = min(gstate[0] + 1, ghash.shape[0])
-        ghash[gslot] = hm
-        gmembers[gslot] = members[slot]
-        return gslot
-    return -1
-
-
-@njit(cache=True, inline="always")
 def _flag_target(i, rc, T, do_var, est, var, status, rcond_out):
     """Target i's neighbour set is too ill-conditioned (``rc`` below the limit): NaN
     estimates (``T`` steps) and variance, ``status[i] = 1``, ``rcond_out[i] = rc``."""
@@ -1239,7 +1288,7 @@ def _flag_target(i, rc, T, do_var, est, var, status, rcond_out):
 
 @njit(cache=True, inline="always")
 def _variance(kind, simple, sill, sa, sb, nu):
-    """Kriging variance (clipped at 0) from ``sa = (M c) . c``, ``sb = 1ᵀC⁻¹c`` and ``ν``."""
+    """Kriging variance (clipped at 0) from ``sa = cᵀ M c``, ``sb = 1ᵀC⁻¹c`` and ``ν``."""
     if kind == 0:
         sv = sill - sa + (sb - 1.0) * nu if not simple else sill - sa
     else:
@@ -1248,11 +1297,14 @@ def _variance(kind, simple, sill, sa, sb, nu):
 
 
 @njit(cache=True, inline="always")
-def _lambda_estimates(i, slot, k, nu, ordinary0, simple, mean, z, members, rvec, y, lam, est):
+def _lambda_estimates(
+    i, entry, slot, k, nu, ordinary0, simple, mean, z, members, rvec, y, lam, est
+):
     """``est[:, i] = λ . z`` from ``y = M c`` for sets that store no weights (over ``_TW_MAX``
-    value vectors): ``λ = y - ν C⁻¹1`` (ordinary, covariance route) or ``y``."""
+    value vectors): ``λ = y - ν C⁻¹1`` (ordinary, covariance route) or ``y``; ``rvec[entry]``
+    is the set cache's ``C⁻¹1``, ``members[slot]`` the tile's member indices."""
     for q in range(k):
-        lam[q] = y[q] - nu * rvec[slot, q] if ordinary0 else y[q]
+        lam[q] = y[q] - nu * rvec[entry, q] if ordinary0 else y[q]
     for t in range(z.shape[0]):
         acc = 0.0
         for q in range(k):
@@ -1301,12 +1353,12 @@ def _krige_tile(
     scratch,
 ):
     """Kriging of the targets ``perm[a0:a1]`` of one tile (see :func:`local_krige_tiled`);
-    ``gcache`` (:func:`_group_cache`) carries factorised sets over from earlier tiles,
+    ``gcache`` (:func:`_set_cache`) holds the factorised sets, also those of earlier tiles,
     ``scratch`` (:func:`_tile_scratch`) holds the tile's own cache and work arrays.
 
     Steps: the tile's candidate stations (:func:`_tile_candidates`); per target, its k
     nearest among them (unless the previous target's set still is, :func:`_set_still_nearest`),
-    that set's factorisation from the tile cache, the group cache or :func:`_factorise_set`,
+    that set's factorisation from the set cache or :func:`_factorise_set`,
     and the estimates and variance.
     """
     ns = k if simple else k + 1
@@ -1318,12 +1370,11 @@ def _krige_tile(
         bx0, bx1, by0, by1, sx, sy, cell_start, cell_items, x0, y0, cs, nx, ny, k, nd, ni
     )
     nc = cand.shape[0]
-    # the tile's cache of factorised neighbour sets, keyed by bit masks over the candidates
-    hashes, members, mpos, mx, my = scratch[0]
-    tsets = scratch[1]
-    kinds, mats, rvec, rsum, wz, rz, rconds = tsets
-    a, work, nvm, escale, cc, y, lam = scratch[2]
-    gstate, ghash, gmembers, gsets = gcache
+    # the tile's cache of neighbour sets, keyed by bit masks over the candidates
+    hashes, members, mpos, mx, my, tentry, tgen = scratch[0]
+    a, work, nvm, escale, cc, y, lam = scratch[1]
+    gen, ghash, gmembers = gcache[0]
+    kinds, mats, rvec, rsum, wz, rz, rconds = gcache[1]
     cap = hashes.shape[0]
     nw = (nc + 63) // 64
     masks = np.zeros((cap, nw), dtype=np.uint64)
@@ -1333,6 +1384,7 @@ def _krige_tile(
     inset = np.zeros(nc, dtype=np.uint8)
     mask = np.empty(nw, dtype=np.uint64)
     prev = -1
+    e = 0
     for p in range(a0, a1):
         i = perm[p]
         px = tx[i]
@@ -1351,15 +1403,16 @@ def _krige_tile(
                 nxt = (nxt + 1) % cap
                 n_cached = min(n_cached + 1, cap)
                 _store_members(slot, h, mask, cand, csx, csy, hashes, masks, mpos, members, mx, my)
-                # the group cache may hold the set from an earlier tile (no wrapper helper
+                tgen[slot] = -1
+            prev = slot
+            e = tentry[slot]
+            if gen[e] != tgen[slot]:  # a new set, or its entry since taken by another
+                # the set cache may hold the set from an earlier tile (no wrapper helper
                 # here: numba increfs every array a helper is passed, a wrapper cost ~3 %)
-                hm = _members_hash(members, slot, k)
-                gslot = _find_set(gstate, ghash, gmembers, members, slot, k, hm)
-                if gslot >= 0:
-                    _copy_set(gsets, gslot, tsets, slot)
-                else:
-                    kinds[slot] = _factorise_set(
-                        slot,
+                e, found = _find_or_claim(gen, ghash, gmembers, members, slot, k)
+                if not found:
+                    kinds[e] = _factorise_set(
+                        e,
                         k,
                         ns,
                         code,
@@ -1371,12 +1424,12 @@ def _krige_tile(
                         bounded,
                         sill,
                         mean if simple else 0.0,
-                        sx,
-                        sy,
+                        mx[slot],
+                        my[slot],
                         z,
                         nv,
                         tw,
-                        members,
+                        members[slot],
                         mats,
                         rvec,
                         rsum,
@@ -1389,13 +1442,11 @@ def _krige_tile(
                         nvm,
                         escale,
                     )
-                    gslot = _claim_group_entry(gstate, ghash, gmembers, hm, members, slot)
-                    if gslot >= 0:
-                        _copy_set(tsets, slot, gsets, gslot)
-            prev = slot
-        kind = kinds[slot]
+                tentry[slot] = e
+                tgen[slot] = gen[e]
+        kind = kinds[e]
         if kind == 2:
-            _flag_target(i, rconds[slot], z.shape[0], do_var, est, var, status, rcond_out)
+            _flag_target(i, rconds[e], z.shape[0], do_var, est, var, status, rcond_out)
             continue
         # estimates from the set's stored weights, variance (and λ) from y = M c; kept in
         # the loop as a helper's array arguments cost an incref/decref pair per target (~5 %)
@@ -1422,34 +1473,44 @@ def _krige_tile(
         nu = 0.0
         if ordinary0:
             for q in range(k):
-                sb += rvec[slot, q] * cc[q]
-            nu = (sb - 1.0) / rsum[slot]
+                sb += rvec[e, q] * cc[q]
+            nu = (sb - 1.0) / rsum[e]
         for t in range(tw):
-            wv = wz[slot, t]
+            wv = wz[e, t]
             acc = 0.0
             for q in range(nm):
                 acc += wv[q] * cc[q]
             if ordinary0:
-                acc -= nu * rz[slot, t]
+                acc -= nu * rz[e, t]
             est[t, i] = acc + mean if simple else acc
         if do_var or tw == 0:
-            # y = M c, accumulated column by column (M[c] contiguous: SIMD over rows)
-            mat = mats[slot]
-            for r in range(nm):
-                y[r] = 0.0
-            for c in range(nm):
-                cv = cc[c]
-                mc = mat[c]
+            mat = mats[e]
+            sa = 0.0
+            if kind == 0:
+                # v = L⁻¹c (sa = cᵀC⁻¹c = v . v), then y = L⁻ᵀv = C⁻¹c if λ is needed
+                for r in range(k):
+                    y[r] = cc[r]
+                _forward_solve(mat, k, y)
+                for r in range(k):
+                    sa += y[r] * y[r]
+                if tw == 0:
+                    _backward_solve(mat, k, y)
+            else:
+                # y = M c, accumulated column by column (M[c] contiguous: SIMD over rows)
                 for r in range(nm):
-                    y[r] += mc[r] * cv
-            if do_var:
-                sa = 0.0
+                    y[r] = 0.0
+                for c in range(nm):
+                    cv = cc[c]
+                    mc = mat[c]
+                    for r in range(nm):
+                        y[r] += mc[r] * cv
                 for r in range(nm):
                     sa += y[r] * cc[r]
+            if do_var:
                 var[i] = _variance(kind, simple, sill, sa, sb, nu)
             if tw == 0:
                 _lambda_estimates(
-                    i, slot, k, nu, ordinary0, simple, mean, z, members, rvec, y, lam, est
+                    i, e, slot, k, nu, ordinary0, simple, mean, z, members, rvec, y, lam, est
                 )
 
 
@@ -1487,7 +1548,7 @@ def local_krige_tiled(
     var,
     status,
     rcond_out,
-    group_cache,
+    set_cache,
 ):
     """Moving-neighbourhood ordinary (or simple) kriging, one tile of targets at a time.
 
@@ -1499,32 +1560,33 @@ def local_krige_tiled(
     the lower station index) are selected from the candidates -- or, when all
     members of the previous target's set are strictly nearer than every other
     candidate, that set is kept without a selection -- and identified by a bit
-    mask over them; the system of each distinct neighbour set is factorised
-    once per tile and cached (:func:`_tile_scratch`), and a group's tiles also
-    share a ring of its last ``group_cache`` factorised sets found by their
-    members (:func:`_group_cache`), so a set straddling consecutive tiles
-    (Hilbert-ordered, :func:`curve_tile_sort`) is factorised once.  A set's
+    mask over them (the tile's cache, :func:`_tile_scratch`); the system of each
+    distinct neighbour set is factorised into a cache of ``set_cache`` entries
+    that a group's consecutive (Hilbert-ordered, :func:`curve_tile_sort`) tiles
+    share, direct-mapped by the members' hash (:func:`_set_cache`), so a set
+    straddling tiles is mostly factorised once.  A set's
     factorisation depends only on its members, so every target's result is
     the same bits whatever the tiling, order or thread count.  Bounded models
     use the covariance form ``C λ + ν 1 = c`` (equivalent to the semivariance form since
-    ``C = sill - Γ``) with ``C⁻¹`` from a Cholesky factorisation:
+    ``C = sill - Γ``) with the Cholesky factor ``C = L Lᵀ``:
     ``q = C⁻¹c``, ``ν = (1ᵀq - 1) / 1ᵀC⁻¹1``, ``λ = q - ν C⁻¹1``,
-    ``variance = sill - cᵀq + (1ᵀq - 1)² / 1ᵀC⁻¹1`` (simple kriging: ``λ = q``,
-    ``variance = sill - cᵀq``).  Unbounded models, and sets whose ``C`` is
+    ``variance = sill - |L⁻¹c|² + (1ᵀq - 1)² / 1ᵀC⁻¹1`` (simple kriging: ``λ = q``,
+    ``variance = sill - |L⁻¹c|²``).  Unbounded models, and sets whose ``C`` is
     ill-conditioned (a Cholesky pivot below 1e-3 of the sill, i.e. little or no
     nugget), use the inverse of the augmented semivariance matrix by
     Gauss-Jordan (:func:`_invert`).  For up to 8 value vectors each set also
     stores ``w = C⁻¹z`` and ``C⁻¹1 . z``, so an estimate costs two k-dots
     (``λ . z = w . c - ν (C⁻¹1 . z)``); the variance (skipped unless ``do_var``)
-    needs ``q = C⁻¹c``.
+    needs one triangular solve ``L⁻¹c``.
     Tiles are split into ``16 * n_threads`` contiguous groups of about equal
     target counts (numba's static schedule then gives each thread an equal share).
     ``nv`` (n,) holds the stations' measurement-error variances (concentration²),
     added to the diagonal of each set's station block (``C + diag(nv)``;
     semivariance form ``Γ - diag(nv)``); the target vectors ``c`` are unchanged,
     so estimate and variance are those of the noise-free field.
-    Every set's :func:`system_rcond` is computed (O(k²) from the inverse, by
-    :func:`_covariance_route_rcond` after a Cholesky); below ``rcond_min`` its
+    Every set's :func:`system_rcond` is decided: after a Cholesky by the lower bound
+    :func:`_rcond_lower_bound` (from the nugget, :func:`_smallest_eigenvalue_bound`)
+    or else exactly (:func:`_covariance_route_rcond` from ``C⁻¹``); below ``rcond_min`` its
     targets get NaN, ``status[i] = 1`` and ``rcond_out[i]`` = that value
     (``rcond_out`` is written only there).
     Writes ``est[t, i]``, ``var[i]`` (if ``do_var``).
@@ -1543,8 +1605,8 @@ def local_krige_tiled(
     ns = k if simple else k + 1
     tw = z.shape[0] if z.shape[0] <= _TW_MAX else 0
     for g in prange(n_groups):
-        gcache = _group_cache(group_cache, k, ns, tw)
-        scratch = _tile_scratch(k, ns, tw)
+        gcache = _set_cache(set_cache, k, ns, tw)
+        scratch = _tile_scratch(k, ns)
         for b in range(gstart[g], gstart[g + 1]):
             a0 = tile_start[b]
             a1 = tile_start[b + 1]

@@ -61,13 +61,13 @@ station block -- the largest station-station semivariance, or the sill for
 simple kriging) and multiplies drift rows by ``sqrt(g)``, so the criterion
 depends neither on the concentration units nor on a huge error variance (a
 station that barely counts is not an ill-conditioned system).  ``rcond`` is
-computed from the inverse each path forms anyway
-(:func:`_kernels.system_rcond`): the global path's ``A⁻¹`` once per
-availability pattern, the local kernel's inverse of each neighbour set --
-after a Cholesky of ``C`` first an O(k) lower bound
-(:func:`_kernels._rcond_lower_bound`), the exact O(k²) value
-(:func:`_kernels._covariance_route_rcond`, a block-inverse identity) only
-when the bound falls below the threshold, so the decision is the exact one.
+computed from an inverse (:func:`_kernels.system_rcond`): the global path's
+``A⁻¹`` once per availability pattern; the local kernel's Gauss-Jordan inverse
+of a neighbour set, or -- after a Cholesky of ``C`` -- first an O(k) lower bound
+(:func:`_kernels._rcond_lower_bound`, from ``‖C⁻¹‖₂ <= 1 / (nugget + min σ²)``
+for the positive definite bounded models), and the exact O(k²) value
+(:func:`_kernels._covariance_route_rcond`, a block-inverse identity, from
+``C⁻¹``) only when the bound does not settle it, so the decision is the exact one.
 Both paths raise the same :class:`KrigingError` (:func:`ill_conditioned_error`)
 naming the stations (global) or the failing neighbour sets and their
 targets' region (local).
@@ -192,11 +192,12 @@ _FUSED_CODES = (0, 3, 4)
 _GLOBAL_BLOCK = 64
 _FUSED_MAX_T = 8
 # local kernel: tile side relative to the typical k-th neighbour distance
-_TILE_FACTOR = 0.3
+_TILE_FACTOR = 0.45
 # sub-cells per tile side (at most): targets inside a tile follow the curve at this finer level
 _TILE_SUB = 4
-# factorised neighbour sets each thread keeps across its consecutive tiles
-_GROUP_CACHE = 128
+# entries of the cache of factorised neighbour sets each thread keeps across its consecutive
+# tiles (direct-mapped by the members' hash: a power of two)
+_SET_CACHE = 256
 _HALF_INTEGER = (0.5, 1.5, 2.5)
 
 
@@ -611,7 +612,7 @@ class _Problem:
                     vv,
                     status,
                     rcond_out,
-                    _GROUP_CACHE,
+                    _SET_CACHE,
                 )
                 if status.any():
                     bad = np.flatnonzero(status)
