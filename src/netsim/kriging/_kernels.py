@@ -790,6 +790,8 @@ def _forward_solve(lt, k, b):
     a time in registers: first the terms of the earlier blocks, then the triangle
     within the block.
     """
+    # the register block of _cholesky_factor written out again: a shared inline helper
+    # taking the arrays costs an incref/decref pair per call (one per block and column)
     t0 = 0
     while t0 + 4 <= k:
         a0 = b[t0]
