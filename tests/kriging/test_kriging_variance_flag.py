@@ -121,3 +121,26 @@ def test_local_set_reuse_on_a_lattice_with_ties_equals_brute_force(vg):
     r = krige(xy, z, targets, vg, n_neighbours=8)
     np.testing.assert_allclose(r.estimate, est, rtol=0, atol=1e-9 * vg.sill)
     np.testing.assert_allclose(r.variance, var, rtol=0, atol=1e-9 * vg.sill)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 17])
+@pytest.mark.parametrize("steps", [1, 12], ids=["weights-stored", "weights-per-target"])
+@pytest.mark.parametrize(
+    "vg",
+    [Variogram("spherical", 80.0, 9_000.0, nugget=8.0), Variogram("exponential", 60.0, 12_000.0)],
+    ids=["nugget-bound", "no-nugget-exact-rcond"],
+)
+def test_local_kriging_of_several_steps_equals_brute_force(k, steps, vg):
+    """Every route of the local kernel (stored weights for up to 8 value vectors, weights
+    per target beyond; the rcond bound from the nugget or the exact value) against one
+    augmented solve per target of its k nearest stations."""
+    rng = np.random.default_rng(k * 100 + steps)
+    xy = rng.uniform(0.0, 30_000.0, (60, 2))
+    z = rng.normal(50.0, 10.0, (steps, 60))
+    targets = rng.uniform(-2_000.0, 32_000.0, (400, 2))
+    r = krige(xy, z, targets, vg, n_neighbours=k)
+    assert r.variance.shape == (1, 400)  # one availability pattern: one variance row
+    for t in range(steps):
+        est, var = _brute_force_local(xy, z[t], targets, vg, k)
+        np.testing.assert_allclose(r.estimate[t], est, rtol=0, atol=1e-9 * vg.sill)
+        np.testing.assert_allclose(r.variance[0], var, rtol=0, atol=1e-9 * vg.sill)
