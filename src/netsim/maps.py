@@ -470,14 +470,19 @@ class _FieldImage(AxesImage):
             return super()._make_image(A, in_bbox, out_bbox, clip_bbox, magnification,
                                        unsampled, round_to_pixel_border)
         box, t, out_shape = placement
-        cells, coverage = _pixel_cells(self, A.shape, out_shape, t)
+        cells, partial, partial_coverage = _pixel_cells(self, A.shape, out_shape, t)
         scaled = np.ma.masked_array(
             np.ma.getdata(A).astype(np.dtype("f8" if A.dtype.itemsize > 4 else "f4")),
             np.ma.getmaskarray(A))
         colours = self.to_rgba(self.norm(scaled), bytes=True, norm=False)
-        output = colours.reshape(-1, 4)[cells]
-        alpha_channel = output[:, :, 3]
-        alpha_channel[:] = alpha_channel.astype(np.float32) * coverage * self._get_scalar_alpha()
+        # each pixel's RGBA as one 4-byte word (a gather of words, not of 4-byte rows)
+        words = np.ascontiguousarray(colours).view(np.uint32).reshape(-1)
+        output = words.take(cells).view(np.uint8).reshape(*cells.shape, 4)
+        # alpha x coverage (x the scalar alpha, 1 here) as matplotlib computes it, only
+        # where the coverage is not 1
+        alpha_channel = output[:, :, 3].reshape(-1)
+        alpha_channel[partial] = (alpha_channel[partial].astype(np.float32) * partial_coverage
+                                  * self._get_scalar_alpha())
         return output, box.x0 / magnification, box.y0 / magnification, t
 
 
@@ -507,10 +512,11 @@ def _placement(image: AxesImage, shape: tuple[int, int], in_bbox, out_bbox, clip
 
 
 def _pixel_cells(image: AxesImage, shape: tuple[int, int], out_shape: tuple[int, int],
-                 t) -> tuple[np.ndarray, np.ndarray]:
+                 t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cell (flat index) under every output pixel, as matplotlib's nearest-neighbour
-    resampling picks it, and the pixels' coverage (1 inside the image, 0 outside), cached per
-    image shape, output shape and transform (~7 MB for a 1 km panel; the last 6 kept)."""
+    resampling picks it; and the (flat) pixels whose coverage is not 1 (0 outside the image)
+    with that coverage.  Cached per image shape, output shape and transform (~7 MB for a
+    1 km panel; the last 6 kept)."""
     return _pixel_cells_cached(shape, out_shape, tuple(t.get_matrix().ravel()),
                                image.get_interpolation())
 
@@ -518,7 +524,7 @@ def _pixel_cells(image: AxesImage, shape: tuple[int, int], out_shape: tuple[int,
 @lru_cache(maxsize=6)
 def _pixel_cells_cached(shape: tuple[int, int], out_shape: tuple[int, int],
                         matrix: tuple[float, ...], interpolation: str
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from matplotlib.image import _resample
 
     t = Affine2D(np.array(matrix).reshape(3, 3))
@@ -527,9 +533,11 @@ def _pixel_cells_cached(shape: tuple[int, int], out_shape: tuple[int, int],
     cells = np.rint(_resample(probe, numbers, out_shape, t)).astype(np.intp)
     coverage = _resample(probe, np.ones(shape, np.float32), out_shape, t, resample=True)
     coverage[np.isnan(coverage)] = 1
-    cells.setflags(write=False)
-    coverage.setflags(write=False)
-    return cells, coverage
+    partial = np.flatnonzero(coverage != 1)
+    partial_coverage = coverage.reshape(-1)[partial]
+    for array in (cells, partial, partial_coverage):
+        array.setflags(write=False)
+    return cells, partial, partial_coverage
 
 
 class _Overlay(Artist):
