@@ -84,6 +84,27 @@ def test_local_results_do_not_depend_on_thread_count(layout):
     assert _bits(one) == _bits(two)
 
 
+@pytest.mark.parametrize("vg, kw", CASES)
+def test_a_small_set_cache_changes_nothing_but_speed(monkeypatch, vg, kw):
+    """16 entries instead of 256: sets evict each other (also within a tile, where a
+    target's set must be refactorised when its entry was taken), same bits."""
+    xy, z, targets = _problem("scattered", 3)
+    full = krige(xy, z, targets, vg, n_neighbours=12, **kw)
+    monkeypatch.setattr(api, "_SET_CACHE_BYTES", 1)
+    assert api._set_cache_entries(12, False) == 16
+    small = krige(xy, z, targets, vg, n_neighbours=12, **kw)
+    assert _bits(full) == _bits(small)
+
+
+def test_set_cache_entries_keep_the_matrices_within_their_budget():
+    assert api._set_cache_entries(32, False) == 256
+    for k in (64, 128, 256):
+        entries = api._set_cache_entries(k, False)
+        assert entries & (entries - 1) == 0 and entries >= 16
+        assert entries == 16 or entries * (k + 1) ** 2 * 8 <= api._SET_CACHE_BYTES
+        assert entries == 256 or 2 * entries * (k + 1) ** 2 * 8 > api._SET_CACHE_BYTES
+
+
 def test_hilbert_index_visits_every_cell_once_through_neighbours():
     n = 16
     pos = np.array([[_kernels._hilbert_index(n, x, y) for y in range(n)] for x in range(n)])

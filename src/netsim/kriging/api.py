@@ -195,9 +195,11 @@ _FUSED_MAX_T = 8
 _TILE_FACTOR = 0.45
 # sub-cells per tile side (at most): targets inside a tile follow the curve at this finer level
 _TILE_SUB = 4
-# entries of the cache of factorised neighbour sets each thread keeps across its consecutive
-# tiles (direct-mapped by the members' hash: a power of two)
+# the cache of factorised neighbour sets each thread keeps across its consecutive tiles
+# (direct-mapped by the members' hash): at most this many entries (a power of two) and
+# this many bytes of matrices
 _SET_CACHE = 256
+_SET_CACHE_BYTES = 16 * 2**20
 _HALF_INTEGER = (0.5, 1.5, 2.5)
 
 
@@ -612,7 +614,7 @@ class _Problem:
                     vv,
                     status,
                     rcond_out,
-                    _SET_CACHE,
+                    _set_cache_entries(k, self.method == "simple"),
                 )
                 if status.any():
                     bad = np.flatnonzero(status)
@@ -738,6 +740,17 @@ def _failed_sets(sxy: np.ndarray, axy_bad: np.ndarray, k: int, xy_bad: np.ndarra
         f"in {n_sets} neighbour set(s) of {k} stations, used by {len(pts)} target(s) in "
         f"easting {lo[0]:.0f} to {hi[0]:.0f} m, northing {lo[1]:.0f} to {hi[1]:.0f} m"
     )
+
+
+def _set_cache_entries(k: int, simple: bool) -> int:
+    """Entries of a thread's cache of factorised neighbour sets: :data:`_SET_CACHE`, fewer
+    (a power of two, at least 16) where their (k + 1)² matrices would pass
+    :data:`_SET_CACHE_BYTES` (k = 32: 256 entries, 2.2 MB; k = 128: 64, 8.5 MB)."""
+    ns = k if simple else k + 1
+    entries = _SET_CACHE
+    while entries > 16 and entries * ns * ns * 8 > _SET_CACHE_BYTES:
+        entries //= 2
+    return entries
 
 
 def _tile_targets(tx: np.ndarray, ty: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
