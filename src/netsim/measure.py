@@ -105,20 +105,16 @@ def check_mappable(network: Network, scenario: Scenario, which: str) -> None:
         "sensors)")
 
 
-def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | None = None,
-                          daily: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def _station_annual_means(readings, pollutants, year: int, rule: AnnualRule | None = None
+                          ) -> dict[str, np.ndarray]:
     """Annual mean of valid 24-h means per station (NaN where HJ 663 makes it invalid).
 
     Every pollutant, O3 and CO included, is mapped as the annual mean of its
     24-h means, the quantity the truth's daily fields hold, so map and truth
     are compared like with like (the statement's O3 and CO figures are
-    percentiles, reported from the stations).  ``daily``: 24-h means already
-    computed (the statistics'), by pollutant.
+    percentiles, reported from the stations).
     """
-    known = daily or {}
-    return {p: _annual_mean(known[p] if p in known else daily_means(readings.values[p]),
-                            year, rule)
-            for p in pollutants}
+    return {p: _annual_mean(daily_means(readings.values[p]), year, rule) for p in pollutants}
 
 
 def _annual_mean(means: np.ndarray, year: int, rule: AnnualRule | None) -> np.ndarray:

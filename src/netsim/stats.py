@@ -579,7 +579,6 @@ class StatisticsBuilder:
         self._areas = _Areas(ids=network.ids, names=area_names, member=member, year=int(year),
                              rule=rule, o3_limit=float(self._limits.limit("O3", "8h") or 160.0),
                              area_daily=area_daily, min_stations=min_stations)
-        self._aqi = {"require_all": aqi_require_all, "o3_1h_every_day": aqi_o3_1h}
         self._source = source
         self._options = {
             "grade": grade,
@@ -626,7 +625,9 @@ class StatisticsBuilder:
                 rows.station_daily |= part.station_daily
                 if part.city_o3_1h is not None:
                     rows.city_o3_1h = part.city_o3_1h
-        daily_aqi_df = _city_aqi(rows, self._areas.year, **self._aqi)
+        daily_aqi_df = _city_aqi(rows, self._areas.year,
+                                 require_all=self._options["aqi_require_all"],
+                                 o3_1h_every_day=self._options["aqi_o3_1h"])
         return _assemble(rows, self._areas, self._limits, daily_aqi_df, source=self._source,
                          options=self._options)
 
