@@ -914,6 +914,85 @@ def _member_cov(code, psill, rng, nugget, shape, covform, sill, px, py, mx, my, 
 
 
 @njit(cache=True)
+def _covariance_system(code, psill, rng, nugget, shape, sill, mx, my, nvm, k, a):
+    """``a[:k, :k] = C + diag(nvm)`` of the members at (mx, my) (rows of the upper triangle
+    by the branch-free :func:`_member_cov`, SIMD over the members, then mirrored); returns
+    the smallest and largest off-diagonal covariance."""
+    for r in range(k):
+        _member_cov(
+            code, psill, rng, nugget, shape, True, sill,
+            mx[r], my[r], mx[r + 1:], my[r + 1:], k - r - 1, a[r, r + 1:],
+        )
+    cmin = sill
+    cmax = -np.inf
+    for r in range(k):
+        a[r, r] = sill + nvm[r]
+        for c in range(r + 1, k):
+            g = a[r, c]
+            a[c, r] = g
+            cmin = min(cmin, g)
+            cmax = max(cmax, g)
+    return cmin, cmax
+
+
+@njit(cache=True)
+def _cholesky_route_rcond(a, lt, work, r1, tot, k, simple, sill, nugget, cmin, cmax, nvm, e,
+                          rcond_min):
+    """:func:`system_rcond` of a set factorised in covariance form (``a`` = C, ``lt`` its
+    factor, ``r1`` = C⁻¹1, ``tot`` = 1ᵀC⁻¹1, ``cmin``/``cmax`` its extreme off-diagonal
+    covariances): the O(k) lower bound from the nugget when it reaches ``rcond_min``,
+    else the exact value from ``C⁻¹`` (formed in ``work``), so the decision is exact.
+
+    The criterion's station scales: ``g`` = sill (simple) or the largest member
+    semivariance (ordinary); ``isc_i = sqrt(g + nv_i)``.
+    """
+    gmax = sill - cmin
+    g = sill if simple else gmax
+    g = g if g > 0.0 else 1.0
+    sg = math.sqrt(g)
+    isc = e[1]
+    nvmin = np.inf
+    for r in range(k):
+        nvmin = min(nvmin, nvm[r])
+        isc[r] = sg if nvm[r] == 0.0 else math.sqrt(g + nvm[r])
+    rc = 0.0
+    lam_min = _smallest_eigenvalue_bound(nugget, nvmin, cmax >= sill, k, sill)
+    if lam_min > 0.0:
+        rc = _rcond_lower_bound(1.0 / lam_min, isc, r1, tot, k, simple, sill, g)
+    if not rc >= rcond_min:  # the bound does not settle it: the exact value decides
+        _cholesky_inverse(lt, k, work)
+        rc = _covariance_route_rcond(a, work, r1, tot, k, simple, sill, gmax, nvm, e)
+    return rc
+
+
+@njit(cache=True)
+def _gauss_jordan_route(code, psill, rng, nugget, shape, simple, sill, mx, my, nvm, k, ns, a,
+                        work, e):
+    """The inverse, in ``a``, of a set's system in semivariance form (covariances for
+    simple kriging) with the drift row, by Gauss-Jordan (:func:`_invert`); returns its
+    :func:`system_rcond` (0 when singular)."""
+    for r in range(k):
+        a[r, r] = sill + nvm[r] if simple else 0.0 - nvm[r]
+        for c in range(r + 1, k):
+            g = _cov_or_gamma(
+                code, psill, rng, nugget, shape, simple, sill, mx[r] - mx[c], my[r] - my[c]
+            )
+            a[r, c] = g
+            a[c, r] = g
+    if not simple:
+        for r in range(k):
+            a[r, k] = 1.0
+            a[k, r] = 1.0
+        a[k, k] = 0.0
+    _equilibration(a, ns, k, nvm, simple, e[0])
+    norm_a = _scaled_norm1(a, ns, e[0], False)
+    rc = 0.0
+    if _invert(a, ns, work) > 0.0:
+        rc = _reciprocal(norm_a, _scaled_norm1(a, ns, e[0], True))
+    return rc
+
+
+@njit(cache=True)
 def _factorise_set(
     entry,
     k,
@@ -959,31 +1038,18 @@ def _factorise_set(
     ``rz[entry, t] = rvec . z_t`` are stored.  A kind-0 set's rcond is first bounded
     from below (:func:`_rcond_lower_bound` with :func:`_smallest_eigenvalue_bound`);
     ``C⁻¹`` is formed for the exact value only when that does not settle it.
+    Steps: :func:`_covariance_system`, :func:`_cholesky_factor` and
+    :func:`_cholesky_route_rcond`, or else :func:`_gauss_jordan_route`; then the weights.
     ``mx``, ``my`` (k,) are the members' coordinates (metres), ``members[entry]`` their
     station indices.  ``nv[s]`` (concentration²) is station s's measurement-error variance, added
     to the diagonal (``C_ss + nv[s]``; semivariance form ``-nv[s]``); zeros give
     the exact system.
     """
+    for r in range(k):
+        nvm[r] = nv[mem[r]]
     kind = 1
     if bounded:
-        # C row by row (upper triangle, SIMD over the members) and mirrored
-        for r in range(k):
-            m = k - r - 1
-            _member_cov(
-                code, psill, rng, nugget, shape, True, sill,
-                mx[r], my[r], mx[r + 1:], my[r + 1:], m, a[r, r + 1:],
-            )
-        cmin = sill
-        cmax = -np.inf
-        nvmin = np.inf
-        for r in range(k):
-            nvmin = min(nvmin, nv[mem[r]])
-            a[r, r] = sill + nv[mem[r]]
-            for c in range(r + 1, k):
-                g = a[r, c]
-                a[c, r] = g
-                cmin = min(cmin, g)
-                cmax = max(cmax, g)
+        cmin, cmax = _covariance_system(code, psill, rng, nugget, shape, sill, mx, my, nvm, k, a)
         lt = mats[entry]
         if _cholesky_factor(a, k, lt) > 1e-3:
             kind = 0
@@ -998,48 +1064,14 @@ def _factorise_set(
             for r in range(k):
                 tot += r1[r]
             rsum[entry] = tot
-            # the criterion's station scales (system_rcond): g = sill (simple) or
-            # the largest member semivariance (ordinary); isc_i = sqrt(g + nv_i)
-            gmax = sill - cmin
-            g = sill if simple else gmax
-            g = g if g > 0.0 else 1.0
-            sg = math.sqrt(g)
-            isc = e[1]
-            for r in range(k):
-                nvm[r] = nv[mem[r]]
-                isc[r] = sg if nvm[r] == 0.0 else math.sqrt(g + nvm[r])
-            rc = 0.0
-            lam_min = _smallest_eigenvalue_bound(nugget, nvmin, cmax >= sill, k, sill)
-            if lam_min > 0.0:
-                rc = _rcond_lower_bound(1.0 / lam_min, isc, r1, tot, k, simple, sill, g)
-            if not rc >= rcond_min:  # the bound does not settle it: the exact value decides
-                _cholesky_inverse(lt, k, work)
-                rc = _covariance_route_rcond(a, work, r1, tot, k, simple, sill, gmax, nvm, e)
+            rc = _cholesky_route_rcond(a, lt, work, r1, tot, k, simple, sill, nugget, cmin, cmax,
+                                       nvm, e, rcond_min)
             rconds[entry] = rc
             if not rc >= rcond_min:
                 return 2
     if kind == 1:
-        for r in range(k):
-            sr = mem[r]
-            a[r, r] = sill + nv[sr] if simple else 0.0 - nv[sr]
-            for c in range(r + 1, k):
-                g = _cov_or_gamma(
-                    code, psill, rng, nugget, shape, simple, sill, mx[r] - mx[c], my[r] - my[c]
-                )
-                a[r, c] = g
-                a[c, r] = g
-        if not simple:
-            for r in range(k):
-                a[r, k] = 1.0
-                a[k, r] = 1.0
-            a[k, k] = 0.0
-        for r in range(k):
-            nvm[r] = nv[mem[r]]
-        _equilibration(a, ns, k, nvm, simple, e[0])
-        norm_a = _scaled_norm1(a, ns, e[0], False)
-        rc = 0.0
-        if _invert(a, ns, work) > 0.0:
-            rc = _reciprocal(norm_a, _scaled_norm1(a, ns, e[0], True))
+        rc = _gauss_jordan_route(code, psill, rng, nugget, shape, simple, sill, mx, my, nvm, k,
+                                 ns, a, work, e)
         rconds[entry] = rc
         if not rc >= rcond_min:
             return 2
