@@ -312,9 +312,11 @@ def test_same_map_same_bytes_with_or_without_the_cached_overlay(tmp_path, grid):
     t = grid.targets()
     kw = {"pollutant": "PM2.5", "limit": 35, "std": np.full(grid.n_cells, 2.0)}
     maps._overlay_layers.cache_clear()
+    maps._reused_map_figure.cache_clear()
     first = maps.static_map(grid, 30 + t[:, 0] / 1e5, _stations(grid), path=tmp_path / "a.png",
                             **kw)
     assert maps._overlay_layers.cache_info().currsize > 0  # rendered once ...
+    maps._reused_map_figure.cache_clear()  # (a new figure: its overlays from the cache)
     again = maps.static_map(grid, 30 + t[:, 0] / 1e5, _stations(grid), path=tmp_path / "b.png",
                             **kw)
     assert maps._overlay_layers.cache_info().hits > 0  # ... and reused
@@ -415,6 +417,44 @@ def test_station_legend_copy_is_the_drawn_legend(monkeypatch, lang, with_std, ho
     drawn, drawn_texts = pixels()
     assert texts == drawn_texts and len(texts) >= 5
     assert np.array_equal(copied, drawn)
+
+
+def test_a_reused_map_figure_draws_what_a_new_one_draws(tmp_path):
+    """static_map shows each map on the process's figure of its layout: a sequence of maps
+    (continuous and classed scales, limit or none, hollow stations, no stations, other
+    stations, one and two panels, Chinese, no district names) gives the PNG bytes of a new
+    figure per map, and the figures were reused."""
+    from netsim.colour_scales import ColourScale
+    from netsim.network import Network
+
+    grid = Grid.for_beijing(5000)
+    t = grid.targets()
+    net = Network.from_file(REPO / "stations" / "beijing_35.csv")
+    hollow = np.arange(len(net.ids)) % 4 > 0
+    f, g = 30 + t[:, 0] / 1e4 % 17, 60 - t[:, 1] / 1e4 % 13
+    classes = ColourScale(28, 70, "RdYlBu_r", edges=(28, 35, 40, 50, 70))
+    maps_ = [
+        (f, net, {"std": f / 10, "pollutant": "PM2.5", "limit": 35.0, "title": "A"}),
+        (g, net, {"std": g / 7, "pollutant": "NO2", "limit": 40.0, "scale": classes,
+                  "subtitle": "classed"}),
+        (f, net, {"std": f / 10, "pollutant": "PM10", "has_value": hollow}),
+        (f, _stations(grid), {"std": f / 9, "pollutant": "SO2", "limit": 60.0}),
+        (g, None, {"std": g / 7, "pollutant": "NO2", "limit": 40.0}),
+        (f - 40, net, {"pollutant": "PM2.5", "scale": ColourScale(-5, 5, "RdBu_r"),
+                       "colour_label": "difference"}),
+        (g, None, {"pollutant": "AQI", "units": "days", "scale": classes}),
+        (g, net, {"std": g / 7, "pollutant": "CO", "lang": "zh"}),
+        (f, net, {"std": f / 10, "pollutant": "PM2.5", "limit": 35.0, "title": "A"}),
+        (f, net, {"pollutant": "SO2", "limit": 60.0, "district_names": False}),
+    ]
+    maps._reused_map_figure.cache_clear()
+    for i, (field, stations, kw) in enumerate(maps_):
+        reused = maps.static_map(grid, field, stations, path=tmp_path / f"{i}.png", **kw)
+        with maps.picture_fonts(kw.get("lang", "en")):
+            new = maps.write_png(maps.map_figure(grid, field, stations, **kw),
+                                 tmp_path / f"{i}_new.png")
+        assert reused.read_bytes() == new.read_bytes(), f"map {i}: {kw}"
+    assert maps._reused_map_figure.cache_info().hits >= 6
 
 
 def test_picture_canvas_draws_what_a_canvas_of_its_own_draws():

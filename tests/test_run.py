@@ -285,16 +285,15 @@ def test_png_maps_share_a_scale_and_draw_the_difference(tmp_path, monkeypatch):
     from netsim import maps
 
     drawn = {}
-    real_map_figure = maps.map_figure
+    real_show = maps._MapFigure.show
 
-    def spy(grid, field, network=None, **kw):
-        fig = real_map_figure(grid, field, network, **kw)
-        array = np.asarray(field, float)
-        array = grid.to_array(array) if array.ndim == 1 else array
-        drawn[fig._suptitle.get_text()] = (array, fig.axes[1].get_ylim(), kw["style"].scale)
+    def spy(self, content):
+        fig = real_show(self, content)
+        drawn[fig._suptitle.get_text()] = (content.field, fig.axes[1].get_ylim(),
+                                           content.style.scale)
         return fig
 
-    monkeypatch.setattr(maps, "map_figure", spy)
+    monkeypatch.setattr(maps._MapFigure, "show", spy)
     monkeypatch.setenv("NETSIM_PICTURE_WORKERS", "0")  # the spy sees in-process drawing only
     sc = _scenario(name="pngs", outputs={"maps": True, "web_map": False},
                    changes=[{"kind": "add", "id": "far_north", "type": "urban",

@@ -313,7 +313,7 @@ copying its default colour map for every collection)."""
 
 
 def _scatter(ax, x: np.ndarray, y: np.ndarray, marker: str, size: float, *, face: str,
-             edge: str, linewidth: float, zorder: float) -> None:
+             edge: str, linewidth: float, zorder: float) -> PathCollection:
     """``ax.scatter`` of markers of one style, as the collection scatter builds."""
     style = MarkerStyle(marker)
     path = style.get_path().transformed(style.get_transform())
@@ -321,7 +321,7 @@ def _scatter(ax, x: np.ndarray, y: np.ndarray, marker: str, size: float, *, face
                              linewidths=linewidth, offsets=np.column_stack([x, y]),
                              offset_transform=ax.transData, cmap=_NO_CMAP, zorder=zorder)
     markers.set_transform(IdentityTransform())
-    ax.add_collection(markers, autolim=False)
+    return ax.add_collection(markers, autolim=False)
 
 _STYLE_KEYS = {"urban": "urban_station", "traffic": "traffic_station",
                "border": "border_station", "background": "background_station",
@@ -329,16 +329,17 @@ _STYLE_KEYS = {"urban": "urban_station", "traffic": "traffic_station",
 
 
 def _draw_stations(ax, stations, has_value: np.ndarray | None = None,
-                   lang: str = "en") -> list[Line2D]:
-    """Scatter the stations by type; legend handles (counts per type).
+                   lang: str = "en") -> tuple[list[Line2D], list[Artist]]:
+    """Scatter the stations by type; legend handles (counts per type) and the collections.
 
     With ``has_value`` (bool per station) the stations without a value are
     drawn hollow in their type's colour, the type counts are of stations with
     values, and one more handle says "6 stations with values, 24 without".
     """
     handles: list[Line2D] = []
+    markers: list[Artist] = []
     if stations is None or len(stations) == 0:
-        return handles
+        return handles, markers
     types = stations["type"].astype(str).to_numpy()
     x, y = stations["x"].to_numpy(), stations["y"].to_numpy()
     filled = np.ones(len(types), bool) if has_value is None else has_value
@@ -348,10 +349,11 @@ def _draw_stations(ax, stations, has_value: np.ndarray | None = None,
         for solid in (True, False):
             sel = (types == t) & (filled == solid)
             if sel.any():
-                _scatter(ax, x[sel], y[sel], st["marker"], st["size"],
-                         face=st["color"] if solid else "none",
-                         edge="black" if solid else st["color"],
-                         linewidth=0.7 if solid else 1.1, zorder=5 if solid else 4)
+                markers.append(_scatter(
+                    ax, x[sel], y[sel], st["marker"], st["size"],
+                    face=st["color"] if solid else "none",
+                    edge="black" if solid else st["color"],
+                    linewidth=0.7 if solid else 1.1, zorder=5 if solid else 4))
         n_type = int(((types == t) & filled).sum())
         if not (types == t).any() or (has_value is not None and n_type == 0):
             continue
@@ -368,7 +370,7 @@ def _draw_stations(ax, stations, has_value: np.ndarray | None = None,
                    markerfacecolor="none", markeredgecolor="#555555",
                    label=picture_text("with_without", lang, n=n_with, m=len(filled) - n_with))
         )  # fmt: skip
-    return handles
+    return handles, markers
 
 
 CENTRAL_DISTRICTS = ("Dongcheng", "Xicheng", "Chaoyang", "Fengtai", "Shijingshan", "Haidian")
@@ -684,8 +686,8 @@ def static_map(
     out = Path(path)
     style = _style(style, style_fields)
     with picture_fonts(style.lang):
-        write_png(map_figure(grid, field, network, std=std, has_value=has_value, style=style),
-                  out)
+        content = _MapContent.of(grid, field, network, std, has_value, style)
+        write_png(_reused_map_figure(content.layout_key(), _rc_key()).show(content), out)
     return out
 
 
@@ -764,37 +766,140 @@ def map_figure(
     ``fig.axes[0]`` and colour bar ``fig.axes[1]``.  Build it inside
     :func:`picture_fonts` for Chinese labels.
     """
-    st = _style(style, style_fields)
-    arr = _as_field(grid, field, "field")
-    std_arr = None if std is None else _as_field(grid, std, "std")
-    stations = _stations_frame(network)
-    mask = _has_value_mask(has_value, stations)
-    units = _units(st.pollutant) if st.units is None else st.units
-    ncols = 1 if std_arr is None else 2
-    fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=st.dpi)
-    PictureCanvas(fig)
-    axes, caxes = zip(*(_panel_axes(fig, i, ncols) for i in range(ncols)), strict=True)
-    overlays = _overlays(ncols, st.lang, grid.resolution_m, st.dpi, st.district_names)
-    scale = st.scale if st.scale is not None else ColourScale(
-        *_colour_range(arr, st.limit), st.cmap)
-    label = st.colour_label or (f"{st.pollutant} ({units})" if units else st.pollutant)
-    handles = _field_panel(fig, axes[0], caxes[0], grid, arr, scale, label, stations, mask,
-                           overlays[0], st.lang)
-    _limit_mark(caxes[0], scale, st.limit,
-                st.limit_label or picture_text("grade_ii_limit", st.lang))
-    _station_legend(fig, handles, st.lang)
-    if std_arr is not None:
-        _panel_title(fig, 0, ncols, picture_text("annual_average", st.lang))
-        std_label = picture_text("kriging_std", st.lang) + (f" ({units})" if units else "")
-        _field_panel(fig, axes[1], caxes[1], grid, std_arr, _std_scale(std_arr, st.std_scale),
-                     std_label, stations, mask, overlays[1], st.lang)
-        _panel_title(fig, 1, ncols, picture_text("kriging_std", st.lang))
-    heading = st.title if st.title is not None else default_title(st.pollutant)
-    if st.subtitle:
-        heading = f"{heading}\n{st.subtitle}"
-    fig.suptitle(heading, fontsize=11, y=1.0 - 0.1 / FIGURE_HEIGHT_IN, va="top",
-                 linespacing=1.4)
-    return fig
+    content = _MapContent.of(grid, field, network, std, has_value,
+                             _style(style, style_fields))
+    return _MapFigure(*content.layout_key()).show(content)
+
+
+@dataclass(frozen=True)
+class _MapContent:
+    """What one map shows: the validated fields, stations and style."""
+
+    grid: Grid
+    field: np.ndarray
+    std: np.ndarray | None
+    stations: Any
+    has_value: np.ndarray | None
+    style: MapStyle
+
+    @classmethod
+    def of(cls, grid: Grid, field: np.ndarray, network: Any, std: np.ndarray | None,
+           has_value: np.ndarray | None, style: MapStyle) -> _MapContent:
+        stations = _stations_frame(network)
+        return cls(grid, _as_field(grid, field, "field"),
+                   None if std is None else _as_field(grid, std, "std"), stations,
+                   _has_value_mask(has_value, stations), style)
+
+    @property
+    def ncols(self) -> int:
+        return 1 if self.std is None else 2
+
+    def layout_key(self) -> tuple[int, int, str, float, bool]:
+        """What the figure's fixed parts depend on (:class:`_MapFigure`)."""
+        st = self.style
+        return self.ncols, st.dpi, st.lang, float(self.grid.resolution_m), st.district_names
+
+
+class _MapFigure:
+    """A map's figure: its fixed parts (axes, outlines, frames, panel titles) built once,
+    its content (fields, colour bars, stations, legend, title) shown by :meth:`show`.
+
+    :func:`static_map` keeps one per layout and process (:func:`_reused_map_figure`) and
+    shows each map on it: building the axes and colour bars cost about a third of a map.
+    :meth:`show` replaces everything a map shows, so a reused figure draws the pixels a
+    new one draws (``tests/test_maps.py``).
+    """
+
+    def __init__(self, ncols: int, dpi: int, lang: str, resolution_m: float,
+                 district_names: bool) -> None:
+        fig = Figure(figsize=(PANEL_WIDTH_IN * ncols, FIGURE_HEIGHT_IN), dpi=dpi)
+        PictureCanvas(fig)
+        self.figure = fig
+        self._lang = lang
+        overlays = _overlays(ncols, lang, resolution_m, dpi, district_names)
+        self._panels = [_MapPanel(*_panel_axes(fig, i, ncols), overlays[i])
+                        for i in range(ncols)]
+        if ncols == 2:
+            _panel_title(fig, 0, ncols, picture_text("annual_average", lang))
+            _panel_title(fig, 1, ncols, picture_text("kriging_std", lang))
+        self._limit_mark: list[Artist] = []
+        self._stations: tuple[Any, list[Artist]] = (None, [])
+
+    def show(self, content: _MapContent) -> Figure:
+        """The figure showing ``content`` (of this figure's layout)."""
+        assert content.layout_key()[:3] == (len(self._panels), self.figure.dpi, self._lang)
+        st, fig = content.style, self.figure
+        units = _units(st.pollutant) if st.units is None else st.units
+        scale = st.scale if st.scale is not None else ColourScale(
+            *_colour_range(content.field, st.limit), st.cmap)
+        label = st.colour_label or (f"{st.pollutant} ({units})" if units else st.pollutant)
+        for artist in self._limit_mark:
+            artist.remove()
+        first = self._panels[0]
+        first.show(content.grid, content.field, scale, label)
+        self._limit_mark = _limit_mark(first.cax, scale, st.limit,
+                                       st.limit_label or picture_text("grade_ii_limit", st.lang))
+        if content.std is not None:
+            std_label = picture_text("kriging_std", st.lang) + (f" ({units})" if units else "")
+            self._panels[1].show(content.grid, content.std,
+                                 _std_scale(content.std, st.std_scale), std_label)
+        self._show_stations(content.stations, content.has_value, st.lang)
+        heading = st.title if st.title is not None else default_title(st.pollutant)
+        if st.subtitle:
+            heading = f"{heading}\n{st.subtitle}"
+        fig.suptitle(heading, fontsize=11, y=1.0 - 0.1 / FIGURE_HEIGHT_IN, va="top",
+                     linespacing=1.4)
+        return fig
+
+    def _show_stations(self, stations, has_value: np.ndarray | None, lang: str) -> None:
+        """The stations on every panel and their legend, kept while the next map's stations
+        are the same (the maps of a network)."""
+        key = _stations_key(stations, has_value, lang)
+        shown_key, shown = self._stations
+        if shown and key == shown_key:
+            return
+        for artist in shown:
+            artist.remove()
+        handles, shown = _draw_stations(self._panels[0].ax, stations, has_value, lang)
+        for panel in self._panels[1:]:
+            shown += _draw_stations(panel.ax, stations, has_value, lang)[1]
+        shown.append(_station_legend(self.figure, handles, lang))
+        self._stations = key, shown
+
+
+def _stations_key(stations, has_value: np.ndarray | None, lang: str) -> tuple:
+    """What the stations' markers and legend depend on (hashable)."""
+    if stations is None:
+        return None, lang
+    columns = tuple(np.ascontiguousarray(stations[c].to_numpy(float)).tobytes()
+                    for c in ("x", "y"))
+    types = tuple(stations["type"].astype(str))
+    mask = None if has_value is None else has_value.tobytes()
+    return columns, types, mask, lang
+
+
+@lru_cache(maxsize=4)
+def _reused_map_figure(layout: tuple[int, int, str, float, bool], rc: tuple) -> _MapFigure:
+    """The process's :class:`_MapFigure` of a layout (one- and two-panel, English and
+    Chinese), built under the rcParams ``rc`` (:func:`_rc_key`)."""
+    return _MapFigure(*layout)
+
+
+def _rc_key() -> tuple:
+    """The current rcParams (hashable): a reused figure's fixed parts were built under them."""
+    import matplotlib
+
+    return tuple((k, _hashable(v)) for k, v in sorted(matplotlib.rcParams.items()))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 _LEGEND_LAYOUT = {"loc": "lower center", "fontsize": 7, "frameon": False,
@@ -802,7 +907,7 @@ _LEGEND_LAYOUT = {"loc": "lower center", "fontsize": 7, "frameon": False,
 """Where and how the station legend sits: centred below the panels, no frame."""
 
 
-def _station_legend(fig: Figure, handles: list[Line2D], lang: str) -> None:
+def _station_legend(fig: Figure, handles: list[Line2D], lang: str) -> Legend:
     """The legend below the panels: station types and the development area's outline (a
     :class:`_StationLegend`, ``fig.legends[0]``)."""
     eda_handle = Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
@@ -812,6 +917,7 @@ def _station_legend(fig: Figure, handles: list[Line2D], lang: str) -> None:
                             ncols=min(3, len(handles)), **_LEGEND_LAYOUT)
     legend._remove_method = fig.legends.remove  # as Figure.legend does
     fig.legends.append(legend)
+    return legend
 
 
 _HANDLE_PROPERTIES = ("label", "linestyle", "linewidth", "color", "marker", "markersize",
@@ -891,36 +997,58 @@ def _std_scale(std_arr: np.ndarray, scale: ColourScale | None) -> ColourScale:
     return ColourScale(0.0, vmax if vmax > 0 else 1.0, "viridis")
 
 
-def _field_panel(fig: Figure, ax, cax, grid: Grid, arr: np.ndarray, scale: ColourScale,
-                 label: str, stations, mask, overlays: Sequence[Artist],
-                 lang: str) -> list[Line2D]:
-    """One map panel: the field on ``scale``, the static ``overlay`` (outlines, names,
-    frame), stations and colour bar."""
-    norm, cmap = scale.norm_and_cmap()
-    im = _FieldImage(ax, cmap=cmap, norm=norm, interpolation="nearest", origin="upper",
-                     extent=grid.extent)
-    im.set_data(np.ma.masked_invalid(arr))  # as Axes.imshow, whose aspect _frame sets
-    im.set_clip_path(ax.patch)
-    im.set_extent(im.get_extent())
-    ax.add_image(im)
-    _frame(ax)
-    ax.set_axis_off()  # frame, ticks and labels are in the overlay
-    for layer in overlays:
-        ax.add_artist(layer)
-    handles = _draw_stations(ax, stations, mask, lang)
-    cbar = fig.colorbar(im, cax=cax, spacing="proportional")
-    if scale.edges is not None:
-        cbar.set_ticks(list(scale.edges))
-    cbar.set_label(label, fontsize=9)
-    cbar.ax.tick_params(labelsize=8)
-    return handles
+@dataclass
+class _MapPanel:
+    """One panel of a :class:`_MapFigure`: map and colour-bar axes, the static overlays,
+    and the field image and colour bar once a field is shown (the stations are the
+    figure's)."""
+
+    ax: Any
+    cax: Any
+    overlays: Sequence[Artist]
+    image: _FieldImage | None = None
+    colourbar: Any = None
+
+    def __post_init__(self) -> None:
+        _frame(self.ax)
+        self.ax.set_axis_off()  # frame, ticks and labels are in the overlay
+        for layer in self.overlays:
+            self.ax.add_artist(layer)
+
+    def show(self, grid: Grid, arr: np.ndarray, scale: ColourScale, label: str) -> None:
+        """Show ``arr`` on ``scale``, its colour bar labelled ``label``."""
+        norm, cmap = scale.norm_and_cmap()
+        data = np.ma.masked_invalid(arr)
+        if self.image is None:
+            self._add_image(grid, data, norm, cmap)
+        else:
+            self.image.set_data(data)
+            self.image.set_extent(grid.extent)
+            with self.image.callbacks.blocked(signal="changed"):
+                self.image.set_cmap(cmap)
+            self.image.set_norm(norm)  # updates the colour bar (once: not for the cmap)
+        if scale.edges is not None:
+            self.colourbar.set_ticks(list(scale.edges))
+        self.colourbar.set_label(label, fontsize=9)
+        self.cax.tick_params(labelsize=8)
+
+    def _add_image(self, grid: Grid, data: np.ma.MaskedArray, norm, cmap) -> None:
+        image = _FieldImage(self.ax, cmap=cmap, norm=norm, interpolation="nearest",
+                            origin="upper", extent=grid.extent)
+        image.set_data(data)
+        image.set_clip_path(self.ax.patch)
+        image.set_extent(image.get_extent())  # as Axes.imshow
+        self.ax.add_image(image)
+        self.image = image
+        self.colourbar = self.ax.get_figure(root=True).colorbar(image, cax=self.cax,
+                                                                spacing="proportional")
 
 
-def _limit_mark(cax, scale: ColourScale, limit: float | None, label: str) -> None:
-    """The limit as a black line on the colour bar, labelled on its left."""
+def _limit_mark(cax, scale: ColourScale, limit: float | None, label: str) -> list[Artist]:
+    """The limit as a black line on the colour bar, labelled on its left; the two artists."""
     if limit is None or not scale.vmin <= limit <= scale.vmax:
-        return
-    cax.axhline(limit, color="black", linewidth=2.0)
-    cax.text(-0.15, limit, f"{label} {limit:g}", transform=cax.get_yaxis_transform(),
+        return []
+    line = cax.axhline(limit, color="black", linewidth=2.0)
+    return [line, cax.text(-0.15, limit, f"{label} {limit:g}", transform=cax.get_yaxis_transform(),
              va="center", ha="right", fontsize=7, clip_on=False,
-             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
+             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})]

@@ -1,6 +1,6 @@
 """Draw a run's PNGs in worker processes while the run writes everything else.
 
-Matplotlib draws one picture at a time per process (about 0.16 s for a two-panel map),
+Matplotlib draws one picture at a time per process (about 0.1 s for a two-panel map),
 and a scenario run has up to ~20 of them.  :class:`Pictures` queues the drawing jobs
 (:func:`netsim.maps.static_map`, :func:`netsim.charts.changes_chart`) to a pool of
 worker processes, lets the run write its tables, GeoTIFFs and web map meanwhile, then
