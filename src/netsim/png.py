@@ -4,9 +4,15 @@ A PNG is a signature and a few chunks (ISO/IEC 15948:2004, the PNG specification
 ``IHDR`` (size, 8-bit RGB or RGBA), ``pHYs`` (the resolution), ``tEXt`` (metadata),
 ``IDAT`` (the zlib-compressed rows, each preceded by its filter type) and ``IEND``.
 Pillow chooses a filter for every row, which for a 2,160 × 1,110 map costs more than
-the compression itself (55 ms at zlib level 1 against 23 ms here, EPYC); the rows of a
-rendered map are long runs of one colour that zlib compresses as well unfiltered
-(388 KB with Pillow's filters, 396 KB without).  Same pixels, same bytes.
+the compression itself (55 ms at zlib level 1 against 23 ms unfiltered, EPYC); the rows
+of a rendered map are long runs of one colour that zlib compresses as well unfiltered
+(388 KB with Pillow's filters, 396 KB without).
+
+The rows are compressed by zlib-ng (``zlib-ng`` on PyPI), a zlib whose deflate uses the
+CPU's vector instructions: a two-panel map at level 2 in 8 ms and 327 KB, against 19 ms
+and 350 KB for CPython's zlib at level 1 (EPYC).  Same pixels, same bytes on one machine;
+zlib-ng, like zlib, does not promise the same compressed bytes on another CPU or version
+(the pixels are the same everywhere).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import zlib
 from collections.abc import Mapping
 
 import numpy as np
+from zlib_ng import zlib_ng
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {3: 2, 4: 6}  # channels -> PNG colour type (truecolour, with alpha)
@@ -23,7 +30,7 @@ _METRES_PER_INCH = 0.0254
 
 
 def encode_png(pixels: np.ndarray, *, dpi: float, text: Mapping[str, str] | None = None,
-               compress_level: int = 1) -> bytes:
+               compress_level: int = 2) -> bytes:
     """The PNG of an 8-bit RGB or RGBA image.
 
     Parameters
@@ -37,7 +44,7 @@ def encode_png(pixels: np.ndarray, *, dpi: float, text: Mapping[str, str] | None
     text
         ``tEXt`` chunks, key → value (Latin-1).
     compress_level
-        zlib level, 0-9.
+        Deflate level, 0-9 (zlib-ng's).
 
     Returns
     -------
@@ -58,7 +65,7 @@ def encode_png(pixels: np.ndarray, *, dpi: float, text: Mapping[str, str] | None
         _chunk(b"pHYs", struct.pack(">IIB", dots_per_metre, dots_per_metre, 1)),
         *(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1"))
           for key, value in (text or {}).items()),
-        _chunk(b"IDAT", zlib.compress(rows.data, compress_level)),
+        _chunk(b"IDAT", zlib_ng.compress(rows.data, compress_level)),
         _chunk(b"IEND", b""),
     ]
     return SIGNATURE + b"".join(chunks)
