@@ -130,3 +130,22 @@ def test_area_cells_are_the_area_masks_cells_in_targets_order(g2, area):
     rows, cols = g2.cell_index(*g2.targets()[cells].T)
     assert g2.area_mask(area)[rows, cols].all()
     assert g2.area_cells(area) is cells  # cached
+
+
+def test_a_grid_pickles_as_its_definition():
+    """A Beijing grid unpickles as the process's shared instance; another grid as an equal
+    one; neither carries its caches (area masks, cells)."""
+    import pickle
+
+    beijing = Grid.for_beijing(5000)
+    beijing.area_cells("Haidian")  # a cache to leave behind
+    data = pickle.dumps(beijing)
+    assert pickle.loads(data) is beijing
+    assert len(data) < 200
+    custom = Grid(resolution_m=1000.0, west_m=0.0, north_m=3000.0, shape=(3, 2),
+                  district=np.array([[0, -1], [1, 1], [-1, 0]], np.int16))
+    copy = pickle.loads(pickle.dumps(custom))
+    assert copy is not custom and not copy._for_beijing
+    assert (copy.resolution_m, copy.west_m, copy.north_m, copy.shape) == (1000.0, 0.0, 3000.0,
+                                                                          (3, 2))
+    assert np.array_equal(copy.district, custom.district) and copy.crs == custom.crs
