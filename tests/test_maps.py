@@ -457,6 +457,23 @@ def test_a_reused_map_figure_draws_what_a_new_one_draws(tmp_path):
     assert maps._reused_map_figure.cache_info().hits >= 6
 
 
+def test_prepared_layouts_draw_the_maps_a_new_figure_draws(tmp_path):
+    """prepare_pictures builds the one- and two-panel figures of a layout (what a helper
+    does while the realisations run); a map drawn on them is the map of a new figure."""
+    grid = Grid.for_beijing(5000)
+    field = 30 + grid.targets()[:, 0] / 1e5
+    kw = {"pollutant": "NO2", "limit": 40.0, "std": field / 10}
+    maps._reused_map_figure.cache_clear()
+    maps.prepare_pictures(5000, "en")
+    assert maps._reused_map_figure.cache_info().currsize == 2
+    drawn = maps.static_map(grid, field, _stations(grid), path=tmp_path / "a.png", **kw)
+    assert maps._reused_map_figure.cache_info().hits == 1
+    with maps.picture_fonts("en"):
+        new = maps.write_png(maps.map_figure(grid, field, _stations(grid), **kw),
+                             tmp_path / "b.png")
+    assert drawn.read_bytes() == new.read_bytes()
+
+
 def test_picture_canvas_draws_what_a_canvas_of_its_own_draws():
     """Maps drawn on PictureCanvas share one renderer per size (no 10 MB of pixels per
     figure left to the cyclic collector) and hold the pixels a figure's own

@@ -143,3 +143,12 @@ def test_a_worker_runs_numba_on_one_thread(one_worker):
     assert workers.submit(one_worker, _numba_threads_here, 0).result() == 1
     shared = list(workers.share(_numba_threads_here, list(range(6)), (), one_worker))
     assert shared == [1] * 6  # this process too, while it shares
+
+
+def test_warm_runs_the_preparation_in_each_worker(one_worker, tmp_path):
+    """warm(prepare) runs ``module:function(*args)`` in the (running) worker, before the
+    tasks submitted after it."""
+    marker = tmp_path / "prepared"
+    workers.warm(("os:mkdir", (str(marker),)))
+    assert workers.submit(one_worker, _square_where, 2, 0.0).result()[0] == 4
+    assert marker.is_dir()

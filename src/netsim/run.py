@@ -263,7 +263,7 @@ def run_scenario(
     with output_directory(out_dir, overwrite=overwrite) as tmp:
         networks, table, optimisation = prepared or prepare_networks(scenario)
         if scenario.readings is None or scenario.outputs.maps or "scenario" in networks:
-            workers.warm()  # the helper workers start and import meanwhile
+            workers.warm(_picture_preparation(scenario))  # the helpers start meanwhile
         means = FieldMeans()
         times = timing.StageTimes()
         if scenario.readings is not None:
@@ -291,6 +291,14 @@ def run_scenario(
         summary["timing"] = _timing_record(times, started, realisations_done)
         write_summary(tmp, summary)
     return RunResult(out_dir=Path(out_dir), summary=summary)
+
+
+def _picture_preparation(scenario: Scenario) -> tuple[str, tuple] | None:
+    """What the helper workers prepare for the run's maps while the realisations run:
+    the layers of its layouts (:func:`netsim.maps.prepare_pictures`)."""
+    if not scenario.outputs.maps:
+        return None
+    return "netsim.maps:prepare_pictures", (scenario.grid.resolution_m, scenario.lang)
 
 
 def _timing_record(times: timing.StageTimes, started: float, realisations_done: float

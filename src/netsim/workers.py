@@ -178,18 +178,30 @@ def submit(executor: ProcessPoolExecutor, job: Callable[..., Any], *args: Any) -
         return executor.submit(job, *args)
 
 
-def warm() -> None:
+def warm(prepare: tuple[str, tuple] | None = None) -> None:
     """Start the helper workers now, without waiting: they import matplotlib and the
-    realisation modules while the run's process imports its own and begins."""
+    realisation modules while the run's process imports its own and begins.
+
+    ``prepare``: a task ``("module:function", args)`` each worker runs first (or next,
+    when it is running already), e.g. building the layers every map of the run shares
+    while the realisations run (:func:`netsim.maps.prepare_pictures`)."""
     executor = pool()
-    if executor is not None:
-        started = len(getattr(executor, "_processes", None) or {})
-        for _ in range(_pool_workers - started):
-            submit(executor, _started)
+    if executor is None:
+        return
+    started = len(getattr(executor, "_processes", None) or {})
+    tasks = _pool_workers if prepare is not None else _pool_workers - started
+    for _ in range(tasks):
+        submit(executor, _started, *(prepare or ()))
 
 
-def _started() -> None:
-    """A task that only makes the pool start a worker (:func:`warm`)."""
+def _started(job: str | None = None, args: tuple = ()) -> None:
+    """A task that makes the pool start a worker (:func:`warm`) and runs ``job(*args)``
+    (``"module:function"``) there."""
+    if job is not None:
+        import importlib
+
+        module, _, name = job.partition(":")
+        getattr(importlib.import_module(module), name)(*args)
 
 
 def workers_peak_rss_mb() -> list[float]:
