@@ -310,7 +310,7 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
     if pictures is None:
         with Pictures() as own:
             return write_maps(out, scenario, grid, networks, means, own)
-    lang, written = scenario.lang, []
+    lang, queued, differences = scenario.lang, {net: [] for net in networks}, []
     for p in scenario.pollutants:
         fields = {net: (means.mean(net, p, "estimate"), means.mean(net, p, "std"))
                   for net in networks}
@@ -324,13 +324,16 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
         std_scale = shared_scale([f[1] for f in fields.values()], None, cmap="viridis")
         slug, title = POLLUTANTS[p].slug, map_title(p, scenario.year, lang)
         for net, (estimate, std) in fields.items():
-            written.append(_queue_map(
-                pictures, grid, estimate, networks[net], pollutant=p, limit=limit, std=std,
-                scale=scale, std_scale=std_scale, title=title, subtitle=_subtitle(scenario, net),
-                path=out / net / "maps" / f"{slug}_annual_mean.png", lang=lang))
+            queued[net].append(((grid, estimate, networks[net]), {
+                "pollutant": p, "limit": limit, "std": std, "scale": scale,
+                "std_scale": std_scale, "title": title, "subtitle": _subtitle(scenario, net),
+                "path": out / net / "maps" / f"{slug}_annual_mean.png", "lang": lang}))
         if len(fields) == 2:
-            written.append(_difference_map(pictures, out, scenario, grid, networks["scenario"],
-                                           p, fields["scenario"][0] - fields["baseline"][0]))
+            differences.append((p, fields["scenario"][0] - fields["baseline"][0]))
+    # a network's maps one after another: a drawing process keeps their stations and legend
+    written = [_queue_map(pictures, *args, **kw) for maps in queued.values() for args, kw in maps]
+    written += [_difference_map(pictures, out, scenario, grid, networks["scenario"], p, diff)
+                for p, diff in differences]
     written += _aqi_days_maps(pictures, out, scenario, grid, networks, means)
     return written
 
