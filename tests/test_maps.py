@@ -474,6 +474,26 @@ def test_prepared_layouts_draw_the_maps_a_new_figure_draws(tmp_path):
     assert drawn.read_bytes() == new.read_bytes()
 
 
+def test_maps_drawn_from_threads_are_the_maps_drawn_in_turn(tmp_path):
+    """Threads of one process share the reused figures and renderer: each map drawn from
+    four threads at once has the bytes of the same map drawn alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grid = Grid.for_beijing(5000)
+    t = grid.targets()
+    fields = [30 + t[:, 0] / 1e5 * k for k in (1, 2, 3, 4)]
+
+    def draw(k: int, folder: str):
+        return maps.static_map(grid, fields[k], _stations(grid) if k % 2 else None,
+                               path=tmp_path / folder / f"{k}.png", std=fields[k] / 10,
+                               pollutant="PM2.5", limit=35.0, title=f"map {k}")
+
+    alone = [draw(k, "alone").read_bytes() for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = [p.read_bytes() for p in pool.map(draw, range(4), ["threads"] * 4)]
+    assert threaded == alone
+
+
 def test_picture_canvas_draws_what_a_canvas_of_its_own_draws():
     """Maps drawn on PictureCanvas share one renderer per size (no 10 MB of pixels per
     figure left to the cyclic collector) and hold the pixels a figure's own

@@ -18,6 +18,7 @@ state) and the PNG is written atomically.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -686,10 +687,15 @@ def static_map(
     """
     out = Path(path)
     style = _style(style, style_fields)
-    with picture_fonts(style.lang):
-        content = _MapContent.of(grid, field, network, std, has_value, style)
+    content = _MapContent.of(grid, field, network, std, has_value, style)
+    with _one_picture_at_a_time, picture_fonts(style.lang):
         write_png(_reused_map_figure(content.layout_key(), _rc_key()).show(content), out)
     return out
+
+
+_one_picture_at_a_time = threading.RLock()
+"""Held while a picture is shown on a reused figure and drawn with the shared renderer
+(:func:`_reused_map_figure`, :class:`PictureCanvas`): threads of one process draw in turn."""
 
 
 class PictureCanvas(FigureCanvasAgg):
@@ -718,10 +724,11 @@ def write_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
     dpi (no alpha channel: a quarter less to compress; fixed metadata: same figure, same
     bytes; :func:`netsim.png.encode_png`)."""
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else PictureCanvas(fig)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    png = encode_png(rgba[..., :3], dpi=fig.dpi, text=PNG_METADATA,
-                     compress_level=PNG_COMPRESSION)
+    with _one_picture_at_a_time:
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+        png = encode_png(rgba[..., :3], dpi=fig.dpi, text=PNG_METADATA,
+                         compress_level=PNG_COMPRESSION)
     out = Path(path)
     with atomic_file(out) as tmp:
         tmp.write_bytes(png)
@@ -888,7 +895,7 @@ def prepare_pictures(resolution_m: float, lang: str = "en", *, district_names: b
     grid = Grid.for_beijing(resolution_m)
     style = MapStyle(pollutant="PM2.5", lang=lang, district_names=district_names, dpi=dpi)
     zeros = np.zeros(grid.n_cells)
-    with picture_fonts(lang):
+    with _one_picture_at_a_time, picture_fonts(lang):
         for std in (None, zeros):
             content = _MapContent.of(grid, zeros, None, std, None, style)
             figure = _reused_map_figure(content.layout_key(), _rc_key()).show(content)
