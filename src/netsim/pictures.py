@@ -17,7 +17,6 @@ draws in-process whatever no worker has started, and waits for the rest.
 from __future__ import annotations
 
 import gc
-import importlib
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -41,19 +40,12 @@ Job = Callable[..., Any] | str
 matplotlib in the run's process)."""
 
 
-def _resolve(job: Job) -> Callable[..., Any]:
-    if callable(job):
-        return job
-    module, _, name = job.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def _draw(job: Job, args: tuple, kwargs: dict) -> tuple[Any, list[str]]:
     """Run one drawing job in a worker; returns its result and the font warnings it gave
     (relayed by the run's process, which shows them)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FontWarning)
-        result = _resolve(job)(*args, **kwargs)
+        result = workers.resolve(job)(*args, **kwargs)
     _free_figure()
     return result, [str(w.message) for w in caught if issubclass(w.category, FontWarning)]
 
@@ -96,7 +88,7 @@ class Pictures:
     def add(self, job: Job, *args: Any, **kwargs: Any) -> None:
         """Queue ``job(*args, **kwargs)`` (drawn at once when there are no workers)."""
         if self._pool is None:
-            _resolve(job)(*args, **kwargs)
+            workers.resolve(job)(*args, **kwargs)
             return
         self._jobs.append((job, args, kwargs, workers.submit(self._pool, _draw, job, args, kwargs)))
 
@@ -107,7 +99,7 @@ class Pictures:
         try:
             for job, args, kwargs, future in reversed(jobs):
                 if future.cancel():
-                    _resolve(job)(*args, **kwargs)
+                    workers.resolve(job)(*args, **kwargs)
                     _free_figure()
         finally:
             done = [future for *_, future in jobs if not future.cancelled()]

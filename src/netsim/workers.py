@@ -198,10 +198,18 @@ def _started(job: str | None = None, args: tuple = ()) -> None:
     """A task that makes the pool start a worker (:func:`warm`) and runs ``job(*args)``
     (``"module:function"``) there."""
     if job is not None:
-        import importlib
+        resolve(job)(*args)
 
-        module, _, name = job.partition(":")
-        getattr(importlib.import_module(module), name)(*args)
+
+def resolve(job: Callable[..., Any] | str) -> Callable[..., Any]:
+    """``job`` itself, or the function its name ``"module:function"`` names (imported
+    here: a task queued by name leaves the import to the process that runs it)."""
+    if callable(job):
+        return job
+    import importlib
+
+    module, _, name = job.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def workers_peak_rss_mb() -> list[float]:
