@@ -979,12 +979,8 @@ def _property(handle: Artist, name: str) -> Any:
 
 
 def _rc_snapshot() -> tuple:
-    """The rcParams a legend's pixels depend on (hashable)."""
-    import matplotlib
-
-    return tuple((k, tuple(v) if isinstance(v, list) else v)
-                 for k, v in sorted(matplotlib.rcParams.items())
-                 if k.startswith(_LEGEND_RC_PREFIXES) and isinstance(v, str | float | int | list))
+    """The rcParams a legend's pixels depend on (hashable): those of :func:`_rc_key`."""
+    return tuple(item for item in _rc_key() if item[0].startswith(_LEGEND_RC_PREFIXES))
 
 
 @lru_cache(maxsize=32)
