@@ -50,6 +50,7 @@ from netsim.colour_scales import (
     shared_scale,
 )
 from netsim.errors import FontWarning, GeographyError
+from netsim.glyphs import GlyphCachingRenderer
 from netsim.grid import Grid
 from netsim.i18n import DISTRICT_NAMES_ZH, picture_text
 from netsim.png import encode_png
@@ -715,8 +716,9 @@ class PictureCanvas(FigureCanvasAgg):
 
 @lru_cache(maxsize=2)
 def _shared_renderer(width: int, height: int, dpi: float) -> RendererAgg:
-    """One renderer per size and dpi (the last two: a map's one- and two-panel layouts)."""
-    return RendererAgg(width, height, dpi)
+    """One renderer per size and dpi (the last two: a map's one- and two-panel layouts),
+    drawing text from cached glyphs (:mod:`netsim.glyphs`)."""
+    return GlyphCachingRenderer(width, height, dpi)
 
 
 def write_png(fig: Figure, path: str | os.PathLike[str]) -> Path:

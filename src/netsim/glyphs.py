@@ -1,0 +1,124 @@
+"""Text drawn from cached glyph layouts and glyph bitmaps: the same pixels, drawn faster.
+
+Matplotlib 3.11's Agg renderer lays out each string with FreeType (and HarfBuzz) and
+then renders and blends it glyph by glyph in Python: about 0.3 ms to lay out a label and
+~50 µs a glyph, a third of a map and most of ``changes.png``.  A run draws the same
+strings again and again (tick labels of a shared colour scale, panel titles, the first
+line of a title), so :class:`GlyphCachingRenderer` keeps
+
+* each string's layout, per font, size and dpi, and
+* each glyph's bitmap, per font, size, dpi, rotation and sub-pixel position (1/64 px):
+  FreeType renders an outline moved by whole pixels as the same bitmap moved by those
+  pixels, so a glyph drawn again at the same sub-pixel offset needs only its blend.
+
+Everything else is matplotlib's own code path: the glyphs are blended in the same order
+with the same Agg call, so a picture's pixels do not change
+(``tests/test_glyphs.py`` draws maps and charts both ways).  With a matplotlib whose
+Agg renderer draws text differently (before 3.11) the renderer is matplotlib's own.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+from matplotlib.ft2font import FT2Font, RenderMode
+
+__all__ = ["GlyphCachingRenderer", "caching_supported"]
+
+MAX_LAYOUTS = 4096
+"""Strings whose layouts are kept (per process; the cache is emptied when full)."""
+MAX_GLYPHS = 16384
+"""Glyph bitmaps kept (~200 bytes each; emptied when full)."""
+
+
+def caching_supported() -> bool:
+    """True when matplotlib's Agg text path is the per-glyph one this module reproduces."""
+    return (hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+            and hasattr(FT2Font, "_layout") and hasattr(FT2Font, "_render_glyph")
+            and hasattr(FT2Font, "_set_transform"))
+
+
+_layouts: dict[tuple, tuple[tuple[FT2Font, int, float, float], ...]] = {}
+_glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}
+
+
+class GlyphCachingRenderer(RendererAgg):
+    """An Agg renderer whose plain (not math) text comes from :data:`_layouts` and
+    :data:`_glyphs`; the pixels of :class:`~matplotlib.backends.backend_agg.RendererAgg`."""
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath or not caching_supported():
+            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        size = prop.get_size_in_points()
+        layout = self._layout(self._prepare_font(prop), size, s, mtext)
+        self._draw_glyphs(gc, x, y, angle, size, layout)
+        return None
+
+    def _layout(self, font: FT2Font, size: float, s: str,
+                mtext) -> tuple[tuple[FT2Font, int, float, float], ...]:
+        """``font._layout`` of ``s`` as (font, glyph index, x, y) per glyph, cached."""
+        flags = get_hinting_flag()
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        key = (font, size, self.dpi, s, flags,
+               tuple(features) if features is not None else None, language)
+        layout = _layouts.get(key)
+        if layout is None:
+            items = font._layout(s, flags=flags, features=features, language=language)
+            layout = tuple((item.ft_object, item.glyph_index, item.x, item.y)
+                           for item in items)
+            if len(_layouts) >= MAX_LAYOUTS:
+                _layouts.clear()
+            _layouts[key] = layout
+        return layout
+
+    def _draw_glyphs(self, gc, x: float, y: float, angle: float, size: float,
+                     layout: tuple[tuple[FT2Font, int, float, float], ...]) -> None:
+        """Blend each glyph as ``RendererAgg._draw_text_glyphs_and_boxes`` does (same
+        transform, same rounding, same order); y is downwards."""
+        cos = math.cos(math.radians(angle))
+        sin = math.sin(math.radians(angle))
+        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])
+                  @ [[1, 0], [0, 1]]).round().astype(int)
+        matrix_key = tuple(matrix.ravel().tolist())
+        flags = get_hinting_flag()
+        antialiased = gc.get_antialiased()
+        mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+        height, dpi, draw = self.height, self.dpi, self._renderer.draw_text_image
+        for font, glyph_index, dx, dy in layout:  # dy is upwards
+            tx = round(0x40 * (x + dx * cos - dy * sin))
+            ty = round(0x40 * (height - y + dx * sin + dy * cos))  # FreeType's y is upwards
+            key = (font, size, dpi, glyph_index, matrix_key, tx & 63, ty & 63, flags, mode)
+            glyph = _glyphs.get(key)
+            if glyph is None:
+                glyph = _render(font, size, dpi, glyph_index, matrix, tx, ty, flags, mode,
+                                antialiased)
+                if len(_glyphs) >= MAX_GLYPHS:
+                    _glyphs.clear()
+                _glyphs[key] = glyph
+            buffer, left, top = glyph
+            # draw_text_image's y is downwards & the bitmap's bottom side
+            draw(buffer, left + (tx >> 6), int(height) - (top + (ty >> 6)) + buffer.shape[0],
+                 0, gc)
+
+
+def _render(font: FT2Font, size: float, dpi: float, glyph_index: int, matrix: np.ndarray,
+            tx: int, ty: int, flags, mode, antialiased: bool) -> tuple[np.ndarray, int, int]:
+    """The glyph's bitmap at the sub-pixel offset of (tx, ty) (1/64 px), with its left and
+    top relative to the whole pixels of (tx, ty)."""
+    font.set_size(size, dpi)
+    font._set_transform(matrix, [tx, ty])
+    bitmap = font._render_glyph(glyph_index, flags, mode)
+    buffer = np.array(bitmap.buffer, dtype=np.uint8, copy=True)
+    if not antialiased:
+        buffer *= 0xff
+    return buffer, bitmap.left - (tx >> 6), bitmap.top - (ty >> 6)
+
+
+def clear_caches() -> None:
+    """Forget every cached layout and glyph (tests; a font or hinting change needs none:
+    they are part of the keys)."""
+    _layouts.clear()
+    _glyphs.clear()
