@@ -42,6 +42,14 @@ def test_rebuildable_caches_are_dropped_together():
         return key * 2
 
     assert world(3) == 6 and world(3) == 6 and calls == [3]
-    drop_rebuildable_caches()
+    assert drop_rebuildable_caches()  # it held an entry
     assert world.cache_info().currsize == 0
+    assert not any(cached.cache_info().currsize for cached in _rebuildable_list())
+    assert not drop_rebuildable_caches()  # nothing held: no heap to hand back
     assert world(3) == 6 and calls == [3, 3]  # built again when needed
+
+
+def _rebuildable_list() -> list:
+    from netsim import memory
+
+    return memory._rebuildable

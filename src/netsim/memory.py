@@ -65,8 +65,18 @@ def rebuildable(cached):
     return cached
 
 
-def drop_rebuildable_caches() -> None:
-    """Empty every :func:`rebuildable` cache, then :func:`release_free_heap`."""
-    for cached in _rebuildable:
+def drop_rebuildable_caches() -> bool:
+    """Empty every :func:`rebuildable` cache and, when any held entries,
+    :func:`release_free_heap` (~15 ms after a picture, whose pages the next one uses again).
+
+    Returns
+    -------
+    bool
+        True when a cache held entries.
+    """
+    held = [cached for cached in _rebuildable if cached.cache_info().currsize]
+    for cached in held:
         cached.cache_clear()
-    release_free_heap()
+    if held:
+        release_free_heap()
+    return bool(held)

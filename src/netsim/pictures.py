@@ -51,15 +51,18 @@ def _draw(job: Job, args: tuple, kwargs: dict) -> tuple[Any, list[str]]:
 
 
 def _free_figure() -> None:
-    """Free a drawn figure now, and the pages it used.  A figure is a reference cycle (its
-    pixels are in the process's shared renderer, :class:`netsim.maps.PictureCanvas`, but
-    its artists and caches take more): left to the cyclic collector's own schedule,
-    several drawn figures pile up.  A collection takes 5-10 ms in a worker, whose imports
-    are frozen (:mod:`netsim.workers`), 50-70 ms in the run's process: there it follows
-    only the few pictures no worker has started (dense_sensors: its peak 40 MB lower),
-    not every picture of a run without workers (~20 of them, ~1.5 MB each)."""
-    gc.collect()
-    drop_rebuildable_caches()  # a worker's truth world, say, after its realisations
+    """Free what a drawn picture left, and a worker's caches of other work.
+
+    A map is shown on a figure its process reuses (:func:`netsim.maps.static_map`), so
+    next to nothing of it is garbage: after a map, a full collection found 0-3
+    unreachable objects, and took 16-37 ms in a helper worker after its realisations (the
+    realisations' objects, not frozen as its imports are, :mod:`netsim.workers`).  A
+    collection of the young generations (under 2 ms) frees a picture's own reference
+    cycles; the cyclic collector's own schedule takes the rest (``changes.png``'s figure,
+    once per run).  The caches of a worker's realisations, its truth world say, go with
+    the first picture (:func:`netsim.memory.drop_rebuildable_caches`)."""
+    gc.collect(1)
+    drop_rebuildable_caches()
 
 
 _relayed: set[str] = set()
