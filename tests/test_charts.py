@@ -80,6 +80,33 @@ def test_changes_chart_in_chinese_fits_and_is_labelled_in_chinese():
     with picture_fonts("zh"):
         fig = changes_figure(_summary(6), lang="zh")
         _check_layout(fig)
-    labels = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    labels = [t.get_text() for ax in fig.axes for t in ax.texts]  # the rows' labels
     assert "PM2.5年均浓度（站点，公报方法）" in labels
     assert "相对基准的变化" in next(t.get_text() for t in fig.texts if t.get_gid() == "title")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("n_pollutants, repeat", [(1, 1), (6, 3)])
+def test_row_labels_draw_the_pixels_of_y_tick_labels(monkeypatch, lang, n_pollutants, repeat):
+    """The rows are labelled without Tick objects (charts._row_labels) in the pixels
+    matplotlib's y ticks and tick labels draw (``ax.set_yticks(ys, labels)``)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from netsim import charts
+    from netsim.maps import cjk_family
+
+    if lang == "zh" and cjk_family() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+
+    def pixels() -> np.ndarray:
+        with picture_fonts(lang):
+            fig = changes_figure(_summary(n_pollutants, repeat), lang)
+            width, height = (round(v) for v in fig.bbox.size)
+            renderer = RendererAgg(width, height, fig.dpi)
+            fig.draw(renderer)
+        return np.asarray(renderer.buffer_rgba()).copy()
+
+    labelled = pixels()
+    monkeypatch.setattr(charts, "_row_labels", lambda ax, ys, labels: ax.set_yticks(
+        ys, labels, fontsize=charts._FONT))
+    assert np.array_equal(labelled, pixels())
