@@ -339,20 +339,22 @@ def test_district_cells_give_the_means_of_rasterising_every_band() -> None:
     assert not once.flags.writeable  # shared: nobody may change it
 
 
-def test_png_data_url_is_what_matplotlib_imsave_writes() -> None:
-    """Pillow directly gives the bytes of ``matplotlib.image.imsave`` (the reference)."""
+def test_png_data_url_holds_the_layer_pixels() -> None:
+    """Pillow (the reference decoder) reads the data URL's PNG back as the same RGBA."""
     import base64
     import io
 
-    from matplotlib.image import imsave
+    from PIL import Image
 
     values = np.random.default_rng(3).normal(40.0, 10.0, (120, 97))
     values[:15, :30] = np.nan  # transparent corner
     rgba = _Scale("RdYlBu_r", 20.0, 60.0, "µg/m³", centre=35.0).rgba(values)
-    buffer = io.BytesIO()
-    imsave(buffer, rgba, format="png")
-    assert _png_data_url(rgba) == ("data:image/png;base64,"
-                                   + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    url = _png_data_url(rgba)
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.mode == "RGBA" and image.size == (97, 120)
+    assert np.array_equal(np.asarray(image), rgba)
+    assert np.asarray(image)[0, 0, 3] == 0 and np.asarray(image)[-1, -1, 3] == 255
 
 
 def test_station_markers_and_classes_in_page(runs: dict[str, Path]) -> None:

@@ -68,7 +68,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
-import io
 import itertools
 import json
 import math
@@ -579,24 +578,18 @@ def _warp_plan(ny: int, nx: int, transform: tuple[float, ...], crs: str, upsampl
 
 
 def _png_data_url(rgba: np.ndarray) -> str:
-    """A ``data:`` URL of a uint8 RGBA image (rows top down) as PNG.
+    """A ``data:`` URL of a uint8 RGBA image (rows top down) as PNG (:func:`netsim.png.
+    encode_png`, deflate level 6: the 11 layers of a two-network run in 0.025 s and 276 KB
+    of base64, against Pillow's 0.108 s and 346 KB, EPYC)."""
+    from netsim.png import encode_png
 
-    Pillow encodes it as ``matplotlib.image.imsave`` would (the same ``Software`` text
-    chunk and 100 dpi: the same bytes) without importing ``matplotlib.figure``, which
-    takes about 0.5 s in a new process.
-    """
-    import matplotlib
-    from PIL import Image, PngImagePlugin
+    png = encode_png(np.require(rgba, dtype=np.uint8, requirements="C"), dpi=100,
+                     text={"Software": "netsim"}, compress_level=WEB_PNG_COMPRESSION)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, "
-                              "https://matplotlib.org/")
-    pixels = np.require(rgba, dtype=np.uint8, requirements="C")
-    image = Image.frombuffer("RGBA", (pixels.shape[1], pixels.shape[0]), pixels, "raw",
-                             "RGBA", 0, 1)
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", pnginfo=info, dpi=(100, 100))
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+WEB_PNG_COMPRESSION = 6
+"""Deflate level of the web map's inlined PNG layers (zlib-ng's)."""
 
 
 def _nice_range(values: list[np.ndarray], *, symmetric: bool = False, include: float | None = None):
