@@ -53,6 +53,11 @@ STANDARD_TAGS = ("pollutant", "statistic", "units", "year", "network", "variogra
 BLOCK = 256
 """Tile size, pixels."""
 
+DEFLATE_LEVEL = 1
+"""Deflate level of the tiles (GDAL's ``ZLEVEL``, default 6): the 18 GeoTIFFs of a
+two-network run of six pollutants at 1 km in 187 ms and 3.196 MB against 259 ms and
+3.207 MB at 6 (the floating-point predictor leaves little for a higher level; EPYC)."""
+
 BandSource = np.ndarray | Callable[[Window], np.ndarray]
 """A band: (ny, nx) array, (n_cells,) vector in ``Grid.targets()`` order, or a
 callable returning the (height, width) block for a ``rasterio.windows.Window``."""
@@ -177,6 +182,7 @@ def write_raster(
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
         "compress": "deflate",
+        "zlevel": DEFLATE_LEVEL,
         "predictor": 3,
         "interleave": "band",
         "BIGTIFF": "IF_SAFER",
