@@ -156,6 +156,7 @@ def changes_figure(summary: dict, lang: str = "en"):
     from matplotlib.figure import Figure
 
     from netsim.maps import PictureCanvas
+    from netsim.tick_layout import OncePerDrawAxes
 
     panels = _panels(summary, lang)
     items = list(panels.items())
@@ -187,7 +188,7 @@ def changes_figure(summary: dict, lang: str = "en"):
             left = (c * column_in + label_in) / width_in
             rect = [left, (top - heights[i]) / height_in, _PLOT_IN / width_in,
                     heights[i] / height_in]
-            _draw_panel(fig.add_axes(rect), items[i][1], lang)
+            _draw_panel(fig.add_axes(rect, axes_class=OncePerDrawAxes), items[i][1], lang)
             # the panel's title as a figure text: an axes title is re-placed at every draw
             fig.text(left, (top + 0.05) / height_in, items[i][0], fontsize=9, va="bottom")
             top -= heights[i] + _PANEL_GAP_IN

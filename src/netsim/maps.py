@@ -54,6 +54,7 @@ from netsim.glyphs import GlyphCachingRenderer
 from netsim.grid import Grid
 from netsim.i18n import DISTRICT_NAMES_ZH, picture_text
 from netsim.png import encode_png
+from netsim.tick_layout import OncePerDrawAxes
 
 __all__ = [
     "STATEMENT_CLASS_WIDTHS",
@@ -629,7 +630,8 @@ _COLOURBAR_BOX_IN = (6.2, 1.85, 0.18, 4.0)
 
 
 def _panel_axes(fig: Figure, column: int, ncols: int):
-    """Map and colour-bar axes of panel ``column`` at fixed positions (inches).
+    """Map and colour-bar axes of panel ``column`` at fixed positions (inches); the colour
+    bar lays its ticks out once per draw (:class:`netsim.tick_layout.OncePerDrawAxes`).
 
     A fixed layout instead of matplotlib's constrained layout, whose solver cost about
     a second per figure; the boxes leave room for tick labels, the colour-bar label, the
@@ -642,7 +644,8 @@ def _panel_axes(fig: Figure, column: int, ncols: int):
         left, bottom, w, h = box
         return [(x0 + left) / width, bottom / FIGURE_HEIGHT_IN, w / width, h / FIGURE_HEIGHT_IN]
 
-    return fig.add_axes(rect(_MAP_BOX_IN)), fig.add_axes(rect(_COLOURBAR_BOX_IN))
+    return (fig.add_axes(rect(_MAP_BOX_IN)),
+            fig.add_axes(rect(_COLOURBAR_BOX_IN), axes_class=OncePerDrawAxes))
 
 
 def static_map(
