@@ -458,18 +458,36 @@ def test_a_reused_map_figure_draws_what_a_new_one_draws(tmp_path):
 
 
 def test_prepared_layouts_are_the_layers_the_maps_use(tmp_path):
-    """prepare_pictures renders the layers of the one- and two-panel maps of a layout (what
-    a helper does while the realisations run): the maps that follow render none."""
+    """prepare_pictures builds the layers, figures and station legends of a run's maps
+    (what a helper does while the realisations run): the maps that follow build none, and
+    are the bytes of maps drawn without it."""
+    from netsim.network import Network
+
     grid = Grid.for_beijing(5000)
     field = 30 + grid.targets()[:, 0] / 1e5
-    maps._overlay_layers.cache_clear()
-    maps._reused_map_figure.cache_clear()
-    maps.prepare_pictures(5000, "en")
+    net = Network.from_file(REPO / "stations" / "beijing_35.csv")
+    kept = net.stations.iloc[:20]
+    maps_ = [(net, {"std": field / 10}), (kept, {"std": field / 9}), (kept, {}), (None, {})]
+
+    def draw(prefix: str) -> list[bytes]:
+        return [maps.static_map(grid, field + i, stations, path=tmp_path / f"{prefix}{i}.png",
+                                pollutant="NO2", **kw).read_bytes()
+                for i, (stations, kw) in enumerate(maps_)]
+
+    for cache in (maps._overlay_layers, maps._reused_map_figure, maps._legend_pixels):
+        cache.cache_clear()
+    unprepared = draw("u")
+    for cache in (maps._overlay_layers, maps._reused_map_figure, maps._legend_pixels):
+        cache.cache_clear()
+    maps.prepare_pictures(5000, "en", legends=[(2, net), (2, kept[["x", "y", "type"]]),
+                                               (1, kept), (1, None)])
     assert maps._overlay_layers.cache_info().currsize == 4  # two layouts x (outlines, names)
-    maps.static_map(grid, field, None, path=tmp_path / "a.png", pollutant="NO2",
-                    std=field / 10)
-    maps.static_map(grid, field, None, path=tmp_path / "b.png", pollutant="NO2")
+    assert maps._reused_map_figure.cache_info().currsize == 2
+    assert maps._legend_pixels.cache_info().currsize == 4
+    assert draw("p") == unprepared
     assert maps._overlay_layers.cache_info().misses == 4
+    assert maps._reused_map_figure.cache_info().misses == 2
+    assert maps._legend_pixels.cache_info().misses == 4
 
 
 def test_maps_drawn_from_threads_are_the_maps_drawn_in_turn(tmp_path):

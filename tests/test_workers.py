@@ -152,3 +152,7 @@ def test_warm_runs_the_preparation_in_each_worker(one_worker, tmp_path):
     workers.warm(("os:mkdir", (str(marker),)))
     assert workers.submit(one_worker, _square_where, 2, 0.0).result()[0] == 4
     assert marker.is_dir()
+    nested = tmp_path / "with" / "keywords"
+    workers.warm(("os:makedirs", (str(nested),), {"exist_ok": True}))
+    assert workers.submit(one_worker, _square_where, 3, 0.0).result()[0] == 9
+    assert nested.is_dir()

@@ -864,6 +864,11 @@ class _MapFigure:
                      linespacing=1.4)
         return fig
 
+    def prepare_legend(self, stations) -> None:
+        """Show ``stations`` (all with values) and render their legend's pixels."""
+        self._show_stations(stations, None, self._lang)
+        self._stations[1][-1].pixels()
+
     def _show_stations(self, stations, has_value: np.ndarray | None, lang: str) -> None:
         """The stations on every panel and their legend, kept while the next map's stations
         are the same (the maps of a network)."""
@@ -892,14 +897,25 @@ def _stations_key(stations, has_value: np.ndarray | None, lang: str) -> tuple:
 
 
 def prepare_pictures(resolution_m: float, lang: str = "en", *, district_names: bool = True,
-                     dpi: int = 150) -> None:
-    """Render what every map of a layout shares in this process, before its first map: the
-    outline and district-name layers of the one- and two-panel maps (~0.4 s, ~11 MB;
-    fonts loaded on the way).  A helper process does this while a run's realisations run
-    (:func:`netsim.workers.warm`); the maps are the same with or without it."""
+                     dpi: int = 150, legends: Sequence[tuple[int, Any]] = ()) -> None:
+    """Build in this process, before its first map, what the maps of a run share: the
+    outline and district-name layers and the figure of the one- and two-panel layouts
+    (~0.5 s, ~12 MB; fonts loaded on the way), and the station legends of ``legends``,
+    (panels, stations) pairs (stations: a Network, a frame with x, y and type, or None;
+    ~40 ms each).  A helper does this while a run's realisations run
+    (:func:`netsim.workers.warm`); the maps are the same with or without it.
+
+    The figures each legend was drawn on (a reference cycle holding a canvas of ~10 MB)
+    are collected before returning, not left to the realisations that follow."""
+    import gc
+
     with _one_picture_at_a_time, picture_fonts(lang):
-        for ncols in (1, 2):
-            _overlays(ncols, lang, float(resolution_m), dpi, district_names)
+        figures = {ncols: _reused_map_figure((ncols, dpi, lang, float(resolution_m),
+                                              district_names), _rc_key())
+                   for ncols in (1, 2)}
+        for ncols, stations in legends:
+            figures[ncols].prepare_legend(_stations_frame(stations))
+    gc.collect()
 
 
 @lru_cache(maxsize=4)
@@ -973,11 +989,14 @@ class _StationLegend(Legend):
     def draw(self, renderer) -> None:
         if not self.get_visible():
             return
-        figure = self.get_figure(root=True)
-        key = (tuple(figure.get_size_inches()), figure.dpi, self._ncols, self._entries,
-               _rc_snapshot())
-        _draw_pixels(renderer, *_legend_pixels(key))
+        _draw_pixels(renderer, *self.pixels())
         self.stale = False
+
+    def pixels(self) -> tuple[np.ndarray, int, int]:
+        """The legend's block of pixels and its lower-left corner (:func:`_legend_pixels`)."""
+        figure = self.get_figure(root=True)
+        return _legend_pixels((tuple(figure.get_size_inches()), figure.dpi, self._ncols,
+                               self._entries, _rc_snapshot()))
 
 
 def _property(handle: Artist, name: str) -> Any:

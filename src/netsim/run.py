@@ -263,7 +263,7 @@ def run_scenario(
     with output_directory(out_dir, overwrite=overwrite) as tmp:
         networks, table, optimisation = prepared or prepare_networks(scenario)
         if scenario.readings is None or scenario.outputs.maps or "scenario" in networks:
-            workers.warm(_picture_preparation(scenario))  # the helpers start meanwhile
+            workers.warm(_picture_preparation(scenario, networks))  # helpers start meanwhile
         means = FieldMeans()
         times = timing.StageTimes()
         if scenario.readings is not None:
@@ -293,12 +293,23 @@ def run_scenario(
     return RunResult(out_dir=Path(out_dir), summary=summary)
 
 
-def _picture_preparation(scenario: Scenario) -> tuple[str, tuple] | None:
+def _picture_preparation(scenario: Scenario, networks: dict[str, Network]
+                         ) -> tuple[str, tuple, dict] | None:
     """What the helper workers prepare for the run's maps while the realisations run:
-    the layers of its layouts (:func:`netsim.maps.prepare_pictures`)."""
+    the layers and figures of its layouts and the station legends of its maps
+    (:func:`netsim.maps.prepare_pictures`; :func:`netsim.outputs.write_maps` draws each
+    network's maps in two panels, the differences in one with the scenario's stations
+    and the AQI days in one without stations)."""
     if not scenario.outputs.maps:
         return None
-    return "netsim.maps:prepare_pictures", (scenario.grid.resolution_m, scenario.lang)
+    stations = {net: network.stations[["x", "y", "type"]] for net, network in networks.items()}
+    legends = [(2, frame) for frame in stations.values()]
+    if "scenario" in stations:
+        legends.append((1, stations["scenario"]))
+    if scenario.outputs.time_resolved:
+        legends.append((1, None))
+    return ("netsim.maps:prepare_pictures", (scenario.grid.resolution_m, scenario.lang),
+            {"legends": legends})
 
 
 def _timing_record(times: timing.StageTimes, started: float, realisations_done: float

@@ -178,13 +178,13 @@ def submit(executor: ProcessPoolExecutor, job: Callable[..., Any], *args: Any) -
         return executor.submit(job, *args)
 
 
-def warm(prepare: tuple[str, tuple] | None = None) -> None:
+def warm(prepare: tuple[str, tuple] | tuple[str, tuple, dict] | None = None) -> None:
     """Start the helper workers now, without waiting: they import matplotlib and the
     realisation modules while the run's process imports its own and begins.
 
-    ``prepare``: a task ``("module:function", args)`` each worker runs first (or next,
-    when it is running already), e.g. building the layers every map of the run shares
-    while the realisations run (:func:`netsim.maps.prepare_pictures`)."""
+    ``prepare``: a task ``("module:function", args[, kwargs])`` each worker runs first (or
+    next, when it is running already), e.g. building the layers and figures every map of
+    the run shares while the realisations run (:func:`netsim.maps.prepare_pictures`)."""
     executor = pool()
     if executor is None:
         return
@@ -194,11 +194,11 @@ def warm(prepare: tuple[str, tuple] | None = None) -> None:
         submit(executor, _started, *(prepare or ()))
 
 
-def _started(job: str | None = None, args: tuple = ()) -> None:
-    """A task that makes the pool start a worker (:func:`warm`) and runs ``job(*args)``
-    (``"module:function"``) there."""
+def _started(job: str | None = None, args: tuple = (), kwargs: dict | None = None) -> None:
+    """A task that makes the pool start a worker (:func:`warm`) and runs
+    ``job(*args, **kwargs)`` (``"module:function"``) there."""
     if job is not None:
-        resolve(job)(*args)
+        resolve(job)(*args, **(kwargs or {}))
 
 
 def resolve(job: Callable[..., Any] | str) -> Callable[..., Any]:
