@@ -1072,7 +1072,6 @@ class _MapPanel:
         if scale.edges is not None:
             self.colourbar.set_ticks(list(scale.edges))
         self.colourbar.set_label(label, fontsize=9)
-        self.cax.tick_params(labelsize=8)
 
     def _add_image(self, grid: Grid, data: np.ma.MaskedArray, norm, cmap) -> None:
         image = _FieldImage(self.ax, cmap=cmap, norm=norm, interpolation="nearest",
@@ -1084,6 +1083,7 @@ class _MapPanel:
         self.image = image
         self.colourbar = self.ax.get_figure(root=True).colorbar(image, cax=self.cax,
                                                                 spacing="proportional")
+        self.cax.tick_params(labelsize=8)  # kept by the ticks of every later scale
 
 
 def _limit_mark(cax, scale: ColourScale, limit: float | None, label: str) -> list[Artist]:
