@@ -66,6 +66,36 @@ def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
     assert len(list(tmp_path.glob("good*.png"))) == jobs - 1
 
 
+def test_finish_draws_the_newest_jobs_beyond_those_left_to_the_workers(tmp_path,
+                                                                       monkeypatch):
+    """While the worker is busy, finish draws in-process the newest of the jobs not yet
+    started, leaving the LEFT_TO_WORKERS oldest to the worker; every job is done."""
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
+    (tmp_path / "warm").mkdir()
+    _with_a_worker(tmp_path / "warm")
+    here: list[str] = []
+    resolve = workers.resolve
+
+    def recording(job):
+        function = resolve(job)
+        return lambda *args, **kwargs: here.append(Path(args[0]).name) or function(*args,
+                                                                                  **kwargs)
+
+    monkeypatch.setattr(workers, "resolve", recording)
+    monkeypatch.setattr(pictures, "LEFT_TO_WORKERS", 3)
+    with pictures.Pictures() as queue:
+        queue.add("time:sleep", 1.5)  # the worker is busy meanwhile
+        started = time.monotonic()
+        while not queue._jobs[0][3].running() and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        for i in range(10):
+            queue.add("os:mkdir", str(tmp_path / f"d{i}"))
+    assert all((tmp_path / f"d{i}").is_dir() for i in range(10))
+    assert here and not {"d0", "d1", "d2"} & set(here)  # the three oldest: the worker's
+    newest_first = [f"d{i}" for i in range(9, -1, -1)]
+    assert here == newest_first[:len(here)]  # the newest, newest first
+
+
 def test_warm_starts_the_workers_without_waiting(monkeypatch):
     """warm() returns at once; the worker imports the drawing modules meanwhile."""
 

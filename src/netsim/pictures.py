@@ -76,6 +76,13 @@ def _relay(messages: list[str]) -> None:
             warnings.warn(message, FontWarning, stacklevel=3)
 
 
+LEFT_TO_WORKERS = 3
+"""Jobs not yet started that :meth:`Pictures.finish` leaves to the workers.  A process
+that has not drawn yet spends ~0.5 s importing matplotlib and netsim's drawing modules
+before its first picture (EPYC): more than a worker takes for three maps, and about what
+it takes for ``changes.png``, a run's last and largest job."""
+
+
 class Pictures:
     """The drawing jobs of one run: ``add`` them, then leave the ``with`` block.
 
@@ -96,11 +103,14 @@ class Pictures:
         self._jobs.append((job, args, kwargs, workers.submit(self._pool, _draw, job, args, kwargs)))
 
     def finish(self) -> None:
-        """Draw the jobs not started in-process, newest first; wait for the rest (also
-        when an in-process job fails); raise the first worker error."""
+        """Draw in-process, newest first, the jobs not started beyond the
+        :data:`LEFT_TO_WORKERS` oldest; wait for the rest (also when an in-process job
+        fails); raise the first worker error."""
         jobs, self._jobs = self._jobs, []
         try:
-            for job, args, kwargs, future in reversed(jobs):
+            waiting = [entry for entry in jobs if not entry[3].running()
+                       and not entry[3].done()]
+            for job, args, kwargs, future in reversed(waiting[LEFT_TO_WORKERS:]):
                 if future.cancel():
                     workers.resolve(job)(*args, **kwargs)
                     _free_figure()
