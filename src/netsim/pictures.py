@@ -4,7 +4,8 @@ Matplotlib draws one picture at a time per process (about 0.1 s for a two-panel 
 and a scenario run has up to ~20 of them.  :class:`Pictures` queues the drawing jobs
 (:func:`netsim.maps.static_map`, :func:`netsim.charts.changes_chart`) to a pool of
 worker processes, lets the run write its tables, GeoTIFFs and web map meanwhile, then
-draws in-process whatever no worker has started, and waits for the rest.
+draws in-process the newest of the jobs no worker has started (all but the
+:data:`LEFT_TO_WORKERS` oldest), and waits for the rest.
 
 * The workers are the process's helper workers (:mod:`netsim.workers`), which imported
   matplotlib once, while the run began; ``NETSIM_WORKERS`` sets how many (``0`` = draw
@@ -86,8 +87,9 @@ it takes for ``changes.png``, a run's last and largest job."""
 class Pictures:
     """The drawing jobs of one run: ``add`` them, then leave the ``with`` block.
 
-    Leaving the block draws in-process the jobs no worker has started and waits for the
-    others; the first error (in submission order) is raised.  Importing matplotlib is
+    Leaving the block draws in-process the jobs no worker has started beyond the
+    :data:`LEFT_TO_WORKERS` oldest and waits for the others; the first error (in
+    submission order) is raised.  Importing matplotlib is
     left to whichever process draws.
     """
 
