@@ -40,6 +40,7 @@ def caching_supported() -> bool:
             and hasattr(FT2Font, "_set_transform"))
 
 
+_SUPPORTED = caching_supported()
 _layouts: dict[tuple, tuple[tuple[FT2Font, int, float, float], ...]] = {}
 _glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}
 
@@ -49,7 +50,7 @@ class GlyphCachingRenderer(RendererAgg):
     :data:`_glyphs`; the pixels of :class:`~matplotlib.backends.backend_agg.RendererAgg`."""
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
-        if ismath or not caching_supported():
+        if ismath or not _SUPPORTED:
             return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
         size = prop.get_size_in_points()
         layout = self._layout(self._prepare_font(prop), size, s, mtext)
@@ -77,11 +78,11 @@ class GlyphCachingRenderer(RendererAgg):
     def _draw_glyphs(self, gc, x: float, y: float, angle: float, size: float,
                      layout: tuple[tuple[FT2Font, int, float, float], ...]) -> None:
         """Blend each glyph as ``RendererAgg._draw_text_glyphs_and_boxes`` does (same
-        transform, same rounding, same order); y is downwards."""
+        transform, same rounding, same order; its slant 0 and extend 1 leave the rotation
+        as it is); y is downwards."""
         cos = math.cos(math.radians(angle))
         sin = math.sin(math.radians(angle))
-        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])
-                  @ [[1, 0], [0, 1]]).round().astype(int)
+        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
         matrix_key = tuple(matrix.ravel().tolist())
         flags = get_hinting_flag()
         antialiased = gc.get_antialiased()
