@@ -38,7 +38,8 @@ from netsim.summary import FieldMeans, mean_station_tables
 if TYPE_CHECKING:
     from netsim.pictures import Pictures
 
-__all__ = ["map_title", "write_maps", "write_reports", "write_run", "write_summary"]
+__all__ = ["map_legends", "map_title", "write_maps", "write_reports", "write_run",
+           "write_summary"]
 
 
 def write_run(
@@ -336,6 +337,19 @@ def write_maps(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str,
                 for p, diff in differences]
     written += _aqi_days_maps(pictures, out, scenario, grid, networks, means)
     return written
+
+
+def map_legends(scenario: Scenario, networks: Mapping[str, Network]) -> list[tuple[int, Any]]:
+    """The (panels, stations) of the station legends :func:`write_maps` draws: each
+    network's maps in two panels, the differences in one with the scenario's stations,
+    the AQI days in one without stations (stations as frames of x, y and type)."""
+    stations = {net: network.stations[["x", "y", "type"]] for net, network in networks.items()}
+    legends: list[tuple[int, Any]] = [(2, frame) for frame in stations.values()]
+    if "scenario" in stations:
+        legends.append((1, stations["scenario"]))
+    if scenario.outputs.time_resolved:
+        legends.append((1, None))
+    return legends
 
 
 def _queue_map(pictures: Pictures, *args: Any, path: Path, **kwargs: Any) -> Path:

@@ -297,19 +297,13 @@ def _picture_preparation(scenario: Scenario, networks: dict[str, Network]
                          ) -> tuple[str, tuple, dict] | None:
     """What the helper workers prepare for the run's maps while the realisations run:
     the layers and figures of its layouts and the station legends of its maps
-    (:func:`netsim.maps.prepare_pictures`; :func:`netsim.outputs.write_maps` draws each
-    network's maps in two panels, the differences in one with the scenario's stations
-    and the AQI days in one without stations)."""
+    (:func:`netsim.maps.prepare_pictures`, :func:`netsim.outputs.map_legends`)."""
+    from netsim.outputs import map_legends
+
     if not scenario.outputs.maps:
         return None
-    stations = {net: network.stations[["x", "y", "type"]] for net, network in networks.items()}
-    legends = [(2, frame) for frame in stations.values()]
-    if "scenario" in stations:
-        legends.append((1, stations["scenario"]))
-    if scenario.outputs.time_resolved:
-        legends.append((1, None))
     return ("netsim.maps:prepare_pictures", (scenario.grid.resolution_m, scenario.lang),
-            {"legends": legends})
+            {"legends": map_legends(scenario, networks)})
 
 
 def _timing_record(times: timing.StageTimes, started: float, realisations_done: float
