@@ -577,6 +577,10 @@ def _warp_plan(ny: int, nx: int, transform: tuple[float, ...], crs: str, upsampl
     return source, dst_transform
 
 
+WEB_PNG_COMPRESSION = 6
+"""Deflate level of the web map's inlined PNG layers (zlib-ng's)."""
+
+
 def _png_data_url(rgba: np.ndarray) -> str:
     """A ``data:`` URL of a uint8 RGBA image (rows top down) as PNG (:func:`netsim.png.
     encode_png`, deflate level 6: the 11 layers of a two-network run in 0.025 s and 276 KB
@@ -586,10 +590,6 @@ def _png_data_url(rgba: np.ndarray) -> str:
     png = encode_png(np.require(rgba, dtype=np.uint8, requirements="C"), dpi=100,
                      text={"Software": "netsim"}, compress_level=WEB_PNG_COMPRESSION)
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-WEB_PNG_COMPRESSION = 6
-"""Deflate level of the web map's inlined PNG layers (zlib-ng's)."""
 
 
 def _nice_range(values: list[np.ndarray], *, symmetric: bool = False, include: float | None = None):
