@@ -54,6 +54,7 @@ def write_run(
     change_table: pd.DataFrame | None = None,
     web_map: bool = False,
     pictures: Pictures | None = None,
+    station_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
     """Write every file of the run directory, ``summary.json`` included (``map.html``
     with ``web_map``).
@@ -63,25 +64,30 @@ def write_run(
     tables, GeoTIFFs and web map are written; the reports, which embed the PNGs, last.
     ``pictures``: a queue the caller opened and queued the maps to already
     (:func:`write_maps`, which needs no summary), so they are drawn while it summarised.
+    ``station_tables``: :func:`netsim.summary.mean_station_tables` of every network, when
+    the caller has them already.
     """
     from netsim.pictures import Pictures
 
+    if station_tables is None:
+        station_tables = {net: mean_station_tables(outcomes, net) for net in networks}
     if pictures is None:
         with Pictures() as own:
             if scenario.outputs.maps:
                 write_maps(out, scenario, grid, networks, means, own)
             _write_files(out, scenario, grid, networks, outcomes, means, summary, own,
-                         change_table, web_map)
+                         change_table, web_map, station_tables)
     else:
         _write_files(out, scenario, grid, networks, outcomes, means, summary, pictures,
-                     change_table, web_map)
+                     change_table, web_map, station_tables)
         pictures.finish()
     write_reports(out, summary)
 
 
 def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str, Network],
                  outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, summary: dict,
-                 pictures: Pictures, change_table: pd.DataFrame | None, web_map: bool) -> None:
+                 pictures: Pictures, change_table: pd.DataFrame | None, web_map: bool,
+                 station_tables: Mapping[str, pd.DataFrame]) -> None:
     """Everything but the maps and reports: the changes chart (queued), the networks'
     tables, rasters and GIS layers, the differences, ``summary.json`` and the web map."""
     stats = pd.DataFrame(summary["statistics"]).astype(
@@ -91,7 +97,7 @@ def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[st
                      lang=scenario.lang)
     for net, network in networks.items():
         _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
-                           change_table, networks["baseline"])
+                           station_tables[net], change_table, networks["baseline"])
     for net in networks:
         _write_time_resolved(out / net, net, scenario, grid, means)
         write_gis(out / net, net, summary)
@@ -151,11 +157,12 @@ def write_reports(out: Path, summary: Mapping[str, Any]) -> None:
 def _write_network_dir(
     out: Path, net: str, scenario: Scenario, grid: Grid, network: Network,
     outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, stats: pd.DataFrame,
-    change_table: pd.DataFrame | None, base: Network,
+    station_table: pd.DataFrame, change_table: pd.DataFrame | None, base: Network,
 ) -> None:
-    """One network's directory: the statement's tables, map and truth, stations, fields."""
+    """One network's directory: the statement's tables, map and truth, stations, fields
+    (``station_table``: its :func:`netsim.summary.mean_station_tables`)."""
     out.mkdir(parents=True, exist_ok=True)
-    _write_station_tables(out, mean_station_tables(outcomes, net))
+    _write_station_tables(out, station_table)
     _write_area_tables(out, stats[stats["network"] == net])
     _network_frame(net, network, change_table, base).to_csv(out / "network.csv", index=False)
     sm = pd.concat([o[net].station_metrics for o in outcomes], ignore_index=True)

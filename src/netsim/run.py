@@ -256,7 +256,7 @@ def run_scenario(
     from netsim import workers
     from netsim.outputs import write_maps, write_run, write_summary
     from netsim.pictures import Pictures
-    from netsim.summary import FieldMeans, summarise
+    from netsim.summary import FieldMeans, mean_station_tables, summarise
 
     started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
@@ -279,13 +279,14 @@ def run_scenario(
         with Pictures() as pictures:
             if scenario.outputs.maps:  # drawn by the workers while the run summarises
                 write_maps(tmp, scenario, grid, networks, means, pictures)
+            station_tables = {net: mean_station_tables(outcomes, net) for net in networks}
             summary = summarise(scenario, networks, outcomes, change_table=table,
-                                optimisation=optimisation)
+                                optimisation=optimisation, station_tables=station_tables)
             release_free_heap()  # the realisations' tables, concatenated and reduced
             summary["netsim_version"] = __version__
             summary["executor"] = executor_info
             write_run(tmp, scenario, grid, networks, outcomes, means, summary,
-                      change_table=table, pictures=pictures,
+                      change_table=table, pictures=pictures, station_tables=station_tables,
                       web_map=scenario.outputs.web_map if web_map is None else web_map)
         times.add({"outputs": time.perf_counter() - realisations_done})
         summary["timing"] = _timing_record(times, started, realisations_done)

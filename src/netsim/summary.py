@@ -134,14 +134,19 @@ def summarise(
     *,
     change_table: pd.DataFrame | None = None,
     optimisation: Any = None,
+    station_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Means, 90 % intervals, published figures, differences and verdicts of a run
-    (the ``summary.json`` content; texts in ``scenario.lang``)."""
+    (the ``summary.json`` content; texts in ``scenario.lang``).
+
+    ``station_tables``: :func:`mean_station_tables` of every network, when the caller
+    has them already (it writes them too)."""
     lang = scenario.lang
     table = _long_table(outcomes)
     stats = reduce(table, ["network", *KEY])
     real = scenario.readings is not None
-    by_station = {net: mean_station_tables(outcomes, net) for net in networks}
+    by_station = (dict(station_tables) if station_tables is not None
+                  else {net: mean_station_tables(outcomes, net) for net in networks})
     summary: dict[str, Any] = {
         **_settings(scenario, len(outcomes)),
         "networks": {name: _network_info(net) for name, net in networks.items()},
