@@ -96,6 +96,45 @@ def test_finish_draws_the_newest_jobs_beyond_those_left_to_the_workers(tmp_path,
     assert here == newest_first[:len(here)]  # the newest, newest first
 
 
+def test_a_job_added_first_goes_ahead_of_the_jobs_not_started(tmp_path, monkeypatch):
+    """add_first puts a job before those no worker has been handed yet: finish then leaves
+    it, and the two oldest of the others, to the busy worker, and draws the rest here,
+    newest first."""
+    monkeypatch.setenv("NETSIM_WORKERS", "1")
+    (tmp_path / "warm").mkdir()
+    _with_a_worker(tmp_path / "warm")
+    here: list[str] = []
+    resolve = workers.resolve
+
+    def recording(job):
+        function = resolve(job)
+        return lambda *args, **kwargs: here.append(Path(args[0]).name) or function(*args,
+                                                                                  **kwargs)
+
+    monkeypatch.setattr(workers, "resolve", recording)
+    monkeypatch.setattr(pictures, "LEFT_TO_WORKERS", 3)
+    with pictures.Pictures() as queue:
+        queue.add("time:sleep", 1.5)  # the worker is busy meanwhile
+        started = time.monotonic()
+        while not queue._jobs[0][3].running() and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        for i in range(10):
+            queue.add("os:mkdir", str(tmp_path / f"d{i}"))
+        queue.add_first("os:mkdir", str(tmp_path / "first"))
+        # the pool hands a job or two on to its worker's queue at once: those stay ahead
+        handed = [Path(entry[1][0]).name for entry in queue._jobs[1:] if entry[3].running()]
+        waiting = [Path(entry[1][0]).name for entry in queue._jobs[1:]
+                   if not entry[3].running()]
+        assert waiting[0] == "first" and waiting[1:] == sorted(waiting[1:],
+                                                                key=lambda n: int(n[1:]))
+        assert len(handed) <= 2 and "first" not in handed
+    assert all((tmp_path / name).is_dir() for name in ["first"] + [f"d{i}" for i in range(10)])
+    newest_first = waiting[::-1]
+    assert here == newest_first[:len(here)]  # the newest, newest first
+    assert len(here) >= len(waiting) - 3 - 1  # (the pool may hand on one more meanwhile)
+    assert "first" not in here  # added last, but the worker's
+
+
 def test_warm_starts_the_workers_without_waiting(monkeypatch):
     """warm() returns at once; the worker imports the drawing modules meanwhile."""
 

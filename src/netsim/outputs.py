@@ -88,13 +88,14 @@ def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[st
                  outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, summary: dict,
                  pictures: Pictures, change_table: pd.DataFrame | None, web_map: bool,
                  station_tables: Mapping[str, pd.DataFrame]) -> None:
-    """Everything but the maps and reports: the changes chart (queued), the networks'
+    """Everything but the maps and reports: the changes chart (queued ahead of the maps
+    no worker has started), the networks'
     tables, rasters and GIS layers, the differences, ``summary.json`` and the web map."""
     stats = pd.DataFrame(summary["statistics"]).astype(
         {"mean": float, "p05": float, "p95": float})
     if "scenario" in networks:
-        pictures.add("netsim.charts:changes_chart", summary, out / "changes.png",
-                     lang=scenario.lang)
+        pictures.add_first("netsim.charts:changes_chart", summary, out / "changes.png",
+                           lang=scenario.lang)
     for net, network in networks.items():
         _write_network_dir(out / net, net, scenario, grid, network, outcomes, means, stats,
                            station_tables[net], change_table, networks["baseline"])

@@ -77,11 +77,12 @@ def _relay(messages: list[str]) -> None:
             warnings.warn(message, FontWarning, stacklevel=3)
 
 
-LEFT_TO_WORKERS = 3
+LEFT_TO_WORKERS = 8
 """Jobs not yet started that :meth:`Pictures.finish` leaves to the workers.  A process
-that has not drawn yet spends ~0.5 s importing matplotlib and netsim's drawing modules
-before its first picture (EPYC): more than a worker takes for three maps, and about what
-it takes for ``changes.png``, a run's last and largest job."""
+that has not drawn yet spends ~0.7 s importing netsim's drawing modules and building its
+first figure before its first map is written (EPYC, traced in ``fyp14_expansion``): about
+what a worker takes for eight maps (0.07-0.12 s each).  ``changes.png``, the largest job,
+is queued ahead of the maps (:meth:`Pictures.add_first`), so it is never the one left."""
 
 
 class Pictures:
@@ -103,6 +104,17 @@ class Pictures:
             workers.resolve(job)(*args, **kwargs)
             return
         self._jobs.append((job, args, kwargs, workers.submit(self._pool, _draw, job, args, kwargs)))
+
+    def add_first(self, job: Job, *args: Any, **kwargs: Any) -> None:
+        """Queue ``job(*args, **kwargs)`` ahead of the jobs no worker has started.
+
+        For a long job queued late (``changes.png``, once the run has summarised): started
+        by a worker next, it is not left last, to one worker, while the others are done."""
+        behind = [entry for entry in self._jobs if entry[3].cancel()]
+        self._jobs = [entry for entry in self._jobs if not entry[3].cancelled()]
+        self.add(job, *args, **kwargs)
+        for queued_job, queued_args, queued_kwargs, _ in behind:
+            self.add(queued_job, *queued_args, **queued_kwargs)
 
     def finish(self) -> None:
         """Draw in-process, newest first, the jobs not started beyond the
