@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from affine import Affine
 from pyproj import Transformer
 
 from netsim import geography
@@ -312,13 +313,15 @@ def test_warp_by_plan_equals_warping_each_band_with_gdal(resolution, upsample) -
         assert np.isfinite(warped).sum() > 0.2 * warped.size
 
 
-def test_district_cells_give_the_means_of_rasterising_every_band() -> None:
-    """Districts rasterised once per grid give the same area means, bit for bit, as
-    rasterising them again for each band (rasterio directly, plain numpy means)."""
+@pytest.mark.parametrize("beijing_grids", [False, True])
+def test_district_cells_give_the_means_of_rasterising_every_band(beijing_grids) -> None:
+    """Districts rasterised once per grid (or read from the Beijing grid's own district
+    raster) give the same area means, bit for bit, as rasterising them again for each
+    band (rasterio directly, plain numpy means)."""
     from rasterio import features
 
     districts = geography.districts()
-    cells = _DistrictCells(districts)
+    cells = _DistrictCells(districts, beijing_grids=beijing_grids)
     for resolution in (1000.0, 2000.0):
         grid = Grid.for_beijing(resolution)
         for base, slope in ((40.0, 12.0), (-3.0, 250.0)):
@@ -337,6 +340,10 @@ def test_district_cells_give_the_means_of_rasterising_every_band() -> None:
     once = cells.labels(grid.shape, grid.transform)
     assert cells.labels(grid.shape, grid.transform) is once  # rasterised once per grid
     assert not once.flags.writeable  # shared: nobody may change it
+    shifted = grid.transform * Affine.translation(0.5, 0.0)  # not a Beijing grid
+    assert np.array_equal(cells.labels(grid.shape, shifted), features.rasterize(
+        [(geom, i + 1) for i, geom in enumerate(districts.geometry)],
+        out_shape=grid.shape, transform=shifted, fill=0, dtype="int32"))
 
 
 def test_png_data_url_holds_the_layer_pixels() -> None:

@@ -89,7 +89,7 @@ from folium.template import Template
 
 from netsim.atomic import output_file
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS
-from netsim.errors import NetsimError, RasterError, ScenarioError
+from netsim.errors import GeographyError, NetsimError, RasterError, ScenarioError
 from netsim.i18n import DISTRICT_NAMES_ZH, statistic_name, text
 from netsim.pollutants import POLLUTANTS, Pollutant
 
@@ -427,14 +427,36 @@ def _district_means(values: np.ndarray, labels: np.ndarray, names: Any) -> dict[
     return out
 
 
+def _beijing_grid_labels(shape: tuple[int, int], transform: Any) -> np.ndarray | None:
+    """:func:`_district_labels` of :func:`netsim.geography.districts` on a Beijing grid
+    (:meth:`netsim.grid.Grid.for_beijing`, which rasterises the same districts in the
+    same order, numbered from 0), or None for another grid."""
+    from netsim.grid import Grid
+
+    res = transform.a
+    if transform.b or transform.d or transform.e != -res:
+        return None
+    try:
+        grid = Grid.for_beijing(res)
+    except GeographyError:
+        return None
+    if grid.shape != tuple(shape) or grid.transform != transform:
+        return None
+    return grid.district.astype(np.int32) + 1
+
+
 class _DistrictCells:
     """The districts of a frame rasterised once per grid (shapely's coordinate access
-    makes each rasterisation cost about 50 ms), then reused for every band on that grid."""
+    makes each rasterisation cost about 50 ms), then reused for every band on that grid.
+
+    ``beijing_grids``: the frame is :func:`netsim.geography.districts`, so on a Beijing
+    grid the grid's own district raster serves (:func:`_beijing_grid_labels`)."""
 
     _MAX_GRIDS = 8
 
-    def __init__(self, districts_gdf: Any) -> None:
+    def __init__(self, districts_gdf: Any, *, beijing_grids: bool = False) -> None:
         self.districts = districts_gdf
+        self.beijing_grids = beijing_grids
         self._labels: dict[tuple[tuple[int, int], Any], np.ndarray] = {}
 
     def labels(self, shape: tuple[int, int], transform: Any) -> np.ndarray:
@@ -443,7 +465,9 @@ class _DistrictCells:
         if key not in self._labels:
             if len(self._labels) >= self._MAX_GRIDS:
                 self._labels.pop(next(iter(self._labels)))
-            labels = _district_labels(key[0], transform, self.districts)
+            labels = _beijing_grid_labels(*key) if self.beijing_grids else None
+            if labels is None:
+                labels = _district_labels(key[0], transform, self.districts)
             labels.setflags(write=False)
             self._labels[key] = labels
         return self._labels[key]
@@ -1301,7 +1325,8 @@ def _district_cells() -> tuple[_DistrictCells, _DistrictCells]:
     """The districts of :func:`_districts_lonlat` as raster cells, rasterised once per grid
     and process: UTM (area means of the rasters) and Web Mercator (click readout)."""
     districts_utm, districts_ll = _districts_lonlat()
-    return _DistrictCells(districts_utm), _DistrictCells(districts_ll.to_crs("EPSG:3857"))
+    return (_DistrictCells(districts_utm, beijing_grids=True),
+            _DistrictCells(districts_ll.to_crs("EPSG:3857")))
 
 
 DAYS_MEETING_LABEL = text("map_days_layer", "en")
