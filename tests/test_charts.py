@@ -12,9 +12,11 @@ from netsim.maps import picture_fonts
 POLLUTANTS = ("PM2.5", "PM10", "NO2", "SO2", "CO", "O3")
 
 
-def _summary(n_pollutants: int, repeat: int = 1) -> dict:
+def _summary(n_pollutants: int, repeat: int = 1, scale: float = 1.0,
+             shift: float = 0.0) -> dict:
     """A summary.json-like dict with the headline rows of a run (``repeat`` copies of each
-    to make long charts), every difference with a 90 % interval."""
+    to make long charts), every difference with a 90 % interval (``scale`` times a
+    standard normal mean ± 0.5, plus ``shift``)."""
     from netsim.summary import _headline_keys, _label
 
     rng = np.random.default_rng(3)
@@ -25,10 +27,12 @@ def _summary(n_pollutants: int, repeat: int = 1) -> dict:
                      else "districts" if statistic.startswith("districts")
                      else "days" if p == "AQI" else "mg/m³" if p == "CO" else "µg/m³")
             mean = float(rng.normal())
+            low, high = shift + scale * (mean - 0.5), shift + scale * (mean + 0.5)
             headline.append({
                 "label": _label((source, area, p, statistic)), "source": source, "area": area,
                 "pollutant": p, "statistic": statistic, "units": units,
-                "difference": {"mean": mean, "p05": mean - 0.5, "p95": mean + 0.5, "n": 20},
+                "difference": {"mean": shift + scale * mean, "p05": low, "p95": high,
+                               "n": 20},
             })
     return {"scenario": "a_scenario_with_a_rather_long_name", "year": 2020,
             "headline": headline}
@@ -110,3 +114,32 @@ def test_row_labels_draw_the_pixels_of_y_tick_labels(monkeypatch, lang, n_pollut
     monkeypatch.setattr(charts, "_row_labels", lambda ax, ys, labels: ax.set_yticks(
         ys, labels, fontsize=charts._FONT))
     assert np.array_equal(labelled, pixels())
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("scale, shift", [(1.0, 0.0), (40.0, 0.0), (1e-3, 0.0), (3.0, 20.0),
+                                          (0.1, 1000.0), (1e6, 0.0)])
+def test_x_ticks_draw_the_pixels_of_matplotlibs_ticks(monkeypatch, lang, scale, shift):
+    """The x axes are marked and labelled without Tick objects (charts._x_ticks) in the
+    pixels matplotlib's ticks draw, over ranges from thousandths to millions (labels in
+    scientific notation: matplotlib's own ticks then) and without zero in view."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from netsim import charts
+    from netsim.maps import cjk_family
+
+    if lang == "zh" and cjk_family() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+
+    def pixels() -> np.ndarray:
+        with picture_fonts(lang):
+            fig = changes_figure(_summary(6, 1, scale, shift), lang)
+            width, height = (round(v) for v in fig.bbox.size)
+            renderer = RendererAgg(width, height, fig.dpi)
+            fig.draw(renderer)
+        return np.asarray(renderer.buffer_rgba()).copy()
+
+    marked = pixels()
+    monkeypatch.setattr(charts, "_x_ticks",
+                        lambda ax: ax.tick_params(axis="x", labelsize=charts._FONT))
+    assert np.array_equal(marked, pixels())

@@ -210,7 +210,7 @@ def _draw_panel(ax, items: list[dict], lang: str) -> None:
     _row_labels(ax, y, [headline_label(r, lang) for r in items])
     ax.set_ylim(-0.7, len(items) - 0.3)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
-    ax.tick_params(axis="x", labelsize=_FONT)
+    _x_ticks(ax)
 
 
 def _row_labels(ax, ys: np.ndarray, labels: Sequence[str]) -> None:
@@ -238,6 +238,46 @@ def _row_labels(ax, ys: np.ndarray, labels: Sequence[str]) -> None:
     for y, label in zip(ys, labels, strict=True):
         ax.text(0, y, label, fontsize=_FONT, color=label_colour, va=va, ha=ha,
                 transform=transform, clip_on=False)
+
+
+def _x_ticks(ax) -> None:
+    """Mark and label the x axis as its ticks draw them (``tick_params(labelsize=8)``),
+    without Tick objects: the locator's ticks in the view (the limits autoscaled now, as
+    the draw would: the panel is complete), one marker line of matplotlib's bottom tick
+    marks and each label a text on the transform an x tick label has, at the axis'
+    z-order.  Matplotlib's own ticks where the labels need an offset or another tick
+    layout (``rcParams`` ``xtick.*``, ticks out, data autolimits)."""
+    import matplotlib as mpl
+    from matplotlib.lines import TICKDOWN, Line2D
+
+    rc = mpl.rcParams
+    if (rc["xtick.direction"] != "out" or not rc["xtick.bottom"] or not rc["xtick.labelbottom"]
+            or rc["xtick.top"] or rc["xtick.minor.visible"] or rc["axes.grid"]
+            or rc["axes.autolimit_mode"] != "data"):
+        ax.tick_params(axis="x", labelsize=_FONT)
+        return
+    low, high = sorted(ax.get_xlim())
+    locs = np.asarray(ax.xaxis.get_major_locator()(), dtype=float)
+    formatter = ax.xaxis.get_major_formatter()
+    labels = formatter.format_ticks(locs)
+    if formatter.get_offset():
+        ax.tick_params(axis="x", labelsize=_FONT)
+        return
+    close = 1e-10 * (high - low)  # matplotlib's _interval_contains_close
+    shown = (locs >= low - close) & (locs <= high + close)
+    ax.set_xticks([])
+    colour, size = rc["xtick.color"], rc["xtick.major.size"]
+    zorder = ax.xaxis.get_zorder()
+    ax.add_artist(Line2D(locs[shown], np.zeros(int(shown.sum())), color=colour,
+                         linestyle="none", marker=TICKDOWN, markeredgecolor=colour,
+                         markersize=size, markeredgewidth=rc["xtick.major.width"],
+                         transform=ax.get_xaxis_transform("tick1"), clip_on=False,
+                         zorder=zorder))
+    transform, va, ha = ax.get_xaxis_text1_transform(rc["xtick.major.pad"] + size)
+    label_colour = colour if rc["xtick.labelcolor"] == "inherit" else rc["xtick.labelcolor"]
+    for x, label in zip(locs[shown], np.asarray(labels, dtype=object)[shown], strict=True):
+        ax.text(x, 0, label, fontsize=_FONT, color=label_colour, va=va, ha=ha,
+                transform=transform, clip_on=False, zorder=zorder)
 
 
 def changes_chart(summary: dict, path: Path, lang: str = "en") -> None:
