@@ -233,3 +233,53 @@ def test_a_new_pool_after_a_worker_died(tmp_path, monkeypatch):
         queue.add(static_map, grid, _field(grid, 0), pollutant="PM2.5", limit=None,
                   path=tmp_path / "after.png")
     assert (tmp_path / "after.png").stat().st_size > 1000
+
+
+class _Cycle:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_picture_is_drawn_with_the_collector_paused_and_its_garbage_freed():
+    """No automatic collection runs while a job draws (many allocations, cyclic garbage
+    left behind); the job's cycles are freed right after it; the collector is on again,
+    also after a job that failed, and stays off for a caller that had turned it off."""
+    import gc
+    import weakref
+
+    collections: list[int] = []
+    left: list[weakref.ref] = []
+
+    def job() -> str:
+        for _ in range(50_000):  # far beyond the youngest generation's threshold
+            left.append(weakref.ref(_Cycle())) if len(left) < 3 else _Cycle()
+        return "drawn"
+
+    def record(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        assert pictures._drawn(job, (), {}) == "drawn"
+        during = collections[:-1]  # the last one: the collection after the job
+    finally:
+        gc.callbacks.remove(record)
+    assert during == [] and collections[-1:] == [0]
+    assert all(ref() is None for ref in left)  # the job's cycles are gone
+    assert gc.isenabled()
+
+    def failing() -> None:
+        raise ValueError("broken picture")
+
+    with pytest.raises(ValueError):
+        pictures._drawn(failing, (), {})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        pictures._drawn(job, (), {})
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
