@@ -53,3 +53,21 @@ def _rebuildable_list() -> list:
     from netsim import memory
 
     return memory._rebuildable
+
+
+def test_collector_paused_is_restored_after_a_failure_and_left_off_when_it_was():
+    import gc
+
+    from netsim.memory import collector_paused
+
+    with pytest.raises(ValueError), collector_paused():
+        assert not gc.isenabled()
+        raise ValueError("failed block")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
-__all__ = ["drop_rebuildable_caches", "rebuildable", "release_free_heap"]
+__all__ = ["collector_paused", "drop_rebuildable_caches", "rebuildable", "release_free_heap"]
 
 _rebuildable: list = []
 
@@ -80,3 +83,22 @@ def drop_rebuildable_caches() -> bool:
     if held:
         release_free_heap()
     return bool(held)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block, then its youngest generation
+    collected (:func:`gc.collect` ``(0)``), where the block's objects still are.
+
+    For work that allocates many short-lived objects at once (a picture, a run's
+    outputs): the collector's automatic passes would promote them, and count towards
+    full collections of the whole heap.  The collector is on again afterwards, also when
+    the block fails; a caller that had turned it off finds it off."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    gc.collect(0)

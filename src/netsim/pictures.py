@@ -17,7 +17,6 @@ draws in-process the newest of the jobs no worker has started (all but the
 
 from __future__ import annotations
 
-import gc
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -25,7 +24,7 @@ from typing import Any
 
 from netsim import workers
 from netsim.errors import FontWarning
-from netsim.memory import drop_rebuildable_caches
+from netsim.memory import collector_paused, drop_rebuildable_caches
 from netsim.workers import warm, workers_peak_rss_mb
 
 __all__ = ["Pictures", "picture_workers", "warm", "workers_peak_rss_mb"]
@@ -52,7 +51,8 @@ def _draw(job: Job, args: tuple, kwargs: dict) -> tuple[Any, list[str]]:
 
 def _drawn(job: Job, args: tuple, kwargs: dict) -> Any:
     """``job(*args, **kwargs)`` with the cyclic collector paused, then what the picture
-    left freed (:func:`_free_figure`).
+    left freed (:func:`netsim.memory.collector_paused`), and a worker's caches of other
+    work (the truth world of its realisations: :func:`netsim.memory.drop_rebuildable_caches`).
 
     Drawing allocates ~100,000 short-lived objects a picture; the collector's automatic
     passes promoted them, and the collections of the young generation after each
@@ -60,34 +60,15 @@ def _drawn(job: Job, args: tuple, kwargs: dict) -> Any:
     of ``fyp14_expansion`` took 52 and 85 ms (traced, EPYC).  Paused, a picture's objects
     stay in the youngest generation, and one collection of it frees the picture's
     garbage, ``changes.png``'s whole figure included (the helper's collections during
-    those 19 pictures then took ~20 ms in all, none of them full)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    those 19 pictures then took ~20 ms in all, none of them full).  A map is shown on a
+    figure its process reuses (:func:`netsim.maps.static_map`), so little of it is
+    garbage: after 54 maps so drawn, a full collection found 2,640 unreachable objects
+    and left the resident memory where collecting the two young generations after each
+    map had left it (359 MB)."""
+    with collector_paused():
         result = workers.resolve(job)(*args, **kwargs)
-    finally:
-        if enabled:
-            gc.enable()
-    _free_figure()
-    return result
-
-
-def _free_figure() -> None:
-    """Free what a drawn picture left, and a worker's caches of other work.
-
-    A map is shown on a figure its process reuses (:func:`netsim.maps.static_map`), so
-    next to nothing of it is garbage: after a map, a full collection found 0-3
-    unreachable objects, and took 16-37 ms in a helper worker after its realisations (the
-    realisations' objects, not frozen as its imports are, :mod:`netsim.workers`).  A
-    collection of the youngest generation frees a picture's own reference cycles (about
-    1 ms after a map): the picture was drawn with the collector paused (:func:`_drawn`),
-    so they are all there.  After 54 maps so drawn, a full collection found as little
-    garbage (2,640 objects) and left the same resident memory as when a collection of
-    the two young generations followed each map.  The caches of a worker's
-    realisations, its truth world say, go with the first picture
-    (:func:`netsim.memory.drop_rebuildable_caches`)."""
-    gc.collect(0)
     drop_rebuildable_caches()
+    return result
 
 
 _relayed: set[str] = set()

@@ -40,7 +40,12 @@ from netsim.conditional import ConditionalWorld, ConditioningData
 from netsim.distributed import get_executor
 from netsim.grid import Grid
 from netsim.measure import MAP_STATION_TYPES, NetworkMeasurement, NetworkOutcome, check_mappable
-from netsim.memory import drop_rebuildable_caches, rebuildable, release_free_heap
+from netsim.memory import (
+    collector_paused,
+    drop_rebuildable_caches,
+    rebuildable,
+    release_free_heap,
+)
 from netsim.network import Network
 from netsim.scenario import Scenario
 from netsim.truth import TruthSettings, TruthWorld
@@ -276,7 +281,7 @@ def run_scenario(
         realisations_done = time.perf_counter()
         drop_rebuildable_caches()  # the truth world: no use to the outputs
         grid = Grid.for_beijing(scenario.grid.resolution_m)
-        with Pictures() as pictures:
+        with collector_paused(), Pictures() as pictures:
             if scenario.outputs.maps:  # drawn by the workers while the run summarises
                 write_maps(tmp, scenario, grid, networks, means, pictures)
             station_tables = {net: mean_station_tables(outcomes, net) for net in networks}
