@@ -20,6 +20,7 @@ import pandas as pd
 
 from netsim.ensemble import (
     KEY,
+    RowIndex,
     differences,
     lookup,
     missing_text,
@@ -153,17 +154,18 @@ def summarise(
         "statistics": stats.to_dict(orient="records"),
         "warnings": _warnings(scenario, len(outcomes), lang),
     }
-    summary["headline"] = _headline(stats, scenario.pollutants, networks, real=real)
+    rows = RowIndex(stats.set_index(["network", *KEY]))  # ~2,000 lookups below
+    summary["headline"] = _headline(rows, scenario.pollutants, networks, real=real)
     summary["findings"] = (_real_findings if real else _findings)(
-        stats, list(networks), scenario.pollutants, lang)
+        rows, list(networks), scenario.pollutants, lang)
     summary["findings"] += coverage_notes(stats, list(networks), scenario.pollutants, lang)
     diff = differences(table) if "scenario" in networks else None
-    summary["published"] = _published(stats, diff, by_station, networks, scenario)
+    diff_rows = RowIndex(diff.set_index(KEY)) if diff is not None else None
+    summary["published"] = _published(rows, diff_rows, by_station, networks, scenario)
     if diff is not None:
         summary["differences"] = diff.to_dict(orient="records")
-        indexed = diff.set_index(KEY)
         for entry in summary["headline"]:
-            row = lookup(indexed, tuple(entry[c] for c in KEY))
+            row = lookup(diff_rows, tuple(entry[c] for c in KEY))
             if row is not None:
                 entry["difference"] = _entry(row)
         city_ids = {net: _city_ids(networks[net], scenario) for net in networks}
@@ -255,17 +257,17 @@ def _not_produced(net: str, key: tuple[str, str, str, str]) -> str:
     return "not computed (not produced by this run)"
 
 
-def _headline(stats: pd.DataFrame, pollutants: Sequence[str], networks: Mapping[str, Any],
+def _headline(rows: RowIndex, pollutants: Sequence[str], networks: Mapping[str, Any],
               *, real: bool = False) -> list[dict[str, Any]]:
-    """The headline statistics of every network (a missing one says why)."""
-    indexed = stats.set_index(["network", *KEY])
+    """The headline statistics of every network (a missing one says why); ``rows``: the
+    run's statistics by ``network`` and :data:`KEY`."""
     headline = []
     for key in _headline_keys(pollutants, real=real):
         kind = ("share" if "share" in key[3] or key[3] in ("coverage90", "hj664_pass")
                 else "districts" if key[3].startswith("districts") else units(key[2]))
         entry = {"label": _label(key), **dict(zip(KEY, key, strict=True)), "units": kind}
         for net in networks:
-            row = lookup(indexed, (net, *key))
+            row = lookup(rows, (net, *key))
             entry[net] = (_entry(row) if row is not None else
                           {"mean": None, "p05": None, "p95": None, "n": 0,
                            "missing": _not_produced(net, key)})
@@ -290,16 +292,15 @@ def _published_keys(pollutants: Sequence[str], areas: Sequence[str]
     return keys
 
 
-def _published(stats: pd.DataFrame, diff: pd.DataFrame | None,
+def _published(s: RowIndex, d: RowIndex | None,
                by_station: Mapping[str, pd.DataFrame], networks: Mapping[str, Network],
                scenario: Scenario) -> list[dict[str, Any]]:
     """Each published figure per network: the GB/T 8170 value, its interval and validity;
     with a scenario, the difference and a flag (``moves``, ``lost``, ``gained``) naming
-    the stations that lost validity and why."""
+    the stations that lost validity and why.  ``s``, ``d``: the run's statistics by
+    ``network`` and :data:`KEY`, its differences by :data:`KEY`."""
     from netsim.stats import area_membership
 
-    s = stats.set_index(["network", *KEY])
-    d = diff.set_index(KEY) if diff is not None else None
     members = {net: dict(zip(*area_membership(nw, scenario.city_rule), strict=True))
                for net, nw in networks.items()}
     areas = list(members["baseline"])
@@ -327,7 +328,7 @@ def _maybe(value: Any) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _published_entry(row: pd.Series | None, pollutant: str) -> dict[str, Any]:
+def _published_entry(row: Mapping[str, Any] | None, pollutant: str) -> dict[str, Any]:
     if row is None:
         return {"published": "", "mean": None, "p05": None, "p95": None, "n": 0,
                 "missing": "not computed (not produced by this run)"}
@@ -405,10 +406,10 @@ def _station_shift(by_station: Mapping[str, pd.DataFrame], city_ids: Mapping[str
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
-def _findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str],
+def _findings(s: RowIndex, networks: Sequence[str], pollutants: Sequence[str],
               lang: str = "en") -> list[str]:
-    """How far each network's published-style figures and map are from the truth."""
-    s = stats.set_index(["network", *KEY])
+    """How far each network's published-style figures and map are from the truth (``s``:
+    the run's statistics by ``network`` and :data:`KEY`)."""
     out = []
     for net in networks:
         for p in pollutants:
@@ -444,10 +445,10 @@ def _gap(row: Mapping[str, Any], lang: str) -> str:
     return translate_reason(str(row.get("reason") or "not computed"), lang)
 
 
-def _real_findings(stats: pd.DataFrame, networks: Sequence[str], pollutants: Sequence[str],
+def _real_findings(s: RowIndex, networks: Sequence[str], pollutants: Sequence[str],
                    lang: str = "en") -> list[str]:
-    """What the real readings say about each network's map: its leave-one-out error."""
-    s = stats.set_index(["network", *KEY])
+    """What the real readings say about each network's map: its leave-one-out error
+    (``s``: the run's statistics by ``network`` and :data:`KEY`)."""
     out = []
     for net in networks:
         for p in pollutants:
