@@ -136,3 +136,34 @@ def test_geojson_reads_back_as_gdal_would_write_it(run_dir, tmp_path, name):
     assert document["name"] == name and len(document["features"]) == len(layer)
     if name == "stations":  # removed stations: no figure, written as null
         assert any(f["properties"]["pm25_annual_mean"] is None for f in document["features"])
+
+
+def test_annual_columns_by_hand():
+    """Wide columns from a hand-made long table: keys in order of first appearance, a
+    station without one pollutant (NaN value and reason), a reason kept as text, the
+    other statistics ignored; a pollutant without rows gets the reason column's dtype
+    (float NaN where no row has a reason, as pandas aligns an empty column)."""
+    from netsim.gis import _annual_columns
+
+    long = pd.DataFrame({
+        "station_id": ["b", "b", "a", "a", "b"],
+        "pollutant": ["PM2.5", "NO2", "PM2.5", "PM2.5", "PM10"],
+        "statistic": ["annual_mean", "annual_mean", "annual_mean", "p98", "p95"],
+        "value": ["35", "", "41.5", "90", "80"],
+        "reason": [np.nan, "not valid: 200 valid days < 324", np.nan, np.nan, np.nan],
+    })
+    wide = _annual_columns(long, "station_id", ["PM2.5", "NO2", "SO2"])
+    assert list(wide.index) == ["b", "a"] and wide.index.name == "station_id"
+    assert list(wide.columns) == ["pm25_annual_mean", "pm25_annual_mean_reason",
+                                  "no2_annual_mean", "no2_annual_mean_reason",
+                                  "so2_annual_mean", "so2_annual_mean_reason"]
+    assert wide["pm25_annual_mean"].tolist() == [35.0, 41.5]
+    assert wide["pm25_annual_mean_reason"].tolist() == ["", ""]
+    assert np.isnan(wide.loc["b", "no2_annual_mean"])
+    assert wide.loc["b", "no2_annual_mean_reason"] == "not valid: 200 valid days < 324"
+    assert np.isnan(wide.loc["a", "no2_annual_mean"])
+    assert pd.isna(wide.loc["a", "no2_annual_mean_reason"])
+    assert wide["so2_annual_mean"].isna().all() and wide["so2_annual_mean_reason"].isna().all()
+    assert wide["so2_annual_mean_reason"].dtype == wide["no2_annual_mean_reason"].dtype
+    no_reasons = _annual_columns(long.assign(reason=np.nan), "station_id", ["SO2"])
+    assert no_reasons["so2_annual_mean_reason"].dtype == np.float64

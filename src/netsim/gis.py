@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -38,15 +39,30 @@ STATION_COLUMNS = ("station_id", "name", "name_zh", "type", "district", "change"
 
 def _annual_columns(table: pd.DataFrame, key: str, pollutants: Sequence[str],
                     suffix: str = "annual_mean") -> pd.DataFrame:
-    """Wide ``<slug>_<suffix>`` (float) and ``<slug>_<suffix>_reason`` columns by ``key``."""
+    """Wide ``<slug>_<suffix>`` (float) and ``<slug>_<suffix>_reason`` (text) columns by
+    ``key``, in the order keys first appear; a pollutant without rows gets the reason
+    column's own dtype (float NaN where the table has no reason at all)."""
     annual = table[table["statistic"] == "annual_mean"]
-    wide = pd.DataFrame(index=pd.Index(annual[key].unique(), name=key))
+    no_rows = annual["reason"].iloc[:0].map(str).dtype
+    index = pd.Index(annual[key].unique(), name=key)
+    row_at = index.get_indexer(annual[key])
+    values = pd.to_numeric(annual["value"], errors="coerce").to_numpy(dtype=float)
+    reasons = np.array(["" if pd.isna(r) else str(r) for r in annual["reason"]], dtype=object)
+    of = annual["pollutant"].to_numpy(dtype=object)
+    columns: dict[str, Any] = {}
     for p in pollutants:
-        rows = annual[annual["pollutant"] == p].set_index(key)
+        mine = of == p
         column = f"{POLLUTANTS[p].slug}_{suffix}"
-        wide[column] = pd.to_numeric(rows["value"], errors="coerce").astype(float)
-        wide[f"{column}_reason"] = rows["reason"].map(lambda r: "" if pd.isna(r) else str(r))
-    return wide
+        columns[column] = np.full(len(index), np.nan)
+        columns[column][row_at[mine]] = values[mine]
+        if mine.any():
+            reason = np.full(len(index), np.nan, dtype=object)
+            reason[row_at[mine]] = reasons[mine]
+            columns[f"{column}_reason"] = pd.array(reason, dtype="str")
+        else:
+            columns[f"{column}_reason"] = pd.array(np.full(len(index), np.nan, dtype=object),
+                                                   dtype=no_rows)
+    return pd.DataFrame(columns, index=index)
 
 
 def station_layer(network: pd.DataFrame, by_station: pd.DataFrame,
