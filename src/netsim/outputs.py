@@ -177,8 +177,12 @@ def _write_network_dir(
 
 
 def _reason_column(reduced: pd.DataFrame) -> list[str]:
-    """The ``reason`` column of the run's tables: :func:`missing_text` of every row."""
-    return [missing_text(row) for row in reduced.to_dict(orient="records")]
+    """The ``reason`` column of the run's tables: :func:`missing_text` of every row (``""``
+    at once where every realisation has the value, as for most rows)."""
+    columns = (reduced[c].tolist() for c in ("n", "n_realisations", "reason"))
+    return ["" if n >= total else
+            missing_text({"n": n, "n_realisations": total, "reason": reason})
+            for n, total, reason in zip(*columns, strict=True)]
 
 
 def _write_station_tables(out: Path, reduced: pd.DataFrame) -> None:
