@@ -426,6 +426,19 @@ def test_bad_run_directory(tmp_path: Path) -> None:
     assert not (tmp_path / "m.html").exists()
 
 
+def test_summary_held_by_the_caller_gives_the_page_read_from_disk(
+        runs: dict[str, Path]) -> None:
+    """netsim run hands its summary to the web map (written once, after the map): the page
+    is the one made from the run directory's summary.json."""
+    from netsim.webmap import web_map_html
+
+    for run in (runs["baseline"], runs["scenario"]):
+        held = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        assert web_map_html(run, summary=held) == web_map_html(run)
+        assert "held_in_memory" in web_map_html(run, summary={**held,
+                                                              "scenario": "held_in_memory"})
+
+
 def test_cli_map_command(runs: dict[str, Path], tmp_path: Path) -> None:
     from netsim.cli import main
 

@@ -55,9 +55,11 @@ def write_run(
     web_map: bool = False,
     pictures: Pictures | None = None,
     station_tables: Mapping[str, pd.DataFrame] | None = None,
+    summary_file: bool = True,
 ) -> None:
     """Write every file of the run directory, ``summary.json`` included (``map.html``
-    with ``web_map``).
+    with ``web_map``; ``summary_file=False``: but ``summary.json``, which the caller
+    writes once it has added to ``summary``).
 
     ``outcomes`` are the realisations' tables (their fields already folded into ``means``).
     The PNGs are drawn by worker processes (:class:`netsim.pictures.Pictures`) while the
@@ -76,10 +78,10 @@ def write_run(
             if scenario.outputs.maps:
                 write_maps(out, scenario, grid, networks, means, own)
             _write_files(out, scenario, grid, networks, outcomes, means, summary, own,
-                         change_table, web_map, station_tables)
+                         change_table, web_map, station_tables, summary_file)
     else:
         _write_files(out, scenario, grid, networks, outcomes, means, summary, pictures,
-                     change_table, web_map, station_tables)
+                     change_table, web_map, station_tables, summary_file)
         pictures.finish()
     write_reports(out, summary)
 
@@ -87,7 +89,7 @@ def write_run(
 def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[str, Network],
                  outcomes: Sequence[Mapping[str, Any]], means: FieldMeans, summary: dict,
                  pictures: Pictures, change_table: pd.DataFrame | None, web_map: bool,
-                 station_tables: Mapping[str, pd.DataFrame]) -> None:
+                 station_tables: Mapping[str, pd.DataFrame], summary_file: bool) -> None:
     """Everything but the maps and reports: the changes chart (queued ahead of the maps
     no worker has started), the networks'
     tables, rasters and GIS layers, the differences, ``summary.json`` and the web map."""
@@ -104,11 +106,12 @@ def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[st
         write_gis(out / net, net, summary)
     if "scenario" in networks and (scenario.outputs.rasters or scenario.outputs.web_map):
         _write_differences(out, scenario, grid, means)
-    write_summary(out, summary)
+    if summary_file:
+        write_summary(out, summary)
     if web_map:
         from netsim.webmap import web_map_html
 
-        (out / "map.html").write_text(web_map_html(out), encoding="utf-8")
+        (out / "map.html").write_text(web_map_html(out, summary=summary), encoding="utf-8")
 
 
 def write_summary(out: Path, summary: Mapping[str, Any]) -> None:

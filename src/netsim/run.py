@@ -292,6 +292,7 @@ def run_scenario(
             summary["executor"] = executor_info
             write_run(tmp, scenario, grid, networks, outcomes, means, summary,
                       change_table=table, pictures=pictures, station_tables=station_tables,
+                      summary_file=False,  # written below, with the run's timing
                       web_map=scenario.outputs.web_map if web_map is None else web_map)
         times.add({"outputs": time.perf_counter() - realisations_done})
         summary["timing"] = _timing_record(times, started, realisations_done)

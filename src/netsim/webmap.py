@@ -73,7 +73,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -332,18 +332,12 @@ class _Run:
         return self.scenario if self.scenario is not None else self.baseline
 
 
-def _load_run(run_dir: Path) -> _Run:
+def _load_run(run_dir: Path, summary: Mapping[str, Any] | None = None) -> _Run:
     if not run_dir.is_dir():
         raise ScenarioError(f"{run_dir}: not a directory; give the --out directory of `netsim run`")
     summary_path = run_dir / "summary.json"
-    if not summary_path.exists():
-        raise ScenarioError(f"{summary_path}: missing; give the --out directory of `netsim run`")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            f"{summary_path}: invalid JSON ({exc.msg} at line {exc.lineno})"
-        ) from exc
+    if summary is None:
+        summary = _read_summary(summary_path)
     if not isinstance(summary, dict):
         raise ScenarioError(
             f"{summary_path}: expected a JSON object with scenario, year, pollutants"
@@ -355,6 +349,16 @@ def _load_run(run_dir: Path) -> _Run:
         _load_network_outputs(run_dir, "scenario") if (run_dir / "scenario").is_dir() else None
     )
     return _Run(run_dir, summary, baseline, scenario)
+
+
+def _read_summary(path: Path) -> Any:
+    """``summary.json`` of a run directory, parsed."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: missing; give the --out directory of `netsim run`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from exc
 
 
 def _read_bands(path: Path) -> tuple[dict[str, np.ndarray], Any, Any]:
@@ -1530,6 +1534,7 @@ def web_map_html(
     *,
     pollutant: str | None = None,
     tiles: TileChoice = "none",
+    summary: Mapping[str, Any] | None = None,
 ) -> str:
     """The interactive map of a ``netsim run`` directory: one self-contained HTML page.
 
@@ -1547,6 +1552,9 @@ def web_map_html(
     tiles
         ``"none"`` (default): no base map, the page makes no network request;
         ``"osm"``: OpenStreetMap tiles under the surfaces (needs the internet).
+    summary
+        The run's ``summary.json`` content, when the caller holds it (``netsim run``
+        writing the run): it is not read back from ``run_dir``.
 
     Returns
     -------
@@ -1576,12 +1584,13 @@ def web_map_html(
     if tiles not in ("none", "osm"):
         raise NetsimError(f"--tiles {tiles!r}: expected 'none' or 'osm'")
     with _sequential_element_ids():
-        return _render_web_map(Path(run_dir), pollutant, tiles)
+        return _render_web_map(Path(run_dir), pollutant, tiles, summary)
 
 
-def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice) -> str:
+def _render_web_map(run_dir: Path, pollutant: str | None, tiles: TileChoice,
+                    summary: Mapping[str, Any] | None = None) -> str:
     """The HTML page of :func:`web_map_html` (element ids from the caller's context)."""
-    run = _load_run(run_dir)
+    run = _load_run(run_dir, summary)
     chosen = _choose_pollutant(run, pollutant)
     page = _Page.of(run, chosen)
     _, districts_ll = _districts_lonlat()
