@@ -66,10 +66,10 @@ def test_a_workers_error_is_raised_in_the_run(tmp_path, monkeypatch, jobs):
     assert len(list(tmp_path.glob("good*.png"))) == jobs - 1
 
 
-def test_finish_draws_the_newest_jobs_beyond_those_left_to_the_workers(tmp_path,
-                                                                       monkeypatch):
-    """While the worker is busy, finish draws in-process the newest of the jobs not yet
-    started, leaving the LEFT_TO_WORKERS oldest to the worker; every job is done."""
+@pytest.fixture
+def drawn_here(tmp_path, monkeypatch) -> list[str]:
+    """Names of the jobs drawn in this process (their first argument's file name), with a
+    running worker and LEFT_TO_WORKERS = 3."""
     monkeypatch.setenv("NETSIM_WORKERS", "1")
     (tmp_path / "warm").mkdir()
     _with_a_worker(tmp_path / "warm")
@@ -83,41 +83,37 @@ def test_finish_draws_the_newest_jobs_beyond_those_left_to_the_workers(tmp_path,
 
     monkeypatch.setattr(workers, "resolve", recording)
     monkeypatch.setattr(pictures, "LEFT_TO_WORKERS", 3)
+    return here
+
+
+def _keep_the_worker_busy(queue: pictures.Pictures) -> None:
+    """Queue a 1.5 s job and wait until the worker runs it."""
+    queue.add("time:sleep", 1.5)
+    started = time.monotonic()
+    while not queue._jobs[0][3].running() and time.monotonic() - started < 10:
+        time.sleep(0.01)
+
+
+def test_finish_draws_the_newest_jobs_beyond_those_left_to_the_workers(tmp_path,
+                                                                       drawn_here):
+    """While the worker is busy, finish draws in-process the newest of the jobs not yet
+    started, leaving the LEFT_TO_WORKERS oldest to the worker; every job is done."""
     with pictures.Pictures() as queue:
-        queue.add("time:sleep", 1.5)  # the worker is busy meanwhile
-        started = time.monotonic()
-        while not queue._jobs[0][3].running() and time.monotonic() - started < 10:
-            time.sleep(0.01)
+        _keep_the_worker_busy(queue)
         for i in range(10):
             queue.add("os:mkdir", str(tmp_path / f"d{i}"))
     assert all((tmp_path / f"d{i}").is_dir() for i in range(10))
-    assert here and not {"d0", "d1", "d2"} & set(here)  # the three oldest: the worker's
+    assert drawn_here and not {"d0", "d1", "d2"} & set(drawn_here)  # the worker's three
     newest_first = [f"d{i}" for i in range(9, -1, -1)]
-    assert here == newest_first[:len(here)]  # the newest, newest first
+    assert drawn_here == newest_first[:len(drawn_here)]  # the newest, newest first
 
 
-def test_a_job_added_first_goes_ahead_of_the_jobs_not_started(tmp_path, monkeypatch):
+def test_a_job_added_first_goes_ahead_of_the_jobs_not_started(tmp_path, drawn_here):
     """add_first puts a job before those no worker has been handed yet: finish then leaves
     it, and the two oldest of the others, to the busy worker, and draws the rest here,
     newest first."""
-    monkeypatch.setenv("NETSIM_WORKERS", "1")
-    (tmp_path / "warm").mkdir()
-    _with_a_worker(tmp_path / "warm")
-    here: list[str] = []
-    resolve = workers.resolve
-
-    def recording(job):
-        function = resolve(job)
-        return lambda *args, **kwargs: here.append(Path(args[0]).name) or function(*args,
-                                                                                  **kwargs)
-
-    monkeypatch.setattr(workers, "resolve", recording)
-    monkeypatch.setattr(pictures, "LEFT_TO_WORKERS", 3)
     with pictures.Pictures() as queue:
-        queue.add("time:sleep", 1.5)  # the worker is busy meanwhile
-        started = time.monotonic()
-        while not queue._jobs[0][3].running() and time.monotonic() - started < 10:
-            time.sleep(0.01)
+        _keep_the_worker_busy(queue)
         for i in range(10):
             queue.add("os:mkdir", str(tmp_path / f"d{i}"))
         queue.add_first("os:mkdir", str(tmp_path / "first"))
@@ -130,9 +126,9 @@ def test_a_job_added_first_goes_ahead_of_the_jobs_not_started(tmp_path, monkeypa
         assert len(handed) <= 2 and "first" not in handed
     assert all((tmp_path / name).is_dir() for name in ["first"] + [f"d{i}" for i in range(10)])
     newest_first = waiting[::-1]
-    assert here == newest_first[:len(here)]  # the newest, newest first
-    assert len(here) >= len(waiting) - 3 - 1  # (the pool may hand on one more meanwhile)
-    assert "first" not in here  # added last, but the worker's
+    assert drawn_here == newest_first[:len(drawn_here)]  # the newest, newest first
+    assert len(drawn_here) >= len(waiting) - 3 - 1  # (the pool may hand on one more meanwhile)
+    assert "first" not in drawn_here  # added last, but the worker's
 
 
 def test_warm_starts_the_workers_without_waiting(monkeypatch):
