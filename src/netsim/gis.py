@@ -43,25 +43,23 @@ def _annual_columns(table: pd.DataFrame, key: str, pollutants: Sequence[str],
     ``key``, in the order keys first appear; a pollutant without rows gets the reason
     column's own dtype (float NaN where the table has no reason at all)."""
     annual = table[table["statistic"] == "annual_mean"]
-    no_rows = annual["reason"].iloc[:0].map(str).dtype
+    texts = annual["reason"].map(lambda r: "" if pd.isna(r) else str(r))
+    no_rows = annual["reason"].iloc[:0].map(str).dtype  # what mapping no rows gives
     index = pd.Index(annual[key].unique(), name=key)
-    row_at = index.get_indexer(annual[key])
+    position = index.get_indexer(annual[key])
     values = pd.to_numeric(annual["value"], errors="coerce").to_numpy(dtype=float)
-    reasons = np.array(["" if pd.isna(r) else str(r) for r in annual["reason"]], dtype=object)
-    of = annual["pollutant"].to_numpy(dtype=object)
+    reasons = texts.to_numpy(dtype=object)
+    pollutant_of_row = annual["pollutant"].to_numpy(dtype=object)
     columns: dict[str, Any] = {}
     for p in pollutants:
-        mine = of == p
+        rows = pollutant_of_row == p
         column = f"{POLLUTANTS[p].slug}_{suffix}"
         columns[column] = np.full(len(index), np.nan)
-        columns[column][row_at[mine]] = values[mine]
-        if mine.any():
-            reason = np.full(len(index), np.nan, dtype=object)
-            reason[row_at[mine]] = reasons[mine]
-            columns[f"{column}_reason"] = pd.array(reason, dtype="str")
-        else:
-            columns[f"{column}_reason"] = pd.array(np.full(len(index), np.nan, dtype=object),
-                                                   dtype=no_rows)
+        columns[column][position[rows]] = values[rows]
+        reason = np.full(len(index), np.nan, dtype=object)
+        reason[position[rows]] = reasons[rows]
+        columns[f"{column}_reason"] = pd.array(reason, dtype=texts.dtype if rows.any()
+                                               else no_rows)
     return pd.DataFrame(columns, index=index)
 
 

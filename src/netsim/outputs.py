@@ -91,8 +91,8 @@ def _write_files(out: Path, scenario: Scenario, grid: Grid, networks: Mapping[st
                  pictures: Pictures, change_table: pd.DataFrame | None, web_map: bool,
                  station_tables: Mapping[str, pd.DataFrame], summary_file: bool) -> None:
     """Everything but the maps and reports: the changes chart (queued ahead of the maps
-    no worker has started), the networks'
-    tables, rasters and GIS layers, the differences, ``summary.json`` and the web map."""
+    no worker has started), the networks' tables, rasters and GIS layers, the
+    differences, ``summary.json`` (with ``summary_file``) and the web map."""
     stats = pd.DataFrame(summary["statistics"]).astype(
         {"mean": float, "p05": float, "p95": float})
     if "scenario" in networks:
