@@ -216,39 +216,24 @@ def _draw_panel(ax, items: list[dict], lang: str) -> None:
 def _row_labels(ax, ys: np.ndarray, labels: Sequence[str]) -> None:
     """Label the rows as ``ax.set_yticks(ys, labels, fontsize=8)`` draws them, without its
     Tick objects (four artists each, built and laid out again at every draw: about a
-    third of the chart): one marker line of matplotlib's left tick marks, and each label
-    a text on the transform a y tick label has (``rcParams`` ``ytick.*``, ticks out)."""
+    third of the chart; :func:`_tick_marks_and_labels`)."""
     import matplotlib as mpl
-    from matplotlib.lines import TICKLEFT, Line2D
 
     rc = mpl.rcParams
     if rc["ytick.direction"] != "out" or not rc["ytick.left"] or not rc["ytick.labelleft"]:
         ax.set_yticks(ys, labels, fontsize=_FONT)  # a tick layout this does not mimic
         return
     ax.set_yticks([])
-    colour = rc["ytick.color"]
-    size = rc["ytick.major.size"]
-    marks = Line2D(np.zeros(len(ys)), ys, color=colour, linestyle="none", marker=TICKLEFT,
-                   markeredgecolor=colour, markersize=size,
-                   markeredgewidth=rc["ytick.major.width"],
-                   transform=ax.get_yaxis_transform("tick1"), clip_on=False)
-    ax.add_artist(marks)
-    transform, va, ha = ax.get_yaxis_text1_transform(rc["ytick.major.pad"] + size)
-    label_colour = colour if rc["ytick.labelcolor"] == "inherit" else rc["ytick.labelcolor"]
-    for y, label in zip(ys, labels, strict=True):
-        ax.text(0, y, label, fontsize=_FONT, color=label_colour, va=va, ha=ha,
-                transform=transform, clip_on=False)
+    _tick_marks_and_labels(ax, "y", ys, labels)
 
 
 def _x_ticks(ax) -> None:
     """Mark and label the x axis as its ticks draw them (``tick_params(labelsize=8)``),
-    without Tick objects: the locator's ticks in the view (the limits autoscaled now, as
-    the draw would: the panel is complete), one marker line of matplotlib's bottom tick
-    marks and each label a text on the transform an x tick label has, at the axis'
-    z-order.  Matplotlib's own ticks where the labels need an offset or another tick
-    layout (``rcParams`` ``xtick.*``, ticks out, data autolimits)."""
+    without Tick objects (:func:`_tick_marks_and_labels`): the locator's ticks in the
+    view (the limits autoscaled now, as the draw would: the panel is complete), labelled
+    by the axis' formatter.  Matplotlib's own ticks where the labels need an offset or
+    another tick layout (``rcParams`` ``xtick.*``, ticks out, data autolimits)."""
     import matplotlib as mpl
-    from matplotlib.lines import TICKDOWN, Line2D
 
     rc = mpl.rcParams
     if (rc["xtick.direction"] != "out" or not rc["xtick.bottom"] or not rc["xtick.labelbottom"]
@@ -266,18 +251,40 @@ def _x_ticks(ax) -> None:
     close = 1e-10 * (high - low)  # matplotlib's _interval_contains_close
     shown = (locs >= low - close) & (locs <= high + close)
     ax.set_xticks([])
-    colour, size = rc["xtick.color"], rc["xtick.major.size"]
-    zorder = ax.xaxis.get_zorder()
-    ax.add_artist(Line2D(locs[shown], np.zeros(int(shown.sum())), color=colour,
-                         linestyle="none", marker=TICKDOWN, markeredgecolor=colour,
-                         markersize=size, markeredgewidth=rc["xtick.major.width"],
-                         transform=ax.get_xaxis_transform("tick1"), clip_on=False,
-                         zorder=zorder))
-    transform, va, ha = ax.get_xaxis_text1_transform(rc["xtick.major.pad"] + size)
-    label_colour = colour if rc["xtick.labelcolor"] == "inherit" else rc["xtick.labelcolor"]
-    for x, label in zip(locs[shown], np.asarray(labels, dtype=object)[shown], strict=True):
-        ax.text(x, 0, label, fontsize=_FONT, color=label_colour, va=va, ha=ha,
-                transform=transform, clip_on=False, zorder=zorder)
+    _tick_marks_and_labels(ax, "x", locs[shown], list(np.asarray(labels, dtype=object)[shown]))
+
+
+def _tick_marks_and_labels(ax, axis: str, positions: Sequence[float],
+                           labels: Sequence[str]) -> None:
+    """Major ticks of the bottom x or left y ``axis`` at ``positions`` (data units) as
+    matplotlib draws them with ``rcParams`` ``xtick.*``/``ytick.*`` (ticks out, labels
+    of size 8), without Tick objects: one marker line of its tick marks, and each label a
+    text on the transform a tick label has, at the axis' z-order."""
+    import matplotlib as mpl
+    from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
+
+    rc = mpl.rcParams
+    colour, size = rc[f"{axis}tick.color"], rc[f"{axis}tick.major.size"]
+    zorder = (ax.xaxis if axis == "x" else ax.yaxis).get_zorder()
+    along = np.asarray(positions, dtype=float)
+    across = np.zeros(len(along))
+    if axis == "x":
+        xy, marker = (along, across), TICKDOWN
+        mark_transform = ax.get_xaxis_transform("tick1")
+        text_transform, va, ha = ax.get_xaxis_text1_transform(rc["xtick.major.pad"] + size)
+    else:
+        xy, marker = (across, along), TICKLEFT
+        mark_transform = ax.get_yaxis_transform("tick1")
+        text_transform, va, ha = ax.get_yaxis_text1_transform(rc["ytick.major.pad"] + size)
+    ax.add_artist(Line2D(*xy, color=colour, linestyle="none", marker=marker,
+                         markeredgecolor=colour, markersize=size,
+                         markeredgewidth=rc[f"{axis}tick.major.width"],
+                         transform=mark_transform, clip_on=False, zorder=zorder))
+    label_colour = rc[f"{axis}tick.labelcolor"]
+    label_colour = colour if label_colour == "inherit" else label_colour
+    for x, y, label in zip(*xy, labels, strict=True):
+        ax.text(x, y, label, fontsize=_FONT, color=label_colour, va=va, ha=ha,
+                transform=text_transform, clip_on=False, zorder=zorder)
 
 
 def changes_chart(summary: dict, path: Path, lang: str = "en") -> None:
