@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from netsim import timeseries
 from netsim.errors import NetsimError
 from netsim.kriging import krige
 from netsim.timeseries import AQI_CATEGORY_BANDS, AnnualMaps, annual_statistics
@@ -179,6 +180,28 @@ def test_chunk_size_does_not_change_results():
     )
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_cell_blocks_do_not_change_results(monkeypatch):
+    """Cells reduced a block at a time, blocks across three kriging chunks and days left
+    unmapped, give the values of one pass over each chunk's cells."""
+    rng = np.random.default_rng(11)
+    targets = rng.uniform(0.0, 45_000.0, (1_300, 2))
+    daily = 30 + 60 * rng.random((366, len(XY)))
+    daily[rng.random(daily.shape) < 0.02] = np.nan
+    daily[40, :4] = np.nan  # two stations left: PM2.5 unmapped on day 41
+    values = {"PM2.5": daily, "O3": 2.0 * daily[:, ::-1]}
+    monkeypatch.setattr(timeseries, "_KRIGE_CHUNK_OUTPUTS", 366 * 512)  # 512-cell chunks
+
+    def statistics(block: int) -> AnnualMaps:
+        monkeypatch.setattr(timeseries, "_CELL_BLOCK", block)
+        return annual_statistics(XY, values, targets, VG, step="day")
+
+    whole, blocked = statistics(10**6), statistics(97)
+    assert list(blocked) == list(whole)
+    for name in whole:
+        np.testing.assert_array_equal(blocked[name], whole[name], err_msg=name)
+    assert blocked["pm25_valid_days"].max() < 366
 
 
 def test_annual_rule_blanks_cells_without_enough_valid_days():

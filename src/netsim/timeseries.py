@@ -470,6 +470,11 @@ def _make_job(
 
 
 def _band_names(job: _Job) -> list[str]:
+    return [*_pollutant_band_names(job), *AQI_CATEGORY_BANDS, "aqi_days_meeting_standard",
+            "aqi_valid_days"]
+
+
+def _pollutant_band_names(job: _Job) -> list[str]:
     names = []
     for p in job.values:
         slug = POLLUTANTS[p].slug
@@ -480,88 +485,114 @@ def _band_names(job: _Job) -> list[str]:
             f"{slug}_days_above_limit",
             f"{slug}_{stat}",
         ]
-    return [*names, *AQI_CATEGORY_BANDS, "aqi_days_meeting_standard", "aqi_valid_days"]
+    return names
 
 
 _KRIGE_CHUNK_VALUES = 1 << 23
 _KRIGE_CHUNK_OUTPUTS = 1 << 22
-"""Kriging chunks of :func:`_krige_steps`: at most 2**23 station-target semivariances
+"""Kriging chunks of :func:`_kriged_steps`: at most 2**23 station-target semivariances
 (64 MB) and 2**22 step-target products (32 MB of temporaries), at least 512 cells: few
 chunks (each goes through every availability pattern), bounded scratch memory."""
 
+_CELL_BLOCK = 1024
+"""Cells whose series are reduced together (:func:`_chunk_statistics`): a block of 366
+daily values is 3 MB, which stays in cache through the passes of the statistics."""
 
-def _krige_steps(job: _Job, pollutant: str, targets: np.ndarray) -> np.ndarray:
-    """(T, m) kriged maps of one pollutant at ``targets``; NaN at steps with too few stations."""
-    from netsim.kriging import krige
+
+def _kriged_steps(job: _Job, pollutant: str, targets: np.ndarray
+                  ) -> Iterator[tuple[slice, np.ndarray]]:
+    """(T, c) kriged maps of one pollutant at ``targets[sl]``, one kriging chunk at a time:
+    yields ``(sl, maps)``; NaN at steps with too few stations."""
+    from netsim.kriging import krige_chunks
 
     values = job.values[pollutant]
-    n_valid = np.isfinite(values).sum(axis=1)
-    ok = n_valid >= job.min_stations
+    n_steps, m = values.shape[0], targets.shape[0]
+    ok = np.isfinite(values).sum(axis=1) >= job.min_stations
     if not ok.any():
-        return np.full((values.shape[0], targets.shape[0]), np.nan)
+        yield slice(0, m), np.full((n_steps, m), np.nan)
+        return
     every_step = bool(ok.all())
-    estimate = krige(
+    chunks = krige_chunks(
         job.xy,
         values if every_step else values[ok],
         targets,
         job.variograms[pollutant],
         variance=False,
         chunk_size=max(512, min(_KRIGE_CHUNK_VALUES // (job.xy.shape[0] + 8),
-                                _KRIGE_CHUNK_OUTPUTS // values.shape[0])),
+                                _KRIGE_CHUNK_OUTPUTS // n_steps)),
         **job.krige_kwargs,
-    ).estimate
-    if every_step:  # the usual case: no (T, m) copy
-        return estimate
-    out = np.full((values.shape[0], targets.shape[0]), np.nan)
-    out[ok] = estimate
-    return out
+    )
+    for sl, result in chunks:
+        if every_step:  # the usual case: no (T, c) copy
+            yield sl, result.estimate
+            continue
+        maps = np.full((n_steps, sl.stop - sl.start), np.nan)
+        maps[ok] = result.estimate
+        yield sl, maps
+
+
+def _cell_blocks(sl: slice) -> Iterator[slice]:
+    """``sl`` in blocks of :data:`_CELL_BLOCK` cells."""
+    for start in range(sl.start, sl.stop, _CELL_BLOCK):
+        yield slice(start, min(sl.stop, start + _CELL_BLOCK))
 
 
 @single_threaded_blas()
 def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
-    """Per-cell statistics of the cells ``targets[chunk]`` (one task)."""
+    """Per-cell statistics of the cells ``targets[chunk]`` (one task): each pollutant's
+    maps kriged chunk by chunk, their cells reduced a block at a time (every statistic is
+    a function of one cell's series, so the blocks change no value)."""
     targets = job.targets[chunk]
-    lim = standards.limits(job.standard, job.grade)
-    bands: dict[str, np.ndarray] = {}
+    bands = {name: np.empty(targets.shape[0]) for name in _pollutant_band_names(job)}
     aqi = None  # (m, D) AQI: the maximum IAQI over the pollutants so far
     for p in job.values:
-        slug = POLLUTANTS[p].slug
-        maps = _krige_steps(job, p, targets)  # (T, m)
-        series = np.ascontiguousarray(maps.T)  # (m, T): time on the last axis
-        del maps
-        if job.step == "hour":
-            daily_mean = standards.daily_means(series)
-            if p == "O3":
-                daily_stat = standards.mda8(
-                    series, exceedance_limit=lim.limit("O3", "8h") or 160.0
-                ).values
-            else:
-                daily_stat = daily_mean
-        else:
-            daily_mean = series
-            daily_stat = series
-        del series
-        stat = standards.STATISTICS[p][-1]
-        limit = lim.statistic_limit(p, stat)
-        valid = ~np.isnan(daily_stat)
-        annual_mean = _mean_of_valid(daily_mean)
-        percentile = standards.hj663_percentile(daily_stat, standards.STATISTIC_PERCENT[stat])
-        if job.apply_annual_rule:
-            ok_mean = standards.annual_validity(daily_mean, job.year).valid
-            ok_stat = (ok_mean if daily_stat is daily_mean
-                       else standards.annual_validity(daily_stat, job.year).valid)
-            annual_mean = np.where(ok_mean, annual_mean, np.nan)
-            percentile = np.where(ok_stat, percentile, np.nan)
-        above = (daily_stat > limit).sum(axis=1) if limit is not None else np.zeros(len(targets))
-        bands[f"{slug}_annual_mean"] = annual_mean
-        bands[f"{slug}_valid_days"] = valid.sum(axis=1).astype(float)
-        bands[f"{slug}_days_above_limit"] = above.astype(float)
-        bands[f"{slug}_{stat}"] = percentile
-        if aqi is None:
-            aqi = np.full(daily_stat.shape, -np.inf)
-        _fold_daily_iaqi(p, daily_stat, aqi)
+        for sl, maps in _kriged_steps(job, p, targets):
+            for block in _cell_blocks(sl):
+                columns = slice(block.start - sl.start, block.stop - sl.start)
+                series = np.ascontiguousarray(maps[:, columns].T)  # (cells, T)
+                daily_mean, daily_stat = _daily_values(job, p, series)  # (cells, D)
+                del series
+                _pollutant_bands(job, p, daily_mean, daily_stat, bands, block)
+                if aqi is None:
+                    aqi = np.full((targets.shape[0], daily_stat.shape[1]), -np.inf)
+                _fold_daily_iaqi(p, daily_stat, aqi[block])
     bands |= _aqi_day_bands(aqi)
     return bands
+
+
+def _daily_values(job: _Job, pollutant: str, series: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(cells, D) daily means and daily statistic (MDA8 for O3, else the daily means) of
+    (cells, T) series."""
+    if job.step != "hour":
+        return series, series
+    daily_mean = standards.daily_means(series)
+    if pollutant != "O3":
+        return daily_mean, daily_mean
+    lim = standards.limits(job.standard, job.grade)
+    return daily_mean, standards.mda8(series,
+                                      exceedance_limit=lim.limit("O3", "8h") or 160.0).values
+
+
+def _pollutant_bands(job: _Job, pollutant: str, daily_mean: np.ndarray,
+                     daily_stat: np.ndarray, bands: dict[str, np.ndarray], block: slice) -> None:
+    """Write one pollutant's four bands (module docstring) of the cells ``block``."""
+    slug = POLLUTANTS[pollutant].slug
+    stat = standards.STATISTICS[pollutant][-1]
+    limit = standards.limits(job.standard, job.grade).statistic_limit(pollutant, stat)
+    annual_mean = _mean_of_valid(daily_mean)
+    percentile = standards.hj663_percentile(daily_stat, standards.STATISTIC_PERCENT[stat])
+    if job.apply_annual_rule:
+        ok_mean = standards.annual_validity(daily_mean, job.year).valid
+        ok_stat = (ok_mean if daily_stat is daily_mean
+                   else standards.annual_validity(daily_stat, job.year).valid)
+        annual_mean = np.where(ok_mean, annual_mean, np.nan)
+        percentile = np.where(ok_stat, percentile, np.nan)
+    bands[f"{slug}_annual_mean"][block] = annual_mean
+    bands[f"{slug}_valid_days"][block] = (~np.isnan(daily_stat)).sum(axis=1)
+    bands[f"{slug}_days_above_limit"][block] = (
+        (daily_stat > limit).sum(axis=1) if limit is not None else 0.0)
+    bands[f"{slug}_{stat}"][block] = percentile
 
 
 def _mean_of_valid(daily: np.ndarray) -> np.ndarray:
