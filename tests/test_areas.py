@@ -14,6 +14,7 @@ from netsim.areas import (
     BLOCK_COLUMNS,
     _block_points,
     area_statistics,
+    area_values,
     block_kriged_area_means,
     territory_meeting,
 )
@@ -163,6 +164,27 @@ def test_nan_cells_are_ignored(grid):
     assert df.loc["core", "mean"] == 50  # Xicheng has no value
     assert np.isnan(df.loc["Xicheng", "mean"]) and df.loc["Xicheng", "area_km2"] == 0
     assert isinstance(df, pd.DataFrame)
+
+
+def test_area_values_are_numpy_s_statistics_of_each_area_s_cells(grid):
+    """The arrays of ``area_values`` equal ``np.mean``/``min``/``max`` of each area's valid
+    cells, bit for bit, and ``area_statistics`` is their frame."""
+    rng = np.random.default_rng(8)
+    field = np.where(grid.mask, rng.gamma(2.0, 20.0, grid.shape), np.nan)
+    field[rng.random(grid.shape) < 0.2] = np.nan
+    field[grid.area_mask("Xicheng")] = np.nan
+    values = area_values(grid, field, limit=35.0)
+    for i, name in enumerate(values.area):
+        cells = field[grid.area_mask(name)]
+        cells = cells[np.isfinite(cells)]
+        assert values.area_km2[i] == cells.size * grid.cell_area_km2
+        if name == "Xicheng":
+            assert np.isnan([values.mean[i], values.min[i], values.share_above_limit[i]]).all()
+            continue
+        assert values.mean[i] == np.mean(cells), name
+        assert (values.min[i], values.max[i]) == (cells.min(), cells.max())
+        assert values.share_above_limit[i] == np.mean(cells > 35.0)
+    pd.testing.assert_frame_equal(area_statistics(grid, field, limit=35.0), values.to_frame())
 
 
 def test_development_area_statistics(grid):

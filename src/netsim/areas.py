@@ -19,6 +19,8 @@ discretisation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +33,9 @@ __all__ = [
     "AREA_COLUMNS",
     "BLOCK_COLUMNS",
     "MAX_BLOCK_POINTS",
+    "AreaValues",
     "area_statistics",
+    "area_values",
     "block_kriged_area_means",
     "territory_meeting",
 ]
@@ -66,6 +70,44 @@ def _as_grid_field(grid: Grid, field: np.ndarray) -> np.ndarray:
     return arr
 
 
+@dataclass(frozen=True)
+class AreaValues:
+    """:func:`area_statistics` as arrays, one entry per area (:data:`AREA_COLUMNS`)."""
+
+    area: list[str]
+    kind: list[str]
+    area_km2: np.ndarray
+    mean: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    share_above_limit: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """The :func:`area_statistics` frame."""
+        return pd.DataFrame({name: getattr(self, name) for name in AREA_COLUMNS})
+
+
+def area_values(
+    grid: Grid,
+    field: np.ndarray,
+    *,
+    limit: float | None = None,
+    areas: list[str] | None = None,
+) -> AreaValues:
+    """:func:`area_statistics` as arrays (no frame): parameters and values the same."""
+    values = _as_cell_values(grid, field)
+    kinds = _kinds()
+    names = grid.area_names() if areas is None else list(areas)
+    all_valid = bool(np.isfinite(values).all())
+    statistics = np.empty((len(names), 5))
+    for row, name in zip(statistics, names, strict=True):
+        cells = values[grid.area_cells(name)]
+        if not all_valid:
+            cells = cells[np.isfinite(cells)]
+        row[:] = (cells.size * grid.cell_area_km2, *_cell_statistics(cells, limit))
+    return AreaValues(names, [kinds[name] for name in names], *statistics.T)
+
+
 def area_statistics(
     grid: Grid,
     field: np.ndarray,
@@ -97,20 +139,10 @@ def area_statistics(
         development_area, group, city), ``area_km2`` (cells with a value × cell
         area), ``mean``, ``min``, ``max``, ``share_above_limit`` (fraction 0-1
         of that area where the field exceeds ``limit``).  An area with no
-        valid cell has NaN statistics.
+        valid cell has NaN statistics.  :func:`area_values` gives the same
+        values as arrays.
     """
-    values = _as_cell_values(grid, field)
-    kinds = _kinds()
-    names = grid.area_names() if areas is None else list(areas)
-    all_valid = bool(np.isfinite(values).all())
-    rows = []
-    for name in names:
-        cells = values[grid.area_cells(name)]
-        if not all_valid:
-            cells = cells[np.isfinite(cells)]
-        rows.append((name, kinds[name], cells.size * grid.cell_area_km2,
-                     *_cell_statistics(cells, limit)))
-    return pd.DataFrame(rows, columns=AREA_COLUMNS)
+    return area_values(grid, field, limit=limit, areas=areas).to_frame()
 
 
 def _as_cell_values(grid: Grid, field: np.ndarray) -> np.ndarray:
@@ -124,11 +156,13 @@ def _as_cell_values(grid: Grid, field: np.ndarray) -> np.ndarray:
 
 def _cell_statistics(cells: np.ndarray, limit: float | None
                      ) -> tuple[float, float, float, float]:
-    """Mean, min, max and share above ``limit`` of an area's valid cells (NaN if none)."""
-    if not cells.size:
+    """Mean, min, max and share above ``limit`` of an area's valid cells (NaN if none):
+    ``np.mean``'s values (a pairwise sum over the count), without its wrappers."""
+    n = cells.size
+    if not n:
         return np.nan, np.nan, np.nan, np.nan
-    share = float(np.mean(cells > limit)) if limit is not None else np.nan
-    return float(cells.mean()), float(cells.min()), float(cells.max()), share
+    share = np.count_nonzero(cells > limit) / n if limit is not None else np.nan
+    return float(np.add.reduce(cells)) / n, float(cells.min()), float(cells.max()), share
 
 
 def territory_meeting(

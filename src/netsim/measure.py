@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from netsim.areas import area_statistics
+from netsim.areas import AreaValues, area_values
 from netsim.assessment import hj664_representativeness, station_metrics
 from netsim.errors import ScenarioError, VariogramError
 from netsim.geography import AREA_GROUPS, beijing_boundary
@@ -219,13 +219,13 @@ def _rows_frame(rows: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-def _territory(map_areas: pd.DataFrame, limit: float | None, source: str) -> dict[str, float]:
+def _territory(map_areas: AreaValues, limit: float | None, source: str) -> dict[str, float]:
     """Share of territory and districts above the Grade II annual limit of a field's areas."""
     if limit is None:
         return {}
-    city = np.flatnonzero(map_areas["area"].to_numpy() == "city")[0]
-    districts = map_areas["mean"].to_numpy()[map_areas["kind"].to_numpy() == "district"]
-    return {f"share_above_limit_{source}": float(map_areas["share_above_limit"].to_numpy()[city]),
+    city = map_areas.area.index("city")
+    districts = map_areas.mean[np.asarray(map_areas.kind) == "district"]
+    return {f"share_above_limit_{source}": float(map_areas.share_above_limit[city]),
             f"districts_above_limit_{source}": float((districts > limit).sum())}
 
 
@@ -333,15 +333,15 @@ def _map_pollutant(setting: _MapSetting, network: Network, readings, annual: np.
     estimate = result.estimate
     std = np.sqrt(np.maximum(result.variance, 0.0))
     limit = setting.limit(p)
-    map_areas = area_statistics(setting.grid, estimate, limit=limit)
+    map_areas = area_values(setting.grid, estimate, limit=limit)
     rows = [("map", a, p, "annual_mean", float(m))
-            for a, m in zip(map_areas["area"], map_areas["mean"], strict=True)]
+            for a, m in zip(map_areas.area, map_areas.mean, strict=True)]
     errors = {"mean_std": float(np.mean(std)), **_territory(map_areas, limit, "map")}
     fields = {"estimate": estimate.astype(np.float32), "std": std.astype(np.float32)}
     if truth is not None:
-        truth_areas = area_statistics(setting.grid, truth, limit=limit)
+        truth_areas = area_values(setting.grid, truth, limit=limit)
         rows += [("truth", a, p, "annual_mean", float(m))
-                 for a, m in zip(truth_areas["area"], truth_areas["mean"], strict=True)]
+                 for a, m in zip(truth_areas.area, truth_areas.mean, strict=True)]
         errors |= _truth_errors(setting, p, estimate, std, truth, annual)
         errors |= _territory(truth_areas, limit, "truth")
         fields["truth"] = truth.astype(np.float32)
@@ -477,9 +477,9 @@ def _time_resolved_scalars(grid: Grid, bands: dict[str, np.ndarray]) -> pd.DataF
     for name, band in bands.items():
         if name.endswith(("days_above_limit", "aqi_days_meeting_standard")):
             pollutant, statistic = _band_key(name)
-            means = area_statistics(grid, band)
+            means = area_values(grid, band)
             rows += [("map_time_resolved", a, pollutant, statistic, float(v))
-                     for a, v in zip(means["area"], means["mean"], strict=True)]
+                     for a, v in zip(means.area, means.mean, strict=True)]
     return _scalar_frame(rows)
 
 
