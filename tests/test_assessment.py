@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
@@ -12,6 +14,7 @@ from netsim.assessment import (
     delaunay_neighbours,
     hj664_representativeness,
     removal_bias,
+    station_metrics,
     thiessen_polygons,
     weighted_percentile,
 )
@@ -191,3 +194,28 @@ def test_hj664_configurable_tolerances_and_nan_ignored() -> None:
     assert res.passed
     with pytest.raises(NetsimError):
         hj664_representativeness([np.nan], field)
+
+
+def test_station_metrics_rows_are_each_pollutant_s_removal_bias_and_area_served() -> None:
+    """``station_metrics.csv``'s rows: per pollutant, the stations in network order with
+    their removal bias (:func:`removal_bias`) and area served (:func:`area_served`)."""
+    from netsim.network import Network
+
+    network = Network.from_file(Path(__file__).parents[1] / "stations" / "beijing_35.csv")
+    rng = np.random.default_rng(4)
+    daily = {p: rng.gamma(2.0, 20.0, (366, len(network))) for p in ("PM2.5", "NO2")}
+    daily["NO2"][rng.random(daily["NO2"].shape) < 0.1] = np.nan
+    frame = station_metrics(network, daily)
+    assert list(frame.columns) == ["station_id", "pollutant", "removal_bias",
+                                   "relative_removal_bias_pct", "area_served_km2"]
+    served = area_served(network).to_numpy()
+    for i, p in enumerate(daily):
+        rows = frame.iloc[i * len(network):(i + 1) * len(network)]
+        bias = removal_bias(network, daily[p])
+        assert (rows["pollutant"] == p).all()
+        assert list(rows["station_id"]) == list(network.ids)
+        np.testing.assert_array_equal(rows["removal_bias"], bias["mean_bias"])
+        np.testing.assert_array_equal(rows["relative_removal_bias_pct"],
+                                      bias["mean_relative_bias_pct"])
+        np.testing.assert_allclose(rows["area_served_km2"], served, rtol=1e-12)
+    assert station_metrics(network, {}).empty

@@ -276,12 +276,17 @@ _MAX_CACHED = 8
 """Networks whose neighbour graph and area served are kept per process."""
 
 
-def _removal_bias_table(graph: _NeighbourGraph, values: np.ndarray) -> pd.DataFrame:
-    """The kernel's per-station figures as a DataFrame (``n_days`` as int)."""
+def _removal_bias_figures(graph: _NeighbourGraph, values: np.ndarray) -> np.ndarray:
+    """The kernel's per-station figures, (n_stations, :data:`REMOVAL_BIAS_COLUMNS`)."""
     out = np.empty((values.shape[1], len(REMOVAL_BIAS_COLUMNS)))
     kernel_removal_bias(np.ascontiguousarray(values.T), graph.indptr, graph.indices,
                         graph.weights, out)
-    table = pd.DataFrame(out, columns=list(REMOVAL_BIAS_COLUMNS))
+    return out
+
+
+def _removal_bias_table(graph: _NeighbourGraph, values: np.ndarray) -> pd.DataFrame:
+    """The kernel's per-station figures as a DataFrame (``n_days`` as int)."""
+    table = pd.DataFrame(_removal_bias_figures(graph, values), columns=list(REMOVAL_BIAS_COLUMNS))
     table["n_days"] = table["n_days"].astype(int)
     return table
 
@@ -535,19 +540,20 @@ def station_metrics(
     xy, ids = np.asarray(network.xy, dtype=float), network.ids
     area = _cached_area_served(xy, ids, boundary)
     graph = _neighbour_graph(xy)
-    frames = []
-    for name, values in daily.items():
-        rb = _removal_bias_table(graph, np.asarray(values, dtype=float))
-        frames.append(pd.DataFrame({
-            "station_id": ids, "pollutant": name,
-            "removal_bias": rb["mean_bias"].to_numpy(),
-            "relative_removal_bias_pct": rb["mean_relative_bias_pct"].to_numpy(),
-            "area_served_km2": area.copy(),
-        }))
-    if not frames:
+    names = list(daily)
+    if not names:
         return pd.DataFrame(columns=["station_id", "pollutant", "removal_bias",
                                      "relative_removal_bias_pct", "area_served_km2"])
-    return pd.concat(frames, ignore_index=True)
+    figures = np.concatenate([_removal_bias_figures(graph, np.asarray(daily[name], dtype=float))
+                              for name in names])
+    return pd.DataFrame({
+        "station_id": np.tile(ids, len(names)),
+        "pollutant": np.repeat(names, len(ids)),
+        "removal_bias": figures[:, REMOVAL_BIAS_COLUMNS.index("mean_bias")],
+        "relative_removal_bias_pct": figures[:, REMOVAL_BIAS_COLUMNS.index(
+            "mean_relative_bias_pct")],
+        "area_served_km2": np.tile(area, len(names)),
+    })
 
 
 _AREAS: dict[bytes, tuple[Any, np.ndarray]] = {}
