@@ -187,6 +187,17 @@ def test_hj664_hand_worked_case_and_weights() -> None:
     assert d["passed"] is False and set(d["percentiles"]) == {"p30", "p50", "p80", "p90"}
 
 
+def test_hj664_percentiles_are_numpy_s_type_7_percentiles_of_the_valid_values() -> None:
+    rng = np.random.default_rng(6)
+    field = rng.gamma(2.0, 20.0, (3, 500))
+    field[rng.random(field.shape) < 0.2] = np.nan
+    stations = rng.gamma(2.0, 20.0, 12)
+    table = hj664_representativeness(stations, field).percentiles
+    for q in (30, 50, 80, 90):
+        assert table.loc[q, "field"] == np.percentile(field[np.isfinite(field)], q)
+        assert table.loc[q, "network"] == np.percentile(stations, q)
+
+
 def test_hj664_configurable_tolerances_and_nan_ignored() -> None:
     field = np.array([100.0, np.nan, 100.0])
     res = hj664_representativeness([np.nan, 120.0], field, mean_tolerance=0.25,
