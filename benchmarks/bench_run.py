@@ -7,7 +7,8 @@ fyp14_expansion ≤ 10 s, every shipped scenario ≤ 20 s, dense_sensors ≤ 25 
 Each scenario runs in a child process (so its peak resident memory is its own, plus
 its helper workers' peaks: ``NETSIM_WORKERS``, :mod:`netsim.workers`; and the summed
 PSS of its process tree, sampled: ``_memory.py``), after
-a warm-up run of one realisation that fills numba's on-disk cache.  The child reports
+a warm-up run of one realisation that fills numba's on-disk cache, and with netsim's bytecode
+written as the README's install leaves it (``python -m compileall``).  The child reports
 the wall time of :func:`netsim.run.run_scenario`, its peak RSS and the run's stage
 breakdown (``summary.json`` "timing": truth, sampling, statistics, kriging, metrics,
 outputs; :mod:`netsim.timing`).  Results go to ``benchmarks/results/run.json`` with
@@ -23,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import subprocess
@@ -160,6 +162,7 @@ def main() -> None:
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     args = parser.parse_args()
     paths = [p.resolve() for p in (args.scenario or sorted((ROOT / "scenarios").glob("*.yaml")))]
+    compileall.compile_dir(ROOT / "src" / "netsim", quiet=1)  # as the README's install does
     started = datetime.now(UTC).isoformat(timespec="seconds")
     rows, sweep = [], None
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -376,7 +377,8 @@ def test_krige_outputs_are_guarded_as_a_set(tmp_path, capsys):
 
 
 def test_readme_and_ci_install_the_tested_versions():
-    """The README's install commands and .ci/run use constraints.txt, which pins typer."""
+    """The README's install commands and .ci/run use constraints.txt, which pins typer, and
+    compile netsim's bytecode."""
     from importlib.metadata import version
 
     readme = (ROOT / "README.md").read_text().splitlines()
@@ -385,6 +387,10 @@ def test_readme_and_ci_install_the_tested_versions():
     assert len(test_command) == 1 and test_command[0] in ci
     installs = [line for line in readme if "pip install" in line]
     assert len(installs) == 2 and all("-c constraints.txt" in line for line in installs)
+    # netsim's bytecode written once, before the first netsim process (an editable install
+    # leaves it to Python, which may not write it: PYTHONDONTWRITEBYTECODE)
+    assert all(re.search(r"pip install [^&]*-e [^&]*&& python -m compileall -q src/netsim && ",
+                         line) for line in installs)
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     assert "netsim" not in pins
