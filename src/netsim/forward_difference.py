@@ -57,24 +57,24 @@ def forward_difference_jacobian(
     return columns.T
 
 
-def _steps_within_bounds(x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+def _steps_within_bounds(x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> list[float]:
     """The forward steps of :func:`forward_difference_jacobian`: relative steps, flipped
     where ``x + h`` leaves ``[lower, upper]`` and ``|h|`` fits the other way, else the
-    distance to the farther bound."""
-    sign = (x >= 0).astype(float) * 2 - 1
-    steps = RELATIVE_STEP * sign * np.maximum(1.0, np.abs(x))
-    lower = np.asarray(lower, dtype=np.float64)
-    upper = np.asarray(upper, dtype=np.float64)
-    if np.all((lower == -np.inf) & (upper == np.inf)):
-        return steps
-    below, above = x - lower, upper - x
-    shifted = x + steps
-    violated = (shifted < lower) | (shifted > upper)
-    fitting = np.abs(steps) <= np.maximum(below, above)
-    adjusted = steps.copy()
-    adjusted[violated & fitting] *= -1
-    forward = (above >= below) & ~fitting
-    adjusted[forward] = above[forward]
-    backward = (above < below) & ~fitting
-    adjusted[backward] = -below[backward]
-    return adjusted
+    distance to the farther bound.  One variable at a time in Python floats (a fit has a
+    handful): the IEEE operations of the array expressions, without their overhead."""
+    steps = []
+    for xi, lo, hi in zip(x.tolist(), np.broadcast_to(lower, x.shape).tolist(),
+                          np.broadcast_to(upper, x.shape).tolist(), strict=True):
+        size = abs(xi)
+        step = RELATIVE_STEP * (1.0 if xi >= 0 else -1.0) * (size if not size < 1.0 else 1.0)
+        below, above = xi - lo, hi - xi
+        fits = abs(step) <= (above if not above < below else below)  # np.maximum(below, above)
+        if fits:
+            if xi + step < lo or xi + step > hi:
+                step = -step
+        elif above >= below:
+            step = above
+        else:
+            step = -below
+        steps.append(step)
+    return steps

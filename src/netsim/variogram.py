@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -596,16 +596,21 @@ def fit_variogram(
     free = _free_parameters(model, fixed, dict(bounds or {}))
     x0, lo, hi = _start_and_bounds(emp, free, dict(bounds or {}), exponent)
     weights = np.sqrt(emp.count)
+    parameters = _parameter_reader(fixed, free, exponent)
+    distance = np.abs(emp.lag)
+    at_zero = distance <= ZERO_DISTANCE_M
 
     def build(theta: np.ndarray) -> Variogram:
-        psill, range_m, nugget, shape = _parameters(fixed, free, theta, exponent)
+        psill, range_m, nugget, shape = parameters(theta)
         return Variogram(model, psill=psill, range=range_m, nugget=nugget,
                          smoothness=smoothness, exponent=shape,
                          anisotropy_scaling=anisotropy_scaling, anisotropy_angle=anisotropy_angle)
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        psill, range_m, nugget, shape = _parameters(fixed, free, theta, exponent)
-        g = _semivariance(model, emp.lag, psill, range_m, nugget, smoothness, shape)
+    def residuals(theta: np.ndarray) -> np.ndarray:  # _semivariance at the fixed lags
+        psill, range_m, nugget, shape = parameters(theta)
+        g = psill * _unit_semivariance(model, distance, range_m, smoothness, shape) + nugget
+        if at_zero.any():
+            g = np.where(at_zero, 0.0, g)
         return weights * (emp.gamma - g) / np.maximum(g, 1e-300)
 
     try:
@@ -619,12 +624,20 @@ def fit_variogram(
     return _fit_result(build(res.x), emp, free, res, lo, hi)
 
 
-def _parameters(fixed: Mapping[str, float], free: list[str], theta: np.ndarray,
-                exponent: float) -> tuple[float, float, float, float]:
-    """``(psill, range, nugget, exponent)`` of a fit's parameter vector ``theta``."""
-    params = dict(fixed)
-    params.update(zip(free, theta, strict=True))
-    return params["psill"], params["range"], params["nugget"], params.get("exponent", exponent)
+def _parameter_reader(fixed: Mapping[str, float], free: list[str], exponent: float
+                      ) -> Callable[[np.ndarray], tuple[float, float, float, float]]:
+    """``theta -> (psill, range, nugget, exponent)``: a fit's free parameters from its
+    vector ``theta`` (in ``free``'s order), the others from ``fixed`` (``exponent``
+    defaults to the given one)."""
+    names = ("psill", "range", "nugget", "exponent")
+    where = tuple(free.index(name) if name in free else -1 for name in names)
+    held = tuple(fixed.get(name, exponent if name == "exponent" else np.nan) for name in names)
+
+    def read(theta: np.ndarray) -> tuple[float, float, float, float]:
+        return tuple(theta[i] if i >= 0 else value  # type: ignore[return-value]
+                     for i, value in zip(where, held, strict=True))
+
+    return read
 
 
 def _free_parameters(model: str, fixed: dict[str, float],
