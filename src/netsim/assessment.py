@@ -344,12 +344,9 @@ def weighted_percentile(values: np.ndarray, q: float, weights: np.ndarray | None
     p_i = (S_i − w_i) / (S_n − w_n), S_i the cumulative weight of the sorted
     values, which reduces to type 7 for equal weights.  NaN values are ignored.
     """
-    v = np.asarray(values, dtype=float).ravel()
     if weights is None:
-        v = v[np.isfinite(v)]
-        if v.size == 0:
-            return float("nan")
-        return float(np.percentile(v, q))
+        return float(_finite_percentiles(values, (q,))[0])
+    v = np.asarray(values, dtype=float).ravel()
     w = np.broadcast_to(np.asarray(weights, dtype=float), np.shape(values)).ravel()
     ok = np.isfinite(v) & np.isfinite(w)
     v, w = v[ok], w[ok]
@@ -371,17 +368,14 @@ def weighted_percentile(values: np.ndarray, q: float, weights: np.ndarray | None
     return float(np.interp(q / 100.0, p, v))
 
 
-def _percentiles(values: np.ndarray, qs: tuple[float, ...], weights: np.ndarray | None = None
-                 ) -> np.ndarray:
-    """:func:`weighted_percentile` of ``values`` at each of ``qs`` (floats); unweighted,
-    one ``np.percentile`` call for them all (the same values as one call per q)."""
-    if weights is not None:
-        return np.array([weighted_percentile(values, q, weights) for q in qs], dtype=float)
+def _finite_percentiles(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """The unweighted :func:`weighted_percentile` of ``values`` at each of ``qs``, by one
+    ``np.percentile`` call (the same values as one call per q); NaN without a finite value."""
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:
         return np.full(len(qs), np.nan)
-    return np.percentile(v, list(qs)).astype(float, copy=False)
+    return np.percentile(v, list(qs))
 
 
 @dataclass(frozen=True)
@@ -503,8 +497,9 @@ def hj664_representativeness(
     network_mean = float(s.mean())
     mean_err = _relative_error(network_mean, field_mean)
     mean_ok = mean_err <= mean_tolerance + _EPS
-    network = _percentiles(s, percentiles)
-    field_percentiles = _percentiles(f, percentiles, weights)
+    network = _finite_percentiles(s, percentiles)
+    field_percentiles = (_finite_percentiles(f, percentiles) if weights is None else
+                         np.array([weighted_percentile(f, q, weights) for q in percentiles]))
     errors = np.array([_relative_error(a, b) for a, b in zip(network, field_percentiles,
                                                                strict=True)])
     passed = errors <= percentile_tolerance + _EPS

@@ -543,6 +543,7 @@ def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
     maps kriged chunk by chunk, their cells reduced a block at a time (every statistic is
     a function of one cell's series, so the blocks change no value)."""
     targets = job.targets[chunk]
+    lim = standards.limits(job.standard, job.grade)
     bands = {name: np.empty(targets.shape[0]) for name in _pollutant_band_names(job)}
     aqi = None  # (m, D) AQI: the maximum IAQI over the pollutants so far
     for p in job.values:
@@ -550,9 +551,9 @@ def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
             for block in _cell_blocks(sl):
                 columns = slice(block.start - sl.start, block.stop - sl.start)
                 series = np.ascontiguousarray(maps[:, columns].T)  # (cells, T)
-                daily_mean, daily_stat = _daily_values(job, p, series)  # (cells, D)
+                daily_mean, daily_stat = _daily_values(job, lim, p, series)  # (cells, D)
                 del series
-                _pollutant_bands(job, p, daily_mean, daily_stat, bands, block)
+                _pollutant_bands(job, lim, p, daily_mean, daily_stat, bands, block)
                 if aqi is None:
                     aqi = np.full((targets.shape[0], daily_stat.shape[1]), -np.inf)
                 _fold_daily_iaqi(p, daily_stat, aqi[block])
@@ -560,8 +561,8 @@ def _chunk_statistics(chunk: slice, job: _Job) -> dict[str, np.ndarray]:
     return bands
 
 
-def _daily_values(job: _Job, pollutant: str, series: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _daily_values(job: _Job, lim: standards.StandardLimits, pollutant: str,
+                  series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(cells, D) daily means and daily statistic (MDA8 for O3, else the daily means) of
     (cells, T) series."""
     if job.step != "hour":
@@ -569,17 +570,18 @@ def _daily_values(job: _Job, pollutant: str, series: np.ndarray
     daily_mean = standards.daily_means(series)
     if pollutant != "O3":
         return daily_mean, daily_mean
-    lim = standards.limits(job.standard, job.grade)
     return daily_mean, standards.mda8(series,
                                       exceedance_limit=lim.limit("O3", "8h") or 160.0).values
 
 
-def _pollutant_bands(job: _Job, pollutant: str, daily_mean: np.ndarray,
-                     daily_stat: np.ndarray, bands: dict[str, np.ndarray], block: slice) -> None:
-    """Write one pollutant's four bands (module docstring) of the cells ``block``."""
+def _pollutant_bands(job: _Job, lim: standards.StandardLimits, pollutant: str,
+                     daily_mean: np.ndarray, daily_stat: np.ndarray,
+                     bands: dict[str, np.ndarray], block: slice) -> None:
+    """Write one pollutant's four bands (module docstring) of the cells ``block``; ``lim``
+    the job's limits (:func:`netsim.standards.limits`)."""
     slug = POLLUTANTS[pollutant].slug
     stat = standards.STATISTICS[pollutant][-1]
-    limit = standards.limits(job.standard, job.grade).statistic_limit(pollutant, stat)
+    limit = lim.statistic_limit(pollutant, stat)
     annual_mean = _mean_of_valid(daily_mean)
     percentile = standards.hj663_percentile(daily_stat, standards.STATISTIC_PERCENT[stat])
     if job.apply_annual_rule:

@@ -140,10 +140,21 @@ def _unit_semivariance(model: str, h: np.ndarray, range_m: float, smoothness: fl
 def _semivariance(model: str, h: np.ndarray, psill: float, range_m: float, nugget: float,
                   smoothness: float, exponent: float) -> np.ndarray:
     """Semivariance (concentration²) of a valid model at lags ``h`` (metres): 0 at
-    ``|h| <= ZERO_DISTANCE_M``, else ``psill · unit + nugget``; no validation, for the
-    residuals of :func:`fit_variogram` (:meth:`Variogram.gamma` validates)."""
-    out = psill * _unit_semivariance(model, np.abs(h), range_m, smoothness, exponent) + nugget
-    return np.where(np.abs(h) <= ZERO_DISTANCE_M, 0.0, out)
+    ``|h| <= ZERO_DISTANCE_M``, else ``psill · unit + nugget``; no validation
+    (:meth:`Variogram.gamma` validates)."""
+    distance = np.abs(h)
+    return _semivariance_at(model, distance, distance <= ZERO_DISTANCE_M, psill, range_m,
+                            nugget, smoothness, exponent)
+
+
+def _semivariance_at(model: str, distance: np.ndarray, at_zero: np.ndarray, psill: float,
+                     range_m: float, nugget: float, smoothness: float, exponent: float
+                     ) -> np.ndarray:
+    """:func:`_semivariance` at ``distance`` = ``|h|``, ``at_zero`` = ``distance <=
+    ZERO_DISTANCE_M`` (both taken once by the residuals of :func:`fit_variogram`, which
+    evaluate the same lags ~60 times)."""
+    out = psill * _unit_semivariance(model, distance, range_m, smoothness, exponent) + nugget
+    return np.where(at_zero, 0.0, out)
 
 
 @dataclass(frozen=True)
@@ -606,11 +617,9 @@ def fit_variogram(
                          smoothness=smoothness, exponent=shape,
                          anisotropy_scaling=anisotropy_scaling, anisotropy_angle=anisotropy_angle)
 
-    def residuals(theta: np.ndarray) -> np.ndarray:  # _semivariance at the fixed lags
+    def residuals(theta: np.ndarray) -> np.ndarray:
         psill, range_m, nugget, shape = parameters(theta)
-        g = psill * _unit_semivariance(model, distance, range_m, smoothness, shape) + nugget
-        if at_zero.any():
-            g = np.where(at_zero, 0.0, g)
+        g = _semivariance_at(model, distance, at_zero, psill, range_m, nugget, smoothness, shape)
         return weights * (emp.gamma - g) / np.maximum(g, 1e-300)
 
     try:
