@@ -111,9 +111,47 @@ def test_vectorised_exp_outside_the_range_falls_back_to_libm():
     np.testing.assert_array_equal(out, expected)
 
 
+def test_vectorised_exp_mixes_both_paths_element_by_element():
+    """Values inside and outside [-708, 709] in one array: each element takes its own path."""
+    inside = np.array([1.0, -0.5, 3.25, -700.0])
+    outside = np.array([800.0, np.nan, 709.5, -745.0])
+    x = np.empty(8)
+    x[0::2], x[1::2] = inside, outside
+    out, work = np.empty_like(x), np.empty_like(x)
+    exp_array(x, out, work)
+    alone, alone_work = np.empty_like(inside), np.empty_like(inside)
+    exp_array(inside, alone, alone_work)
+    np.testing.assert_array_equal(out[0::2], alone)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(out[1::2], np.exp(outside))
+
+
 # ----------------------------------------------------------------------------
 # Daily fields
 # ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_basis", [1, 2, 5, 6, 7])
+def test_daily_field_sums_the_basis_terms_in_order(n_basis):
+    """Bit for bit: the exponent s · (((0 + a_0 φ_0) + a_1 φ_1) + …), summed in k order, its
+    exp by :func:`exp_array`, then (· T(d)) · scale, each step a correctly rounded IEEE
+    operation, so NumPy's elementwise arithmetic in the same order gives the same bits."""
+    rng = np.random.default_rng(n_basis)
+    n, n_days, s_daily = 1500, 40, 0.7
+    scale = rng.uniform(5, 80, n)
+    coef = rng.standard_normal((n_days, n_basis))
+    phi = rng.standard_normal((n_basis, n))
+    temporal = rng.uniform(0.3, 2.5, n_days)
+    exponent = np.zeros((n_days, n))
+    for k in range(n_basis):
+        exponent = exponent + coef[:, k:k + 1] * phi[k]
+    exponent = exponent * s_daily
+    expected = np.empty_like(exponent)
+    exp_array(exponent.ravel(), expected.ravel(), np.empty(exponent.size))
+    expected = expected * temporal[:, None] * scale
+    daily = np.empty((n_days, n))
+    daily_field(scale, coef, phi, temporal, s_daily, daily, np.empty(n))
+    np.testing.assert_array_equal(daily, expected)
 
 
 def test_daily_field_equals_the_numpy_expression_and_its_annual_mean():

@@ -156,20 +156,45 @@ def exp_array(x: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:
     arithmetic in a fixed order: the same bits on every machine.  Outside [-708, 709]
     (and for NaN) it falls back to ``math.exp``.  ``work`` is scratch of ``x``'s size.
     """
-    table = _EXP_TABLE
+    outside = _exp_reduced(x, out, work)
+    _exp_scaled(out, work)
+    if outside:
+        _exp_outside(x, out)
+
+
+@njit(cache=True)
+def _exp_reduced(x: np.ndarray, out: np.ndarray, work: np.ndarray) -> int:
+    """First pass of :func:`exp_array`: out = exp(r) − 1, work = k + 1.5 · 2⁵² (k in its low
+    bits); returns how many ``x`` are outside [-708, 709] or NaN (counted in the same
+    vectorised pass, so the fallback pass runs only when there are any)."""
+    outside = 0
     for c in range(x.size):
-        v = min(max(x[c], _EXP_LO), _EXP_HI)
+        xc = x[c]
+        outside += (xc < _EXP_LO) | (xc > _EXP_HI) | (xc != xc)
+        v = min(max(xc, _EXP_LO), _EXP_HI)
         kf = v * _EXP_SCALE + _ROUND
         k = kf - _ROUND
         r = (v - k * _LN2_HI) - k * _LN2_LO
         out[c] = r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0)))))
         work[c] = kf
+    return outside
+
+
+@njit(cache=True)
+def _exp_scaled(out: np.ndarray, work: np.ndarray) -> None:
+    """Second pass of :func:`exp_array`: out = 2^(k/64) · (1 + out)."""
+    table = _EXP_TABLE
     bits = work.view(np.int64)
-    for c in range(x.size):
+    for c in range(out.size):
         k = bits[c] - _ROUND_BITS
         t = table[k & (_EXP_N - 1)]
         bits[c] = ((k >> _EXP_TABLE_BITS) + 1023) << 52
         out[c] = (t + t * out[c]) * work[c]
+
+
+@njit(cache=True)
+def _exp_outside(x: np.ndarray, out: np.ndarray) -> None:
+    """Last pass of :func:`exp_array`: libm's ``exp`` outside [-708, 709] and for NaN."""
     for c in range(x.size):
         if not _EXP_LO <= x[c] <= _EXP_HI:
             out[c] = math.exp(x[c])
@@ -186,9 +211,18 @@ _BLOCK = 1024
 @njit(cache=True)
 def _anomaly_exponent(coef: np.ndarray, phi: np.ndarray, d: int, lo: int, s_daily: float,
                       out: np.ndarray) -> None:
-    """out[c] = s · Σ_k a_k(d) φ_k(lo + c), the sum taken in k order from 0 (two terms per
-    pass over the block)."""
+    """out[c] = s · Σ_k a_k(d) φ_k(lo + c), the sum taken in k order from 0: in one pass over
+    the block for the default six basis fields, two terms a pass otherwise."""
     m, n_basis = out.size, coef.shape[1]
+    if n_basis == 6:
+        a0, a1, a2 = coef[d, 0], coef[d, 1], coef[d, 2]
+        a3, a4, a5 = coef[d, 3], coef[d, 4], coef[d, 5]
+        r0, r1, r2 = phi[0, lo:lo + m], phi[1, lo:lo + m], phi[2, lo:lo + m]
+        r3, r4, r5 = phi[3, lo:lo + m], phi[4, lo:lo + m], phi[5, lo:lo + m]
+        for c in range(m):
+            out[c] = ((((((0.0 + a0 * r0[c]) + a1 * r1[c]) + a2 * r2[c]) + a3 * r3[c])
+                       + a4 * r4[c]) + a5 * r5[c]) * s_daily
+        return
     out[:] = 0.0
     for k in range(0, n_basis - 1, 2):
         a0, a1 = coef[d, k], coef[d, k + 1]
