@@ -340,7 +340,7 @@ def test_district_cells_give_the_means_of_rasterising_every_band(beijing_grids) 
     once = cells.labels(grid.shape, grid.transform)
     assert cells.labels(grid.shape, grid.transform) is once  # rasterised once per grid
     assert not once.flags.writeable  # shared: nobody may change it
-    shifted = grid.transform * Affine.translation(0.5, 0.0)  # not a Beijing grid
+    shifted = grid.transform @ Affine.translation(0.5, 0.0)  # not a Beijing grid
     assert np.array_equal(cells.labels(grid.shape, shifted), features.rasterize(
         [(geom, i + 1) for i, geom in enumerate(districts.geometry)],
         out_shape=grid.shape, transform=shifted, fill=0, dtype="int32"))
