@@ -87,29 +87,35 @@ gc.freeze()
 def _child(code: str, *args: str) -> tuple[float, dict]:
     """Run ``code`` in a fresh interpreter; (wall seconds with start-up, its JSON report)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": _pythonpath()})
+    proc = _start(code, args, subprocess.PIPE)
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{args[0]}: child failed:\n{stderr[-3000:]}")
+    _check(proc, stderr, args)
     return wall, json.loads(stdout.strip().splitlines()[-1])
 
 
 def _tree_memory(code: str, *args: str) -> dict:
     """Run ``code`` again in a fresh interpreter, sampling its process tree's summed PSS
     and RSS: their peaks (MB) and the processes at the PSS peak."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": _pythonpath()})
+    proc = _start(code, args, subprocess.DEVNULL)
     with TreeMemory(proc.pid) as memory:
         _, stderr = proc.communicate()
-    if proc.returncode != 0:
-        raise SystemExit(f"{args[0]}: child failed:\n{stderr[-3000:]}")
+    _check(proc, stderr, args)
     return {"peak_pss_mb": round(memory.peak_pss_mb, 1),
             "peak_rss_mb": round(memory.peak_rss_mb, 1),
             "processes": memory.processes_at_peak}
+
+
+def _start(code: str, args: tuple[str, ...], stdout: int) -> subprocess.Popen:
+    """``python -c code *args`` from the repository, netsim from ``src``."""
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=stdout,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": _pythonpath()})
+
+
+def _check(proc: subprocess.Popen, stderr: str, args: tuple[str, ...]) -> None:
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[0]}: child failed:\n{stderr[-3000:]}")
 
 
 def _pythonpath() -> str:
