@@ -439,6 +439,24 @@ def test_summary_held_by_the_caller_gives_the_page_read_from_disk(
                                                               "scenario": "held_in_memory"})
 
 
+def test_prepared_districts_give_the_page_built_without_them(runs: dict[str, Path]) -> None:
+    """netsim run prepares the web map's district layers while its realisations run
+    (prepare_web_map): they are the ones the page builds on its own."""
+    from netsim import webmap
+
+    caches = (webmap._districts_lonlat, webmap._district_geometries_geojson,
+              webmap._district_cells)
+    for cache in caches:
+        cache.cache_clear()
+    built_on_the_way = webmap.web_map_html(runs["scenario"])
+    for cache in caches:
+        cache.cache_clear()
+    webmap.prepare_web_map()
+    assert all(cache.cache_info().currsize == 1 for cache in caches)
+    assert webmap.web_map_html(runs["scenario"]) == built_on_the_way
+    assert all(cache.cache_info().hits > 0 for cache in caches)
+
+
 def test_cli_map_command(runs: dict[str, Path], tmp_path: Path) -> None:
     from netsim.cli import main
 

@@ -53,6 +53,12 @@ def _numba_threads_here(item: int) -> int:
     return numba.get_num_threads()
 
 
+def _slow_in_a_worker(item: int, main_pid: int) -> int:
+    """This process's pid after a short pause, or a worker's after a long one."""
+    time.sleep(0.04 if os.getpid() == main_pid else 0.25)
+    return os.getpid()
+
+
 @pytest.fixture
 def one_worker(monkeypatch):
     """A pool of one warm worker (a finished task proves it runs)."""
@@ -72,6 +78,26 @@ def test_shared_tasks_come_back_in_order_and_the_worker_takes_the_last(one_worke
     first_worker_item = next(i for i, pid in enumerate(pids) if pid != os.getpid())
     assert set(pids[first_worker_item:]) == {pids[-1]}  # one block at the end
     assert 2 <= first_worker_item <= 8
+
+
+def test_idle_runs_once_when_this_process_first_waits_for_a_worker(one_worker):
+    """The run prepares its web map while it waits for its helpers' last realisations."""
+    yielded: list[int] = []
+    idle_after: list[int] = []
+    for pid in workers.share(_slow_in_a_worker, list(range(16)), (os.getpid(),), one_worker,
+                             idle=lambda: idle_after.append(len(yielded))):
+        yielded.append(pid)
+    assert len(idle_after) == 1
+    mine = [i for i, pid in enumerate(yielded) if pid == os.getpid()]
+    assert mine == list(range(idle_after[0]))  # after every item of this process ...
+    assert yielded[idle_after[0]] != os.getpid()  # ... before the first of a worker's
+
+
+def test_idle_is_not_called_without_helpers():
+    called: list[bool] = []
+    with LocalExecutor() as alone:
+        assert list(alone.imap(_square_where, range(3), 0.0, idle=lambda: called.append(True)))
+    assert called == []
 
 
 def test_local_executor_shares_only_when_asked(one_worker):

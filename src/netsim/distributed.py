@@ -113,8 +113,10 @@ class Executor(Protocol):
         items: Iterable[Any],
         *args: Any,
         progress: ProgressCallback | None = None,
+        idle: Callable[[], None] | None = None,
     ) -> Iterator[T]:
-        """Yield ``func(item, *args)`` one by one, in item order."""
+        """Yield ``func(item, *args)`` one by one, in item order; ``idle()`` once if this
+        process waits for results computed elsewhere."""
         ...
 
     @property
@@ -196,11 +198,14 @@ class LocalExecutor:
         items: Iterable[Any],
         *args: Any,
         progress: ProgressCallback | None = None,
+        idle: Callable[[], None] | None = None,
     ) -> Iterator[T]:
         """Yield ``func(item, *args)`` in item order, each computed when it is asked for.
 
         Lets the caller reduce results one by one (memory independent of the
-        number of items).  Arguments as :meth:`map`.
+        number of items).  Arguments as :meth:`map`; ``idle`` is called once, the first
+        time this process waits for a helper's result (:func:`netsim.workers.share`;
+        never without helpers).
         """
         items = list(items)
         report = progress or self._progress
@@ -213,7 +218,7 @@ class LocalExecutor:
 
             pool = workers.pool()
             if pool is not None:
-                results = workers.share(func, items, args, pool)
+                results = workers.share(func, items, args, pool, idle=idle)
         for i, result in enumerate(results, start=1):
             yield result
             if report is not None:
@@ -347,12 +352,14 @@ class DistributedExecutor:
         items: Iterable[Any],
         *args: Any,
         progress: ProgressCallback | None = None,
+        idle: Callable[[], None] | None = None,
     ) -> Iterator[T]:
         """Yield ``func(item, *args)`` in item order while the cluster computes them all.
 
         Every task is submitted at once; each result is fetched and released
         on the cluster as it is yielded, so the caller can reduce results one by
-        one.  Progress counts results yielded.  Arguments and errors as :meth:`map`.
+        one.  Progress counts results yielded.  Arguments and errors as :meth:`map`;
+        ``idle`` is called once, once the tasks are submitted (this process then waits).
         """
         items = list(items)
         report = progress or self._progress
@@ -362,6 +369,8 @@ class DistributedExecutor:
         if total == 0:
             return
         with self._submitted(func, items, args) as (futures, watch):
+            if idle is not None:
+                idle()
             finished = self._finished(futures, watch)
             ready: set[int] = set()
             for i, future in enumerate(futures):

@@ -265,6 +265,7 @@ def run_scenario(
 
     started = time.perf_counter()
     scenario = scenario.with_overrides(realisations=realisations, seed=seed)
+    web_map = scenario.outputs.web_map if web_map is None else web_map
     with output_directory(out_dir, overwrite=overwrite) as tmp:
         networks, table, optimisation = prepared or prepare_networks(scenario)
         if scenario.readings is None or scenario.outputs.maps or "scenario" in networks:
@@ -276,8 +277,9 @@ def run_scenario(
                 outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
             times.add(real_times.seconds)
         else:
-            outcomes, executor_info = _simulated_outcomes(scenario, networks, means, scheduler,
-                                                          progress, times)
+            outcomes, executor_info = _simulated_outcomes(
+                scenario, networks, means, scheduler, progress, times,
+                idle=_prepare_web_map if web_map else None)
         realisations_done = time.perf_counter()
         drop_rebuildable_caches()  # the truth world: no use to the outputs
         grid = Grid.for_beijing(scenario.grid.resolution_m)
@@ -293,11 +295,22 @@ def run_scenario(
             write_run(tmp, scenario, grid, networks, outcomes, means, summary,
                       change_table=table, pictures=pictures, station_tables=station_tables,
                       summary_file=False,  # written below, with the run's timing
-                      web_map=scenario.outputs.web_map if web_map is None else web_map)
+                      web_map=web_map)
         times.add({"outputs": time.perf_counter() - realisations_done})
         summary["timing"] = _timing_record(times, started, realisations_done)
         write_summary(tmp, summary)
     return RunResult(out_dir=Path(out_dir), summary=summary)
+
+
+def _prepare_web_map() -> None:
+    """Import the web map's modules and build its district layers while this process waits
+    for its helpers' last realisations (:func:`netsim.webmap.prepare_web_map`; ~0.4 s on
+    the 2-core EPYC, otherwise spent in the outputs, which this process writes alone while
+    its helpers draw).  ``map.html`` is the same either way.  Not done as the realisations
+    begin: folium would add ~10 MB to the run's peak."""
+    from netsim.webmap import prepare_web_map
+
+    prepare_web_map()
 
 
 def _picture_preparation(scenario: Scenario, networks: dict[str, Network]
@@ -327,11 +340,12 @@ def _timing_record(times: timing.StageTimes, started: float, realisations_done: 
 
 def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
                         scheduler: str | None, progress: Callable[[int, int], None] | None,
-                        times: timing.StageTimes,
+                        times: timing.StageTimes, idle: Callable[[], None] | None = None,
                         ) -> tuple[list[dict[str, NetworkOutcome]], dict[str, Any]]:
     """Every realisation measured by every network, on the executor; fields folded into
     ``means`` one realisation at a time (memory independent of the realisations); the
-    realisations' stage times added to ``times``."""
+    realisations' stage times added to ``times``; ``idle()`` once if this process waits
+    for realisations computed elsewhere."""
     conditioning = None
     if scenario.truth.condition_on is not None:
         from netsim.realdata import load_conditioning_data
@@ -343,7 +357,8 @@ def _simulated_outcomes(scenario: Scenario, networks: dict[str, Network], means,
                        resolution_m=scenario.grid.resolution_m, conditioning=conditioning)
     outcomes = []
     with get_executor(scheduler, progress=progress, helpers=True) as executor:
-        for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs):
+        for outcome in executor.imap(run_realisation, range(scenario.realisations), inputs,
+                                     idle=idle):
             means.add(outcome)
             times.add(getattr(outcome, "timing", {}))
             outcomes.append(outcome)

@@ -313,9 +313,13 @@ def _feed(claims: _Claims, func: Callable[..., Any], items: list[Any], args: tup
 
 
 def share(func: Callable[..., Any], items: list[Any], args: tuple,
-          executor: ProcessPoolExecutor) -> Iterator[Any]:
+          executor: ProcessPoolExecutor, *, idle: Callable[[], None] | None = None
+          ) -> Iterator[Any]:
     """Yield ``func(item, *args)`` in item order, computed here from the first item on and
     by ``executor``'s workers from the last item back.
+
+    ``idle`` is called once, the first time this process would wait for a worker's result
+    (it has no item of its own left): work its caller would do next anyway.
 
     A feeder thread keeps each worker one task ahead, taken from the end of the list;
     where the two meet, this process waits for the workers' results.  A worker that has
@@ -332,6 +336,9 @@ def share(func: Callable[..., Any], items: list[Any], args: tuple,
         for i in range(len(items)):
             future = claims.claim(i, wait=claims.worker_ready)
             if future is not None and (claims.worker_ready or future.done()):
+                if idle is not None and not future.done():
+                    idle()
+                    idle = None
                 result = _worker_result(future, func, items[i], args)
             else:
                 if future is not None:
