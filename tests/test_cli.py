@@ -446,3 +446,25 @@ def test_an_interrupt_inside_a_finaliser_is_delivered_again(capfd):
             FinaliserInterrupted()
             time.sleep(5)  # the interrupt comes again within 50 ms
     assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_the_command_collects_again_after_its_imports(monkeypatch):
+    """`netsim run` and `netsim sweep` import with the cyclic collector off, then freeze
+    the imports and turn it on; Python code calling main() keeps its own setting."""
+    import gc
+
+    from netsim import cli
+
+    assert gc.isenabled()
+    cli._importing()
+    assert gc.isenabled()  # not in the console script: left alone
+    monkeypatch.setattr(cli, "_in_console", True)
+    frozen = gc.get_freeze_count()
+    try:
+        cli._importing()
+        assert not gc.isenabled()
+        cli._imports_done()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()

