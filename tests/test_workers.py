@@ -53,9 +53,17 @@ def _numba_threads_here(item: int) -> int:
     return numba.get_num_threads()
 
 
-def _slow_in_a_worker(item: int, main_pid: int) -> int:
-    """This process's pid after a short pause, or a worker's after a long one."""
-    time.sleep(0.04 if os.getpid() == main_pid else 0.25)
+def _slow_in_a_worker(item: int, main_pid: int, flag: str) -> int:
+    """The pid that computed ``item``: a worker's after 0.2 s (then ``flag`` exists); this
+    process's once a worker has finished an item, after 0.02 s."""
+    if os.getpid() != main_pid:
+        time.sleep(0.2)
+        Path(flag).touch()
+        return os.getpid()
+    deadline = time.monotonic() + 30.0
+    while not Path(flag).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.02)
     return os.getpid()
 
 
@@ -87,11 +95,12 @@ def test_shared_tasks_come_back_in_order_and_the_worker_takes_the_last(one_worke
     assert 2 <= first_worker_item <= 8
 
 
-def test_idle_runs_once_when_this_process_first_waits_for_a_worker(one_worker):
+def test_idle_runs_once_when_this_process_first_waits_for_a_worker(one_worker, tmp_path):
     """The run prepares its web map while it waits for its helpers' last realisations."""
     yielded: list[int] = []
     idle_after: list[int] = []
-    for pid in workers.share(_slow_in_a_worker, list(range(16)), (os.getpid(),), one_worker,
+    args = (os.getpid(), str(tmp_path / "a_worker_finished"))
+    for pid in workers.share(_slow_in_a_worker, list(range(16)), args, one_worker,
                              idle=lambda: idle_after.append(len(yielded))):
         yielded.append(pid)
     assert len(idle_after) == 1
