@@ -331,3 +331,27 @@ def test_png_maps_share_a_scale_and_draw_the_difference(tmp_path, monkeypatch):
         assert dlo == -dhi and dhi >= np.abs(expected[inside]).max() > 0
         assert scale.cmap == "RdBu_r" and "pngs" in diff_title
         assert (out / "scenario" / "maps" / f"{slug}_difference.png").stat().st_size > 0
+
+
+def test_web_map_preparation_thread_fills_the_caches_and_keeps_errors_to_the_map(
+        monkeypatch, capsys):
+    """The run prepares its web map in a thread while it waits for its helpers; an error
+    there is left to the web map, which builds the layers again and reports it."""
+    from netsim import webmap
+    from netsim.run import _WebMapPreparation
+
+    _WebMapPreparation().join()  # never started: nothing to wait for
+    webmap._district_cells.cache_clear()
+    preparation = _WebMapPreparation()
+    preparation.start()
+    preparation.join()
+    assert webmap._district_cells.cache_info().currsize == 1
+
+    def fails() -> None:
+        raise OSError("districts unreadable")
+
+    monkeypatch.setattr(webmap, "prepare_web_map", fails)
+    preparation = _WebMapPreparation()
+    preparation.start()
+    preparation.join()
+    assert capsys.readouterr().err == ""

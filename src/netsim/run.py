@@ -22,7 +22,9 @@ temporary directory renamed to ``DIR`` at the end (:func:`netsim.atomic.output_d
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -272,6 +274,7 @@ def run_scenario(
             workers.warm(_picture_preparation(scenario, networks))  # helpers start meanwhile
         means = FieldMeans()
         times = timing.StageTimes()
+        web_map_preparation = _WebMapPreparation()
         if scenario.readings is not None:
             with timing.collecting() as real_times:
                 outcomes, executor_info = _real_outcomes(scenario, networks, means, progress)
@@ -279,7 +282,7 @@ def run_scenario(
         else:
             outcomes, executor_info = _simulated_outcomes(
                 scenario, networks, means, scheduler, progress, times,
-                idle=_prepare_web_map if web_map else None)
+                idle=web_map_preparation.start if web_map else None)
         realisations_done = time.perf_counter()
         drop_rebuildable_caches()  # the truth world: no use to the outputs
         grid = Grid.for_beijing(scenario.grid.resolution_m)
@@ -292,6 +295,7 @@ def run_scenario(
             release_free_heap()  # the realisations' tables, concatenated and reduced
             summary["netsim_version"] = __version__
             summary["executor"] = executor_info
+            web_map_preparation.join()
             write_run(tmp, scenario, grid, networks, outcomes, means, summary,
                       change_table=table, pictures=pictures, station_tables=station_tables,
                       summary_file=False,  # written below, with the run's timing
@@ -302,15 +306,36 @@ def run_scenario(
     return RunResult(out_dir=Path(out_dir), summary=summary)
 
 
-def _prepare_web_map() -> None:
-    """Import the web map's modules and build its district layers while this process waits
-    for its helpers' last realisations (:func:`netsim.webmap.prepare_web_map`; ~0.4 s on
-    the 2-core EPYC, otherwise spent in the outputs, which this process writes alone while
-    its helpers draw).  ``map.html`` is the same either way.  Not done as the realisations
-    begin: folium would add ~10 MB to the run's peak."""
-    from netsim.webmap import prepare_web_map
+class _WebMapPreparation:
+    """:func:`netsim.webmap.prepare_web_map` (folium's import and the district layers,
+    ~0.5 s on the 2-core EPYC) in a thread of the run's process, started when that process
+    first waits for its helpers' realisations (:meth:`start`, the executor's ``idle``).
 
-    prepare_web_map()
+    The wait (at most a realisation) seldom holds all of it: the thread goes on beside
+    the summary, while the helpers draw the maps queued meanwhile.  Left to the web map,
+    it lengthened the outputs, which the run's process writes alone.  Started as the
+    realisations begin, folium would add ~10 MB to the run's peak.  ``map.html`` is the
+    same either way: the layers are cached pure functions of the districts."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._prepare, name="netsim-web-map",
+                                        daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the thread, if started (before the web map is written)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    @staticmethod
+    def _prepare() -> None:
+        from netsim.webmap import prepare_web_map
+
+        with contextlib.suppress(Exception):  # the web map builds them again, and reports
+            prepare_web_map()
 
 
 def _picture_preparation(scenario: Scenario, networks: dict[str, Network]
