@@ -1328,8 +1328,8 @@ def prepare_web_map() -> None:
     """Build what every web map of this process draws, whatever the run: the districts
     simplified in degrees, their GeoJSON and their raster cells (~0.12 s on the 2-core
     EPYC; importing this module, with folium, takes ~0.3 s more).
-    :func:`netsim.run.run_scenario` calls it as a run's realisations begin; the page is
-    the same without it."""
+    :func:`netsim.run.run_scenario` calls it in a thread once its process waits for its
+    helpers' last realisations; the page is the same without it."""
     _district_geometries_geojson()
     _district_cells()
 
