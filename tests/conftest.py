@@ -1,4 +1,5 @@
-"""Shared test helpers: real ``dask scheduler`` / ``dask worker`` processes on 127.0.0.1."""
+"""Shared test helpers: real ``dask scheduler`` / ``dask worker`` processes on 127.0.0.1;
+no caches on disk for the tests and the commands they start."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No text caches on disk (:mod:`netsim.glyph_store`) unless a test sets a directory:
+    every test draws cold, and nothing is left in the user's ``~/.cache``."""
+    os.environ["NETSIM_CACHE_DIR"] = ""
 
 
 def free_port() -> int:

@@ -17,17 +17,26 @@ Everything else is matplotlib's own code path: the glyphs are blended in the sam
 with the same Agg call, so a picture's pixels do not change
 (``tests/test_glyphs.py`` draws maps and charts both ways).  With a matplotlib whose
 Agg renderer draws text differently (before 3.11) the renderer is matplotlib's own.
+
+A font is known in the caches by its identity (:func:`font_identity`: its files, their
+sizes and times), so what one process laid out and rendered serves the next:
+:mod:`netsim.glyph_store` keeps the caches on disk between runs.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+from collections.abc import Iterable
 
+import matplotlib as mpl
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
 from matplotlib.ft2font import FT2Font, RenderMode
 
-__all__ = ["GlyphCachingRenderer", "caching_supported"]
+__all__ = ["GlyphCachingRenderer", "caching_supported", "font_identity"]
 
 MAX_LAYOUTS = 4096
 """Strings whose layouts are kept (per process; the cache is emptied when full)."""
@@ -43,28 +52,43 @@ def caching_supported() -> bool:
 
 
 _SUPPORTED = caching_supported()
-_layouts: dict[tuple, tuple[tuple[FT2Font, int, float, float], ...]] = {}
+Layout = tuple[tuple[FT2Font | None, int, float, float], ...]
+"""A string's glyphs as (face, glyph index, x, y): face None for the font laid out with,
+else the fallback font the glyph came from."""
+_layouts: dict[tuple, Layout] = {}
 _glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}
 _metrics: dict[tuple, tuple[float, float, float]] = {}
+_identities: dict[FT2Font, str] = {}
+"""A font object's :func:`font_identity` (the fonts this process drew with)."""
+_loaded = False
 
 
 class GlyphCachingRenderer(RendererAgg):
     """An Agg renderer whose plain (not math) text comes from :data:`_layouts` and
-    :data:`_glyphs`; the pixels of :class:`~matplotlib.backends.backend_agg.RendererAgg`."""
+    :data:`_glyphs`; the pixels of :class:`~matplotlib.backends.backend_agg.RendererAgg`.
+
+    The first one of a process fills the caches with what earlier runs kept on disk
+    (:func:`netsim.glyph_store.load`)."""
+
+    def __init__(self, width, height, dpi) -> None:
+        super().__init__(width, height, dpi)
+        if not _loaded:
+            _load_stored()
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath or not _SUPPORTED:
             return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
         size = prop.get_size_in_points()
-        layout = self._layout(self._prepare_font(prop), size, s, mtext)
-        self._draw_glyphs(gc, x, y, angle, size, layout)
+        font = self._prepare_font(prop)
+        self._draw_glyphs(gc, x, y, angle, size, font, self._layout(font, size, s, mtext))
         return None
 
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath or not _SUPPORTED:
             return super().get_text_width_height_descent(s, prop, ismath)
         font = self._prepare_font(prop)
-        key = (font, prop.get_size_in_points(), self.dpi, s, get_hinting_flag())
+        key = (_identities[font], prop.get_size_in_points(), self.dpi, s,
+               get_hinting_flag().value)
         metrics = _metrics.get(key)
         if metrics is None:
             metrics = super().get_text_width_height_descent(s, prop, ismath)
@@ -73,26 +97,33 @@ class GlyphCachingRenderer(RendererAgg):
             _metrics[key] = metrics
         return metrics
 
-    def _layout(self, font: FT2Font, size: float, s: str,
-                mtext) -> tuple[tuple[FT2Font, int, float, float], ...]:
-        """``font._layout`` of ``s`` as (font, glyph index, x, y) per glyph, cached."""
+    def _prepare_font(self, font_prop) -> FT2Font:
+        """``RendererAgg._prepare_font``, the font's identity noted the first time."""
+        font = super()._prepare_font(font_prop)
+        if font not in _identities:
+            _identities[font] = font_identity(
+                font_manager.fontManager._find_fonts_by_props(font_prop))
+        return font
+
+    def _layout(self, font: FT2Font, size: float, s: str, mtext) -> Layout:
+        """``font._layout`` of ``s`` as (face, glyph index, x, y) per glyph, cached."""
         flags = get_hinting_flag()
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
-        key = (font, size, self.dpi, s, flags,
+        key = (_identities[font], size, self.dpi, s, flags.value,
                tuple(features) if features is not None else None, language)
         layout = _layouts.get(key)
         if layout is None:
             items = font._layout(s, flags=flags, features=features, language=language)
-            layout = tuple((item.ft_object, item.glyph_index, item.x, item.y)
-                           for item in items)
+            layout = tuple((None if item.ft_object is font else item.ft_object,
+                            item.glyph_index, item.x, item.y) for item in items)
             if len(_layouts) >= MAX_LAYOUTS:
                 _layouts.clear()
             _layouts[key] = layout
         return layout
 
     def _draw_glyphs(self, gc, x: float, y: float, angle: float, size: float,
-                     layout: tuple[tuple[FT2Font, int, float, float], ...]) -> None:
+                     font: FT2Font, layout: Layout) -> None:
         """Blend each glyph as ``RendererAgg._draw_text_glyphs_and_boxes`` does (same
         transform, same rounding, same order; its slant 0 and extend 1 leave the rotation
         as it is); y is downwards."""
@@ -103,15 +134,18 @@ class GlyphCachingRenderer(RendererAgg):
         flags = get_hinting_flag()
         antialiased = gc.get_antialiased()
         mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+        codes = flags.value, mode.value
+        identity = _identities[font]
         height, dpi, draw = self.height, self.dpi, self._renderer.draw_text_image
-        for font, glyph_index, dx, dy in layout:  # dy is upwards
+        for face, glyph_index, dx, dy in layout:  # dy is upwards
             tx = round(0x40 * (x + dx * cos - dy * sin))
             ty = round(0x40 * (height - y + dx * sin + dy * cos))  # FreeType's y is upwards
-            key = (font, size, dpi, glyph_index, matrix_key, tx & 63, ty & 63, flags, mode)
+            key = (identity if face is None else face, size, dpi, glyph_index, matrix_key,
+                   tx & 63, ty & 63, *codes)
             glyph = _glyphs.get(key)
             if glyph is None:
-                glyph = _render(font, size, dpi, glyph_index, matrix, tx, ty, flags, mode,
-                                antialiased)
+                glyph = _render(font if face is None else face, size, dpi, glyph_index,
+                                matrix, tx, ty, flags, mode, antialiased)
                 if len(_glyphs) >= MAX_GLYPHS:
                     _glyphs.clear()
                 _glyphs[key] = glyph
@@ -119,6 +153,44 @@ class GlyphCachingRenderer(RendererAgg):
             # draw_text_image's y is downwards & the bitmap's bottom side
             draw(buffer, left + (tx >> 6), int(height) - (top + (ty >> 6)) + buffer.shape[0],
                  0, gc)
+
+
+def font_identity(paths: Iterable[str]) -> str:
+    """What makes the font :func:`matplotlib.font_manager.get_font` opens for ``paths``
+    (its files in fallback order) lay out and render glyphs as it does: each file with its
+    face index, size and modification time, and the rcParams ``get_font`` reads."""
+    files = []
+    for path in paths:
+        face = getattr(path, "face_index", 0)
+        try:
+            stat = os.stat(path)
+            files.append(f"{os.path.realpath(path)}#{face}:{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            files.append(f"{path}#{face}:unreadable")
+    settings = (dict.get(mpl.rcParams, key) for key in _FONT_RC)
+    return "|".join(files + [f"{key}={value}" for key, value in zip(_FONT_RC, settings,
+                                                                      strict=True)])
+
+
+_FONT_RC = ("text.kerning_factor", "font.enable_last_resort")
+"""The rcParams :func:`matplotlib.font_manager.get_font` builds a font with."""
+
+
+_loading = threading.Lock()
+
+
+def _load_stored() -> None:
+    """Fill the caches, once per process, with what :mod:`netsim.glyph_store` kept on disk,
+    and keep them there when the process ends."""
+    global _loaded
+    from netsim import glyph_store
+
+    with _loading:
+        if _loaded:
+            return
+        _loaded = True
+        glyph_store.load(_layouts, _glyphs, _metrics)
+        glyph_store.save_at_exit(_layouts, _glyphs, _metrics)
 
 
 def _render(font: FT2Font, size: float, dpi: float, glyph_index: int, matrix: np.ndarray,
@@ -136,7 +208,7 @@ def _render(font: FT2Font, size: float, dpi: float, glyph_index: int, matrix: np
 
 def clear_caches() -> None:
     """Forget every cached layout and glyph (tests; a font or hinting change needs none:
-    they are part of the keys)."""
+    they are part of the keys).  What is stored on disk is not read again."""
     _layouts.clear()
     _glyphs.clear()
     _metrics.clear()
