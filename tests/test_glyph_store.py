@@ -226,3 +226,17 @@ def test_a_helper_worker_stores_its_text_when_it_ends(tmp_path):
         if mode == "helper":
             assert len(list(cache.glob("netsim-glyphs-*.npz"))) == 1
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "helper.png").read_bytes()
+
+
+def test_pictures_are_prepared_with_the_stored_text(store, monkeypatch):
+    """A helper reads the file while it prepares a run's pictures (before its first map),
+    once."""
+    from netsim import maps
+
+    calls = []
+    monkeypatch.setattr(glyphs, "_loaded", False)
+    monkeypatch.setattr(glyph_store, "load", lambda *caches: calls.append(caches) or 0)
+    monkeypatch.setattr(glyph_store, "save_at_exit", lambda *caches: None)
+    maps.prepare_pictures(5000.0, "en")
+    maps.prepare_pictures(5000.0, "en")
+    assert len(calls) == 1 and calls[0][1] is glyphs._glyphs

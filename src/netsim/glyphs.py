@@ -36,7 +36,7 @@ from matplotlib import font_manager
 from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
 from matplotlib.ft2font import FT2Font, RenderMode
 
-__all__ = ["GlyphCachingRenderer", "caching_supported", "font_identity"]
+__all__ = ["GlyphCachingRenderer", "caching_supported", "font_identity", "load_stored"]
 
 MAX_LAYOUTS = 4096
 """Strings whose layouts are kept (per process; the cache is emptied when full)."""
@@ -73,7 +73,7 @@ class GlyphCachingRenderer(RendererAgg):
     def __init__(self, width, height, dpi) -> None:
         super().__init__(width, height, dpi)
         if not _loaded:
-            _load_stored()
+            load_stored()
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath or not _SUPPORTED:
@@ -179,9 +179,10 @@ _FONT_RC = ("text.kerning_factor", "font.enable_last_resort")
 _loading = threading.Lock()
 
 
-def _load_stored() -> None:
+def load_stored() -> None:
     """Fill the caches, once per process, with what :mod:`netsim.glyph_store` kept on disk,
-    and keep them there when the process ends."""
+    and keep them there when the process ends (done by the process's first renderer, or
+    ahead of its pictures: :func:`netsim.maps.prepare_pictures`)."""
     global _loaded
     from netsim import glyph_store
 

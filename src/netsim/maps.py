@@ -50,7 +50,7 @@ from netsim.colour_scales import (
     shared_scale,
 )
 from netsim.errors import FontWarning, GeographyError
-from netsim.glyphs import GlyphCachingRenderer
+from netsim.glyphs import GlyphCachingRenderer, load_stored
 from netsim.grid import Grid
 from netsim.i18n import DISTRICT_NAMES_ZH, picture_text
 from netsim.png import encode_png
@@ -906,9 +906,12 @@ def prepare_pictures(resolution_m: float, lang: str = "en", *, district_names: b
     (:func:`netsim.workers.warm`); the maps are the same with or without it.
 
     The figures each legend was drawn on (a reference cycle holding a canvas of ~10 MB)
-    are collected before returning, not left to the realisations that follow."""
+    are collected before returning, not left to the realisations that follow.  The text
+    earlier runs drew is read from disk here too (:func:`netsim.glyphs.load_stored`, ~50 ms),
+    not at the first map."""
     import gc
 
+    load_stored()
     with _one_picture_at_a_time, picture_fonts(lang):
         figures = {ncols: _reused_map_figure((ncols, dpi, lang, float(resolution_m),
                                               district_names), _rc_key())
