@@ -25,7 +25,7 @@ def store(tmp_path, monkeypatch):
     """A cache directory of this test, caches empty, nothing read from disk yet."""
     monkeypatch.setenv(glyph_store.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(glyphs, "_loaded", True)  # this test loads and saves by hand
-    monkeypatch.setattr(glyph_store, "_count_at_load", -1)
+    monkeypatch.setattr(glyphs, "_fresh", 0)
     monkeypatch.setattr(glyph_store, "_file_at_load", None)
     glyphs.clear_caches()
     yield tmp_path / "cache"
@@ -56,7 +56,7 @@ def test_stored_text_draws_freetypes_pixels_without_freetype(store, monkeypatch)
     for fig, pixels in zip(figures, expected, strict=True):
         assert np.array_equal(_pixels(fig, GlyphCachingRenderer), pixels)
     before = [dict(cache) for cache in _caches()]
-    assert glyph_store.save(*_caches())
+    assert glyph_store.save(_caches())
     glyphs.clear_caches()
     assert glyph_store.load(*_caches()) > 0
     for kept, loaded in zip(before, _caches(), strict=True):
@@ -80,7 +80,7 @@ def test_a_map_is_the_same_png_from_stored_text(store, tmp_path, monkeypatch):
     field = 30 + grid.targets()[:, 0] / 1e5
     kwargs = {"pollutant": "NO2", "limit": 40, "title": "Spatial Distribution, 2020"}
     cold = maps.static_map(grid, field, None, path=tmp_path / "cold.png", **kwargs)
-    glyph_store.save(*_caches())
+    glyph_store.save(_caches())
     glyphs.clear_caches()
     glyph_store.load(*_caches())
     _no_freetype(monkeypatch)
@@ -88,29 +88,46 @@ def test_a_map_is_the_same_png_from_stored_text(store, tmp_path, monkeypatch):
     assert warm.read_bytes() == cold.read_bytes()
 
 
-def test_nothing_is_written_when_the_caches_did_not_grow(store):
+def test_text_read_from_disk_moves_to_the_caches_and_nothing_new_writes_nothing(store):
+    """A process that drew only stored text: each entry it used left the entries it read
+    for its caches, FreeType computed nothing, and the file is not written again."""
     _pixels(_text_figure(3), GlyphCachingRenderer)
-    assert glyph_store.save(*_caches())
+    assert glyphs._fresh > 0 and glyphs.save_stored()
     glyphs.clear_caches()
-    glyph_store.load(*_caches())
+    glyphs._fresh = 0
+    glyph_store.load(*glyphs._stored)
+    read = len(glyphs._stored[1])
     written = glyph_store.cache_file().stat().st_mtime_ns
-    _pixels(_text_figure(3), GlyphCachingRenderer)  # every string and glyph known
-    assert not glyph_store.save(*_caches())
+    _pixels(_text_figure(3), GlyphCachingRenderer)  # every string and glyph stored
+    assert glyphs._fresh == 0 and len(glyphs._glyphs) == read and not glyphs._stored[1]
+    assert not glyphs.save_stored()
     assert glyph_store.cache_file().stat().st_mtime_ns == written
+
+
+def test_the_file_keeps_the_text_used_last_first(store):
+    """Within the limits, the entries a process used come first, then those it read and
+    did not use; the rest is dropped."""
+    bitmap = (np.zeros((2, 3), np.uint8), 0, 0)
+    used = {("font", 8.0, 100, i, (65536, 0, 0, 65536), 0, 0, 2, 0): bitmap for i in (1, 2)}
+    unused = {("font", 8.0, 100, i, (65536, 0, 0, 65536), 0, 0, 2, 0): bitmap
+              for i in (3, 4, 5)}
+    assert glyph_store.save(({}, used, {}), ({}, unused, {}), limits=(10, 3, 10))
+    loaded: dict = {}
+    glyph_store.load({}, loaded, {})
+    assert [key[3] for key in loaded] == [1, 2, 3]
 
 
 def test_a_save_keeps_what_another_process_stored(store, monkeypatch):
     """Process B loaded before the file existed, process A saved since: B's save holds
     both processes' text (one process here, B's state restored by hand)."""
     _pixels(_text_figure(5, 100.0), GlyphCachingRenderer)
-    glyph_store.save(*_caches())  # A
+    glyph_store.save(_caches())  # A
     first = {k for k in glyphs._glyphs if isinstance(k[0], str)}
     glyphs.clear_caches()
     monkeypatch.setattr(glyph_store, "_file_at_load", None)  # B found no file
-    monkeypatch.setattr(glyph_store, "_count_at_load", 0)
     _pixels(_text_figure(6, 130.0), GlyphCachingRenderer)
     other = {k for k in glyphs._glyphs if isinstance(k[0], str)}
-    assert glyph_store.save(*_caches())  # B
+    assert glyph_store.save(_caches())  # B
     glyphs.clear_caches()
     glyph_store.load(*_caches())
     assert first - other and other - first
@@ -124,14 +141,14 @@ def test_an_unreadable_file_is_ignored_and_replaced(store, content):
     path.write_bytes(content)
     assert glyph_store.load(*_caches()) == 0
     _pixels(_text_figure(7), GlyphCachingRenderer)
-    assert glyph_store.save(*_caches())
+    assert glyph_store.save(_caches())
     glyphs.clear_caches()
     assert glyph_store.load(*_caches()) > 0
 
 
 def test_a_file_of_mismatched_arrays_is_ignored(store):
     _pixels(_text_figure(8), GlyphCachingRenderer)
-    glyph_store.save(*_caches())
+    glyph_store.save(_caches())
     path = glyph_store.cache_file()
     with np.load(path) as arrays:
         broken = {name: arrays[name] for name in arrays.files}
@@ -145,7 +162,7 @@ def test_an_empty_setting_keeps_nothing_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv(glyph_store.CACHE_ENV, "")
     monkeypatch.chdir(tmp_path)
     assert glyph_store.cache_file() is None
-    assert not glyph_store.save({}, {("font", 1.0): (np.zeros((1, 1), np.uint8), 0, 0)}, {})
+    assert not glyph_store.save(({}, {("font", 1.0): (np.zeros((1, 1), np.uint8), 0, 0)}, {}))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -159,7 +176,7 @@ def test_a_directory_that_cannot_be_written_is_left_alone(store):
     store.parent.mkdir(exist_ok=True)
     store.write_text("a file where the cache directory would be")
     _pixels(_text_figure(9), GlyphCachingRenderer)
-    assert not glyph_store.save(*_caches())
+    assert not glyph_store.save(_caches())
     assert store.read_text() == "a file where the cache directory would be"
     assert sorted(p.name for p in store.parent.iterdir()) == ["cache"]
 
@@ -181,7 +198,7 @@ def test_layouts_through_a_fallback_font_are_not_stored(store):
     layouts = {(identity, 8.0, 100.0, "ab", 2, None, None): ((None, 1, 0.0, 0.0),),
                (identity, 8.0, 100.0, "a\u4e2d", 2, None, None): ((None, 1, 0.0, 0.0),
                                                                    (object(), 7, 5.0, 0.0))}
-    glyph_store.save(layouts, {}, {})
+    glyph_store.save((layouts, {}, {}))
     loaded: dict = {}
     glyph_store.load(loaded, {}, {})
     assert list(loaded) == [(identity, 8.0, 100.0, "ab", 2, None, None)]
@@ -236,7 +253,6 @@ def test_pictures_are_prepared_with_the_stored_text(store, monkeypatch):
     calls = []
     monkeypatch.setattr(glyphs, "_loaded", False)
     monkeypatch.setattr(glyph_store, "load", lambda *caches: calls.append(caches) or 0)
-    monkeypatch.setattr(glyph_store, "save_at_exit", lambda *caches: None)
     maps.prepare_pictures(5000.0, "en")
     maps.prepare_pictures(5000.0, "en")
-    assert len(calls) == 1 and calls[0][1] is glyphs._glyphs
+    assert len(calls) == 1 and calls[0][1] is glyphs._stored[1]

@@ -3,25 +3,28 @@
 A process that draws lays out and renders every string of its pictures with FreeType
 the first time it draws it: ~0.3 s of a run's ~1.5 s of drawing (EPYC, ``fyp14_expansion``;
 ``changes.png`` alone 0.45 → 0.23 s), spent again by every run, although most strings
-(titles, labels, tick values of the usual scales) and glyph positions recur.  So the
-caches of each process that drew are written to :func:`cache_file` when it ends, and the
-next process that draws starts from them.
+(titles, labels, tick values of the usual scales) and glyph positions recur.  So each
+process that drew writes its caches to :func:`cache_file` when it ends, and the next
+process that draws starts from them (:func:`netsim.glyphs.load_stored`,
+:func:`netsim.glyphs.save_stored`).
 
 * Only what a font's identity names is kept (:func:`netsim.glyphs.font_identity`: its
   files with their sizes and modification times, and the rcParams that build it): a
   changed font file is a new identity, and its old entries are never looked up again.
 * The file is named after the matplotlib and FreeType versions that laid the text out
   and rendered it; another version writes its own file.
-* A glyph or layout read from the file is the one FreeType gives (the same bytes: the
-  file holds FreeType's output as it was), so a picture is the same, pixel for pixel,
-  whether its text came from the file, the process's memory or FreeType.
+* A glyph or layout read from the file is the one FreeType gave (the file holds its
+  output as it was), so a picture is the same, pixel for pixel, whether its text came
+  from the file, the process's memory or FreeType.
+* The file holds at most a few thousand layouts and ~12,000 glyphs (~2-3 MB): those the
+  last process used first, then those it read and did not use.
 * A missing, unreadable or malformed file is ignored (and replaced at the end); a cache
-  directory that cannot be written is left alone.  Nothing is written for a process
-  whose caches did not grow.
+  directory that cannot be written is left alone.  A process whose text was all read
+  from the file writes nothing.
 
 ``NETSIM_CACHE_DIR`` sets the directory (default ``$XDG_CACHE_HOME/netsim``, else
 ``~/.cache/netsim``); set it to an empty string to keep nothing on disk.  The file is
-netsim's own, ~1-3 MB; deleting it only makes the next run's text slower.
+netsim's own; deleting it only makes the next run's text slower.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CACHE_ENV", "cache_file", "load", "save", "save_at_exit"]
+__all__ = ["CACHE_ENV", "Caches", "cache_file", "load", "save"]
 
 CACHE_ENV = "NETSIM_CACHE_DIR"
 """Environment variable: the directory of netsim's caches ("" = none on disk)."""
@@ -44,8 +47,11 @@ _GLYPH_KEY_COLUMNS = 12  # font, size, dpi, glyph index, 4 matrix entries, tx, t
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError,
                zipfile.BadZipFile)
 
-_count_at_load = -1
 _file_at_load: tuple[int, int] | None = None  # (size, mtime) of the file this process read
+
+Caches = tuple[MutableMapping, MutableMapping, MutableMapping]
+"""A process's layouts, glyph bitmaps and text metrics (keyed as :mod:`netsim.glyphs` keys
+them)."""
 
 
 def cache_file() -> Path | None:
@@ -69,11 +75,68 @@ def cache_file() -> Path | None:
 def load(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping) -> int:
     """Add the stored entries to the caches (those already there are kept); returns how
     many were added (0 when there is no readable file)."""
-    global _count_at_load, _file_at_load
-    _file_at_load = _stamp(cache_file())
-    added = _merge_stored(layouts, glyphs, metrics)
-    _count_at_load = len(layouts) + len(glyphs) + len(metrics)
+    global _file_at_load
+    path = cache_file()
+    _file_at_load = _stamp(path)
+    added = 0
+    for cache, entries in zip((layouts, glyphs, metrics), _read(path), strict=True):
+        for key, value in entries.items():
+            if key not in cache:
+                cache[key] = value
+                added += 1
     return added
+
+
+def save(*sources: Caches, limits: tuple[int, int, int] = (4096, 12288, 4096)) -> bool:
+    """Write the entries of identified fonts in ``sources`` to :func:`cache_file`
+    (atomically), at most ``limits`` layouts, glyphs and metrics, the first source's first,
+    then those another process stored since this one read the file.  Returns whether it
+    wrote (not without a cache directory, or when it cannot be written).
+
+    A process passes what it used, then what it read and did not use: the text no run has
+    drawn for longest leaves the file first.  The run's process ends after its helpers,
+    and so adds its own pictures' text to theirs; helpers ending together may each miss
+    the other's new entries."""
+    global _file_at_load
+    path = cache_file()
+    if path is None:
+        return False
+    if _stamp(path) not in (None, _file_at_load):  # written by another process since
+        sources = (*sources, _read(path))
+    merged: tuple[dict, dict, dict] = ({}, {}, {})
+    for source in sources:
+        for kept, entries, limit, storable in zip(merged, source, limits, _STORABLE,
+                                                  strict=True):
+            for key, value in list(entries.items()):
+                if len(kept) >= limit:
+                    break
+                if storable(key, value):
+                    kept.setdefault(key, value)
+    arrays = _to_arrays(*merged)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(scratch, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(scratch, path)
+    except OSError:  # a cache directory that cannot be written: no cache on disk
+        with contextlib.suppress(OSError):
+            scratch.unlink(missing_ok=True)
+        return False
+    _file_at_load = _stamp(path)
+    return True
+
+
+def _read(path: Path | None) -> tuple[dict, dict, dict]:
+    """The entries of the file at ``path`` (none when it is missing or unreadable: it is
+    replaced when this process saves)."""
+    if path is not None:
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return _from_arrays({name: arrays[name] for name in arrays.files})
+        except _UNREADABLE:  # FileNotFoundError included
+            pass
+    return {}, {}, {}
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:
@@ -85,65 +148,6 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return None if stat is None else (stat.st_size, stat.st_mtime_ns)
 
 
-def _merge_stored(layouts: MutableMapping, glyphs: MutableMapping,
-                  metrics: MutableMapping) -> int:
-    """Add the entries of :func:`cache_file` missing from the caches; returns how many."""
-    path = cache_file()
-    stored: tuple[dict, dict, dict] = ({}, {}, {})
-    if path is not None:
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                stored = _from_arrays({name: arrays[name] for name in arrays.files})
-        except FileNotFoundError:
-            pass
-        except _UNREADABLE:
-            pass  # replaced when this process saves
-    added = 0
-    for cache, entries in zip((layouts, glyphs, metrics), stored, strict=True):
-        for key, value in entries.items():
-            if key not in cache:
-                cache[key] = value
-                added += 1
-    return added
-
-
-def save(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping) -> bool:
-    """Write the caches' entries of identified fonts, with those another process stored
-    since, to :func:`cache_file` (atomically), unless they did not grow since
-    :func:`load`; returns whether it wrote.
-
-    The run's process ends after its helpers, and so adds its own pictures' text to
-    theirs; helpers ending together may each miss the other's new entries."""
-    global _count_at_load, _file_at_load
-    path = cache_file()
-    if path is None or len(layouts) + len(glyphs) + len(metrics) == _count_at_load:
-        return False
-    if _stamp(path) not in (None, _file_at_load):  # written by another process since
-        _merge_stored(layouts, glyphs, metrics)
-    arrays = _to_arrays(layouts, glyphs, metrics)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(scratch, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(scratch, path)
-    except OSError:  # a cache directory that cannot be written: no cache on disk
-        with contextlib.suppress(OSError):
-            scratch.unlink(missing_ok=True)
-        return False
-    _count_at_load, _file_at_load = len(layouts) + len(glyphs) + len(metrics), _stamp(path)
-    return True
-
-
-def save_at_exit(layouts: MutableMapping, glyphs: MutableMapping,
-                 metrics: MutableMapping) -> None:
-    """:func:`save` the caches when this process ends (a netsim helper worker included:
-    multiprocessing runs its finalizers where ``atexit`` would not)."""
-    from multiprocessing import util
-
-    util.Finalize(None, save, args=(layouts, glyphs, metrics), exitpriority=0)
-
-
 # ----------------------------------------------------------------------------
 # Caches <-> arrays (no pickles: numbers, JSON text and bitmaps)
 # ----------------------------------------------------------------------------
@@ -151,19 +155,17 @@ def save_at_exit(layouts: MutableMapping, glyphs: MutableMapping,
 
 def _to_arrays(layouts: MutableMapping, glyphs: MutableMapping,
                metrics: MutableMapping) -> dict[str, np.ndarray]:
-    """The entries whose font is an identity (a string): glyph keys, boxes and pixels as
-    arrays, the layouts and metrics as JSON with the fonts' identities."""
+    """Storable entries (:data:`_STORABLE`): glyph keys, boxes and pixels as arrays, the
+    layouts and metrics as JSON with the fonts' identities."""
     fonts: dict[str, int] = {}
 
     def font(identity: str) -> int:
         return fonts.setdefault(identity, len(fonts))
 
-    metric_rows = [[font(k[0]), *k[1:], *v] for k, v in list(metrics.items())
-                   if isinstance(k[0], str)]
+    metric_rows = [[font(k[0]), *k[1:], *v] for k, v in metrics.items()]
     layout_rows = [[font(k[0]), *k[1:5], list(k[5]) if k[5] is not None else None, k[6],
-                    [item[1:] for item in v]]
-                   for k, v in list(layouts.items()) if _storable_layout(k, v)]
-    entries = [(k, v) for k, v in list(glyphs.items()) if isinstance(k[0], str)]
+                    [item[1:] for item in v]] for k, v in layouts.items()]
+    entries = list(glyphs.items())
     keys = np.array([[font(k[0]), k[1], k[2], k[3], *k[4], k[5], k[6], k[7], k[8]]
                      for k, _ in entries], dtype=np.float64).reshape(-1, _GLYPH_KEY_COLUMNS)
     boxes = np.array([[v[0].shape[0], v[0].shape[1], v[1], v[2]] for _, v in entries],
@@ -183,6 +185,16 @@ def _storable_layout(key: tuple, layout: tuple) -> bool:
     return (isinstance(key[0], str) and all(item[0] is None for item in layout)
             and (features is None or all(isinstance(f, str) for f in features))
             and (language is None or isinstance(language, str)))
+
+
+def _identified(key: tuple, value: object) -> bool:
+    """An entry of a font known by its identity (a string), not by an object of this
+    process (a fallback face)."""
+    return isinstance(key[0], str)
+
+
+_STORABLE = (_storable_layout, _identified, _identified)
+"""What of the layouts, glyphs and metrics the file can hold."""
 
 
 def _from_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict, dict, dict]:

@@ -36,12 +36,16 @@ from matplotlib import font_manager
 from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
 from matplotlib.ft2font import FT2Font, RenderMode
 
-__all__ = ["GlyphCachingRenderer", "caching_supported", "font_identity", "load_stored"]
+__all__ = ["GlyphCachingRenderer", "caching_supported", "font_identity", "load_stored",
+           "save_stored"]
 
 MAX_LAYOUTS = 4096
 """Strings whose layouts are kept (per process; the cache is emptied when full)."""
 MAX_GLYPHS = 16384
 """Glyph bitmaps kept (~200 bytes each; emptied when full)."""
+STORED_GLYPHS = 12288
+"""Glyph bitmaps kept on disk (the layouts and metrics: :data:`MAX_LAYOUTS` each), those
+the last process used first."""
 
 
 def caching_supported() -> bool:
@@ -60,7 +64,12 @@ _glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}
 _metrics: dict[tuple, tuple[float, float, float]] = {}
 _identities: dict[FT2Font, str] = {}
 """A font object's :func:`font_identity` (the fonts this process drew with)."""
+_stored: tuple[dict, dict, dict] = ({}, {}, {})
+"""Layouts, glyphs and metrics read from disk and not yet used by this process (moved to
+the caches above at their first use)."""
 _loaded = False
+_fresh = 0
+"""Entries this process had FreeType compute (none: nothing new to store)."""
 
 
 class GlyphCachingRenderer(RendererAgg):
@@ -91,7 +100,10 @@ class GlyphCachingRenderer(RendererAgg):
                get_hinting_flag().value)
         metrics = _metrics.get(key)
         if metrics is None:
-            metrics = super().get_text_width_height_descent(s, prop, ismath)
+            metrics = _stored[2].pop(key, None)
+            if metrics is None:
+                metrics = super().get_text_width_height_descent(s, prop, ismath)
+                _count_fresh()
             if len(_metrics) >= MAX_LAYOUTS:
                 _metrics.clear()
             _metrics[key] = metrics
@@ -114,9 +126,12 @@ class GlyphCachingRenderer(RendererAgg):
                tuple(features) if features is not None else None, language)
         layout = _layouts.get(key)
         if layout is None:
-            items = font._layout(s, flags=flags, features=features, language=language)
-            layout = tuple((None if item.ft_object is font else item.ft_object,
-                            item.glyph_index, item.x, item.y) for item in items)
+            layout = _stored[0].pop(key, None)
+            if layout is None:
+                items = font._layout(s, flags=flags, features=features, language=language)
+                layout = tuple((None if item.ft_object is font else item.ft_object,
+                                item.glyph_index, item.x, item.y) for item in items)
+                _count_fresh()
             if len(_layouts) >= MAX_LAYOUTS:
                 _layouts.clear()
             _layouts[key] = layout
@@ -144,8 +159,11 @@ class GlyphCachingRenderer(RendererAgg):
                    tx & 63, ty & 63, *codes)
             glyph = _glyphs.get(key)
             if glyph is None:
-                glyph = _render(font if face is None else face, size, dpi, glyph_index,
-                                matrix, tx, ty, flags, mode, antialiased)
+                glyph = _stored[1].pop(key, None)
+                if glyph is None:
+                    glyph = _render(font if face is None else face, size, dpi, glyph_index,
+                                    matrix, tx, ty, flags, mode, antialiased)
+                    _count_fresh()
                 if len(_glyphs) >= MAX_GLYPHS:
                     _glyphs.clear()
                 _glyphs[key] = glyph
@@ -184,14 +202,34 @@ def load_stored() -> None:
     and keep them there when the process ends (done by the process's first renderer, or
     ahead of its pictures: :func:`netsim.maps.prepare_pictures`)."""
     global _loaded
+    from multiprocessing import util
+
     from netsim import glyph_store
 
     with _loading:
         if _loaded:
             return
         _loaded = True
-        glyph_store.load(_layouts, _glyphs, _metrics)
-        glyph_store.save_at_exit(_layouts, _glyphs, _metrics)
+        glyph_store.load(*_stored)
+        # multiprocessing's finalizers run in a helper worker too, where atexit's do not
+        util.Finalize(None, save_stored, exitpriority=0)
+
+
+def save_stored() -> bool:
+    """Store this process's text (:func:`netsim.glyph_store.save`): the layouts, glyphs
+    and metrics it used first, then those it read and did not use; nothing when FreeType
+    computed nothing new here.  Returns whether the file was written."""
+    from netsim import glyph_store
+
+    if not _fresh:
+        return False
+    return glyph_store.save((_layouts, _glyphs, _metrics), _stored,
+                            limits=(MAX_LAYOUTS, STORED_GLYPHS, MAX_LAYOUTS))
+
+
+def _count_fresh() -> None:
+    global _fresh
+    _fresh += 1
 
 
 def _render(font: FT2Font, size: float, dpi: float, glyph_index: int, matrix: np.ndarray,
@@ -209,7 +247,6 @@ def _render(font: FT2Font, size: float, dpi: float, glyph_index: int, matrix: np
 
 def clear_caches() -> None:
     """Forget every cached layout and glyph (tests; a font or hinting change needs none:
-    they are part of the keys).  What is stored on disk is not read again."""
-    _layouts.clear()
-    _glyphs.clear()
-    _metrics.clear()
+    they are part of the keys), and what was read from disk (not read again)."""
+    for cache in (_layouts, _glyphs, _metrics, *_stored):
+        cache.clear()
