@@ -76,8 +76,8 @@ class GlyphCachingRenderer(RendererAgg):
     """An Agg renderer whose plain (not math) text comes from :data:`_layouts` and
     :data:`_glyphs`; the pixels of :class:`~matplotlib.backends.backend_agg.RendererAgg`.
 
-    The first one of a process fills the caches with what earlier runs kept on disk
-    (:func:`netsim.glyph_store.load`)."""
+    The first one of a process reads what earlier runs kept on disk, unless the process
+    has already (:func:`load_stored`)."""
 
     def __init__(self, width, height, dpi) -> None:
         super().__init__(width, height, dpi)
