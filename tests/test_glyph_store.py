@@ -252,7 +252,40 @@ def test_pictures_are_prepared_with_the_stored_text(store, monkeypatch):
 
     calls = []
     monkeypatch.setattr(glyphs, "_loaded", False)
-    monkeypatch.setattr(glyph_store, "load", lambda *caches: calls.append(caches) or 0)
+    monkeypatch.setattr(glyphs, "_stored", ({}, {}, {}))
+    stored = ({}, {}, {})
+    monkeypatch.setattr(glyph_store, "read", lambda: calls.append(1) or stored)
     maps.prepare_pictures(5000.0, "en")
     maps.prepare_pictures(5000.0, "en")
-    assert len(calls) == 1 and calls[0][1] is glyphs._stored[1]
+    assert len(calls) == 1 and glyphs._stored is stored
+
+
+def test_stored_glyphs_are_taken_once_by_their_exact_key(store):
+    _pixels(_text_figure(10), GlyphCachingRenderer)
+    kept = {k: v for k, v in glyphs._glyphs.items() if isinstance(k[0], str)}
+    glyph_store.save(_caches())
+    _, stored, _ = glyph_store.read()
+    assert isinstance(stored, glyph_store.StoredGlyphs) and len(stored) == len(kept)
+    key = next(iter(kept))
+    lookalike = (key[0], key[1], key[2], key[3] + 1, *key[4:])  # another glyph index
+    stored._rows[hash(lookalike)] = stored._rows[hash(key)]  # as if their hashes met
+    assert stored.pop(lookalike) is None
+    for key, (bitmap, left, top) in kept.items():
+        got = stored.pop(key)
+        assert np.array_equal(got[0], bitmap) and got[1:] == (left, top)
+        assert got[0].flags.writeable
+    assert stored.pop(key, "gone") == "gone" and len(stored) == 1  # the planted alias
+
+
+def test_a_process_stores_what_it_used_then_the_rest_of_what_it_read(store):
+    """Glyphs read as a StoredGlyphs: the ones taken are written first, the others after
+    them from the arrays, each once."""
+    _pixels(_text_figure(11), GlyphCachingRenderer)
+    glyph_store.save(_caches())
+    order = [k for k in glyphs._glyphs if isinstance(k[0], str)]
+    glyphs.clear_caches()
+    layouts, stored, metrics = glyph_store.read()
+    used = {key: stored.pop(key) for key in order[-5:]}
+    assert glyph_store.save(({}, used, {}), (layouts, stored, metrics))
+    _, again, _ = glyph_store.read()
+    assert [again._key(i) for i in range(len(again))] == order[-5:] + order[:-5]

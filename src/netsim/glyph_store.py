@@ -33,12 +33,13 @@ import contextlib
 import json
 import os
 import zipfile
-from collections.abc import MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CACHE_ENV", "Caches", "cache_file", "load", "save"]
+__all__ = ["CACHE_ENV", "Caches", "StoredGlyphs", "cache_file", "load", "read", "save"]
 
 CACHE_ENV = "NETSIM_CACHE_DIR"
 """Environment variable: the directory of netsim's caches ("" = none on disk)."""
@@ -72,14 +73,20 @@ def cache_file() -> Path | None:
                      f"-ft{ft2font.__freetype_version__}.npz")
 
 
-def load(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping) -> int:
-    """Add the stored entries to the caches (those already there are kept); returns how
-    many were added (0 when there is no readable file)."""
+def read() -> tuple[dict, StoredGlyphs | dict, dict]:
+    """The stored layouts, glyphs (:class:`StoredGlyphs`) and metrics (empty when there is
+    no readable file)."""
     global _file_at_load
     path = cache_file()
     _file_at_load = _stamp(path)
+    return _read(path)
+
+
+def load(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping) -> int:
+    """Add the stored entries to the caches (those already there are kept); returns how
+    many were added (0 when there is no readable file)."""
     added = 0
-    for cache, entries in zip((layouts, glyphs, metrics), _read(path), strict=True):
+    for cache, entries in zip((layouts, glyphs, metrics), read(), strict=True):
         for key, value in entries.items():
             if key not in cache:
                 cache[key] = value
@@ -104,15 +111,21 @@ def save(*sources: Caches, limits: tuple[int, int, int] = (4096, 12288, 4096)) -
     if _stamp(path) not in (None, _file_at_load):  # written by another process since
         sources = (*sources, _read(path))
     merged: tuple[dict, dict, dict] = ({}, {}, {})
+    blocks: list[tuple[StoredGlyphs, np.ndarray]] = []  # stored rows kept as arrays
     for source in sources:
-        for kept, entries, limit, storable in zip(merged, source, limits, _STORABLE,
-                                                  strict=True):
+        for kind, (kept, entries, limit, storable) in enumerate(zip(
+                merged, source, limits, _STORABLE, strict=True)):
+            room = limit - len(kept) - sum(len(rows) for _, rows in blocks) * (kind == 1)
+            if isinstance(entries, StoredGlyphs):
+                blocks.append((entries, entries.rows(exclude=kept, blocks=blocks)[:max(room, 0)]))
+                continue
             for key, value in list(entries.items()):
-                if len(kept) >= limit:
+                if room <= 0:
                     break
-                if storable(key, value):
-                    kept.setdefault(key, value)
-    arrays = _to_arrays(*merged)
+                if storable(key, value) and key not in kept:
+                    kept[key] = value
+                    room -= 1
+    arrays = _to_arrays(*merged, blocks=blocks)
     scratch = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +140,7 @@ def save(*sources: Caches, limits: tuple[int, int, int] = (4096, 12288, 4096)) -
     return True
 
 
-def _read(path: Path | None) -> tuple[dict, dict, dict]:
+def _read(path: Path | None) -> tuple[dict, StoredGlyphs | dict, dict]:
     """The entries of the file at ``path`` (none when it is missing or unreadable: it is
     replaced when this process saves)."""
     if path is not None:
@@ -153,10 +166,12 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
 # ----------------------------------------------------------------------------
 
 
-def _to_arrays(layouts: MutableMapping, glyphs: MutableMapping,
-               metrics: MutableMapping) -> dict[str, np.ndarray]:
-    """Storable entries (:data:`_STORABLE`): glyph keys, boxes and pixels as arrays, the
-    layouts and metrics as JSON with the fonts' identities."""
+def _to_arrays(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping,
+               blocks: Sequence[tuple[StoredGlyphs, np.ndarray]] = ()
+               ) -> dict[str, np.ndarray]:
+    """Storable entries (:data:`_STORABLE`) and the rows of ``blocks`` (stored glyphs,
+    after ``glyphs``): glyph keys, boxes and pixels as arrays, the layouts and metrics as
+    JSON with the fonts' identities."""
     fonts: dict[str, int] = {}
 
     def font(identity: str) -> int:
@@ -165,17 +180,22 @@ def _to_arrays(layouts: MutableMapping, glyphs: MutableMapping,
     metric_rows = [[font(k[0]), *k[1:], *v] for k, v in metrics.items()]
     layout_rows = [[font(k[0]), *k[1:5], list(k[5]) if k[5] is not None else None, k[6],
                     [item[1:] for item in v]] for k, v in layouts.items()]
-    entries = list(glyphs.items())
-    keys = np.array([[font(k[0]), k[1], k[2], k[3], *k[4], k[5], k[6], k[7], k[8]]
-                     for k, _ in entries], dtype=np.float64).reshape(-1, _GLYPH_KEY_COLUMNS)
-    boxes = np.array([[v[0].shape[0], v[0].shape[1], v[1], v[2]] for _, v in entries],
-                     dtype=np.int64).reshape(-1, 4)
-    pixels = (np.concatenate([v[0].ravel() for _, v in entries]) if entries
-              else np.zeros(0, np.uint8))
+    keys = [np.array([[font(k[0]), k[1], k[2], k[3], *k[4], k[5], k[6], k[7], k[8]]
+                      for k in glyphs], dtype=np.float64).reshape(-1, _GLYPH_KEY_COLUMNS)]
+    boxes = [np.array([[v[0].shape[0], v[0].shape[1], v[1], v[2]] for v in glyphs.values()],
+                      dtype=np.int64).reshape(-1, 4)]
+    pixels = [v[0].ravel() for v in glyphs.values()]
+    for stored, rows in blocks:
+        block_keys, block_boxes, block_pixels = stored.arrays(rows)
+        block_keys[:, 0] = [font(identity) for identity in stored.identities(rows)]
+        keys.append(block_keys)
+        boxes.append(block_boxes)
+        pixels.append(block_pixels)
     meta = {"format": FORMAT, "fonts": list(fonts), "metrics": metric_rows,
             "layouts": layout_rows}
     return {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            "glyph_keys": keys, "glyph_boxes": boxes, "glyph_pixels": pixels}
+            "glyph_keys": np.concatenate(keys), "glyph_boxes": np.concatenate(boxes),
+            "glyph_pixels": np.concatenate([np.zeros(0, np.uint8), *pixels])}
 
 
 def _storable_layout(key: tuple, layout: tuple) -> bool:
@@ -197,7 +217,7 @@ _STORABLE = (_storable_layout, _identified, _identified)
 """What of the layouts, glyphs and metrics the file can hold."""
 
 
-def _from_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict, dict, dict]:
+def _from_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict, StoredGlyphs, dict]:
     """The (layouts, glyphs, metrics) of :func:`_to_arrays`' arrays, keyed as
     :mod:`netsim.glyphs` keys them."""
     meta = json.loads(arrays["meta"].tobytes().decode())
@@ -214,11 +234,71 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict, dict, dict]:
     sizes = boxes[:, 0] * boxes[:, 1]
     if sizes.sum() != pixels.size or (boxes[:, :2] < 0).any():
         raise ValueError("glyph cache pixels do not match their boxes")
-    starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-    pixels = np.require(pixels, np.uint8, ["C", "W"])  # bitmaps are views of it (Agg's
-    glyphs = {}                                        # text calls take writeable arrays)
-    for i, (key, (rows, cols, left, top)) in enumerate(zip(keys.astype(np.int64).tolist(),
-                                                            boxes.tolist(), strict=True)):
-        glyphs[(fonts[key[0]], float(keys[i, 1]), float(keys[i, 2]), key[3], tuple(key[4:8]),
-                *key[8:12])] = (pixels[starts[i]:starts[i + 1]].reshape(rows, cols), left, top)
-    return layouts, glyphs, metrics
+    if len(keys) and not 0 <= keys[:, 0].min() <= keys[:, 0].max() < len(fonts):
+        raise ValueError("glyph cache keys name fonts it does not list")
+    return layouts, StoredGlyphs(fonts, keys, boxes, pixels), metrics
+
+
+class StoredGlyphs:
+    """Glyph bitmaps read from the file, kept as its arrays: no Python object per glyph
+    (~3 MB for 10,000 glyphs, where a dict of them took ~7 MB) until one is taken.
+
+    A mapping of what :mod:`netsim.glyphs` needs: :meth:`pop` takes a glyph by its key
+    (found by the key's hash, checked against the stored row), :meth:`items`,
+    ``len``, :meth:`clear`."""
+
+    def __init__(self, fonts: list[str], keys: np.ndarray, boxes: np.ndarray,
+                 pixels: np.ndarray) -> None:
+        self._fonts, self._keys, self._boxes = fonts, keys, boxes
+        self._pixels = np.require(pixels, np.uint8, ["C", "W"])  # bitmaps are views of it
+        self._starts = np.concatenate([[0], np.cumsum(boxes[:, 0] * boxes[:, 1])])
+        self._rows = {hash(self._key(i)): i for i in range(len(keys))}  # (Agg's text calls
+                                                                         # take writeable arrays)
+
+    def _key(self, i: int) -> tuple:
+        """Row ``i``'s key, as :mod:`netsim.glyphs` builds it."""
+        size, dpi = self._keys[i, 1:3].tolist()
+        key = self._keys[i].astype(np.int64).tolist()
+        return (self._fonts[key[0]], size, dpi, key[3], tuple(key[4:8]), *key[8:12])
+
+    def _value(self, i: int) -> tuple[np.ndarray, int, int]:
+        rows, cols, left, top = self._boxes[i].tolist()
+        return self._pixels[self._starts[i]:self._starts[i + 1]].reshape(rows, cols), left, top
+
+    def pop(self, key: tuple, default: Any = None) -> Any:
+        """The glyph of ``key``, no longer held here (``default`` if it is not)."""
+        code = hash(key)
+        i = self._rows.get(code)
+        if i is None or self._key(i) != key:  # (another key of the same hash)
+            return default
+        del self._rows[code]
+        return self._value(i)
+
+    def items(self) -> Iterator[tuple[tuple, tuple[np.ndarray, int, int]]]:
+        for i in list(self._rows.values()):
+            yield self._key(i), self._value(i)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def rows(self, exclude: Mapping, blocks: Sequence[tuple[StoredGlyphs, np.ndarray]]
+             ) -> np.ndarray:
+        """The rows still held, in file order, but those whose key is in ``exclude`` or in
+        the ``blocks`` of other stores."""
+        taken = {hash(key) for key in exclude}
+        for stored, rows in blocks:
+            taken.update(hash(stored._key(i)) for i in rows.tolist())
+        return np.array(sorted(i for code, i in self._rows.items() if code not in taken),
+                        dtype=np.intp)
+
+    def arrays(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Keys (fonts as they index :meth:`identities`), boxes and pixels of ``rows``."""
+        pieces = [self._pixels[self._starts[i]:self._starts[i + 1]] for i in rows.tolist()]
+        return (self._keys[rows].copy(), self._boxes[rows].copy(),
+                np.concatenate([np.zeros(0, np.uint8), *pieces]))
+
+    def identities(self, rows: np.ndarray) -> list[str]:
+        return [self._fonts[int(f)] for f in self._keys[rows, 0]]

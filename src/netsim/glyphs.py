@@ -29,6 +29,7 @@ import math
 import os
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -64,9 +65,9 @@ _glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}
 _metrics: dict[tuple, tuple[float, float, float]] = {}
 _identities: dict[FT2Font, str] = {}
 """A font object's :func:`font_identity` (the fonts this process drew with)."""
-_stored: tuple[dict, dict, dict] = ({}, {}, {})
-"""Layouts, glyphs and metrics read from disk and not yet used by this process (moved to
-the caches above at their first use)."""
+_stored: tuple[Any, Any, Any] = ({}, {}, {})
+"""Layouts, glyphs (:class:`netsim.glyph_store.StoredGlyphs`) and metrics read from disk
+and not yet used by this process (moved to the caches above at their first use)."""
 _loaded = False
 _fresh = 0
 """Entries this process had FreeType compute (none: nothing new to store)."""
@@ -201,7 +202,7 @@ def load_stored() -> None:
     """Fill the caches, once per process, with what :mod:`netsim.glyph_store` kept on disk,
     and keep them there when the process ends (done by the process's first renderer, or
     ahead of its pictures: :func:`netsim.maps.prepare_pictures`)."""
-    global _loaded
+    global _loaded, _stored
     from multiprocessing import util
 
     from netsim import glyph_store
@@ -210,7 +211,7 @@ def load_stored() -> None:
         if _loaded:
             return
         _loaded = True
-        glyph_store.load(*_stored)
+        _stored = glyph_store.read()
         # multiprocessing's finalizers run in a helper worker too, where atexit's do not
         util.Finalize(None, save_stored, exitpriority=0)
 
