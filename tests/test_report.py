@@ -136,6 +136,24 @@ def test_an_interval_straddling_zero_is_no_clear_change():
 
 
 @pytest.mark.slow
+def test_report_html_is_written_a_block_at_a_time_as_rendered(outage_run, tmp_path):
+    """write_html's file is render_html's page, byte for byte (the run's report.html is
+    written so), in English and Chinese."""
+    from netsim.report import Figure, figure_caption, report_blocks
+    from netsim.report_html import render_html, write_html
+
+    summary = json.loads((outage_run / "summary.json").read_text())
+    pngs = sorted(p.relative_to(outage_run).as_posix() for p in outage_run.rglob("*.png"))
+    for lang in ("en", "zh"):
+        blocks = report_blocks(summary, [Figure(rel, figure_caption(rel, lang))
+                                         for rel in pngs])
+        write_html(blocks, outage_run, tmp_path / f"{lang}.html", lang)
+        assert (tmp_path / f"{lang}.html").read_bytes() == render_html(
+            blocks, outage_run, lang).encode("utf-8")
+    assert pngs and (tmp_path / "en.html").read_bytes() != (
+        tmp_path / "zh.html").read_bytes()
+
+
 def test_report_html_is_self_contained_and_matches_report_md(outage_run):
     import base64
     import html

@@ -30,7 +30,7 @@ from netsim.i18n import picture_text, text
 from netsim.network import Network
 from netsim.pollutants import POLLUTANTS
 from netsim.report import Figure, figure_caption, render_markdown, report_blocks
-from netsim.report_html import render_html
+from netsim.report_html import write_html
 from netsim.scenario import Scenario
 from netsim.standards import limits
 from netsim.summary import FieldMeans, mean_station_tables
@@ -155,7 +155,7 @@ def write_reports(out: Path, summary: Mapping[str, Any]) -> None:
                   key=lambda rel: (rel != "changes.png", rel))
     blocks = report_blocks(summary, [Figure(rel, figure_caption(rel, lang)) for rel in pngs])
     (out / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
-    (out / "report.html").write_text(render_html(blocks, out, lang), encoding="utf-8")
+    write_html(blocks, out, out / "report.html", lang)
 
 
 def _write_network_dir(
