@@ -6,7 +6,8 @@ fyp14_expansion ≤ 10 s, every shipped scenario ≤ 20 s, dense_sensors ≤ 25 
 
 Each scenario runs in a child process (so its peak resident memory is its own, plus
 its helper workers' peaks: ``NETSIM_WORKERS``, :mod:`netsim.workers`), after a warm-up
-run of one realisation that fills numba's on-disk cache, and with netsim's bytecode
+run of one realisation that fills numba's on-disk cache (and the pictures' text cache,
+:mod:`netsim.glyph_store`, recorded as ``text_cache_at_start``), and with netsim's bytecode
 written as the README's install leaves it (``python -m compileall``).  The child reports
 the wall time of :func:`netsim.run.run_scenario`, its peak RSS and the run's stage
 breakdown (``summary.json`` "timing": truth, sampling, statistics, kriging, metrics,
@@ -185,6 +186,7 @@ def main() -> None:
     paths = [p.resolve() for p in (args.scenario or sorted((ROOT / "scenarios").glob("*.yaml")))]
     compileall.compile_dir(ROOT / "src" / "netsim", quiet=1)  # as the README's install does
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    text_cache = _text_cache()
     rows, sweep = [], None
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
@@ -215,11 +217,25 @@ def main() -> None:
                   "kriging: variograms, maps, checks, daily maps; metrics: NetAssess; outputs: "
                   "summary, CSVs, rasters, PNG and web maps)",
         "machine": machine("numpy", "numba"),
+        "text_cache_at_start": text_cache,
         "load_average_at_end": list(os.getloadavg()),
         "date": started,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "run.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _text_cache() -> dict:
+    """The text caches of earlier runs the benchmark starts from (``netsim.glyph_store``;
+    each scenario's warm-up run adds its own text, as it fills numba's cache)."""
+    from netsim.glyph_store import cache_file
+
+    path = cache_file()
+    if path is None:
+        return {"path": None, "note": "NETSIM_CACHE_DIR is empty: no text kept on disk"}
+    return {"path": str(path), "bytes": path.stat().st_size if path.exists() else 0,
+            "note": "the pictures' text read from this file (netsim.glyph_store); the "
+                    "warm-up runs add theirs"}
 
 
 if __name__ == "__main__":
