@@ -33,13 +33,13 @@ import contextlib
 import json
 import os
 import zipfile
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CACHE_ENV", "Caches", "StoredGlyphs", "cache_file", "load", "read", "save"]
+__all__ = ["CACHE_ENV", "Caches", "StoredGlyphs", "cache_file", "read", "save"]
 
 CACHE_ENV = "NETSIM_CACHE_DIR"
 """Environment variable: the directory of netsim's caches ("" = none on disk)."""
@@ -82,23 +82,11 @@ def read() -> tuple[dict, StoredGlyphs | dict, dict]:
     return _read(path)
 
 
-def load(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping) -> int:
-    """Add the stored entries to the caches (those already there are kept); returns how
-    many were added (0 when there is no readable file)."""
-    added = 0
-    for cache, entries in zip((layouts, glyphs, metrics), read(), strict=True):
-        for key, value in entries.items():
-            if key not in cache:
-                cache[key] = value
-                added += 1
-    return added
-
-
 def save(*sources: Caches, limits: tuple[int, int, int] = (4096, 12288, 4096)) -> bool:
     """Write the entries of identified fonts in ``sources`` to :func:`cache_file`
     (atomically), at most ``limits`` layouts, glyphs and metrics, the first source's first,
-    then those another process stored since this one read the file.  Returns whether it
-    wrote (not without a cache directory, or when it cannot be written).
+    then those another process stored since this one read the file (:func:`read`).
+    Returns whether it wrote (not without a cache directory, or when it cannot be written).
 
     A process passes what it used, then what it read and did not use: the text no run has
     drawn for longest leaves the file first.  The run's process ends after its helpers,
@@ -110,22 +98,21 @@ def save(*sources: Caches, limits: tuple[int, int, int] = (4096, 12288, 4096)) -
         return False
     if _stamp(path) not in (None, _file_at_load):  # written by another process since
         sources = (*sources, _read(path))
-    merged: tuple[dict, dict, dict] = ({}, {}, {})
+    layout_limit, glyph_limit, metric_limit = limits
+    layouts: dict = {}
+    glyphs: dict = {}
+    metrics: dict = {}
     blocks: list[tuple[StoredGlyphs, np.ndarray]] = []  # stored rows kept as arrays
-    for source in sources:
-        for kind, (kept, entries, limit, storable) in enumerate(zip(
-                merged, source, limits, _STORABLE, strict=True)):
-            room = limit - len(kept) - sum(len(rows) for _, rows in blocks) * (kind == 1)
-            if isinstance(entries, StoredGlyphs):
-                blocks.append((entries, entries.rows(exclude=kept, blocks=blocks)[:max(room, 0)]))
-                continue
-            for key, value in list(entries.items()):
-                if room <= 0:
-                    break
-                if storable(key, value) and key not in kept:
-                    kept[key] = value
-                    room -= 1
-    arrays = _to_arrays(*merged, blocks=blocks)
+    for source_layouts, source_glyphs, source_metrics in sources:
+        _add(layouts, source_layouts, layout_limit - len(layouts), _storable_layout)
+        _add(metrics, source_metrics, metric_limit - len(metrics), _identified)
+        room = glyph_limit - len(glyphs) - sum(len(rows) for _, rows in blocks)
+        if isinstance(source_glyphs, StoredGlyphs):
+            rows = source_glyphs.rows(exclude=glyphs, blocks=blocks)
+            blocks.append((source_glyphs, rows[:max(room, 0)]))
+        else:
+            _add(glyphs, source_glyphs, room, _identified)
+    arrays = _to_arrays(layouts, glyphs, metrics, blocks=blocks)
     scratch = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +125,17 @@ def save(*sources: Caches, limits: tuple[int, int, int] = (4096, 12288, 4096)) -
         return False
     _file_at_load = _stamp(path)
     return True
+
+
+def _add(kept: dict, entries: MutableMapping, room: int,
+         storable: Callable[[tuple, Any], bool]) -> None:
+    """Add to ``kept`` at most ``room`` of the ``storable`` entries it does not have."""
+    for key, value in list(entries.items()):
+        if room <= 0:
+            return
+        if storable(key, value) and key not in kept:
+            kept[key] = value
+            room -= 1
 
 
 def _read(path: Path | None) -> tuple[dict, StoredGlyphs | dict, dict]:
@@ -169,9 +167,9 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
 def _to_arrays(layouts: MutableMapping, glyphs: MutableMapping, metrics: MutableMapping,
                blocks: Sequence[tuple[StoredGlyphs, np.ndarray]] = ()
                ) -> dict[str, np.ndarray]:
-    """Storable entries (:data:`_STORABLE`) and the rows of ``blocks`` (stored glyphs,
-    after ``glyphs``): glyph keys, boxes and pixels as arrays, the layouts and metrics as
-    JSON with the fonts' identities."""
+    """The entries (storable: :func:`save` chose them) and the rows of ``blocks`` (stored
+    glyphs, after ``glyphs``): glyph keys, boxes and pixels as arrays, the layouts and
+    metrics as JSON with the fonts' identities."""
     fonts: dict[str, int] = {}
 
     def font(identity: str) -> int:
@@ -211,10 +209,6 @@ def _identified(key: tuple, value: object) -> bool:
     """An entry of a font known by its identity (a string), not by an object of this
     process (a fallback face)."""
     return isinstance(key[0], str)
-
-
-_STORABLE = (_storable_layout, _identified, _identified)
-"""What of the layouts, glyphs and metrics the file can hold."""
 
 
 def _from_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict, StoredGlyphs, dict]:
